@@ -1,0 +1,1 @@
+"""The ``skysift`` command line: one thin module per command group."""

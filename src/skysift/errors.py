@@ -1,0 +1,128 @@
+"""The one error tree of skysift.
+
+Every error skysift raises on purpose is a :class:`SkysiftError`. Third-party exceptions are
+translated at the boundary (``raise ... from exc``). Errors carry *where* as fields (file path,
+topic/partition/offset, filter name), not only as text, so loops can log and dead-letter them.
+
+::
+
+    SkysiftError
+    ├── ConfigError              a setting is missing, malformed or unknown
+    ├── AlertDecodeError         bytes that are not a valid alert (file/topic/partition/offset)
+    │   └── UnknownSchemaError   a schema id that neither lsst-alert-packet nor the registry knows
+    ├── StoreError               the database refused or failed
+    ├── FilterError              anything about a user filter (filter name)
+    │   ├── FilterSyntaxError    SQL that does not parse
+    │   ├── FilterRejected       SQL that parses but is not allowed (names the offending part)
+    │   ├── FilterTimeout        ran past its deadline
+    │   └── FilterConflict       a name whose topic belongs to another filter, or a duplicate name
+    ├── UserError                unknown user, duplicate user
+    ├── BrokerError              Kafka unreachable, embedded broker not running, admin call failed
+    │   └── DeliveryError        a record could not be produced
+    ├── SkymapError              a sky map that cannot be read or is inconsistent
+    └── GcnError                 the GCN listener (settings, notices, daemon)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "SkysiftError",
+    "ConfigError",
+    "AlertDecodeError",
+    "UnknownSchemaError",
+    "StoreError",
+    "FilterError",
+    "FilterSyntaxError",
+    "FilterRejected",
+    "FilterTimeout",
+    "FilterConflict",
+    "UserError",
+    "BrokerError",
+    "DeliveryError",
+    "SkymapError",
+    "GcnError",
+]
+
+
+class SkysiftError(Exception):
+    """Root of every error skysift raises on purpose.
+
+    Parameters
+    ----------
+    message
+        What went wrong, for a person.
+    **where
+        Where it went wrong: ``path``, ``topic``, ``partition``, ``offset``, ``filter``, ``key``...
+        Kept as attributes and in :attr:`where`, and appended to ``str(error)``.
+    """
+
+    def __init__(self, message: str, **where: Any) -> None:
+        self.message = message
+        self.where = {k: v for k, v in where.items() if v is not None}
+        for key, value in self.where.items():
+            setattr(self, key, value)
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        if not self.where:
+            return self.message
+        loc = ", ".join(f"{k}={v}" for k, v in self.where.items())
+        return f"{self.message} ({loc})"
+
+
+class ConfigError(SkysiftError):
+    """A setting is missing, malformed or unknown."""
+
+
+class AlertDecodeError(SkysiftError):
+    """Bytes that are not a valid alert. ``where`` names the file or topic/partition/offset."""
+
+
+class UnknownSchemaError(AlertDecodeError):
+    """A Rubin schema id that no schema source knows."""
+
+
+class StoreError(SkysiftError):
+    """The database refused or failed."""
+
+
+class FilterError(SkysiftError):
+    """Anything about a user filter; ``where`` names the filter."""
+
+
+class FilterSyntaxError(FilterError):
+    """Filter SQL that does not parse."""
+
+
+class FilterRejected(FilterError):
+    """Filter SQL that parses but uses something not allowed; the message names it."""
+
+
+class FilterTimeout(FilterError):
+    """A filter ran past its deadline."""
+
+
+class FilterConflict(FilterError):
+    """A filter name that is taken, or whose topic would be another filter's."""
+
+
+class UserError(SkysiftError):
+    """Unknown or duplicate user."""
+
+
+class BrokerError(SkysiftError):
+    """Kafka is unreachable, the embedded broker is not running, or an admin call failed."""
+
+
+class DeliveryError(BrokerError):
+    """A record could not be delivered to Kafka."""
+
+
+class SkymapError(SkysiftError):
+    """A sky map that cannot be read or is inconsistent."""
+
+
+class GcnError(SkysiftError):
+    """The GCN listener: settings, notices, daemon."""

@@ -1,0 +1,112 @@
+"""Shared fixtures: a real Kafka broker, real SQLite and PostgreSQL stores, settings.
+
+- ``kafka_bootstrap``: one embedded Tansu broker for the whole session (a child process on a free
+  port, killed at the end). Tests use unique topic names (``unique_name``) so they never share state.
+- ``store_url``: parametrised over ``sqlite`` (a file in tmp_path) and ``postgresql`` (a fresh
+  database on 127.0.0.1:5432, dropped afterwards). PostgreSQL is skipped with a reason when the
+  server is not reachable, and required when ``CI`` is set.
+- ``make_settings``: Settings for a test, in tmp_path, on that broker and store.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from skysift.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = Path(__file__).resolve().parent / "data"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+PG_ADMIN_URL = os.environ.get("SKYSIFT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def unique_name():
+    return unique
+
+
+@pytest.fixture(scope="session")
+def test_data() -> Path:
+    return TEST_DATA
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory):
+    from skysift.streams.embedded import EmbeddedBroker
+
+    log = tmp_path_factory.mktemp("kafka") / "tansu.log"
+    broker = EmbeddedBroker(log_path=log).start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+def _pg_available() -> str | None:
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(PG_ADMIN_URL)
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_admin():
+    reason = _pg_available()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL must be reachable in CI at {PG_ADMIN_URL}: {reason}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {reason}")
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin):
+    """A fresh, empty PostgreSQL database for one test."""
+    import sqlalchemy as sa
+
+    name = "skysift_" + uuid.uuid4().hex[:12]
+    with pg_admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    yield url
+    with pg_admin.connect() as conn:
+        conn.execute(sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """The store URL, once for SQLite and once for PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def make_settings(tmp_path):
+    """Build Settings in tmp_path: ``make_settings(kafka=..., database=..., **more)``."""
+
+    def factory(**overrides) -> Settings:
+        overrides.setdefault("data_dir", tmp_path / "data")
+        return load_settings(env={}, overrides=overrides)
+
+    return factory
