@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from skysift.cli.main import Context, pass_ctx
+from skysift.cli.context import Context, pass_ctx
 
 __all__ = ["kafka"]
 

@@ -1,0 +1,160 @@
+"""``skysift demo``: the whole loop on embedded defaults, with real Rubin alerts.
+
+Starts the embedded broker, creates a demo user and three filters (plain, lite, full), replays the
+bundled sample of real LSSTCam alerts into the input topic with a progress bar, ingests them, and
+prints what each topic received and how to consume it. Keeps ingesting until Ctrl-C; ``--once``
+exits when the replay is processed (the broker is left running so the topics can be read).
+"""
+
+from __future__ import annotations
+
+import click
+
+from skysift.cli.context import Context, pass_ctx
+
+__all__ = ["demo", "DEMO_FILTERS", "DEMO_USER"]
+
+DEMO_USER = "demo"
+DEMO_FILTERS = [
+    {"name": "bright_detections", "output": "plain",
+     "description": "Objects whose latest detection is brighter than 3000 nJy (~22.7 mag)",
+     "sql": "SELECT objects.diaObjectId, objects.ra, objects.decl, "
+            "flux2mag(objects.latest_psfFlux) AS mag FROM objects "
+            "WHERE objects.latest_psfFlux > 3000"},
+    {"name": "reliable_lightcurves", "output": "lite",
+     "description": "Objects whose latest detection has reliability above 0.5, with light curve",
+     "sql": "SELECT objects.diaObjectId, objects.ra, objects.decl, objects.latestR "
+            "FROM objects WHERE objects.latestR > 0.5"},
+    {"name": "new_i_band_full", "output": "full",
+     "description": "New objects (at most 2 detections) seen in the i band, full alert",
+     "sql": "SELECT objects.diaObjectId, objects.ra, objects.decl, objects.nDiaSources "
+            "FROM objects WHERE objects.niSources >= 1 AND objects.nDiaSources <= 2"},
+]
+
+
+def sample_alerts_dir():
+    from importlib.resources import files
+
+    return files("skysift") / "data" / "sample_alerts"
+
+
+def _ensure_filters(engine, settings):
+    from skysift.accounts import add_user, get_user
+    from skysift.errors import UserError
+    from skysift.filters.manage import add_filter, edit_filter, get_filter
+    from skysift.errors import FilterError
+
+    with engine.begin() as conn:
+        try:
+            user = get_user(conn, DEMO_USER)
+            token = None
+        except UserError:
+            user, token = add_user(conn, DEMO_USER, "demo@example.org")
+    flts = []
+    for spec in DEMO_FILTERS:
+        try:
+            with engine.connect() as conn:
+                existing = get_filter(conn, spec["name"], user)
+            # same definition, fresh topic (the in-memory broker may have been restarted)
+            flt = edit_filter(engine, settings, existing, sql=spec["sql"], output=spec["output"],
+                              trigger="alert", description=spec["description"])
+        except FilterError:
+            flt = add_filter(engine, settings, user, name=spec["name"], sql=spec["sql"],
+                             description=spec["description"], trigger="alert",
+                             output=spec["output"])
+        flts.append(flt)
+    return user, token, flts
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Exit when the replay has been processed.")
+@click.option("--rate", type=float, default=None, metavar="N",
+              help="Replay at most N alerts/s (default: as fast as possible).")
+@click.option("--input-topic", default=None, help="Input topic (default: input_topic setting).")
+@pass_ctx
+def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) -> None:
+    """Run the whole loop on embedded defaults with bundled real Rubin alerts."""
+    import time
+
+    from confluent_kafka import Producer
+
+    from skysift.alerts.files import iter_alert_files
+    from skysift.alerts.publish import publish_files
+    from skysift.cli._common import store
+    from skysift.ingest import StopFlag, ingest_kafka
+    from skysift.streams import embedded
+    from skysift.streams.kafka import producer_config
+
+    settings = ctx.settings
+    started_here = False
+    if not settings.kafka:
+        running = embedded.find_running(settings.data_dir)
+        if running is None:
+            info = embedded.up(settings.data_dir, settings.embedded_kafka_port)
+            started_here = True
+            click.echo(f"started the embedded Kafka broker at {info.bootstrap} "
+                       f"(in memory; `skysift kafka down` stops it)")
+        else:
+            click.echo(f"using the embedded Kafka broker at {running.bootstrap}")
+    from skysift.streams.kafka import bootstrap_servers
+
+    bootstrap = bootstrap_servers(settings)
+    engine = store(settings)
+    click.echo(f"store: {settings.redacted()['database'] or settings.database_url}")
+    user, token, flts = _ensure_filters(engine, settings)
+    click.echo(f"demo user: {user.name} (id {user.id})"
+               + (f", API token {token}" if token else ""))
+    for f in flts:
+        click.echo(f"  filter {f.name:22s} output={f.output:5s} topic={f.topic}")
+
+    topic = input_topic or settings.input_topic
+    sample = str(sample_alerts_dir())
+    n_files = len(list(iter_alert_files([sample])))
+    click.echo(f"replaying {n_files} real LSSTCam alerts (Rubin schema 9.0) into {topic}")
+    producer = Producer(producer_config(settings))
+    published = publish_files(producer, topic, [sample], rate=rate, progress=True)
+    group = f"skysift-demo-{int(time.time())}"
+    stop = StopFlag().install()
+    totals = ingest_kafka(settings, [topic], group_id=group, stop=stop, max_alerts=published,
+                          idle_exit_s=60.0, engine=engine)
+    click.echo("")
+    click.echo(totals.summary())
+    click.echo("records produced by this replay (each topic also holds up to 10 seeded records):")
+    for f in flts:
+        click.echo(f"  {f.topic}: {totals.per_topic.get(f.topic, 0)}")
+    click.echo("")
+    click.echo("consume a topic from the command line:")
+    for f in flts:
+        click.echo(f"  .venv/bin/skysift --data-dir {settings.data_dir} consume "
+                   f"--topic {f.topic} --group-id mygroup --timeout 10")
+    click.echo("")
+    click.echo("or in Python (pip install lasair confluent_kafka):")
+    click.echo(_python_snippet(bootstrap, flts[1].topic))
+    if once:
+        click.echo("the embedded broker keeps running; stop it with "
+                   f"`.venv/bin/skysift --data-dir {settings.data_dir} kafka down`")
+        return
+    click.echo(f"ingesting new alerts from {topic} until Ctrl-C "
+               f"(publish more with `skysift alerts publish FILES --topic {topic}`)")
+    try:
+        ingest_kafka(settings, [topic], group_id=group, stop=stop, engine=engine)
+    finally:
+        if started_here:
+            embedded.down(settings.data_dir)
+            click.echo("stopped the embedded broker")
+
+
+def _python_snippet(bootstrap: str, topic: str) -> str:
+    return f"""
+    import json
+    from lasair import lasair_consumer
+    consumer = lasair_consumer('{bootstrap}', 'mygroup', '{topic}')
+    while True:
+        msg = consumer.poll(timeout=20)
+        if msg is None:
+            break
+        if msg.error():
+            print(str(msg.error()))
+            break
+        print(json.dumps(json.loads(msg.value()), indent=2))
+"""

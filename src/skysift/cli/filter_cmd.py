@@ -1,0 +1,213 @@
+"""``skysift filter add|import|list|show|edit|delete|run``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from skysift.cli.context import Context, pass_ctx
+
+__all__ = ["filter_group"]
+
+OUTPUT = click.Choice(["plain", "lite", "full"])
+TRIGGER = click.Choice(["none", "alert"])
+
+
+@click.group("filter")
+def filter_group() -> None:
+    """Lasair-style SQL filters and their Kafka topics."""
+
+
+def _user(conn, name: str | None):
+    from skysift.accounts import get_user
+
+    return get_user(conn, name) if name else None
+
+
+@filter_group.command("add")
+@click.option("--user", "user_name", required=True, help="Owner (name or numeric id).")
+@click.option("--name", required=True, help="Filter name (its topic is lasair_<id><name>).")
+@click.option("--sql", required=True, help="SELECT ... FROM objects WHERE ...")
+@click.option("--description", default="", help="What the filter is for.")
+@click.option("--output", type=OUTPUT, default="plain", show_default=True,
+              help="Kafka record format.")
+@click.option("--trigger", type=TRIGGER, default="alert", show_default=True,
+              help="alert = runs on every batch of new alerts; none = on demand only.")
+@click.option("--public", is_flag=True, help="Let other users see and copy it.")
+@click.option("--quota", type=int, default=None, help="Daily byte quota (-1 = unlimited).")
+@pass_ctx
+def add(ctx: Context, user_name: str, name: str, sql: str, description: str, output: str,
+        trigger: str, public: bool, quota: int | None) -> None:
+    """Add a filter; prints its topic name."""
+    from skysift.cli._common import store
+    from skysift.filters.manage import add_filter
+
+    engine = store(ctx.settings)
+    with engine.connect() as conn:
+        owner = _user(conn, user_name)
+    flt = add_filter(engine, ctx.settings, owner, name=name, sql=sql, description=description,
+                     trigger=trigger, output=output, public=public, byte_quota=quota)
+    click.echo(flt.topic)
+
+
+@filter_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def import_(ctx: Context, file: Path) -> None:
+    """Add many filters from a YAML or JSON list of {user, name, sql, output, trigger, ...}."""
+    import json
+
+    import yaml
+
+    from skysift.accounts import get_user
+    from skysift.cli._common import store
+    from skysift.errors import ConfigError, SkysiftError
+    from skysift.filters.manage import add_filter
+
+    text = file.read_text()
+    try:
+        items = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot parse filter list: {exc}", path=str(file)) from exc
+    if not isinstance(items, list):
+        raise ConfigError("a filter file holds a list of filters", path=str(file))
+    engine = store(ctx.settings)
+    added = failed = 0
+    keys = {"user", "name", "sql", "description", "output", "trigger", "public", "byte_quota"}
+    for i, item in enumerate(items):
+        try:
+            if not isinstance(item, dict) or not {"user", "name", "sql"} <= set(item):
+                raise ConfigError("each filter needs user, name and sql")
+            unknown = set(item) - keys
+            if unknown:
+                raise ConfigError(f"unknown keys {sorted(unknown)}")
+            with engine.connect() as conn:
+                owner = get_user(conn, str(item["user"]))
+            flt = add_filter(engine, ctx.settings, owner, name=str(item["name"]),
+                             sql=str(item["sql"]), description=str(item.get("description", "")),
+                             trigger=item.get("trigger", "alert"),
+                             output=item.get("output", "plain"),
+                             public=bool(item.get("public", False)),
+                             byte_quota=item.get("byte_quota"))
+            click.echo(f"{flt.name}: {flt.topic}")
+            added += 1
+        except SkysiftError as exc:
+            click.echo(f"skysift: {file}: entry {i}: {exc}", err=True)
+            failed += 1
+    click.echo(f"added {added}, failed {failed}")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@filter_group.command("list")
+@click.option("--user", "user_name", default=None, help="Only this user's filters.")
+@pass_ctx
+def list_(ctx: Context, user_name: str | None) -> None:
+    """List filters with their topics."""
+    from skysift.cli._common import print_table, store
+    from skysift.filters.manage import list_filters
+
+    with store(ctx.settings).connect() as conn:
+        flts = list_filters(conn, _user(conn, user_name))
+    print_table([{"id": f.id, "user": f.user_name, "name": f.name, "trigger": f.trigger,
+                  "output": f.output, "public": f.public, "topic": f.topic,
+                  "error": "yes" if f.last_error else ""} for f in flts])
+
+
+@filter_group.command("show")
+@click.argument("name")
+@click.option("--user", "user_name", default=None, help="Owner, when names clash.")
+@pass_ctx
+def show(ctx: Context, name: str, user_name: str | None) -> None:
+    """Show one filter: SQL, settings, topic, today's counts, last error."""
+    import sqlalchemy as sa
+
+    from skysift.cli._common import store
+    from skysift.filters.manage import get_filter
+    from skysift.store.schema import topic_stats
+    from skysift.streams.output import utc_today
+
+    with store(ctx.settings).connect() as conn:
+        f = get_filter(conn, name, _user(conn, user_name))
+        stats = conn.execute(sa.select(topic_stats).where(
+            topic_stats.c.topic == f.topic, topic_stats.c.day == utc_today())).first()
+    click.echo(f"name:        {f.name}   (id {f.id}, owner {f.user_name} #{f.user_id})")
+    click.echo(f"topic:       {f.topic}")
+    click.echo(f"trigger:     {f.trigger}    output: {f.output}    public: {f.public}")
+    click.echo(f"description: {f.description}")
+    click.echo(f"sql:         {f.sql}")
+    m = stats._mapping if stats is not None else {}
+    quota = "unlimited" if f.byte_quota < 0 else f"{f.byte_quota:,}"
+    click.echo(f"today:       {m.get('records_produced', 0)} records "
+               f"({m.get('bytes_produced', 0):,} bytes of quota {quota}), "
+               f"{m.get('records_rejected', 0)} rejected")
+    if f.last_error:
+        click.echo(f"last error:  {f.last_error}  (at {f.last_error_at})")
+    click.echo(f"consume:     skysift consume --topic {f.topic} --group-id my-group")
+
+
+@filter_group.command("edit")
+@click.argument("name")
+@click.option("--user", "user_name", default=None, help="Owner, when names clash.")
+@click.option("--new-name", default=None, help="Rename (the topic is renamed too).")
+@click.option("--sql", default=None)
+@click.option("--description", default=None)
+@click.option("--output", type=OUTPUT, default=None)
+@click.option("--trigger", type=TRIGGER, default=None)
+@click.option("--public/--private", default=None)
+@click.option("--quota", type=int, default=None, help="Daily byte quota (-1 = unlimited).")
+@pass_ctx
+def edit(ctx: Context, name: str, user_name: str | None, new_name: str | None, sql: str | None,
+         description: str | None, output: str | None, trigger: str | None, public: bool | None,
+         quota: int | None) -> None:
+    """Change a filter; its topic is emptied and seeded with up to 10 records."""
+    from skysift.cli._common import store
+    from skysift.filters.manage import edit_filter, get_filter
+
+    engine = store(ctx.settings)
+    with engine.connect() as conn:
+        f = get_filter(conn, name, _user(conn, user_name))
+    new = edit_filter(engine, ctx.settings, f, name=new_name, sql=sql, description=description,
+                      output=output, trigger=trigger, public=public, byte_quota=quota)
+    click.echo(new.topic)
+
+
+@filter_group.command("delete")
+@click.argument("name")
+@click.option("--user", "user_name", default=None, help="Owner, when names clash.")
+@pass_ctx
+def delete(ctx: Context, name: str, user_name: str | None) -> None:
+    """Delete a filter and its topic."""
+    from skysift.cli._common import store
+    from skysift.filters.manage import delete_filter, get_filter
+
+    engine = store(ctx.settings)
+    with engine.connect() as conn:
+        f = get_filter(conn, name, _user(conn, user_name))
+    delete_filter(engine, ctx.settings, f)
+    click.echo(f"deleted {f.name} and topic {f.topic}")
+
+
+@filter_group.command("run")
+@click.argument("name")
+@click.option("--user", "user_name", default=None, help="Owner, when names clash.")
+@click.option("--limit", type=int, default=None, help="Row limit (default: run_row_limit).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_ctx
+def run(ctx: Context, name: str, user_name: str | None, limit: int | None, as_json: bool) -> None:
+    """Run a filter now over the whole store (read-only) and print the rows."""
+    from skysift.cli._common import print_json_lines, print_table, store
+    from skysift.filters.manage import get_filter, run_filter
+    from skysift.streams.records import HIDDEN_KEY
+
+    with store(ctx.settings).connect() as conn:
+        f = get_filter(conn, name, _user(conn, user_name))
+        result = run_filter(conn, ctx.settings, f.sql, name=f.name, limit=limit)
+    rows = [{k: v for k, v in r.items() if k != HIDDEN_KEY} for r in result.rows]
+    if as_json:
+        print_json_lines(rows)
+    else:
+        print_table(rows)
+    more = " (truncated at the row limit)" if result.truncated else ""
+    click.echo(f"{len(rows)} rows in {result.elapsed_s:.3f} s{more}", err=True)

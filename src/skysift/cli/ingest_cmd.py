@@ -1,0 +1,50 @@
+"""``skysift ingest``: alert files, or Kafka topics in a consumer group, through the pipeline."""
+
+from __future__ import annotations
+
+import click
+
+from skysift.cli.context import Context, pass_ctx
+
+__all__ = ["ingest"]
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--from-kafka", "topics", multiple=True, metavar="TOPIC",
+              help="Consume this topic (repeatable; a regex such as '^lsst-alerts-.*' works).")
+@click.option("--group-id", default=None, help="Consumer group (default: ingest_group_id).")
+@click.option("--schema-registry", default=None, metavar="URL",
+              help="Confluent schema registry for the Avro schemas (default: lsst-alert-packet).")
+@click.option("--idle-exit", type=float, default=None, metavar="S",
+              help="With --from-kafka: stop after S seconds without messages.")
+@click.option("--max-alerts", type=int, default=None, help="With --from-kafka: stop after N.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@pass_ctx
+def ingest(ctx: Context, paths: tuple[str, ...], topics: tuple[str, ...], group_id: str | None,
+           schema_registry: str | None, idle_exit: float | None, max_alerts: int | None,
+           no_progress: bool) -> None:
+    """Run alert FILES/DIRS, or --from-kafka TOPIC, through the whole pipeline."""
+    from skysift.ingest import StopFlag, ingest_files, ingest_kafka
+
+    settings = ctx.with_overrides(schema_registry=schema_registry)
+    if bool(paths) == bool(topics):
+        raise click.UsageError("give alert FILES/DIRS or --from-kafka TOPIC (not both)")
+    if topics:
+        stop = StopFlag().install()
+        click.echo(f"consuming {', '.join(topics)} as group "
+                   f"{group_id or settings.ingest_group_id}; Ctrl-C to stop", err=True)
+
+        def show(report, totals) -> None:
+            click.echo(f"batch: {report.alerts} alerts, {report.records_produced} records; "
+                       f"total {totals.summary()}", err=True)
+
+        totals = ingest_kafka(settings, list(topics), group_id=group_id, stop=stop,
+                              idle_exit_s=idle_exit, max_alerts=max_alerts, on_batch=show)
+    else:
+        totals = ingest_files(settings, paths, progress=not no_progress)
+    for topic, n in sorted(totals.per_topic.items()):
+        click.echo(f"  {topic}: {n} records")
+    for name, err in sorted(totals.filter_errors.items()):
+        click.echo(f"  filter {name} failed: {err}", err=True)
+    click.echo(totals.summary())

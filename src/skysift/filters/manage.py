@@ -1,0 +1,342 @@
+"""Creating, editing, renaming, deleting and running filters (the rules users see).
+
+- A filter's SQL is validated against the documented catalogue before it is saved.
+- Its topic is ``lasair_<user id><sanitised name>``; a name whose topic is another filter's is
+  refused, and so is a second filter of one user whose name differs only in case.
+- Creating or editing a filter with Kafka output empties its topic (delete and recreate) and seeds
+  it with up to ``seed_records`` records from the store, most recent objects first (reason
+  ``reset``). Renaming deletes the old topic. Deleting a filter deletes its topic.
+- All of it happens inside one database transaction: if Kafka refuses, nothing is saved.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from skysift.accounts import User
+from skysift.config import Settings
+from skysift.errors import FilterConflict, FilterError, FilterRejected
+
+__all__ = [
+    "Filter",
+    "TRIGGERS",
+    "OUTPUTS",
+    "catalogue",
+    "add_filter",
+    "edit_filter",
+    "delete_filter",
+    "get_filter",
+    "list_filters",
+    "run_filter",
+    "reset_topic",
+    "record_error",
+    "active_filters",
+]
+
+log = logging.getLogger(__name__)
+
+Trigger = Literal["none", "alert", "annotation", "both"]
+Output = Literal["plain", "lite", "full", "email"]
+TRIGGERS: tuple[str, ...] = ("none", "alert")  # annotation and both come with annotations
+OUTPUTS: tuple[str, ...] = ("plain", "lite", "full")  # email comes with the digests
+KAFKA_OUTPUTS = ("plain", "lite", "full")
+
+
+@dataclass(frozen=True)
+class Filter:
+    id: int
+    user_id: int
+    user_name: str
+    name: str
+    description: str
+    sql: str
+    trigger: str
+    output: str
+    public: bool
+    topic: str | None
+    byte_quota: int
+    created: datetime | None
+    modified: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.trigger != "none"
+
+
+@functools.lru_cache(maxsize=1)
+def catalogue():
+    """The allow-list of tables and columns a filter may use."""
+    from skysift.filters.catalogue import Catalogue
+    from skysift.store.columns import filter_catalogue
+
+    return Catalogue(filter_catalogue())
+
+
+def _validate(sql: str, name: str):
+    from skysift.filters.validate import validate_filter
+
+    return validate_filter(sql, catalogue(), name=name)
+
+
+def _check_choice(value: str, allowed: tuple[str, ...], what: str, name: str) -> None:
+    if value not in allowed:
+        raise FilterRejected(f"{what} must be one of {', '.join(allowed)}, not {value!r}",
+                             filter=name)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _query():
+    from skysift.store.schema import filters, users
+
+    return sa.select(filters, users.c.name.label("user_name")).join(
+        users, users.c.id == filters.c.user_id)
+
+
+def _to_filter(row: Any) -> Filter:
+    m = row._mapping
+    return Filter(
+        id=int(m["id"]), user_id=int(m["user_id"]), user_name=m["user_name"], name=m["name"],
+        description=m["description"] or "", sql=m["sql"], trigger=m["trigger"],
+        output=m["output"], public=bool(m["public"]), topic=m["topic"],
+        byte_quota=int(m["byte_quota"]), created=m["created"], modified=m["modified"],
+        last_error=m["last_error"], last_error_at=m["last_error_at"])
+
+
+def get_filter(conn: sa.Connection, name_or_topic: str, user: User | None = None) -> Filter:
+    """A filter by name (of ``user``, or unique among all users), by topic, or by ``#id``."""
+    from skysift.store.schema import filters
+
+    q = _query()
+    if name_or_topic.startswith("#") and name_or_topic[1:].isdigit():
+        rows = conn.execute(q.where(filters.c.id == int(name_or_topic[1:]))).all()
+    else:
+        cond = sa.or_(sa.func.lower(filters.c.name) == name_or_topic.lower(),
+                      filters.c.topic == name_or_topic)
+        if user is not None:
+            cond = sa.and_(cond, filters.c.user_id == user.id)
+        rows = conn.execute(q.where(cond)).all()
+    if not rows:
+        raise FilterError("no such filter", filter=name_or_topic)
+    if len(rows) > 1:
+        owners = ", ".join(sorted(r._mapping["user_name"] for r in rows))
+        raise FilterError(f"several users have a filter of that name ({owners}): give --user",
+                          filter=name_or_topic)
+    return _to_filter(rows[0])
+
+
+def list_filters(conn: sa.Connection, user: User | None = None) -> list[Filter]:
+    from skysift.store.schema import filters
+
+    q = _query().order_by(filters.c.user_id, filters.c.name)
+    if user is not None:
+        q = q.where(filters.c.user_id == user.id)
+    return [_to_filter(r) for r in conn.execute(q)]
+
+
+def active_filters(conn: sa.Connection, triggers: tuple[str, ...] = ("alert", "both")) -> list[Filter]:
+    """Filters that run on each batch of arriving alerts."""
+    from skysift.store.schema import filters
+
+    q = _query().where(filters.c.trigger.in_(triggers)).order_by(filters.c.id)
+    return [_to_filter(r) for r in conn.execute(q)]
+
+
+def _check_name_free(conn: sa.Connection, user: User, name: str, topic: str,
+                     exclude_id: int | None) -> None:
+    from skysift.store.schema import filters
+
+    cond = sa.and_(filters.c.user_id == user.id, sa.func.lower(filters.c.name) == name.lower())
+    if exclude_id is not None:
+        cond = sa.and_(cond, filters.c.id != exclude_id)
+    if conn.execute(sa.select(filters.c.id).where(cond)).first() is not None:
+        raise FilterConflict("you already have a filter of that name (names ignore case)",
+                             filter=name)
+    cond = filters.c.topic == topic
+    if exclude_id is not None:
+        cond = sa.and_(cond, filters.c.id != exclude_id)
+    other = conn.execute(sa.select(filters.c.id, filters.c.name).where(cond)).first()
+    if other is not None:
+        raise FilterConflict(
+            f"its Kafka topic {topic} is already another filter's; choose another name",
+            filter=name, topic=topic)
+
+
+def add_filter(engine: sa.Engine, settings: Settings, user: User, *, name: str, sql: str,
+               description: str = "", trigger: str = "none", output: str = "plain",
+               public: bool = False, byte_quota: int | None = None) -> Filter:
+    """Validate and save a new filter; for Kafka output, create and seed its topic."""
+    from skysift.store.schema import filters
+    from skysift.streams.topics import topic_name
+
+    name = name.strip()
+    _check_choice(trigger, TRIGGERS, "trigger", name)
+    _check_choice(output, OUTPUTS, "output", name)
+    _validate(sql, name)
+    topic = topic_name(user.id, name)
+    with engine.begin() as conn:
+        _check_name_free(conn, user, name, topic, None)
+        now = _now()
+        result = conn.execute(filters.insert().values(
+            user_id=user.id, name=name, description=description, sql=sql, trigger=trigger,
+            output=output, public=public, topic=topic,
+            byte_quota=settings.daily_byte_quota if byte_quota is None else byte_quota,
+            created=now, modified=now))
+        flt = get_filter(conn, f"#{int(result.inserted_primary_key[0])}")
+        if flt.output in KAFKA_OUTPUTS:
+            reset_topic(conn, settings, flt)
+    return flt
+
+
+def edit_filter(engine: sa.Engine, settings: Settings, flt: Filter, **changes: Any) -> Filter:
+    """Change a filter (sql, name, description, trigger, output, public, byte_quota).
+
+    Any edit of a Kafka filter empties its topic and seeds it again; a rename moves it to the
+    new topic and deletes the old one.
+    """
+    from skysift.store.schema import filters
+    from skysift.streams.topics import topic_name
+
+    changes = {k: v for k, v in changes.items() if v is not None}
+    allowed = {"sql", "name", "description", "trigger", "output", "public", "byte_quota"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise FilterRejected(f"cannot change {', '.join(sorted(unknown))}", filter=flt.name)
+    name = changes.get("name", flt.name).strip()
+    if "trigger" in changes:
+        _check_choice(changes["trigger"], TRIGGERS, "trigger", name)
+    if "output" in changes:
+        _check_choice(changes["output"], OUTPUTS, "output", name)
+    if "sql" in changes:
+        _validate(changes["sql"], name)
+    topic = topic_name(flt.user_id, name)
+    user = User(flt.user_id, flt.user_name, None)
+    with engine.begin() as conn:
+        _check_name_free(conn, user, name, topic, flt.id)
+        values = dict(changes, name=name, topic=topic, modified=_now())
+        if "sql" in changes:
+            values.update(last_error=None, last_error_at=None)
+        conn.execute(filters.update().where(filters.c.id == flt.id).values(**values))
+        new = get_filter(conn, f"#{flt.id}")
+        if flt.topic and flt.topic != new.topic:
+            _delete_topic(settings, flt.topic)
+        if new.output in KAFKA_OUTPUTS:
+            reset_topic(conn, settings, new)
+        elif new.topic:
+            _delete_topic(settings, new.topic)
+    return new
+
+
+def delete_filter(engine: sa.Engine, settings: Settings, flt: Filter) -> None:
+    """Delete a filter and its topic."""
+    from skysift.store.schema import filters
+
+    with engine.begin() as conn:
+        conn.execute(filters.delete().where(filters.c.id == flt.id))
+        if flt.topic:
+            _delete_topic(settings, flt.topic)
+
+
+def _delete_topic(settings: Settings, topic: str) -> None:
+    from skysift.streams.kafka import admin
+    from skysift.streams.topics import delete_topic
+
+    delete_topic(admin(settings), topic)
+
+
+def record_error(conn: sa.Connection, filter_id: int, error: str | None) -> None:
+    """Keep (or clear) the last run-time error of a filter."""
+    from skysift.store.schema import filters
+
+    conn.execute(filters.update().where(filters.c.id == filter_id).values(
+        last_error=error, last_error_at=_now() if error else None))
+
+
+def _dialect(conn: sa.Connection) -> str:
+    return "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+
+
+def run_filter(conn: sa.Connection, settings: Settings, sql: str, *, name: str | None = None,
+               limit: int | None = None, recent_first: bool = False,
+               restrict_ids: list[int] | None = None):
+    """Run filter SQL over the whole store, read-only, with a deadline and a row limit.
+
+    Returns a QueryResult (rows, truncated, elapsed_s).
+    """
+    from skysift.filters.compile import compile_filter
+    from skysift.filters.engine import run_query
+
+    vf = _validate(sql, name or "query")
+    if recent_first and not vf.ast.args.get("order"):
+        vf = _order_recent_first(vf)
+    limit = limit or settings.run_row_limit
+    text = compile_filter(vf, _dialect(conn), limit=limit + 1, restrict_ids=restrict_ids)
+    return run_query(conn, text, dialect=_dialect(conn), timeout_s=settings.run_timeout_s,
+                     row_cap=limit, filter_name=name)
+
+
+def _order_recent_first(vf):
+    import dataclasses
+
+    ast = vf.ast.copy().order_by("objects.lastDiaSourceMjdTai DESC", dialect="mysql")
+    return dataclasses.replace(vf, ast=ast)
+
+
+def reset_topic(conn: sa.Connection, settings: Settings, flt: Filter) -> int:
+    """Empty the filter's topic and seed it with up to ``seed_records`` records (reason reset)."""
+    from skysift.filters.deliver import LightCurve, deliver_rows
+    from skysift.store.lightcurve import fetch_lightcurves, fetch_objects
+    from skysift.streams.kafka import admin, producer_config
+    from skysift.streams.output import RecordSink, save_counts
+    from skysift.streams.records import utc_now_text
+    from skysift.streams.topics import recreate_topic
+
+    assert flt.topic is not None
+    recreate_topic(admin(settings), settings, flt.topic)
+    result = run_filter(conn, settings, flt.sql, name=flt.name, limit=settings.seed_records,
+                        recent_first=True)
+    rows = result.rows[: settings.seed_records]
+    lightcurves: dict[int, Any] = {}
+    if flt.output != "plain" and rows:
+        from skysift.filters.deliver import row_object_id
+
+        ids = [i for i in (row_object_id(r) for r in rows) if i is not None]
+        objs = fetch_objects(conn, ids)
+        lcs = fetch_lightcurves(conn, ids)
+        for oid in ids:
+            lc = lcs.get(oid)
+            obj = objs.get(oid) or {}
+            lightcurves[oid] = LightCurve(
+                dia_object=_dia_object_of(obj),
+                sources=list(getattr(lc, "sources", []) or []),
+                forced=list(getattr(lc, "forced", []) or []))
+    from confluent_kafka import Producer
+
+    sink = RecordSink(Producer(producer_config(settings)),
+                      max_message_bytes=settings.topic_max_message_bytes)
+    produced, _ = deliver_rows(
+        sink, topic=flt.topic, filter_name=flt.name, output=flt.output, quota=-1, rows=rows,
+        utc=utc_now_text(), reason="reset", lightcurve_for=lightcurves.get)
+    sink.flush()
+    save_counts(conn, sink.take_counts())
+    log.info("topic %s emptied and seeded with %d records", flt.topic, produced)
+    return produced
+
+
+def _dia_object_of(obj: dict) -> dict | None:
+    import json
+
+    raw = obj.get("diaObject")
+    if raw is None:
+        return None
+    return json.loads(raw) if isinstance(raw, str) else raw

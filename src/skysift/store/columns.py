@@ -1,0 +1,216 @@
+"""The documented catalogue of the filterable columns of ``objects``.
+
+Names are Lasair's LSST names (``common/schema/11_1``), spelled as Lasair and Rubin spell them.
+Two groups:
+
+- *computed* columns: worked out by :mod:`skysift.features` from every diaSource stored for the
+  object (not only the alert's history window), at each new alert;
+- *diaObject* columns: copied as sent from the newest diaObject record (Lasair's ``objects_ext``
+  set), names as in the Rubin schema ``lsst.v11_1.diaObject``.
+
+Where a Lasair core name is also a diaObject field (``{band}_psfFluxMean``, ``{band}_psfFluxMeanErr``,
+``firstDiaSourceMjdTai``, ``lastDiaSourceMjdTai``, ``nDiaSources``), the computed value wins; the
+record as sent is still in the (non-filterable) ``diaObject`` JSON column.
+
+Run ``python -m skysift.store.columns --markdown`` to print the table for docs/filters.md, or
+``--write docs/filters.md`` to replace the block between the ``columns`` markers in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "BANDS",
+    "ColumnDoc",
+    "COMPUTED_COLUMNS",
+    "DIAOBJECT_COLUMNS",
+    "COLUMNS",
+    "BOOKKEEPING_COLUMNS",
+    "BEGIN_MARKER",
+    "END_MARKER",
+    "filter_catalogue",
+    "markdown_table",
+    "replace_block",
+    "main",
+]
+
+BANDS: tuple[str, ...] = ("u", "g", "r", "i", "z", "y")
+BEGIN_MARKER = "<!-- columns:begin -->"
+END_MARKER = "<!-- columns:end -->"
+
+#: Columns of ``objects`` that are not for filters: bookkeeping and the JSON record.
+BOOKKEEPING_COLUMNS: tuple[str, ...] = ("updated", "diaObject", "diaObjectSourceId")
+
+
+@dataclass(frozen=True)
+class ColumnDoc:
+    """One filterable column of ``objects``.
+
+    Attributes
+    ----------
+    name
+        The column name, exactly as in SQL (case-sensitive; quote it in PostgreSQL).
+    type
+        ``"int"``, ``"float"`` or ``"text"``.
+    unit
+        Physical unit, or ``""``.
+    meaning
+        One sentence for the documentation.
+    origin
+        ``"computed"`` (by skysift from the stored sources) or ``"diaObject"`` (copied as sent).
+    """
+
+    name: str
+    type: Literal["int", "float", "text"]
+    unit: str
+    meaning: str
+    origin: Literal["computed", "diaObject"] = "computed"
+
+
+def _computed() -> tuple[ColumnDoc, ...]:
+    mjd = "MJD (TAI)"
+    cols = [
+        ColumnDoc("diaObjectId", "int", "", "Rubin's identifier of the object (64-bit)."),
+        ColumnDoc("ra", "float", "deg", "Right ascension of the object (the diaObject's; else the "
+                  "latest diaSource's)."),
+        ColumnDoc("decl", "float", "deg", "Declination of the object (Rubin's `dec`, renamed as "
+                  "Lasair does)."),
+        ColumnDoc("firstDiaSourceMjdTai", "float", mjd, "Time of the first stored diaSource."),
+        ColumnDoc("lastDiaSourceMjdTai", "float", mjd, "Time of the latest stored diaSource."),
+        ColumnDoc("latest_psfFlux", "float", "nJy", "Difference-image PSF flux of the latest "
+                  "diaSource, any band."),
+        ColumnDoc("nDiaSources", "int", "", "Number of stored diaSources (detections)."),
+        ColumnDoc("nPosDiaSources", "int", "", "Number of stored diaSources with psfFlux > 0."),
+    ]
+    for b in BANDS:
+        cols.append(ColumnDoc(f"n{b}Sources", "int", "", f"Number of stored {b}-band diaSources."))
+    for b in BANDS:
+        cols += [
+            ColumnDoc(f"{b}_psfFlux", "float", "nJy", f"psfFlux of the latest {b}-band diaSource."),
+            ColumnDoc(f"{b}_latestMJD", "float", mjd, f"Time of the latest {b}-band diaSource."),
+            ColumnDoc(f"{b}_psfFluxMean", "float", "nJy", f"Inverse-variance weighted mean of the "
+                      f"{b}-band psfFlux over stored diaSources (as Rubin computes it)."),
+            ColumnDoc(f"{b}_psfFluxMeanErr", "float", "nJy", f"Standard error of "
+                      f"{b}_psfFluxMean: 1/sqrt(sum of 1/psfFluxErr^2)."),
+        ]
+    cols += [
+        ColumnDoc("latestR", "float", "", "Reliability (0-1, Rubin's ML score) of the latest "
+                  "diaSource."),
+        ColumnDoc("medianR", "float", "", "Median reliability over the stored diaSources that "
+                  "have one."),
+        ColumnDoc("glat", "float", "deg", "Galactic latitude of (ra, decl)."),
+        ColumnDoc("healpix", "int", "", "Nested HEALPix index of (ra, decl) at order 14 "
+                  "(nside 16384, pixels about 12.9 arcsec)."),
+    ]
+    return tuple(cols)
+
+
+def _from_dia_object() -> tuple[ColumnDoc, ...]:
+    def d(name: str, type_: Literal["int", "float"], unit: str, meaning: str) -> ColumnDoc:
+        return ColumnDoc(name, type_, unit, meaning + " (diaObject, as sent).", "diaObject")
+
+    cols = [
+        d("validityStartMjdTai", "float", "MJD (TAI)", "When this diaObject version became valid"),
+        d("raErr", "float", "deg", "Uncertainty of ra (RA*cos(Dec))"),
+        d("decErr", "float", "deg", "Uncertainty of decl"),
+        d("ra_dec_Cov", "float", "deg^2", "Covariance of RA*cos(Dec) and Dec"),
+    ]
+    for b in BANDS:
+        cols += [
+            d(f"{b}_psfFluxSigma", "float", "nJy", f"Standard deviation of the {b}-band psfFlux"),
+            d(f"{b}_psfFluxNdata", "int", "", f"Number of {b}-band data points"),
+            d(f"{b}_fpFluxMean", "float", "nJy", f"Weighted mean {b}-band forced photometry flux"),
+            d(f"{b}_fpFluxMeanErr", "float", "nJy", f"Standard error of {b}_fpFluxMean"),
+            d(f"{b}_scienceFluxMean", "float", "nJy", f"Weighted mean {b}-band science-image "
+              "(direct) forced flux"),
+            d(f"{b}_scienceFluxMeanErr", "float", "nJy", f"Standard error of {b}_scienceFluxMean"),
+            d(f"{b}_psfFluxMin", "float", "nJy", f"Minimum {b}-band psfFlux"),
+            d(f"{b}_psfFluxMax", "float", "nJy", f"Maximum {b}-band psfFlux"),
+            d(f"{b}_psfFluxMaxSlope", "float", "nJy/d", f"Maximum slope between {b}-band "
+              "observations, max(delta flux / delta time)"),
+            d(f"{b}_psfFluxErrMean", "float", "nJy", f"Mean of the {b}-band psfFlux errors"),
+        ]
+    return tuple(cols)
+
+
+COMPUTED_COLUMNS: tuple[ColumnDoc, ...] = _computed()
+DIAOBJECT_COLUMNS: tuple[ColumnDoc, ...] = _from_dia_object()
+#: Every filterable column of ``objects``, in table order.
+COLUMNS: tuple[ColumnDoc, ...] = COMPUTED_COLUMNS + DIAOBJECT_COLUMNS
+
+
+def filter_catalogue() -> dict[str, dict[str, str]]:
+    """The tables and columns user filters may read, with their types.
+
+    Returns
+    -------
+    dict
+        ``{"objects": {column: "int" | "float" | "text"}}``; bookkeeping and JSON columns are
+        left out.
+
+    Examples
+    --------
+    >>> filter_catalogue()["objects"]["nDiaSources"]
+    'int'
+    >>> "diaObject" in filter_catalogue()["objects"]
+    False
+    """
+    return {"objects": {c.name: c.type for c in COLUMNS}}
+
+
+def markdown_table() -> str:
+    """The column table for docs/filters.md (without the markers), ending in a newline."""
+    lines = [
+        "| Column | Type | Unit | Meaning | From |",
+        "|---|---|---|---|---|",
+    ]
+    for c in COLUMNS:
+        origin = "skysift" if c.origin == "computed" else "diaObject"
+        lines.append(f"| `{c.name}` | {c.type} | {c.unit} | {c.meaning} | {origin} |")
+    return "\n".join(lines) + "\n"
+
+
+def replace_block(text: str, table: str) -> str:
+    """Put ``table`` between the column markers of ``text`` (the markdown of docs/filters.md).
+
+    Everything outside the markers is left byte for byte; when the markers are missing they are
+    appended at the end.
+    """
+    block = f"{BEGIN_MARKER}\n{table}{END_MARKER}"
+    start = text.find(BEGIN_MARKER)
+    end = text.find(END_MARKER, start + 1) if start >= 0 else -1
+    if start < 0 or end < 0:
+        sep = "" if not text or text.endswith("\n") else "\n"
+        return f"{text}{sep}{block}\n"
+    return text[:start] + block + text[end + len(END_MARKER):]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m skysift.store.columns [--markdown | --write PATH]``."""
+    parser = argparse.ArgumentParser(prog="python -m skysift.store.columns",
+                                     description="The filterable columns of objects.")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--markdown", action="store_true", help="print the markdown table")
+    group.add_argument("--write", metavar="PATH", type=Path,
+                       help="replace the table between the column markers in PATH")
+    args = parser.parse_args(argv)
+    if args.write is not None:
+        path: Path = args.write
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        path.write_text(replace_block(old, markdown_table()), encoding="utf-8")
+        return 0
+    if args.markdown:
+        sys.stdout.write(markdown_table())
+        return 0
+    for c in COLUMNS:
+        print(f"{c.name}\t{c.type}\t{c.unit}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - command line
+    raise SystemExit(main())

@@ -1,0 +1,172 @@
+"""Open the store: the engine, SQLite settings, the filter SQL functions, and migrations.
+
+One call, :func:`open_store`, at the edge of every process (ingest worker, web app, CLI).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy.engine import make_url
+
+from skysift.errors import StoreError
+
+__all__ = ["open_store", "alembic_config", "mask_url", "current_revision", "head_revision",
+           "MIGRATIONS_DIR", "SQLITE_BUSY_TIMEOUT_S"]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_S = 30.0
+#: PostgreSQL advisory lock key that serialises concurrent migrations of several workers.
+_MIGRATION_LOCK_KEY = zlib.crc32(b"skysift.store.migrate")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for messages and logs.
+
+    Examples
+    --------
+    >>> mask_url("postgresql://ann:secret@db:5432/skysift")
+    'postgresql://ann:***@db:5432/skysift'
+    >>> mask_url("sqlite:///skysift.db")
+    'sqlite:///skysift.db'
+    """
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError, TypeError):
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """The Alembic configuration of the shipped migrations, built in code (no alembic.ini).
+
+    Parameters
+    ----------
+    url
+        Set as ``sqlalchemy.url`` for command-line style use (``alembic revision``); not needed
+        when a connection is passed in ``config.attributes["connection"]``.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    if url is not None:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def head_revision() -> str | None:
+    """The newest revision shipped with this version of skysift."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    """The revision the database is at (``None`` for an empty database)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _sqlite_setup(engine: sa.Engine) -> None:
+    """WAL, foreign keys, busy timeout, and real transactions on SQLite.
+
+    pysqlite's legacy transaction handling neither begins a transaction before DDL nor honours
+    SAVEPOINT properly; SQLAlchemy's documented recipe turns it off and emits ``BEGIN`` itself.
+    A connection with execution option ``sqlite_begin="IMMEDIATE"`` takes the write lock at once.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def _install_filter_functions(engine: sa.Engine) -> None:
+    try:
+        from skysift.filters import functions
+    except ImportError:  # the filter engine is optional at this layer
+        return
+    functions.install(engine)
+
+
+def _migrate(engine: sa.Engine) -> None:
+    cfg = alembic_config()
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"),
+                             {"k": _MIGRATION_LOCK_KEY})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+
+def open_store(url: str, *, migrate: bool = True) -> sa.Engine:
+    """Create the engine of the store and bring its schema up to date.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL: ``sqlite:///path/skysift.db`` or ``postgresql://user@host/db``.
+    migrate
+        Run ``alembic upgrade head`` with the migrations shipped in the package. Concurrent callers
+        are serialised (PostgreSQL advisory lock; SQLite ``BEGIN IMMEDIATE``).
+
+    Returns
+    -------
+    sqlalchemy.Engine
+        On SQLite: WAL journal, foreign keys on, a busy timeout of 30 s, and transactional DDL.
+        The filter SQL functions are registered when :mod:`skysift.filters.functions` exists.
+
+    Raises
+    ------
+    StoreError
+        The URL is malformed, the database is unreachable, or a migration failed; ``url`` is set,
+        with the password masked.
+    """
+    masked = mask_url(url)
+    try:
+        parsed = make_url(url)
+        kwargs: dict[str, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs["pool_pre_ping"] = True
+        engine = sa.create_engine(parsed, **kwargs)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError, OSError) as exc:
+        raise StoreError(f"cannot create the store engine: {exc}", url=masked) from exc
+    if engine.dialect.name == "sqlite":
+        _sqlite_setup(engine)
+    _install_filter_functions(engine)
+    if migrate:
+        try:
+            _migrate(engine)
+        except sa.exc.SQLAlchemyError as exc:
+            engine.dispose()
+            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise StoreError(f"cannot migrate the store: {detail}", url=masked) from exc
+        except CommandError as exc:
+            engine.dispose()
+            raise StoreError(f"cannot migrate the store: {exc}", url=masked) from exc
+    return engine

@@ -1,0 +1,202 @@
+"""The store's tables, as SQLAlchemy Core ``Table`` objects.
+
+The same definitions serve SQLite and PostgreSQL. Column names are Lasair's and Rubin's camelCase
+spelling; SQLAlchemy quotes them, so in raw PostgreSQL SQL write ``"diaObjectId"``.
+
+The migrations in ``skysift/store/migrations/versions`` create exactly this ``metadata`` (a test
+compares them with Alembic's autogenerate on both engines). A change here needs a new migration.
+
+Room is left for later issues: annotators/annotations and sky-map areas get their own tables in
+their own migrations.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from skysift.store.columns import COLUMNS
+
+__all__ = [
+    "metadata",
+    "objects",
+    "sources",
+    "forced_sources",
+    "users",
+    "filters",
+    "topic_stats",
+    "ingest_stats",
+    "UTCDateTime",
+    "TRIGGERS",
+    "OUTPUTS",
+    "DEFAULT_BYTE_QUOTA",
+]
+
+TRIGGERS = ("none", "alert", "annotation", "both")
+OUTPUTS = ("plain", "lite", "full", "email")
+DEFAULT_BYTE_QUOTA = 100_000_000
+_BIGINT_OBJECT_COLUMNS = {"diaObjectId", "healpix"}
+
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always returned timezone-aware (UTC), on both engines.
+
+    SQLite keeps no time zone, so naive values read back are declared UTC; aware values written
+    are converted to UTC first.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _object_columns() -> list[sa.Column[Any]]:
+    cols: list[sa.Column[Any]] = []
+    for doc in COLUMNS:
+        if doc.name == "diaObjectId":
+            cols.append(sa.Column("diaObjectId", sa.BigInteger, primary_key=True,
+                                  autoincrement=False))
+        elif doc.name in _BIGINT_OBJECT_COLUMNS:
+            cols.append(sa.Column(doc.name, sa.BigInteger))
+        elif doc.type == "int":
+            cols.append(sa.Column(doc.name, sa.Integer))
+        elif doc.type == "float":
+            cols.append(sa.Column(doc.name, sa.Double))
+        else:
+            cols.append(sa.Column(doc.name, sa.Text))
+    cols += [
+        sa.Column("diaObjectSourceId", sa.BigInteger,
+                  comment="diaSourceId of the alert whose diaObject record is kept"),
+        sa.Column("diaObject", sa.Text, comment="JSON of the kept diaObject record, as sent"),
+        sa.Column("updated", UTCDateTime, nullable=False, default=_now,
+                  comment="UTC time of the last recompute"),
+    ]
+    return cols
+
+
+objects = sa.Table(
+    "objects", metadata,
+    *_object_columns(),
+    sa.Index(None, "healpix"),
+    sa.Index(None, "lastDiaSourceMjdTai"),
+)
+
+sources = sa.Table(
+    "sources", metadata,
+    sa.Column("diaSourceId", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("diaObjectId", sa.BigInteger, index=True),
+    sa.Column("midpointMjdTai", sa.Double, nullable=False),
+    sa.Column("band", sa.Text),
+    sa.Column("psfFlux", sa.Double),
+    sa.Column("psfFluxErr", sa.Double),
+    sa.Column("reliability", sa.Double),
+    sa.Column("ra", sa.Double),
+    sa.Column("dec", sa.Double),
+    sa.Column("snr", sa.Double),
+    sa.Column("payload", sa.Text, nullable=False, comment="JSON of every field, as sent"),
+    sa.Column("ingested", UTCDateTime, nullable=False, default=_now),
+)
+
+forced_sources = sa.Table(
+    "forced_sources", metadata,
+    sa.Column("diaForcedSourceId", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("diaObjectId", sa.BigInteger, index=True),
+    sa.Column("midpointMjdTai", sa.Double, nullable=False),
+    sa.Column("band", sa.Text),
+    sa.Column("psfFlux", sa.Double),
+    sa.Column("psfFluxErr", sa.Double),
+    sa.Column("payload", sa.Text, nullable=False, comment="JSON of every field, as sent"),
+)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("email", sa.Text),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True,
+              comment="sha256 hex of the API token; the token is never stored"),
+    sa.Column("token_prefix", sa.Text, nullable=False, comment="first 8 characters, to show"),
+    sa.Column("password_hash", sa.Text),
+    sa.Column("is_admin", sa.Boolean, nullable=False, default=False,
+              server_default=sa.false()),
+    sa.Column("is_power", sa.Boolean, nullable=False, default=False,
+              server_default=sa.false()),
+    sa.Column("created", UTCDateTime, nullable=False, default=_now,
+              server_default=sa.func.current_timestamp()),
+)
+
+filters = sa.Table(
+    "filters", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default="", server_default=""),
+    sa.Column("sql", sa.Text, nullable=False),
+    sa.Column("trigger", sa.Text, nullable=False, default="none", server_default="none"),
+    sa.Column("output", sa.Text, nullable=False, default="plain", server_default="plain"),
+    sa.Column("public", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("topic", sa.Text, unique=True),
+    sa.Column("byte_quota", sa.BigInteger, nullable=False, default=DEFAULT_BYTE_QUOTA,
+              server_default=str(DEFAULT_BYTE_QUOTA), comment="bytes per UTC day; -1 = unlimited"),
+    sa.Column("created", UTCDateTime, nullable=False, default=_now,
+              server_default=sa.func.current_timestamp()),
+    sa.Column("modified", UTCDateTime, nullable=False, default=_now, onupdate=_now,
+              server_default=sa.func.current_timestamp()),
+    sa.Column("expires", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_error_at", UTCDateTime),
+    sa.Column("last_run_at", UTCDateTime),
+    sa.CheckConstraint("\"trigger\" IN ('none', 'alert', 'annotation', 'both')", name="trigger"),
+    sa.CheckConstraint("output IN ('plain', 'lite', 'full', 'email')", name="output"),
+)
+# A user cannot have two filters whose names differ only in case (Lasair's rule).
+sa.Index("uq_filters_user_id_lower_name", filters.c.user_id, sa.func.lower(filters.c.name),
+         unique=True)
+
+topic_stats = sa.Table(
+    "topic_stats", metadata,
+    sa.Column("topic", sa.Text, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True, comment="UTC day"),
+    sa.Column("records_produced", sa.BigInteger, nullable=False, default=0, server_default="0"),
+    sa.Column("bytes_produced", sa.BigInteger, nullable=False, default=0, server_default="0"),
+    sa.Column("records_rejected", sa.BigInteger, nullable=False, default=0, server_default="0"),
+    sa.Column("bytes_rejected", sa.BigInteger, nullable=False, default=0, server_default="0"),
+    sa.Column("last_record_at", UTCDateTime),
+)
+
+ingest_stats = sa.Table(
+    "ingest_stats", metadata,
+    sa.Column("day", sa.Date, primary_key=True, comment="UTC day"),
+    sa.Column("alerts_ingested", sa.BigInteger, nullable=False, default=0, server_default="0"),
+    sa.Column("alerts_rejected", sa.BigInteger, nullable=False, default=0, server_default="0"),
+    sa.Column("last_batch_at", UTCDateTime),
+    sa.Column("last_batch_lag_s", sa.Double),
+)

@@ -1,0 +1,133 @@
+"""Producing filter records to Kafka, under each filter's daily byte quota.
+
+:class:`RecordSink` wraps a confluent-kafka Producer: it counts what each topic produced and
+rejected (over quota, or too large for the topic), keeps the counts per UTC day in ``topic_stats``,
+and :meth:`RecordSink.flush` raises :class:`~skysift.errors.DeliveryError` if any record was not
+acknowledged, so the caller does not commit its input offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from skysift.errors import DeliveryError
+
+__all__ = ["TopicCounts", "RecordSink", "load_today_bytes", "save_counts"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TopicCounts:
+    records_produced: int = 0
+    bytes_produced: int = 0
+    records_rejected: int = 0
+    bytes_rejected: int = 0
+    last_record_at: datetime | None = None
+
+
+def utc_today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def load_today_bytes(conn: sa.Connection, day: date | None = None) -> dict[str, int]:
+    """Bytes each topic has produced today (for the quota)."""
+    from skysift.store.schema import topic_stats
+
+    day = day or utc_today()
+    rows = conn.execute(sa.select(topic_stats.c.topic, topic_stats.c.bytes_produced)
+                        .where(topic_stats.c.day == day))
+    return {r.topic: int(r.bytes_produced or 0) for r in rows}
+
+
+def save_counts(conn: sa.Connection, counts: dict[str, TopicCounts], day: date | None = None) -> None:
+    """Add ``counts`` to today's rows of ``topic_stats`` (create them when missing)."""
+    from skysift.store.schema import topic_stats as ts
+
+    day = day or utc_today()
+    for topic, c in counts.items():
+        if not (c.records_produced or c.records_rejected):
+            continue
+        updated = conn.execute(
+            ts.update().where(ts.c.topic == topic, ts.c.day == day).values(
+                records_produced=ts.c.records_produced + c.records_produced,
+                bytes_produced=ts.c.bytes_produced + c.bytes_produced,
+                records_rejected=ts.c.records_rejected + c.records_rejected,
+                bytes_rejected=ts.c.bytes_rejected + c.bytes_rejected,
+                last_record_at=sa.func.coalesce(c.last_record_at, ts.c.last_record_at),
+            ))
+        if updated.rowcount == 0:
+            conn.execute(ts.insert().values(
+                topic=topic, day=day, records_produced=c.records_produced,
+                bytes_produced=c.bytes_produced, records_rejected=c.records_rejected,
+                bytes_rejected=c.bytes_rejected, last_record_at=c.last_record_at))
+
+
+@dataclass
+class RecordSink:
+    """Produce records, enforcing per-topic daily byte quotas; count everything.
+
+    Parameters
+    ----------
+    producer
+        A configured confluent_kafka.Producer.
+    today_bytes
+        Bytes already produced today per topic (from :func:`load_today_bytes`).
+    max_message_bytes
+        Records larger than this are rejected (counted), not sent.
+    """
+
+    producer: Any
+    today_bytes: dict[str, int] = field(default_factory=dict)
+    max_message_bytes: int = 10 * 1024 * 1024
+    counts: dict[str, TopicCounts] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def _on_delivery(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.failures.append(f"{msg.topic()}: {err.str()}")
+
+    def send(self, topic: str, key: bytes, value: bytes, *, quota: int,
+             headers: list[tuple[str, bytes]] | None = None) -> bool:
+        """Produce one record unless it would pass the topic's quota (``-1`` = unlimited)."""
+        c = self.counts.setdefault(topic, TopicCounts())
+        size = len(value)
+        used = self.today_bytes.get(topic, 0)
+        if (quota >= 0 and used + size > quota) or size > self.max_message_bytes:
+            c.records_rejected += 1
+            c.bytes_rejected += size
+            return False
+        while True:
+            try:
+                self.producer.produce(topic, value=value, key=key, headers=headers,
+                                      on_delivery=self._on_delivery)
+                break
+            except BufferError:  # local queue full: let it drain
+                self.producer.poll(0.5)
+        self.producer.poll(0)
+        self.today_bytes[topic] = used + size
+        c.records_produced += 1
+        c.bytes_produced += size
+        c.last_record_at = datetime.now(timezone.utc)
+        return True
+
+    def flush(self, timeout: float = 60.0) -> None:
+        """Wait for every record to be acknowledged; raise DeliveryError otherwise."""
+        remaining = self.producer.flush(timeout)
+        if remaining:
+            raise DeliveryError(f"{remaining} records not delivered within {timeout:.0f} s")
+        if self.failures:
+            first = self.failures[0]
+            n = len(self.failures)
+            self.failures = []
+            raise DeliveryError(f"{n} records failed delivery; first: {first}")
+
+    def take_counts(self) -> dict[str, TopicCounts]:
+        """The counts since the last call (and reset them)."""
+        counts, self.counts = self.counts, {}
+        return counts
