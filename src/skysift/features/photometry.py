@@ -24,9 +24,10 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import numpy.typing as npt
 
+from skysift.store.columns import BANDS
+
 __all__ = ["BANDS", "BAND_CODE", "SourceArrays", "photometry_features"]
 
-BANDS: tuple[str, ...] = ("u", "g", "r", "i", "z", "y")
 BAND_CODE: dict[str | None, int] = {b: i for i, b in enumerate(BANDS)}
 _NB = len(BANDS)
 

@@ -1,0 +1,201 @@
+"""Decode an igwn.gwalert notice (JSON with base64 sky maps, or Avro with raw bytes).
+
+The checks follow the igwn-gwalert-schema (1.3): what is needed to place the alert on disk
+(``superevent_id``, ``alert_type``, ``time_created``) must be valid or the notice is rejected with an
+:class:`~skysift.errors.AlertDecodeError`; every other deviation is recorded in
+:attr:`Notice.problems` and the notice is processed as far as it can be.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
+
+from skysift.errors import AlertDecodeError
+
+__all__ = ["Notice", "decode_notice", "decode_notices", "normalise_alert_type", "ALERT_TYPES",
+           "parse_time"]
+
+ALERT_TYPES = ("EARLYWARNING", "PRELIMINARY", "INITIAL", "UPDATE", "RETRACTION")
+_EVENT_REQUIRED = ("time", "far", "significant", "instruments", "group", "pipeline", "search",
+                   "classification", "properties", "skymap")
+_EXT_REQUIRED = ("gcn_notice_id", "ivorn", "observatory", "search", "time_difference",
+                 "time_coincidence_far", "time_sky_position_coincidence_far", "combined_skymap")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def normalise_alert_type(value: str) -> str:
+    """``EARLY_WARNING``, ``early-warning`` and ``EarlyWarning`` all become ``EARLYWARNING``.
+
+    >>> normalise_alert_type("early_warning")
+    'EARLYWARNING'
+    """
+    return re.sub(r"[\s_-]", "", str(value)).upper()
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO-8601 time as an aware UTC datetime (a trailing ``Z`` is accepted)."""
+    dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+@dataclass
+class Notice:
+    """One decoded notice.
+
+    ``alert`` is the notice without sky-map bytes (what meta.yaml calls ALERT); ``skymap`` and
+    ``combined_skymap`` are the FITS bytes, or None; ``raw`` is exactly what was received.
+    """
+
+    alert: dict[str, Any]
+    superevent_id: str
+    alert_type: str
+    time_created: datetime
+    event: dict[str, Any] | None
+    external_coinc: dict[str, Any] | None
+    skymap: bytes | None
+    combined_skymap: bytes | None
+    raw: bytes
+    format: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def is_mock(self) -> bool:
+        """Mock (MDC) events have ids starting with M."""
+        return self.superevent_id.startswith("M")
+
+    @property
+    def is_retraction(self) -> bool:
+        return self.alert_type == "RETRACTION"
+
+    @property
+    def is_burst(self) -> bool:
+        return bool(self.event) and str(self.event.get("group", "")).lower() == "burst"
+
+
+@lru_cache(maxsize=1)
+def _avro_schema() -> Any:
+    import fastavro
+    from importlib.resources import files
+
+    text = files("igwn_gwalert_schema").joinpath("igwn.alerts.Alert.avsc").read_text()
+    return fastavro.parse_schema(json.loads(text))
+
+
+def _records(raw: bytes, where: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    head = raw.lstrip()[:1]
+    if head == b"{":
+        try:
+            return [json.loads(raw)], "json"
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise AlertDecodeError(f"notice is not valid JSON: {exc}", **where) from exc
+    import fastavro
+
+    if raw[:4] == b"Obj\x01":
+        try:
+            return list(fastavro.reader(io.BytesIO(raw))), "avro"
+        except Exception as exc:  # fastavro raises many types on corrupt containers
+            raise AlertDecodeError(f"notice is not a valid Avro container: {exc}", **where) from exc
+    try:
+        buf = io.BytesIO(raw)
+        record = fastavro.schemaless_reader(buf, _avro_schema())
+        if buf.tell() != len(raw):
+            raise ValueError(f"{len(raw) - buf.tell()} trailing bytes")
+        return [record], "avro"
+    except Exception as exc:
+        raise AlertDecodeError(f"notice is neither JSON nor igwn-gwalert Avro: {exc}", **where) from exc
+
+
+def _map_bytes(value: Any, what: str, problems: list[str]) -> bytes | None:
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            problems.append(f"{what} is not valid base64: {exc}")
+            return None
+    problems.append(f"{what} has unexpected type {type(value).__name__}")
+    return None
+
+
+def _from_record(rec: Any, raw: bytes, fmt: str, where: dict[str, Any]) -> Notice:
+    if not isinstance(rec, dict):
+        raise AlertDecodeError("notice is not a JSON object", **where)
+    problems: list[str] = []
+    sid = rec.get("superevent_id")
+    if not isinstance(sid, str) or not _ID.match(sid):
+        raise AlertDecodeError(f"notice has no valid superevent_id: {sid!r}", **where)
+    atype = rec.get("alert_type")
+    if not isinstance(atype, str) or normalise_alert_type(atype) not in ALERT_TYPES:
+        raise AlertDecodeError(f"notice has an unknown alert_type: {atype!r}", **where)
+    try:
+        created = parse_time(rec["time_created"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AlertDecodeError(f"notice has no valid time_created: {rec.get('time_created')!r}",
+                               **where) from exc
+    alert = dict(rec)
+    for key in ("event", "external_coinc", "urls"):
+        if key not in alert:
+            problems.append(f"schema: missing required field {key!r}")
+    event = alert.get("event")
+    skymap = None
+    if event is not None and not isinstance(event, dict):
+        problems.append(f"schema: event is {type(event).__name__}, not an object")
+        event = None
+    if event is not None:
+        event = dict(event)
+        missing = [k for k in _EVENT_REQUIRED if k not in event]
+        if missing:
+            problems.append(f"schema: event lacks {', '.join(missing)}")
+        skymap = _map_bytes(event.pop("skymap", None), "event.skymap", problems)
+        alert["event"] = event
+    ext = alert.get("external_coinc")
+    combined = None
+    if ext is not None and isinstance(ext, dict):
+        ext = dict(ext)
+        missing = [k for k in _EXT_REQUIRED if k not in ext]
+        if missing:
+            problems.append(f"schema: external_coinc lacks {', '.join(missing)}")
+        combined = _map_bytes(ext.pop("combined_skymap", None), "external_coinc.combined_skymap",
+                              problems)
+        alert["external_coinc"] = ext
+    elif ext is not None:
+        problems.append("schema: external_coinc is not an object")
+        ext = None
+    if event is None and normalise_alert_type(atype) != "RETRACTION":
+        problems.append(f"{atype} notice has no event")
+    return Notice(alert=alert, superevent_id=sid, alert_type=normalise_alert_type(atype),
+                  time_created=created, event=event, external_coinc=ext, skymap=skymap,
+                  combined_skymap=combined, raw=raw, format=fmt, problems=problems)
+
+
+def decode_notices(raw: bytes, **where: Any) -> list[Notice]:
+    """Every notice in ``raw`` (an Avro container may hold several; JSON holds one)."""
+    records, fmt = _records(bytes(raw), where)
+    if not records:
+        raise AlertDecodeError("notice container holds no record", **where)
+    return [_from_record(rec, raw, fmt, where) for rec in records]
+
+
+def decode_notice(raw: bytes, **where: Any) -> Notice:
+    """Decode one notice; ``where`` (topic/partition/offset or path) goes into errors.
+
+    Raises
+    ------
+    AlertDecodeError
+        When the bytes are not a notice, or lack what is needed to file it.
+    """
+    notices = decode_notices(raw, **where)
+    if len(notices) != 1:
+        raise AlertDecodeError(f"expected one notice, found {len(notices)}", **where)
+    return notices[0]
