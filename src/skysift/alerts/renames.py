@@ -5,14 +5,15 @@ renamed fields in four waves (docs/alert-formats.md has the full table):
 
 - 3.0/4.0 -> 5.0: ``decl`` -> ``dec``, ``midPointTai`` -> ``midpointMjdTai``, ``filterName`` ->
   ``band``, ``psFlux`` -> ``psfFlux``, ``dip*`` -> ``dipole*``, ``totFlux`` -> ``scienceFlux``,
-  ``uPSFluxMean`` -> ``u_psfFluxMean``... (rules below, applied to the old schemas' names);
+  ``uPSFluxMean`` -> ``u_psfFluxMean``... (rules of :func:`old_name_to_new`, applied to the old
+  schemas' own field names);
 - 7.3 -> 8.0: ``is_negative`` -> ``isNegative``; the alert's ``alertId`` -> ``diaSourceId``;
 - 8.0 -> 9.0: ``time_processed`` -> ``timeProcessedMjdTai`` and ``validityStart`` ->
   ``validityStartMjdTai`` (microsecond timestamps become MJD TAI);
 - 9.0 -> 10.0: ``MPCORB`` -> ``mpc_orbits`` (and its fields), ``ssSource`` fields renamed.
 
 Renaming is driven by the names present, not by the version label, so re-serialised alerts of
-unknown version are mapped too. Each table is applied only when the first record of its kind
+unknown version are mapped too. A table is applied to a list of records only when the first one
 carries an old name, so current alerts pay one set intersection per record kind.
 """
 
@@ -20,30 +21,31 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, Callable
+from functools import lru_cache
+from typing import Any
 
 __all__ = [
     "ALERT_RENAMES",
-    "SOURCE_RENAMES",
-    "FORCED_RENAMES",
-    "OBJECT_RENAMES",
     "SSSOURCE_RENAMES",
     "MPCORB_RENAMES",
     "TIME_FIELDS",
     "old_name_to_new",
+    "record_renames",
     "rename_records",
     "timestamp_to_mjd_tai",
 ]
 
-#: TAI - UTC in seconds, constant since 2017-01-01 (no leap second announced since).
+#: TAI - UTC in seconds, constant since 2017-01-01.
 TAI_MINUS_UTC_S = 37.0
 _MJD_UNIX_EPOCH = 40587.0
 
+#: Alert-level renames. ``ssObject`` and ``prvDiaNondetectionLimits`` (7.x) keep their names and
+#: go to ``Alert.extra``.
 ALERT_RENAMES: dict[str, str] = {"alertId": "diaSourceId", "MPCORB": "mpc_orbits"}
 
-_WORDS = [
+_RULES: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"Decl(?=$|[A-Z_])"), "Dec"),
-    (re.compile(r"^decl(?=$|[A-Z_])"), "dec"),
+    (re.compile(r"(^|_)decl(?=$|[A-Z_])"), r"\1dec"),
     (re.compile(r"(^|_)ps(?=[A-Z])"), r"\1psf"),
     (re.compile(r"(^|_)dip(?=[A-Z])"), r"\1dipole"),
     (re.compile(r"^midPointTai$"), "midpointMjdTai"),
@@ -53,48 +55,8 @@ _WORDS = [
     (re.compile(r"^is_negative$"), "isNegative"),
     (re.compile(r"^([ugrizy])PSFlux"), r"\1_psfFlux"),
     (re.compile(r"^([ugrizy])FPFlux"), r"\1_fpFlux"),
-    (re.compile(r"^([ugrizy])Lc(Periodic|NonPeriodic)"), lambda m: f"{m[1]}_lc{m[2]}"),
+    (re.compile(r"^([ugrizy])Lc(Periodic|NonPeriodic)"), r"\1_lc\2"),
 ]
-
-
-def old_name_to_new(name: str) -> str:
-    """The newest name of a diaSource/diaForcedSource/diaObject field of schema 3.0 to 7.4.
-
-    >>> old_name_to_new("psFlux_psDecl_Cov"), old_name_to_new("uPSFluxMean")
-    ('psfFlux_psfDec_Cov', 'u_psfFluxMean')
-    """
-    for pattern, repl in _WORDS:
-        name = pattern.sub(repl, name)  # type: ignore[arg-type]
-    return name
-
-
-def _old_fields(record: str) -> list[str]:
-    from skysift.alerts.schemas import available_versions, schema_definition
-
-    names: list[str] = []
-    for major, minor in available_versions():
-        if major >= 5 and not (major == 7 and minor == 3):
-            continue
-        for field in schema_definition(major, minor)["fields"]:
-            ftype = field["type"]
-            inner = ftype[-1] if isinstance(ftype, list) else ftype
-            if isinstance(inner, dict) and inner.get("type") == "array":
-                inner = inner["items"]
-            if isinstance(inner, dict) and inner.get("name", "").endswith("." + record):
-                names.extend(f["name"] for f in inner["fields"])
-    return names
-
-
-def _derived(record: str) -> dict[str, str]:
-    """Renames of one record kind, derived from the old schemas' field names by the rules."""
-    return {old: new for old in _old_fields(record) if (new := old_name_to_new(old)) != old}
-
-
-SOURCE_RENAMES: dict[str, str] = {**_derived("diaSource"), "time_processed": "timeProcessedMjdTai"}
-FORCED_RENAMES: dict[str, str] = {
-    **_derived("diaForcedSource"), "time_processed": "timeProcessedMjdTai"
-}
-OBJECT_RENAMES: dict[str, str] = {**_derived("diaObject"), "validityStart": "validityStartMjdTai"}
 
 SSSOURCE_RENAMES: dict[str, str] = {
     "eclipticLambda": "eclLambda",
@@ -120,12 +82,57 @@ MPCORB_RENAMES: dict[str, str] = {
     "t_p": "peri_time",
 }
 
-#: Renamed fields whose values change unit: microsecond timestamps (v8) to MJD TAI (v9+).
+#: Renamed fields whose values change unit: microsecond timestamps (8.0) to MJD TAI (9.0+).
 TIME_FIELDS = frozenset({"timeProcessedMjdTai", "validityStartMjdTai"})
 
 
+def old_name_to_new(name: str) -> str:
+    """The newest name of a diaSource/diaForcedSource/diaObject field of schema 3.0 to 7.4.
+
+    >>> old_name_to_new("psFlux_psDecl_Cov"), old_name_to_new("uPSFluxMean")
+    ('psfFlux_psfDec_Cov', 'u_psfFluxMean')
+    """
+    for pattern, repl in _RULES:
+        name = pattern.sub(repl, name)
+    return name
+
+
+def _old_fields(kind: str) -> list[str]:
+    from skysift.alerts.schemas import available_versions, schema_definition
+
+    names: list[str] = []
+    for major, minor in available_versions():
+        if major >= 8:
+            continue
+        for field in schema_definition(major, minor)["fields"]:
+            ftype = field["type"]
+            inner = ftype[-1] if isinstance(ftype, list) else ftype
+            if isinstance(inner, dict) and inner.get("type") == "array":
+                inner = inner["items"]
+            if isinstance(inner, dict) and str(inner.get("name", "")).endswith("." + kind):
+                names.extend(f["name"] for f in inner["fields"])
+    return names
+
+
+@lru_cache(maxsize=None)
+def record_renames(kind: str) -> dict[str, str]:
+    """Renames of ``diaSource``, ``diaForcedSource`` or ``diaObject`` fields, old -> newest.
+
+    Derived once from the field names of the old schemas (3.0 to 7.4) by the rules of
+    :func:`old_name_to_new`, plus the 8.0 -> 9.0 timestamp renames.
+    """
+    table = {old: new for old in _old_fields(kind) if (new := old_name_to_new(old)) != old}
+    if kind in ("diaSource", "diaForcedSource"):
+        table["time_processed"] = "timeProcessedMjdTai"
+    elif kind == "diaObject":
+        table["validityStart"] = "validityStartMjdTai"
+    return table
+
+
 def timestamp_to_mjd_tai(value: Any) -> Any:
-    """A v8 ``timestamp-micros`` value (datetime, or int microseconds) as MJD TAI.
+    """An 8.0 ``timestamp-micros`` value (datetime, or int microseconds) as MJD TAI.
+
+    ``0`` (the 8.0 samples' "not set") becomes None; other values are returned unchanged.
 
     >>> round(timestamp_to_mjd_tai(datetime(2025, 9, 5, tzinfo=timezone.utc)), 6)
     60923.000428
@@ -135,36 +142,25 @@ def timestamp_to_mjd_tai(value: Any) -> Any:
         seconds = aware.timestamp()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         if value == 0:
-            return None  # the v8 samples use 0 for "not set"
+            return None
         seconds = value / 1e6
     else:
         return value
     return _MJD_UNIX_EPOCH + (seconds + TAI_MINUS_UTC_S) / 86400.0
 
 
-def _renamer(table: dict[str, str]) -> Callable[[dict[str, Any]], None]:
-    def rename(rec: dict[str, Any]) -> None:
+def rename_records(records: list[dict[str, Any]], table: dict[str, str]) -> None:
+    """Rename old fields in place in every record, if the first record has any old name.
+
+    Records of one kind in one alert share one schema, so the first tells for all of them.
+    A new name already present wins over the old one.
+    """
+    if not records or table.keys().isdisjoint(records[0].keys()):
+        return
+    for rec in records:
         for old in table.keys() & rec.keys():
             new = table[old]
             value = rec.pop(old)
             if new in TIME_FIELDS:
                 value = timestamp_to_mjd_tai(value)
             rec.setdefault(new, value)
-
-    return rename
-
-
-_RENAMERS = {id(t): _renamer(t) for t in
-             (SOURCE_RENAMES, FORCED_RENAMES, OBJECT_RENAMES, SSSOURCE_RENAMES, MPCORB_RENAMES)}
-
-
-def rename_records(records: list[dict[str, Any]], table: dict[str, str]) -> None:
-    """Rename old fields in place in every record, if the first record has any old name.
-
-    Records of one alert share one schema, so the first tells for all of them.
-    """
-    if not records or table.keys().isdisjoint(records[0].keys()):
-        return
-    rename = _RENAMERS.get(id(table)) or _renamer(table)
-    for rec in records:
-        rename(rec)

@@ -99,7 +99,7 @@ def check_nodes(
         if node is select:
             return node
         _reject_forbidden(node, name)
-        if isinstance(node, exp.Func) and not isinstance(node, exp.If):
+        if isinstance(node, exp.Func) and not isinstance(node, ALLOWED_NODES):
             return _canonical_function(node, name, extra_functions)
         if not isinstance(node, ALLOWED_NODES):
             raise FilterRejected(

@@ -73,6 +73,18 @@ def current_revision(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _with_driver(url: sa.URL) -> sa.URL:
+    """A plain ``postgresql://`` URL falls back to psycopg2 when psycopg (3) is not installed
+    (SQLAlchemy 2.1 defaults to psycopg 3)."""
+    if url.drivername != "postgresql":
+        return url
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return url.set(drivername="postgresql+psycopg2")
+    return url
+
+
 def _sqlite_setup(engine: sa.Engine) -> None:
     """WAL, foreign keys, busy timeout, and real transactions on SQLite.
 
@@ -145,7 +157,7 @@ def open_store(url: str, *, migrate: bool = True) -> sa.Engine:
     """
     masked = mask_url(url)
     try:
-        parsed = make_url(url)
+        parsed = _with_driver(make_url(url))
         kwargs: dict[str, Any] = {}
         if parsed.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}

@@ -1,0 +1,230 @@
+"""End-to-end pipeline benchmark: Kafka in -> store -> 1,000 filters -> Kafka out.
+
+Measures, on this machine, with the real embedded broker and a real store:
+
+1. sustained throughput of one ingest worker pinned to ONE core (alerts/s, and the ratio to Rubin's mean
+   rate of 250 alerts/s), read from the worker's committed offsets over time (start-up excluded);
+2. latency from an alert's arrival on the input topic (its Kafka timestamp) to its record on an output topic
+   (the record's Kafka timestamp), p50 and p99, with alerts published at 250 alerts/s;
+3. peak memory (max RSS) of the worker.
+
+The worker is the real command (`skysift ingest --from-kafka ...`) in a subprocess.
+
+    python benchmarks/bench_pipeline.py [--alerts 8000] [--filters 1000] [--rate 250] [--seconds 30]
+                                        [--database postgresql://...] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+TARGET_RATE = 500.0
+RUBIN_RATE = 250.0
+TARGET_P99 = 5.0
+TARGET_RSS_MB = 1024.0
+
+
+def encode_night(n: int, seed: int, first: int = 0) -> list[tuple[bytes, int]]:
+    from synthetic import make_night
+
+    from skysift.alerts.encode import encode_wire
+
+    out = []
+    for rec, sid in make_night(n, seed=seed, first=first):
+        out.append((encode_wire(rec, 9, 0), sid))
+    return out
+
+
+def committed(bootstrap: str, group: str, topic: str) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "log_level": 0})
+    try:
+        parts = c.committed([TopicPartition(topic, 0)], timeout=5)
+        off = parts[0].offset
+        return max(off, 0)
+    except Exception:  # noqa: BLE001 - not yet committed
+        return 0
+    finally:
+        c.close()
+
+
+def start_worker(args, data_dir: Path, bootstrap: str, topic: str, group: str, n: int,
+                 profile_to: Path | None) -> subprocess.Popen:
+    cmd = [sys.executable]
+    if profile_to:
+        cmd += ["-m", "cProfile", "-o", str(profile_to)]
+    cmd += ["-m", "skysift", "--data-dir", str(data_dir), "--kafka", bootstrap]
+    if args.database:
+        cmd += ["--database", args.database]
+    cmd += ["ingest", "--from-kafka", topic, "--group-id", group, "--max-alerts", str(n),
+            "--idle-exit", "60"]
+
+    def pin():  # one core for the worker; the broker and the publisher get the other
+        os.sched_setaffinity(0, {0})
+
+    return subprocess.Popen(cmd, preexec_fn=pin, stdout=subprocess.DEVNULL,
+                            stderr=open(data_dir / f"worker-{group}.log", "w"))
+
+
+def publish(bootstrap: str, topic: str, payloads, rate: float | None) -> dict[int, int]:
+    """Produce payloads; returns diaSourceId -> input timestamp (ms)."""
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "log_level": 0,
+                  "message.max.bytes": 20 << 20})
+    stamps: dict[int, int] = {}
+    t0 = time.perf_counter()
+    for i, (value, sid) in enumerate(payloads):
+        if rate:
+            due = t0 + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        ts = int(time.time() * 1000)
+        stamps[sid] = ts
+        while True:
+            try:
+                p.produce(topic, value=value, key=str(sid).encode(), timestamp=ts)
+                break
+            except BufferError:
+                p.poll(0.1)
+        p.poll(0)
+    p.flush(60)
+    return stamps
+
+
+def output_latencies(bootstrap: str, stamps: dict[int, int]) -> tuple[list[float], int]:
+    from confluent_kafka import Consumer
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"lat-{time.time()}",
+                  "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
+                  "enable.auto.commit": False, "log_level": 0})
+    c.subscribe(["^lasair_.*"])
+    lat: list[float] = []
+    records = 0
+    idle = time.monotonic()
+    while time.monotonic() - idle < 8:
+        msgs = c.consume(2000, 1.0)
+        for m in msgs:
+            if m.error():
+                continue
+            idle = time.monotonic()
+            records += 1
+            hdr = dict(m.headers() or [])
+            sid = hdr.get("diaSourceId")
+            if sid is None:
+                continue
+            t_in = stamps.get(int(sid))
+            if t_in is not None:
+                lat.append((m.timestamp()[1] - t_in) / 1000.0)
+    c.close()
+    return lat, records
+
+
+def setup_filters(settings, n_filters: int) -> None:
+    from synthetic import filter_mix
+
+    from skysift.accounts import add_user
+    from skysift.filters.manage import add_filter
+    from skysift.store.database import open_store
+
+    engine = open_store(settings.database_url)
+    with engine.begin() as conn:
+        user, _ = add_user(conn, f"bench{int(time.time())}")
+    for spec in filter_mix(n_filters):
+        add_filter(engine, settings, user, name=spec["name"], sql=spec["sql"],
+                   output=spec["output"], trigger="alert", byte_quota=-1)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--alerts", type=int, default=8000, help="alerts for the throughput run")
+    ap.add_argument("--filters", type=int, default=1000)
+    ap.add_argument("--rate", type=float, default=RUBIN_RATE, help="publish rate of the latency run")
+    ap.add_argument("--seconds", type=float, default=30.0, help="length of the latency run")
+    ap.add_argument("--database", default=None, help="store URL (default: SQLite in a temp dir)")
+    ap.add_argument("--profile", action="store_true", help="cProfile the throughput worker")
+    args = ap.parse_args()
+
+    from skysift.config import load_settings
+    from skysift.streams.embedded import EmbeddedBroker
+
+    tmp = Path(tempfile.mkdtemp(prefix="skysift-bench-"))
+    with EmbeddedBroker(log_path=tmp / "tansu.log") as broker:
+        bs = broker.bootstrap
+        settings = load_settings(env={}, overrides={"data_dir": tmp, "kafka": bs,
+                                                    "database": args.database})
+        t = time.perf_counter()
+        setup_filters(settings, args.filters)
+        print(f"set up {args.filters} active filters in {time.perf_counter() - t:.1f} s")
+
+        # ---------------------------------------------------------------- throughput
+        t = time.perf_counter()
+        night = encode_night(args.alerts, seed=1)
+        sizes = [len(v) for v, _ in night]
+        print(f"built {len(night)} synthetic alerts in {time.perf_counter() - t:.1f} s "
+              f"(median {np.median(sizes) / 1024:.0f} KB, max {max(sizes) / 1024:.0f} KB)")
+        publish(bs, "bench-throughput", night, None)
+        profile_to = tmp / "worker.prof" if args.profile else None
+        worker = start_worker(args, tmp, bs, "bench-throughput", "bench-t", len(night), profile_to)
+        samples = []
+        while worker.poll() is None:
+            samples.append((time.perf_counter(), committed(bs, "bench-t", "bench-throughput")))
+            time.sleep(0.5)
+        samples.append((time.perf_counter(), committed(bs, "bench-throughput-none", "x")))
+        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        moving = [(ts, off) for ts, off in samples if off > 0]
+        if worker.returncode != 0 or len(moving) < 2:
+            print((tmp / "worker-bench-t.log").read_text()[-3000:])
+            print("throughput run failed")
+            return 1
+        (t_a, o_a), (t_b, o_b) = moving[0], moving[-1]
+        rate = (o_b - o_a) / (t_b - t_a) if t_b > t_a else float("nan")
+        print(f"throughput: {rate:.0f} alerts/s on one core = {rate / RUBIN_RATE:.2f}x Rubin's mean "
+              f"250/s (target {TARGET_RATE:.0f}/s: {'met' if rate >= TARGET_RATE else 'NOT met'})")
+        if profile_to:
+            import pstats
+
+            print("profile of the worker (cumulative, top 25):")
+            pstats.Stats(str(profile_to)).sort_stats("cumulative").print_stats(25)
+
+        # ---------------------------------------------------------------- latency at 250/s
+        n_lat = int(args.rate * args.seconds)
+        lat_night = encode_night(n_lat, seed=7, first=args.alerts)  # new ids, new objects
+        worker = start_worker(args, tmp, bs, "bench-latency", "bench-l", n_lat, None)
+        time.sleep(8)  # let the worker join its group (embedded broker: ~3 s)
+        stamps = publish(bs, "bench-latency", lat_night, args.rate)
+        worker.wait(timeout=600)
+        rss_mb = max(rss_mb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+        lat, records = output_latencies(bs, stamps)
+        if not lat:
+            print("latency run produced no records")
+            return 1
+        p50, p99 = np.percentile(lat, [50, 99])
+        print(f"latency at {args.rate:.0f} alerts/s over {args.seconds:.0f} s ({len(lat)} records): "
+              f"p50 {p50:.2f} s, p99 {p99:.2f} s (target p99 <= {TARGET_P99:.0f} s: "
+              f"{'met' if p99 <= TARGET_P99 else 'NOT met'})")
+        print(f"peak memory of a worker: {rss_mb:.0f} MB (target <= {TARGET_RSS_MB:.0f} MB: "
+              f"{'met' if rss_mb <= TARGET_RSS_MB else 'NOT met'})")
+        print(json.dumps({"alerts_per_s": round(rate, 1), "ratio_to_rubin": round(rate / RUBIN_RATE, 2),
+                          "p50_s": round(float(p50), 3), "p99_s": round(float(p99), 3),
+                          "peak_rss_mb": round(rss_mb), "output_records": records}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

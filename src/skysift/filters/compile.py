@@ -1,0 +1,177 @@
+"""Compile a validated filter to SQLite or PostgreSQL text.
+
+The same filter must give the same rows on the batch engine (in-memory SQLite), the SQLite store
+and the PostgreSQL store. The compiler works on a copy of the validated tree:
+
+- adds ``objects.diaObjectId AS __diaObjectId`` as the last column when the filter does not
+  select it (records are keyed by it), and ``objects.diaObjectId`` as the last ORDER BY term
+  when there is an ORDER BY (so ties come out in the same order everywhere);
+- adds ``restrict_ids`` as ``AND objects.diaObjectId IN (...)`` and ``limit`` as LIMIT;
+- rewrites functions: SQLite calls the Python functions of :mod:`skysift.filters.functions`;
+  PostgreSQL gets native expressions guarded to return NULL where MySQL does;
+- keeps MySQL's arithmetic: ``/`` always divides as real numbers and gives NULL for x/0,
+  ``DIV`` truncates toward zero; LIKE is case-insensitive (ILIKE on PostgreSQL);
+- quotes every identifier, so camelCase columns work on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Literal
+
+import sqlglot
+from sqlglot import exp
+
+from skysift.filters.allowlist import bottom_up
+from skysift.filters.resolve import key_column
+from skysift.filters.validate import HIDDEN_KEY, ValidatedFilter
+
+__all__ = ["compile_filter", "Dialect", "WRITE_DIALECTS"]
+
+Dialect = Literal["sqlite", "postgresql"]
+WRITE_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres"}
+
+#: PostgreSQL forms of the canonical functions; __a and __b are the arguments.
+PG_TEMPLATES = {
+    "mjdnow": "(CAST(EXTRACT(EPOCH FROM NOW()) AS DOUBLE PRECISION) / 86400.0 + 40587)",
+    "flux2mag": "CASE WHEN __a > 0 THEN -2.5 * LOG(CAST(__a AS DOUBLE PRECISION)) + 31.4 END",
+    "log10": "CASE WHEN __a > 0 THEN LOG(CAST(__a AS DOUBLE PRECISION)) END",
+    "ln": "CASE WHEN __a > 0 THEN LN(CAST(__a AS DOUBLE PRECISION)) END",
+    "log": ("CASE WHEN __a > 0 AND __a <> 1 AND __b > 0 THEN "
+            "LN(CAST(__b AS DOUBLE PRECISION)) / LN(CAST(__a AS DOUBLE PRECISION)) END"),
+    "sqrt": "CASE WHEN __a >= 0 THEN SQRT(CAST(__a AS DOUBLE PRECISION)) END",
+    "exp": ("CASE WHEN __a > 709.78 THEN NULL WHEN __a < -708.0 THEN 0.0 "
+            "ELSE EXP(CAST(__a AS DOUBLE PRECISION)) END"),
+    "power": ("CASE WHEN (__a = 0 AND __b < 0) OR (__a < 0 AND __b <> FLOOR(__b)) THEN NULL "
+              "ELSE POWER(CAST(__a AS DOUBLE PRECISION), CAST(__b AS DOUBLE PRECISION)) END"),
+    "round": "CAST(ROUND(CAST(__a AS NUMERIC), CAST(__b AS INTEGER)) AS DOUBLE PRECISION)",
+    "floor": "FLOOR(CAST(__a AS DOUBLE PRECISION))",
+    "ceil": "CEIL(CAST(__a AS DOUBLE PRECISION))",
+}
+#: Canonical names SQLite spells differently.
+SQLITE_NAMES = {"greatest": "max", "least": "min"}
+_SIMPLE = (exp.Column, exp.Literal, exp.Paren, exp.Func, exp.Null, exp.Boolean)
+
+
+def compile_filter(
+    vf: ValidatedFilter,
+    dialect: Dialect,
+    *,
+    restrict_ids: Sequence[int] | None = None,
+    limit: int | None = None,
+) -> str:
+    """SQL text of ``vf`` for ``dialect``.
+
+    Parameters
+    ----------
+    vf
+        A filter from :func:`skysift.filters.validate.validate_filter`.
+    dialect
+        ``"sqlite"`` or ``"postgresql"``.
+    restrict_ids
+        Only these diaObjectIds (``AND objects.diaObjectId IN (...)``); an empty list matches
+        nothing.
+    limit
+        At most this many rows (LIMIT).
+
+    Returns
+    -------
+    str
+        The SQL. Result columns are ``vf.columns`` then, if the filter does not select
+        objects.diaObjectId, ``__diaObjectId``. Compiled text without restrict_ids or limit is
+        cached on ``vf``.
+    """
+    if dialect not in WRITE_DIALECTS:
+        raise ValueError(f"dialect must be 'sqlite' or 'postgresql', not {dialect!r}")
+    cacheable = restrict_ids is None and limit is None
+    if cacheable and dialect in vf._compiled:
+        return vf._compiled[dialect]
+    tree = vf.ast.copy()
+    key = key_column(vf.objects_ref)
+    if vf.key_output is None:
+        tree.select(exp.alias_(key.copy(), exp.Identifier(this=HIDDEN_KEY, quoted=True)),
+                    append=True, copy=False)
+    order = tree.args.get("order")
+    if order is not None and not any(o.this == key for o in order.expressions):
+        order.append("expressions", exp.Ordered(this=key.copy(), desc=False, nulls_first=True))
+    if restrict_ids is not None:
+        ids = _ids(restrict_ids)
+        condition: exp.Expression = (
+            exp.In(this=key.copy(), expressions=[exp.Literal.number(i) for i in ids])
+            if ids else exp.EQ(this=exp.Literal.number(1), expression=exp.Literal.number(0)))
+        tree.where(condition, append=True, copy=False)
+    if limit is not None:
+        if isinstance(limit, bool) or operator.index(limit) < 0:
+            raise ValueError(f"limit must be a non-negative integer, not {limit!r}")
+        tree.limit(operator.index(limit), copy=False)
+    rewrite = _rewrite_sqlite if dialect == "sqlite" else _rewrite_postgres
+    tree = bottom_up(tree, rewrite)
+    sql = tree.sql(dialect=WRITE_DIALECTS[dialect], identify=True, comments=False)
+    if cacheable:
+        vf._compiled[dialect] = sql
+    return sql
+
+
+def _ids(values: Sequence[int]) -> list[int]:
+    out: list[int] = []
+    for value in values:
+        if isinstance(value, bool):
+            raise TypeError(f"restrict_ids must be integers, not {value!r}")
+        try:
+            out.append(operator.index(value))
+        except TypeError as exc:
+            raise TypeError(f"restrict_ids must be integers, not {value!r}") from exc
+    return sorted(set(out))
+
+
+def _rewrite_sqlite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Anonymous):
+        name, args = str(node.this), list(node.expressions)
+        if name == "round" and len(args) == 1:
+            args.append(exp.Literal.number(0))
+        return exp.Anonymous(this=SQLITE_NAMES.get(name, name), expressions=args)
+    return node
+
+
+def _rewrite_postgres(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Anonymous):
+        name, args = str(node.this), list(node.expressions)
+        if name == "round" and len(args) == 1:
+            args.append(exp.Literal.number(0))
+        if name in PG_TEMPLATES:
+            return _fill(name, args)
+        if name in ("greatest", "least"):
+            any_null = exp.or_(*(exp.Is(this=_wrap(a.copy()), expression=exp.Null()) for a in args))
+            call = exp.Anonymous(this=name.upper(), expressions=args)
+            return exp.Case(ifs=[exp.If(this=any_null, true=exp.Null())], default=call)
+        return node
+    if isinstance(node, exp.IntDiv):
+        quotient = exp.Div(
+            this=exp.cast(_wrap(node.this), "DOUBLE"),
+            expression=exp.Nullif(this=_wrap(node.expression), expression=exp.Literal.number(0)),
+            typed=True, safe=False)
+        return exp.cast(exp.Anonymous(this="TRUNC", expressions=[quotient]), "BIGINT")
+    if isinstance(node, exp.Like):
+        return exp.ILike(**node.args)
+    return node
+
+
+@lru_cache(maxsize=None)
+def _template(name: str) -> exp.Expression:
+    return sqlglot.parse_one(PG_TEMPLATES[name], read="postgres")
+
+
+def _fill(name: str, args: list[exp.Expression]) -> exp.Expression:
+    tree = _template(name).copy()
+    values = dict(zip(("__a", "__b"), args))
+    for col in list(tree.find_all(exp.Column)):
+        if col.name in values:
+            col.replace(_wrap(values[col.name].copy()))
+    return exp.Paren(this=tree)
+
+
+def _wrap(node: exp.Expression) -> exp.Expression:
+    """Parenthesise a substituted argument unless it cannot bind wrongly."""
+    return node if isinstance(node, _SIMPLE) else exp.Paren(this=node)

@@ -1,0 +1,208 @@
+"""Validate a Lasair-style SQL filter: parse it, allow-list it, resolve its names.
+
+A filter is ``SELECT <columns> FROM objects [, other tables] WHERE <conditions> [ORDER BY ...]``
+written in MySQL's dialect, as Lasair users write it. :func:`validate_filter` parses it with
+sqlglot, rejects anything outside the allow-list with a message that names the offending part,
+qualifies every column, and returns a :class:`ValidatedFilter` that
+:func:`skysift.filters.compile.compile_filter` turns into SQLite or PostgreSQL.
+
+docs/filters.md describes the language for users.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+from skysift.errors import FilterRejected, FilterSyntaxError
+from skysift.filters import allowlist, resolve
+from skysift.filters.catalogue import KEY_COLUMN, OBJECTS, Catalogue
+
+__all__ = ["ValidatedFilter", "validate_filter", "HIDDEN_KEY", "MAX_SQL_CHARS"]
+
+#: The result column that carries objects.diaObjectId when the filter does not select it.
+HIDDEN_KEY = "__diaObjectId"
+MAX_SQL_CHARS = 20_000
+MAX_NODES = 5_000
+READ_DIALECT = "mysql"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass(frozen=True, eq=False)
+class ValidatedFilter:
+    """A filter that passed validation. Treat every field as read-only.
+
+    Attributes
+    ----------
+    sql
+        The SQL as the user wrote it.
+    columns
+        The output column names, in order: the keys of a plain Kafka record.
+    tables
+        The catalogue tables the filter reads, in FROM order, each once.
+    ast
+        The checked sqlglot tree (MySQL dialect): columns qualified and quoted, stars expanded,
+        functions canonical, implicit joins added, comments removed.
+    name
+        The filter's name, used in errors.
+    key_output
+        The output column that is ``objects.diaObjectId``, or None when the filter does not
+        select it (then the compiled SQL adds :data:`HIDDEN_KEY` as the last column).
+    objects_ref
+        How the query names the objects table (``objects`` or its alias).
+    """
+
+    sql: str
+    columns: tuple[str, ...]
+    tables: tuple[str, ...]
+    ast: exp.Select
+    name: str | None = None
+    key_output: str | None = None
+    objects_ref: str = OBJECTS
+    _compiled: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def selects_key(self) -> bool:
+        """Whether objects.diaObjectId is one of the output columns."""
+        return self.key_output is not None
+
+    @property
+    def result_key(self) -> str:
+        """The result column holding the diaObjectId: ``key_output`` or ``__diaObjectId``."""
+        return self.key_output or HIDDEN_KEY
+
+    def canonical_sql(self) -> str:
+        """The validated query as MySQL text (qualified, implicit joins shown)."""
+        return self.ast.sql(dialect=READ_DIALECT, comments=False)
+
+
+def validate_filter(sql: str, catalogue: Catalogue, *, name: str | None = None) -> ValidatedFilter:
+    """Check a filter and resolve its names.
+
+    Parameters
+    ----------
+    sql
+        The filter, MySQL dialect (backticks quote names; ``"..."`` and ``'...'`` are strings).
+    catalogue
+        The tables and columns the filter may read.
+    name
+        The filter's name, carried in errors as ``filter=``.
+
+    Raises
+    ------
+    FilterSyntaxError
+        The SQL does not parse.
+    FilterRejected
+        It parses, but uses something not allowed; the message names it.
+    """
+    if not isinstance(sql, str):
+        raise FilterSyntaxError(f"a filter is SQL text, not {type(sql).__name__}", filter=name)
+    if not sql.strip():
+        raise FilterSyntaxError("the filter is empty", filter=name)
+    if len(sql) > MAX_SQL_CHARS:
+        raise FilterRejected(f"the filter is longer than {MAX_SQL_CHARS} characters", filter=name)
+    if "\x00" in sql:
+        raise FilterRejected("the filter contains a NUL character", filter=name)
+    _check_tokens(sql, name)
+    select = _parse(sql, name)
+    allowlist.check_clauses(select, name)
+    if sum(1 for _ in select.walk()) > MAX_NODES:
+        raise FilterRejected("the filter is too large", filter=name)
+    allowlist.check_nodes(select, name, catalogue.extra_functions)
+    refs = resolve.read_scope(select, catalogue, name)
+    names = resolve.expand_outputs(select, refs, catalogue, name)
+    columns = resolve.qualify(select, refs, names, catalogue, name)
+    objects_ref = next(r.ref for r in refs if r.table == OBJECTS)
+    _add_implicit_joins(select, refs, catalogue, objects_ref)
+    for node in select.walk():
+        node.comments = None
+    tables = tuple(dict.fromkeys(r.table for r in refs))
+    return ValidatedFilter(
+        sql=sql, columns=tuple(columns), tables=tables, ast=select, name=name,
+        key_output=_key_output(select, columns, objects_ref), objects_ref=objects_ref)
+
+
+def _check_tokens(sql: str, name: str | None) -> None:
+    """Statement-level checks on the tokens, before parsing, for clear messages."""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(READ_DIALECT).tokenize(sql)
+    except TokenError as exc:
+        raise FilterSyntaxError(f"the filter does not parse: {exc}", filter=name) from exc
+    if not tokens:
+        raise FilterSyntaxError("the filter is empty (only comments)", filter=name)
+    first = tokens[0]
+    if first.token_type == TokenType.WITH:
+        raise FilterRejected("WITH (common table expressions) is not allowed", filter=name)
+    if first.token_type != TokenType.SELECT:
+        raise FilterRejected(f"only SELECT statements are allowed, not '{first.text}'", filter=name)
+    for i, token in enumerate(tokens):
+        if token.token_type == TokenType.SEMICOLON:
+            rest = [t for t in tokens[i + 1:] if t.token_type != TokenType.SEMICOLON]
+            if rest:
+                raise FilterRejected(
+                    f"only one SELECT statement is allowed: found '{rest[0].text}' after ';'",
+                    filter=name)
+        elif token.token_type == TokenType.DPIPE:
+            raise FilterRejected(
+                "'||' is not allowed: write OR (it means OR in MySQL, string joining elsewhere)",
+                filter=name)
+
+
+def _parse(sql: str, name: str | None) -> exp.Select:
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=READ_DIALECT) if s is not None]
+    except ParseError as exc:
+        raise FilterSyntaxError(_parse_message(exc), filter=name) from exc
+    except TokenError as exc:
+        raise FilterSyntaxError(f"the filter does not parse: {exc}", filter=name) from exc
+    except RecursionError as exc:
+        raise FilterRejected("the filter is too deeply nested", filter=name) from exc
+    if len(statements) != 1:
+        raise FilterRejected("only one SELECT statement is allowed", filter=name)
+    root = statements[0]
+    if isinstance(root, allowlist.SET_OPERATIONS):
+        raise FilterRejected(f"{root.key.upper()} is not allowed", filter=name)
+    if not isinstance(root, exp.Select):
+        raise FilterRejected(f"only SELECT statements are allowed, not '{allowlist.snippet(root, 40)}'",
+                             filter=name)
+    return root
+
+
+def _parse_message(exc: ParseError) -> str:
+    if not exc.errors:
+        return f"the filter does not parse: {_ANSI.sub('', str(exc))}"
+    err: dict[str, Any] = exc.errors[0]
+    near = (err.get("highlight") or "").strip()
+    where = f" near '{near}'" if near else ""
+    return (f"the filter does not parse{where} (line {err.get('line')}, column {err.get('col')}): "
+            f"{err.get('description')}")
+
+
+def _add_implicit_joins(select: exp.Select, refs: list[resolve.TableRef], catalogue: Catalogue,
+                        objects_ref: str) -> None:
+    """``FROM objects, t`` joins t on diaObjectId (as Lasair's query builder does)."""
+    conditions: list[exp.Expression] = []
+    for ref in refs:
+        if ref.implicit and ref.table != OBJECTS:
+            column = catalogue.find_column(ref.table, KEY_COLUMN)
+            if column is not None:
+                other = resolve.key_column(ref.ref)
+                other.set("this", exp.Identifier(this=column, quoted=True))
+                conditions.append(exp.EQ(this=resolve.key_column(objects_ref), expression=other))
+    if conditions:
+        select.where(*conditions, append=True, copy=False)
+
+
+def _key_output(select: exp.Select, columns: list[str], objects_ref: str) -> str | None:
+    for node, out in zip(select.expressions, columns):
+        target = node.this if isinstance(node, exp.Alias) else node
+        if (isinstance(target, exp.Column) and target.name == KEY_COLUMN
+                and target.table == objects_ref):
+            return out
+    return None
