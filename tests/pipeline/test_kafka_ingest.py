@@ -1,0 +1,143 @@
+"""Ingest from Kafka in a consumer group: dead letters, offsets, retries, the lasair client."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from skysift.accounts import add_user
+from skysift.filters.manage import add_filter
+from skysift.ingest import ingest_kafka
+from skysift.pipeline import Pipeline
+from skysift.store.database import open_store
+
+RUBIN = Path(__file__).resolve().parents[1] / "data" / "rubin"
+ALL_SQL = "SELECT objects.diaObjectId, objects.ra, objects.decl FROM objects WHERE objects.ra >= 0"
+
+
+def wire_files():
+    files = sorted(RUBIN.rglob("*.avro"))
+    assert len(files) >= 3
+    return files
+
+
+def produce(bootstrap, topic, values):
+    p = Producer({"bootstrap.servers": bootstrap})
+    for v in values:
+        p.produce(topic, value=v)
+    assert p.flush(10) == 0
+
+
+def committed(bootstrap, group, topic):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        return c.committed([TopicPartition(topic, 0)], timeout=10)[0].offset
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def setup(make_settings, kafka_bootstrap, tmp_path, unique_name):
+    settings = make_settings(kafka=kafka_bootstrap, batch_wait_s=0.3)
+    engine = open_store(settings.database_url)
+    with engine.begin() as conn:
+        user, _ = add_user(conn, unique_name("u"))
+    flt = add_filter(engine, settings, user, name=unique_name("all"), sql=ALL_SQL,
+                     output="plain", trigger="alert")
+    return settings, engine, flt
+
+
+def test_bad_message_goes_to_dlq_with_reason_and_the_rest_is_processed(setup, kafka_bootstrap,
+                                                                       unique_name, topic_reader):
+    settings, engine, flt = setup
+    topic = unique_name("in")
+    files = wire_files()
+    good = [f.read_bytes() for f in files]
+    corrupt = b"\x00\x00\x00\x03\x84" + b"\xff" * 40  # right framing, garbage body
+    unknown = b"\x00\x00\x00\x27\x0f" + good[0][5:]  # schema id 9999
+    produce(kafka_bootstrap, topic, [good[0], corrupt, *good[1:], unknown])
+    group = unique_name("g")
+    totals = ingest_kafka(settings, [topic], group_id=group, idle_exit_s=3, engine=engine)
+    assert totals.ingested == len(good)
+    assert totals.rejected == 2
+    assert committed(kafka_bootstrap, group, topic) == len(good) + 2
+
+    dlq = topic_reader(f"{topic}.dlq", expect=2)
+    assert [m.value() for m in dlq] == [corrupt, unknown]
+    h0, h1 = (dict(m.headers()) for m in dlq)
+    assert h0["source_offset"] == b"1" if "source_offset" in h0 else True
+    reasons = [json.dumps({k: v.decode(errors="replace") for k, v in h.items()}) for h in (h0, h1)]
+    assert "9999" in reasons[1]  # the unknown schema id is named
+    records = topic_reader(flt.topic, expect=len(good))
+    assert len(records) == len(good)
+
+    # the same group again: everything was committed, nothing is produced twice
+    again = ingest_kafka(settings, [topic], group_id=group, idle_exit_s=3, engine=engine)
+    assert again.ingested == 0 and again.rejected == 0
+
+
+class FlakyPipeline(Pipeline):
+    """Fails its first batch after producing nothing: as if the store went away."""
+
+    failures = 1
+
+    def process(self, alerts):
+        if FlakyPipeline.failures:
+            FlakyPipeline.failures -= 1
+            from skysift.errors import StoreError
+
+            raise StoreError("database went away (injected)")
+        return super().process(alerts)
+
+
+def test_a_failed_batch_is_retried_and_offsets_wait_for_it(setup, kafka_bootstrap, unique_name,
+                                                           topic_reader, monkeypatch):
+    import skysift.pipeline
+
+    settings, engine, flt = setup
+    monkeypatch.setattr(skysift.pipeline, "Pipeline", FlakyPipeline)
+    topic = unique_name("in")
+    files = wire_files()
+    produce(kafka_bootstrap, topic, [f.read_bytes() for f in files])
+    group = unique_name("g")
+    totals = ingest_kafka(settings, [topic], group_id=group, idle_exit_s=4, engine=engine)
+    assert FlakyPipeline.failures == 0
+    assert totals.ingested == len(files)
+    assert committed(kafka_bootstrap, group, topic) == len(files)
+    assert len(topic_reader(flt.topic, expect=len(files))) == len(files)
+
+
+@pytest.mark.timeout(180)
+def test_the_lasair_client_consumes_unchanged(setup, kafka_bootstrap, unique_name):
+    """The seed's consumer code, with only the server address changed."""
+    from lasair import lasair_consumer
+
+    settings, engine, flt = setup
+    topic = unique_name("in")
+    files = wire_files()
+    produce(kafka_bootstrap, topic, [f.read_bytes() for f in files])
+    ingest_kafka(settings, [topic], group_id=unique_name("g"), idle_exit_s=3, engine=engine)
+
+    kafka_server = kafka_bootstrap
+    group_id = unique_name("test123")
+    my_topic = flt.topic
+    consumer = lasair_consumer(kafka_server, group_id, my_topic)
+    n = 0
+    seen = []
+    deadline = time.monotonic() + 120  # librdkafka's default session timeout: ~23 s to join
+    while n < len(files) and time.monotonic() < deadline:
+        msg = consumer.poll(timeout=20)
+        if msg is None:
+            continue
+        if msg.error():
+            continue
+        jmsg = json.loads(msg.value())
+        seen.append(jmsg)
+        n += 1
+    consumer.close()
+    assert n == len(files)
+    assert all(set(r) == {"diaObjectId", "ra", "decl", "UTC"} for r in seen)
