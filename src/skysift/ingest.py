@@ -166,7 +166,8 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
 
     from skysift.alerts.deadletter import dead_letter_record
     from skysift.alerts.decode import decode_message
-    from skysift.streams.kafka import consumer_config
+    from skysift.streams.kafka import admin, consumer_config
+    from skysift.streams.topics import create_topic
 
     engine, producer, pipeline = open_pipeline(settings, engine)
     consumer = Consumer(consumer_config(settings, group_id or settings.ingest_group_id))
@@ -175,6 +176,7 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
     stop = stop or (lambda: False)
     last_message = time.monotonic()
     backoff = 1.0
+    dlq_ready: set[str] = set()
     try:
         while not stop():
             msgs = consumer.consume(num_messages=settings.batch_size, timeout=settings.batch_wait_s)
@@ -186,7 +188,9 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
                 elif err.code() != KafkaError._PARTITION_EOF:
                     log.warning("Kafka error on %s: %s", m.topic(), err.str())
             if not real:
-                if idle_exit_s is not None and time.monotonic() - last_message > idle_exit_s:
+                if not consumer.assignment():  # still joining the group: not idle yet
+                    last_message = time.monotonic()
+                elif idle_exit_s is not None and time.monotonic() - last_message > idle_exit_s:
                     break
                 continue
             last_message = time.monotonic()
@@ -213,6 +217,9 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
             try:
                 report = pipeline.process(alerts)
                 for topic, key, value, headers in dead:
+                    if topic not in dlq_ready:
+                        create_topic(admin(settings), settings, topic)
+                        dlq_ready.add(topic)
                     producer.produce(topic, key=key, value=value, headers=headers)
                 pipeline.sink.flush()
                 consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],

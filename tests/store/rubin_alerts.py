@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import io
 import struct
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +35,10 @@ def rubin_files() -> list[Path]:
     return []
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema(schema_id: int) -> Any:
     import fastavro
-    import lsst.alert.packet as packet
+    from lsst.alert import packet
 
     major, minor = divmod(schema_id, 100)
     base = Path(packet.__file__).parent / "schema" / str(major) / str(minor)

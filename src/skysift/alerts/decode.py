@@ -40,17 +40,17 @@ def split_frame(value: bytes | None, origin: AlertOrigin) -> tuple[int, memoryvi
     where = origin.as_where()
     if not value:
         raise AlertDecodeError("empty message: no bytes to decode", **where)
+    if value[0] != MAGIC:
+        raise AlertDecodeError(
+            f"corrupt message: first byte is 0x{value[0]:02x}, not the framing magic byte 0x00",
+            **where,
+        )
     if len(value) < HEADER_SIZE:
         raise AlertDecodeError(
             f"truncated message: {len(value)} bytes, shorter than the 5-byte framing header",
             **where,
         )
-    magic, sid = _HEADER.unpack_from(value)
-    if magic != MAGIC:
-        raise AlertDecodeError(
-            f"corrupt message: first byte is 0x{magic:02x}, not the framing magic byte 0x00",
-            **where,
-        )
+    _magic, sid = _HEADER.unpack_from(value)
     return sid, memoryview(value)[HEADER_SIZE:]
 
 
@@ -81,6 +81,12 @@ def read_body(
             **where,
         ) from exc
     except _CORRUPT as exc:
+        if stream.tell() >= len(body):  # fastavro's varint reader fails this way at the end
+            raise AlertDecodeError(
+                f"truncated message: the Avro body ({len(body)} bytes) ends before the "
+                f"schema {label} record does",
+                **where,
+            ) from exc
         raise AlertDecodeError(
             f"corrupt Avro body: bytes do not follow schema {label}: {exc}", **where
         ) from exc

@@ -16,7 +16,6 @@ explicitly is always read, whatever its name.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
@@ -35,8 +34,6 @@ __all__ = [
     "detect_form",
     "iter_file_records",
 ]
-
-log = logging.getLogger(__name__)
 
 ALERT_SUFFIXES = frozenset({".avro", ".alert", ".json", ".jsonl", ".ndjson"})
 _LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})

@@ -121,7 +121,6 @@ def iter_ocf_records(data: bytes, path: str) -> Iterator[OcfRecord | AlertDecode
     Records are numbered from 0 in file order (``AlertOrigin.index``); records lost with a
     broken block are not counted, so later numbers may be low by as many.
     """
-    file_origin = AlertOrigin(path=path)
     try:
         meta, sync, pos = _read_header(data)
         codec = meta.get("avro.codec", b"null").decode("ascii")

@@ -166,7 +166,8 @@ def infer_version(record: dict[str, Any]) -> tuple[int, int] | None:
     top_keys = frozenset(record)
     for major, minor in reversed(available_versions()):
         top, fields = _field_names(major, minor)
-        if keys == fields and ({"MPCORB", "mpc_orbits", "alertId", "diaSourceId"} & top_keys) <= top:
+        telling = {"MPCORB", "mpc_orbits", "alertId", "diaSourceId"} & top_keys
+        if keys == fields and telling <= top:
             return major, minor
     return None
 

@@ -26,8 +26,10 @@ def publish(ctx: Context, paths: tuple[str, ...], topic: str, rate: float | None
     from confluent_kafka import Producer
 
     from skysift.alerts.publish import publish_files
-    from skysift.streams.kafka import producer_config
+    from skysift.streams.kafka import admin, producer_config
+    from skysift.streams.topics import create_topic
 
+    create_topic(admin(ctx.settings), ctx.settings, topic)  # no-op when it exists
     producer = Producer(producer_config(ctx.settings))
     n = publish_files(producer, topic, list(paths), rate=rate, progress=not no_progress)
     click.echo(f"published {n} alerts to {topic}")

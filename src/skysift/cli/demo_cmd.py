@@ -111,6 +111,10 @@ def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) 
     sample = str(sample_alerts_dir())
     n_files = len(list(iter_alert_files([sample])))
     click.echo(f"replaying {n_files} real LSSTCam alerts (Rubin schema 9.0) into {topic}")
+    from skysift.streams.kafka import admin
+    from skysift.streams.topics import create_topic
+
+    create_topic(admin(settings), settings, topic)
     producer = Producer(producer_config(settings))
     published = publish_files(producer, topic, [sample], rate=rate, progress=True)
     group = f"skysift-demo-{int(time.time())}"

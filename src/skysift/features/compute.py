@@ -11,7 +11,8 @@ latest diaSource's. ``glat`` and ``healpix`` follow from them. Values that are N
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,13 +20,12 @@ from skysift.features.photometry import SourceArrays, photometry_features
 from skysift.features.sky import galactic_latitude, healpix_index
 from skysift.store.columns import COMPUTED_COLUMNS, DIAOBJECT_COLUMNS
 
-__all__ = ["compute_features", "compute_features_many", "FEATURE_COLUMNS"]
+__all__ = ["FEATURE_COLUMNS", "compute_features", "compute_features_many"]
 
 #: The columns :func:`compute_features` returns, in table order.
 FEATURE_COLUMNS: tuple[str, ...] = tuple(c.name for c in COMPUTED_COLUMNS + DIAOBJECT_COLUMNS)
 _INT_DIAOBJECT = tuple(c.name for c in DIAOBJECT_COLUMNS if c.type == "int")
 _FLOAT_DIAOBJECT = tuple(c.name for c in DIAOBJECT_COLUMNS if c.type == "float")
-_PHOT_INT = ("nDiaSources", "nPosDiaSources") + tuple(f"n{b}Sources" for b in "ugrizy")
 
 
 def _clean(value: Any) -> float | None:
@@ -97,26 +97,22 @@ def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None]
     if known.any():
         hpx[known] = healpix_index(ra[known], dec[known])
 
-    columns: dict[str, list[Any]] = {}
+    columns: dict[str, list[Any]] = {"diaObjectId": list(object_ids)}
     for name, values in phot.items():
-        columns[name] = values.tolist()
-    columns["ra"], columns["decl"], columns["glat"] = ra.tolist(), dec.tolist(), glat.tolist()
-    hpx_list = hpx.tolist()
-    columns["healpix"] = [h if ok else None for h, ok in zip(hpx_list, known.tolist())]
+        columns[name] = values.tolist() if values.dtype.kind == "i" else _nullable(values)
+    columns["ra"], columns["decl"], columns["glat"] = _nullable(ra), _nullable(dec), _nullable(glat)
+    columns["healpix"] = [h if ok else None for h, ok in zip(hpx.tolist(), known.tolist())]
+    objs = [obj or {} for obj in dia_objects]
+    for name in _FLOAT_DIAOBJECT:
+        columns[name] = [_clean(obj.get(name)) for obj in objs]
+    for name in _INT_DIAOBJECT:
+        columns[name] = [None if (v := obj.get(name)) is None else int(v) for obj in objs]
+    ordered = [columns[name] for name in FEATURE_COLUMNS]
+    return [dict(zip(FEATURE_COLUMNS, values)) for values in zip(*ordered)]
 
-    rows: list[dict[str, Any]] = []
-    for i in range(n):
-        row: dict[str, Any] = {"diaObjectId": object_ids[i]}
-        for name in FEATURE_COLUMNS[1:]:
-            values = columns.get(name)
-            if values is not None:
-                v = values[i]
-                row[name] = v if name in _PHOT_INT or name == "healpix" else _clean(v)
-        obj = dia_objects[i] or {}
-        for name in _FLOAT_DIAOBJECT:
-            row[name] = _clean(obj.get(name))
-        for name in _INT_DIAOBJECT:
-            v = obj.get(name)
-            row[name] = None if v is None else int(v)
-        rows.append({name: row.get(name) for name in FEATURE_COLUMNS})
-    return rows
+
+def _nullable(values: np.ndarray) -> list[float | None]:
+    """Floats as a list with NaN replaced by None."""
+    out = values.astype(object)
+    out[np.isnan(values)] = None
+    return out.tolist()

@@ -18,8 +18,9 @@ Estimators (the names are Lasair's ``objects`` columns):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt

@@ -15,7 +15,7 @@ from sqlglot import exp
 from skysift.errors import FilterRejected
 from skysift.filters.functions import FUNCTIONS
 
-__all__ = ["check_clauses", "check_nodes", "bottom_up", "snippet"]
+__all__ = ["bottom_up", "check_clauses", "check_nodes", "snippet"]
 
 #: Clauses of the SELECT a filter may use.
 ALLOWED_CLAUSES = frozenset({"expressions", "from_", "joins", "where", "order", "distinct"})
@@ -93,35 +93,60 @@ def bottom_up(node: exp.Expression, fn: Callable[[exp.Expression], exp.Expressio
 def check_nodes(
     select: exp.Select, name: str | None, extra_functions: frozenset[str]
 ) -> None:
-    """Reject any node outside the allow-list and canonicalise function calls, in place."""
-
-    def visit(node: exp.Expression) -> exp.Expression:
-        if node is select:
-            return node
-        _reject_forbidden(node, name)
-        if isinstance(node, exp.Func) and not isinstance(node, ALLOWED_NODES):
-            return _canonical_function(node, name, extra_functions)
-        if not isinstance(node, ALLOWED_NODES):
-            raise FilterRejected(
-                f"{type(node).__name__} is not allowed: '{snippet(node)}'", filter=name)
-        allowed = ALLOWED_ARGS.get(type(node))
-        if allowed is not None:
-            for key, value in node.args.items():
-                if key not in allowed and _holds_expression(value):
-                    raise FilterRejected(
-                        f"'{snippet(node)}': {key.rstrip('_').upper()} is not allowed", filter=name)
-        if isinstance(node, exp.Star):
-            parent = node.parent
-            top = parent is select or (isinstance(parent, exp.Column) and parent.parent is select)
-            if not top:
-                raise FilterRejected(f"'*' is only allowed as a select column: '{snippet(parent or node)}'",
-                                     filter=name)
-        return node
-
+    """Reject any node outside the allow-list (outermost first), then canonicalise function
+    calls in place."""
     try:
-        bottom_up(select, visit)
+        for node in select.walk():
+            if node is not select:
+                _check_node(node, select, name, extra_functions)
+        bottom_up(select, lambda node: _canonical_function(node, name, extra_functions)
+                  if _is_function(node) else node)
     except RecursionError as exc:
         raise FilterRejected("the filter is too deeply nested", filter=name) from exc
+
+
+def _is_function(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Func) and not isinstance(node, ALLOWED_NODES)
+
+
+def _check_node(node: exp.Expression, select: exp.Select, name: str | None,
+                extra_functions: frozenset[str]) -> None:
+    _reject_forbidden(node, name)
+    if _is_function(node):
+        _function_name(node, name, extra_functions)
+        return
+    if not isinstance(node, ALLOWED_NODES):
+        raise FilterRejected(f"{type(node).__name__} is not allowed: '{snippet(node)}'", filter=name)
+    if isinstance(node, exp.Table) and (node.args.get("db") or node.args.get("catalog")):
+        full = ".".join(p.name for p in node.parts)
+        raise FilterRejected(f"table '{full}' is not allowed", filter=name)
+    if isinstance(node, exp.In) and node.args.get("query"):
+        raise FilterRejected(f"subqueries are not allowed: '{snippet(node)}'", filter=name)
+    allowed = ALLOWED_ARGS.get(type(node))
+    if allowed is not None:
+        for key, value in node.args.items():
+            if key not in allowed and _holds_expression(value):
+                raise FilterRejected(
+                    f"'{snippet(node)}': {key.rstrip('_').upper()} is not allowed", filter=name)
+    if isinstance(node, exp.Star):
+        parent = node.parent
+        top = parent is select or (isinstance(parent, exp.Column) and parent.parent is select)
+        if not top:
+            raise FilterRejected(
+                f"'*' is only allowed as a select column: '{snippet(parent or node)}'", filter=name)
+
+
+def _function_name(node: exp.Func, name: str | None, extra: frozenset[str]) -> str:
+    """The canonical name of an allowed function call; FilterRejected for any other."""
+    if isinstance(node, exp.Anonymous):
+        fname = str(node.this).lower()
+        if fname in extra or fname in FUNCTIONS:
+            return fname
+    elif type(node) in FUNCTION_CLASSES:
+        return FUNCTION_CLASSES[type(node)]
+    else:
+        fname = node.sql_name().lower()
+    raise FilterRejected(f"function '{fname}' is not allowed", filter=name)
 
 
 def _holds_expression(value: object) -> bool:
@@ -151,22 +176,17 @@ def _reject_forbidden(node: exp.Expression, name: str | None) -> None:
 
 
 def _canonical_function(node: exp.Func, name: str | None, extra: frozenset[str]) -> exp.Expression:
+    fname = _function_name(node, name, extra)
     if isinstance(node, exp.Anonymous):
-        fname = str(node.this).lower()
         args = list(node.expressions)
         if fname in extra:
             return exp.Anonymous(this=fname, expressions=args)
-        if fname not in FUNCTIONS:
-            raise FilterRejected(f"function '{fname}' is not allowed", filter=name)
-    elif type(node) in FUNCTION_CLASSES:
-        fname = FUNCTION_CLASSES[type(node)]
+    else:
         args = _function_args(node, name)
         if fname == "log" and len(args) == 2 and args[0].is_number and args[0].to_py() == 10:
             fname, args = "log10", args[1:]
         elif fname == "log" and len(args) == 1:
             fname = "ln"  # MySQL: LOG(x) is the natural logarithm
-    else:
-        raise FilterRejected(f"function '{node.sql_name().lower()}' is not allowed", filter=name)
     spec = FUNCTIONS[fname]
     if len(args) < spec.min_args or (spec.max_args is not None and len(args) > spec.max_args):
         want = (str(spec.min_args) if spec.min_args == spec.max_args

@@ -21,7 +21,7 @@ import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 from skysift.errors import StoreError
 from skysift.filters.catalogue import KEY_COLUMN, OBJECTS, Catalogue
@@ -30,7 +30,7 @@ from skysift.filters.engine import PROGRESS_STEPS, QueryResult, execute_sqlite
 from skysift.filters.functions import SQLITE_IMPLEMENTATIONS, register_sqlite_functions
 from skysift.filters.validate import ValidatedFilter, validate_filter
 
-__all__ = ["BatchEngine", "SQLITE_TYPES"]
+__all__ = ["SQLITE_TYPES", "BatchEngine"]
 
 SQLITE_TYPES = {"int": "INTEGER", "float": "REAL", "text": "TEXT", "bool": "INTEGER", "json": "TEXT"}
 #: SQLite functions compiled filters may call, besides skysift's own.
@@ -52,6 +52,9 @@ class BatchEngine:
     catalogue
         The tables to create. ``objects.diaObjectId`` is the primary key; other tables with a
         ``diaObjectId`` column get an index on it. No other constraints.
+    progress_steps
+        SQLite virtual-machine steps between deadline checks (smaller: a more exact deadline
+        when a slow function is called per row, at some cost).
 
     Examples
     --------
@@ -62,7 +65,7 @@ class BatchEngine:
     [{'diaObjectId': 2}]
     """
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, *, progress_steps: int = PROGRESS_STEPS) -> None:
         self.catalogue = catalogue
         self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False,
                                      cached_statements=_TEXT_CACHE)
@@ -79,7 +82,7 @@ class BatchEngine:
         self._validated: OrderedDict[tuple[str, str | None], ValidatedFilter] = OrderedDict()
         self._conn.execute("PRAGMA query_only = 1")
         self._conn.set_authorizer(self._authorize)
-        self._conn.set_progress_handler(self._past_deadline, PROGRESS_STEPS)
+        self._conn.set_progress_handler(self._past_deadline, progress_steps)
 
     # ------------------------------------------------------------------ setup and guards
     def _create(self, table: str) -> None:
@@ -215,11 +218,16 @@ class BatchEngine:
                 self._validated.popitem(last=False)
         return vf
 
+    def register_function(self, name: str, nargs: int, func: Any) -> None:
+        """Add an SQL function to the batch database (for tests: ``sleep``). A filter can call
+        it only if the catalogue lists it in ``extra_functions``."""
+        self._conn.create_function(name, nargs, func)
+
     def close(self) -> None:
         """Close the database."""
         self._conn.close()
 
-    def __enter__(self) -> BatchEngine:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:

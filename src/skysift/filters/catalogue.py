@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["Catalogue", "COLUMN_TYPES", "OBJECTS", "KEY_COLUMN"]
+__all__ = ["COLUMN_TYPES", "KEY_COLUMN", "OBJECTS", "Catalogue"]
 
 #: The column types a catalogue may declare.
 COLUMN_TYPES = frozenset({"int", "float", "text", "bool", "json"})

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 from typing import Literal
 
 import sqlglot
@@ -28,7 +28,7 @@ from skysift.filters.allowlist import bottom_up
 from skysift.filters.resolve import key_column
 from skysift.filters.validate import HIDDEN_KEY, ValidatedFilter
 
-__all__ = ["compile_filter", "Dialect", "WRITE_DIALECTS"]
+__all__ = ["WRITE_DIALECTS", "Dialect", "compile_filter"]
 
 Dialect = Literal["sqlite", "postgresql"]
 WRITE_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres"}
@@ -158,7 +158,7 @@ def _rewrite_postgres(node: exp.Expression) -> exp.Expression:
     return node
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template(name: str) -> exp.Expression:
     return sqlglot.parse_one(PG_TEMPLATES[name], read="postgres")
 

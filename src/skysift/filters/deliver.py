@@ -55,7 +55,7 @@ def deliver_rows(sink: RecordSink, *, topic: str, filter_name: str, output: str,
     produced = rejected = 0
     for row in rows:
         oid = row_object_id(row)
-        lc = lightcurve_for(oid) if (oid is not None and output != "plain") else None
+        lc = lightcurve_for(oid) if oid is not None else None
         record = build_record(row, output, utc, lc)
         headers = [("reason", reason.encode()), ("filter", filter_name.encode())]
         if lc is not None and lc.dia_source_id is not None:

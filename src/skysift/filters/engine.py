@@ -22,14 +22,17 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from skysift.errors import FilterError, FilterTimeout
 
-__all__ = ["QueryResult", "run_query", "BatchEngine", "execute_sqlite", "PROGRESS_STEPS"]
+if TYPE_CHECKING:
+    from skysift.filters.batch import BatchEngine
+
+__all__ = ["PROGRESS_STEPS", "BatchEngine", "QueryResult", "execute_sqlite", "run_query"]
 
 #: SQLite virtual-machine steps between deadline checks.
-PROGRESS_STEPS = 1000
+PROGRESS_STEPS = 100
 QUERY_CANCELED = "57014"  # PostgreSQL SQLSTATE of statement_timeout
 
 _READ_ACTIONS = frozenset({
@@ -163,14 +166,14 @@ def _run_postgres(
         else:
             connection.exec_driver_sql("SET TRANSACTION READ ONLY")
         connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
-        result = connection.exec_driver_sql(sql, execution_options={"yield_per": row_cap + 1})
+        result = connection.exec_driver_sql(sql, execution_options={"yield_per": row_cap + 1, "no_parameters": True})
         try:
             names = list(result.keys())
             rows = result.fetchmany(row_cap + 1)
         finally:
             result.close()
     except DBAPIError as exc:
-        code = getattr(exc.orig, "pgcode", None)
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
         if code == QUERY_CANCELED:
             raise FilterTimeout("the filter ran past its deadline", filter=filter_name) from exc
         detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]

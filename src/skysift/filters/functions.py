@@ -22,12 +22,12 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
 __all__ = [
-    "FunctionSpec",
     "FUNCTIONS",
-    "mjdnow",
+    "FunctionSpec",
     "flux2mag",
-    "register_sqlite_functions",
     "install",
+    "mjdnow",
+    "register_sqlite_functions",
 ]
 
 MJD_UNIX_EPOCH = 40587  # MJD of 1970-01-01

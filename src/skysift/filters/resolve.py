@@ -20,7 +20,7 @@ from skysift.errors import FilterRejected
 from skysift.filters.allowlist import snippet
 from skysift.filters.catalogue import KEY_COLUMN, OBJECTS, Catalogue
 
-__all__ = ["TableRef", "read_scope", "expand_outputs", "qualify", "key_column", "HIDDEN_PREFIX"]
+__all__ = ["HIDDEN_PREFIX", "TableRef", "expand_outputs", "key_column", "qualify", "read_scope"]
 
 HIDDEN_PREFIX = "__"
 MAX_NAME = 63  # PostgreSQL truncates longer identifiers

@@ -24,7 +24,7 @@ from skysift.errors import FilterRejected, FilterSyntaxError
 from skysift.filters import allowlist, resolve
 from skysift.filters.catalogue import KEY_COLUMN, OBJECTS, Catalogue
 
-__all__ = ["ValidatedFilter", "validate_filter", "HIDDEN_KEY", "MAX_SQL_CHARS"]
+__all__ = ["HIDDEN_KEY", "MAX_SQL_CHARS", "ValidatedFilter", "validate_filter"]
 
 #: The result column that carries objects.diaObjectId when the filter does not select it.
 HIDDEN_KEY = "__diaObjectId"
@@ -52,8 +52,9 @@ class ValidatedFilter:
     name
         The filter's name, used in errors.
     key_output
-        The output column that is ``objects.diaObjectId``, or None when the filter does not
-        select it (then the compiled SQL adds :data:`HIDDEN_KEY` as the last column).
+        ``"diaObjectId"`` when that output column is ``objects.diaObjectId``; otherwise None,
+        and the compiled SQL adds :data:`HIDDEN_KEY` (``__diaObjectId``) as the last column.
+        (``objects.diaObjectId AS id`` is an ordinary output: the key is still added.)
     objects_ref
         How the query names the objects table (``objects`` or its alias).
     """
@@ -202,7 +203,7 @@ def _add_implicit_joins(select: exp.Select, refs: list[resolve.TableRef], catalo
 def _key_output(select: exp.Select, columns: list[str], objects_ref: str) -> str | None:
     for node, out in zip(select.expressions, columns):
         target = node.this if isinstance(node, exp.Alias) else node
-        if (isinstance(target, exp.Column) and target.name == KEY_COLUMN
+        if (out == KEY_COLUMN and isinstance(target, exp.Column) and target.name == KEY_COLUMN
                 and target.table == objects_ref):
             return out
     return None

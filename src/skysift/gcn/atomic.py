@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_bytes", "write_text", "replace_symlink", "publish_dir"]
+__all__ = ["publish_dir", "replace_symlink", "write_bytes", "write_text"]
 
 
 def write_bytes(path: Path, data: bytes) -> Path:

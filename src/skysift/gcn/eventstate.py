@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
 from skysift.gcn import atomic
 from skysift.gcn.layout import ALERT_DIR_PATTERN
 
-__all__ = ["event_lock", "update_event_index", "read_event_index", "INDEX_FILE", "RETRACTED_FILE"]
+__all__ = ["INDEX_FILE", "RETRACTED_FILE", "event_lock", "read_event_index", "update_event_index"]
 
 INDEX_FILE = "event.yaml"
 RETRACTED_FILE = "RETRACTED"

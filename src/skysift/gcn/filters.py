@@ -12,7 +12,7 @@ from typing import Any
 from skysift.errors import ConfigError
 from skysift.gcn.notice import ALERT_TYPES, normalise_alert_type
 
-__all__ = ["FilterSpec", "FilterContext", "FilterResult", "parse_filters", "evaluate", "CRITERIA"]
+__all__ = ["CRITERIA", "FilterContext", "FilterResult", "FilterSpec", "evaluate", "parse_filters"]
 
 _NUMBER = ("ns_lower", "far_upper", "dist_upper", "area90_upper", "hasns_lower", "hasremnant_lower")
 _BOOL = ("significant", "burst", "event_dir_exists")

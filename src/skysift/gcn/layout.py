@@ -8,8 +8,14 @@ from typing import Any
 
 from skysift.gcn.notice import Notice
 
-__all__ = ["event_dir", "alert_dir_name", "map_name", "rejected_dir", "ALERT_DIR_PATTERN",
-           "notice_file_name"]
+__all__ = [
+    "ALERT_DIR_PATTERN",
+    "alert_dir_name",
+    "event_dir",
+    "map_name",
+    "notice_file_name",
+    "rejected_dir",
+]
 
 ALERT_DIR_PATTERN = re.compile(r"^\d{8}T\d{6}_[a-z]+$")
 _KNOWN_CREATORS = ("bayestar", "cwb", "olib", "mly", "bilby", "lalinference", "rapidpe")

@@ -14,14 +14,20 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from skysift.errors import AlertDecodeError
 
-__all__ = ["Notice", "decode_notice", "decode_notices", "normalise_alert_type", "ALERT_TYPES",
-           "parse_time"]
+__all__ = [
+    "ALERT_TYPES",
+    "Notice",
+    "decode_notice",
+    "decode_notices",
+    "normalise_alert_type",
+    "parse_time",
+]
 
 ALERT_TYPES = ("EARLYWARNING", "PRELIMINARY", "INITIAL", "UPDATE", "RETRACTION")
 _EVENT_REQUIRED = ("time", "far", "significant", "instruments", "group", "pipeline", "search",
@@ -43,7 +49,7 @@ def normalise_alert_type(value: str) -> str:
 def parse_time(value: str) -> datetime:
     """An ISO-8601 time as an aware UTC datetime (a trailing ``Z`` is accepted)."""
     dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 @dataclass
@@ -82,8 +88,9 @@ class Notice:
 
 @lru_cache(maxsize=1)
 def _avro_schema() -> Any:
-    import fastavro
     from importlib.resources import files
+
+    import fastavro
 
     text = files("igwn_gwalert_schema").joinpath("igwn.alerts.Alert.avsc").read_text()
     return fastavro.parse_schema(json.loads(text))
@@ -91,7 +98,7 @@ def _avro_schema() -> Any:
 
 def _records(raw: bytes, where: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
     head = raw.lstrip()[:1]
-    if head == b"{":
+    if head in (b"{", b"["):
         try:
             return [json.loads(raw)], "json"
         except (ValueError, UnicodeDecodeError) as exc:

@@ -28,7 +28,7 @@ from skysift.gcn.rejected import describe_where, save_rejected
 from skysift.gcn.settings import GcnSettings
 from skysift.gcn.summary import far_per_year, far_text, latency_seconds, panel_lines
 
-__all__ = ["AlertProcessor", "Outcome", "DIGEST_FILE", "PLUGINS_DONE_FILE"]
+__all__ = ["DIGEST_FILE", "PLUGINS_DONE_FILE", "AlertProcessor", "Outcome"]
 
 DIGEST_FILE = ".notice.sha256"
 PLUGINS_DONE_FILE = ".plugins-done"
@@ -56,6 +56,17 @@ class AlertProcessor:
         self.plugins = settings.plugins_enabled if plugins is None else plugins
         self.log = log or logging.getLogger("skysift.gcn")
 
+    def warm_up(self) -> None:
+        """Import the heavy modules and the ephemeris now, so the first alert is not slower."""
+        from skysift.gcn import products  # noqa: F401
+        from skysift.skymaps import plot, regions  # noqa: F401
+        from skysift.skymaps.ephemeris import sun_moon
+
+        if self.settings.plot.convert:
+            import matplotlib.pyplot  # noqa: F401
+
+            sun_moon("2020-01-01T00:00:00")
+
     # ------------------------------------------------------------------ entry point
     def process(self, raw: bytes, **where: Any) -> Outcome:
         """Process one notice's bytes; ``where`` (topic, partition, offset or path) names its origin."""
@@ -67,7 +78,7 @@ class AlertProcessor:
             return Outcome("rejected", problems=[str(exc)], rejected_path=path)
         try:
             outcome = self._process(notice, where)
-        except OSError as exc:  # the disk, not the notice: let the caller retry
+        except OSError:  # the disk, not the notice: let the caller retry
             raise
         except Exception as exc:  # a bug or an unforeseen notice: keep it and go on
             self.log.exception("failed on %s %s (%s)", notice.superevent_id, notice.alert_type,
@@ -224,5 +235,5 @@ class AlertProcessor:
         for label, step in steps:
             try:
                 step()
-            except Exception as exc:  # one product failing must not lose the others
+            except Exception as exc:  # one product failing must not lose the others  # noqa: BLE001
                 problems.append(f"{label} not written: {type(exc).__name__}: {exc}")

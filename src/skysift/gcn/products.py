@@ -10,11 +10,12 @@ import numpy as np
 
 from skysift.gcn import atomic
 from skysift.gcn.settings import GcnSettings
-from skysift.skymaps.credible import credible_levels, peak, region_mask, SR_TO_DEG2
+from skysift.skymaps.credible import SR_TO_DEG2, credible_levels, peak, region_mask
 from skysift.skymaps.multiorder import MultiOrderMap
 
-__all__ = ["map_stats", "write_csv", "write_mocs", "write_plot", "CSV_COLUMNS"]
+__all__ = ["CSV_COLUMNS", "map_stats", "write_csv", "write_mocs", "write_plot"]
 
+_CHUNK = 32768
 CSV_COLUMNS = ("IPIX", "RA", "DEC", "GLON", "GLAT", "PROB", "CREDIBLE_LEVEL")
 
 
@@ -75,8 +76,12 @@ def write_csv(m: MultiOrderMap, path: Path, nside: int) -> Path:
         names += ["DISTMU", "DISTSIGMA", "DISTNORM"]
         fmts += ["%.6g", "%.6g", "%.6g"]
     table = np.column_stack([np.asarray(c, dtype=float) for c in cols])
+    row = ",".join(fmts) + "\n"
     buf = io.StringIO()
-    np.savetxt(buf, table, fmt=fmts, delimiter=",", header=",".join(names), comments="")
+    buf.write(",".join(names) + "\n")
+    for start in range(0, table.shape[0], _CHUNK):  # one C-level format per chunk: 2x savetxt
+        chunk = table[start:start + _CHUNK]
+        buf.write((row * chunk.shape[0]) % tuple(chunk.ravel().tolist()))
     return atomic.write_text(path, buf.getvalue())
 
 

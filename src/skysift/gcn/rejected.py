@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from skysift.gcn import atomic
 from skysift.gcn.layout import rejected_dir
 
-__all__ = ["save_rejected", "describe_where"]
+__all__ = ["describe_where", "save_rejected"]
 
 
 def describe_where(where: dict[str, Any]) -> str:
@@ -42,7 +42,7 @@ def save_rejected(download_dir: Path, raw: bytes, reasons: list[str], where: dic
     target = folder / f"{stem}{suffix}"
     atomic.write_bytes(target, raw)
     lines = [f"where: {describe_where(where)}",
-             f"when: {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}",
+             f"when: {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
              *[f"error: {r}" for r in reasons]]
     atomic.write_text(target.with_name(target.name + ".error.txt"), "\n".join(lines) + "\n")
     return target

@@ -21,8 +21,14 @@ from skysift.gcn import atomic
 from skysift.gcn.filters import FilterSpec, parse_filters
 from skysift.gcn.template import PLUGIN_TEMPLATE, SETTINGS_TEMPLATE
 
-__all__ = ["GcnSettings", "PlotSettings", "load_settings", "init_settings", "ensure_group_id",
-           "DEFAULT_SETTINGS_PATH"]
+__all__ = [
+    "DEFAULT_SETTINGS_PATH",
+    "GcnSettings",
+    "PlotSettings",
+    "ensure_group_id",
+    "init_settings",
+    "load_settings",
+]
 
 DEFAULT_SETTINGS_PATH = Path("~/.config/skysift/gcn.yaml")
 _DOMAINS = ("gcn.nasa.gov", "test.gcn.nasa.gov", "dev.gcn.nasa.gov")

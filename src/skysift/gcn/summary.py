@@ -76,6 +76,6 @@ def panel_lines(notice: Notice, extra: dict[str, Any]) -> list[tuple[str, str]]:
         lines.append(("Properties", _percentages(ev.get("properties"))))
     if notice.external_coinc:
         ext = notice.external_coinc
-        lines.append(("External", f"{ext.get('observatory', '?')} {ext.get('search', '')} "
-                                  f"Δt={ext.get('time_difference', '?')} s"))
+        lines.append(("External", (f"{ext.get('observatory', '?')} {ext.get('search', '')} "
+                                   f"Δt={ext.get('time_difference', '?')} s")))
     return lines

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SETTINGS_TEMPLATE", "PLUGIN_TEMPLATE"]
+__all__ = ["PLUGIN_TEMPLATE", "SETTINGS_TEMPLATE"]
 
 SETTINGS_TEMPLATE = """\
 # skysift GCN listener settings (skysift gcn init). Every key is documented in docs/gcn.md.

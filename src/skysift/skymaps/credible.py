@@ -12,8 +12,15 @@ import numpy as np
 
 from skysift.skymaps.multiorder import MultiOrderMap
 
-__all__ = ["credible_levels", "credible_area", "credible_areas", "region_mask", "peak", "Peak",
-           "SR_TO_DEG2"]
+__all__ = [
+    "SR_TO_DEG2",
+    "Peak",
+    "credible_area",
+    "credible_areas",
+    "credible_levels",
+    "peak",
+    "region_mask",
+]
 
 SR_TO_DEG2 = (180.0 / np.pi) ** 2
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["parameters_to_moments", "moments_to_parameters", "normal_cdf"]
+__all__ = ["moments_to_parameters", "normal_cdf", "parameters_to_moments"]
 
 _erfc = np.frompyfunc(math.erfc, 1, 1)
 _SQRT2 = math.sqrt(2.0)
@@ -100,7 +100,7 @@ def moments_to_parameters(mean: np.ndarray, std: np.ndarray
     good = np.isfinite(mean) & np.isfinite(std) & (mean > 0) & (std > 0)
     if not good.any():
         return mu, sigma, norm
-    a_tab, ratio_tab, m1_tab = _ratio_table()
+    a_tab, ratio_tab, _m1_tab = _ratio_table()
     ratio = std[good] / mean[good]
     # ratio_tab decreases with a: interpolate on the reversed (increasing) table
     a = np.interp(ratio, ratio_tab[::-1], a_tab[::-1])

@@ -18,7 +18,7 @@ import numpy as np
 
 from skysift.errors import SkymapError
 
-__all__ = ["MultiOrderMap", "read_multiorder", "DISTANCE_COLUMNS"]
+__all__ = ["DISTANCE_COLUMNS", "MultiOrderMap", "read_multiorder"]
 
 DISTANCE_COLUMNS = ("DISTMU", "DISTSIGMA", "DISTNORM")
 _SKIP_HEADER = {"HISTORY", "COMMENT", ""}

@@ -150,7 +150,8 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
         ax.plot(x, y, marker=marker, color=colour, mec="black", ms=8, ls="none")
         handles.append(Line2D([], [], marker=marker, color=colour, mec="black", ls="none",
                               label=f"{name} ({radius:.0f}° zone)"))
-    side.legend(handles=handles, loc="lower left", fontsize=8, frameon=False)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(-0.01, 1.02), fontsize=7,
+              framealpha=0.9)  # the empty corner outside the ellipse
     if opt.title:
         ax.set_title(opt.title, fontsize=11)
 
@@ -166,6 +167,7 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
     os.close(fd)
     try:
         fig.savefig(tmp, format="png", dpi=opt.dpi)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except Exception as exc:
         Path(tmp).unlink(missing_ok=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hammer", "inverse_hammer", "X_MAX", "Y_MAX"]
+__all__ = ["X_MAX", "Y_MAX", "hammer", "inverse_hammer"]
 
 X_MAX = 2.0 * np.sqrt(2.0)
 Y_MAX = np.sqrt(2.0)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["credible_moc", "save_moc"]
 
 
-def credible_moc(m: MultiOrderMap, level: float, levels: np.ndarray | None = None) -> "MOC":
+def credible_moc(m: MultiOrderMap, level: float, levels: np.ndarray | None = None) -> MOC:
     """The ``level`` credible region (same rule as the areas) as a MOC at the map's finest order.
 
     Its ``sky_fraction`` times 41252.96 deg² equals :func:`~skysift.skymaps.credible.credible_area`.
@@ -32,13 +32,14 @@ def credible_moc(m: MultiOrderMap, level: float, levels: np.ndarray | None = Non
     return MOC.from_healpix_cells(m.ipix[mask], m.level[mask].astype(np.uint8), m.max_level)
 
 
-def save_moc(moc: "MOC", path: Path, fmt: str) -> Path:
+def save_moc(moc: MOC, path: Path, fmt: str) -> Path:
     """Write ``moc`` as ``fmt`` (``fits`` or ``json``) through a temporary file and ``os.replace``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         moc.save(tmp, format=fmt, overwrite=True)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except Exception as exc:
         Path(tmp).unlink(missing_ok=True)

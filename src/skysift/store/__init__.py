@@ -10,15 +10,15 @@ from importlib import import_module
 from typing import Any
 
 __all__ = [
-    "open_store",
-    "StoreResult",
-    "store_alerts",
+    "ColumnDoc",
     "LightCurve",
+    "StoreResult",
     "fetch_lightcurves",
     "fetch_objects",
-    "latest_objects",
     "filter_catalogue",
-    "ColumnDoc",
+    "latest_objects",
+    "open_store",
+    "store_alerts",
 ]
 
 _WHERE = {

@@ -20,8 +20,15 @@ from sqlalchemy.engine import make_url
 
 from skysift.errors import StoreError
 
-__all__ = ["open_store", "alembic_config", "mask_url", "current_revision", "head_revision",
-           "MIGRATIONS_DIR", "SQLITE_BUSY_TIMEOUT_S"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "SQLITE_BUSY_TIMEOUT_S",
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "mask_url",
+    "open_store",
+]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0

@@ -2,15 +2,16 @@
 
 :func:`store_alerts` works inside the caller's transaction, so the pipeline commits the store and
 its Kafka offsets together. Per batch it runs a fixed number of statements, whatever the batch size
-(chunks of 10,000 ids aside):
+(selects are split per 50,000 ids):
 
-1. which of the batch's diaSourceIds / diaForcedSourceIds are stored already (so payloads of known
-   history are never serialised again);
-2. one INSERT ... ON CONFLICT DO NOTHING for the new sources and one for the new forced sources
+1. one SELECT of the stored diaSources of the touched objects (the feature input; it also tells
+   which of the batch's history is stored already, so known payloads are never serialised again);
+2. a primary-key check of the remaining diaSourceIds and of the batch's diaForcedSourceIds;
+3. one INSERT ... ON CONFLICT DO NOTHING for the new sources and one for the new forced sources
    (a concurrent worker inserting the same source is harmless);
-3. one SELECT of the stored diaObjects of the touched objects, one SELECT of all their sources;
-4. the features of every touched object from its whole stored light curve (one vectorised pass);
-5. one INSERT ... ON CONFLICT (diaObjectId) DO UPDATE of the objects rows.
+4. one SELECT of the stored diaObjects of the touched objects;
+5. the features of every touched object from its whole stored light curve (one vectorised pass);
+6. one INSERT ... ON CONFLICT (diaObjectId) DO UPDATE of the objects rows.
 
 Solar-system-only alerts (``diaObjectId`` None or 0) have their diaSources stored, with a NULL
 diaObjectId, so the detections are kept; they make no ``objects`` row.
@@ -23,11 +24,11 @@ into batches.
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,10 +36,11 @@ from skysift.alerts.model import Alert
 from skysift.errors import StoreError
 from skysift.features.compute import compute_features_many
 from skysift.features.photometry import SourceArrays
+from skysift.store.records import dumps_record, loads_record
 from skysift.store.schema import forced_sources, objects, sources
 from skysift.store.statements import insert_ignore, select_in, upsert
 
-__all__ = ["StoreResult", "store_alerts", "dia_object_key"]
+__all__ = ["StoreResult", "dia_object_key", "store_alerts"]
 
 _Key = tuple[float, float, int]
 _NEG = -math.inf
@@ -90,7 +92,7 @@ def dia_object_key(dia_object: Mapping[str, Any], source_id: int | None) -> _Key
 
 
 def _dumps(record: Mapping[str, Any]) -> str:
-    return json.dumps(record, separators=(",", ":"))
+    return dumps_record(record)
 
 
 def _source_row(s: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -135,7 +137,7 @@ def _choose_dia_objects(conn: sa.Connection, alerts: Sequence[Alert], touched: l
                             objects.c.diaObjectSourceId], objects.c.diaObjectId, touched)
     for oid, text, sid in rows:
         if text:
-            record = json.loads(text)
+            record = loads_record(text)
             best[oid] = (dia_object_key(record, sid), record, sid, text)
     for a in alerts:
         oid = _object_id(a.diaObjectId)
@@ -174,7 +176,7 @@ def store_alerts(conn: sa.Connection, alerts: Sequence[Alert]) -> StoreResult:
 
 
 def _store(conn: sa.Connection, alerts: Sequence[Alert]) -> StoreResult:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ordered = sorted(alerts, key=lambda a: (a.diaObjectId or 0, a.diaSourceId))
     src_by_id: dict[int, Mapping[str, Any]] = {}
     forced_by_id: dict[int, Mapping[str, Any]] = {}
@@ -185,23 +187,30 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert]) -> StoreResult:
         for f in a.prvDiaForcedSources:
             forced_by_id.setdefault(int(f["diaForcedSourceId"]), f)
 
-    new_src = _new_ids(conn, sources.c.diaSourceId, sorted(src_by_id))
-    insert_ignore(conn, sources, [_source_row(src_by_id[i], now) for i in new_src], "diaSourceId")
+    touched = sorted({oid for a in ordered if (oid := _object_id(a.diaObjectId)) is not None})
+    # the stored light curves of the touched objects: feature input, and most of the batch's
+    # history is found here, so only the remaining ids need a primary-key check
+    c = sources.c
+    lc = select_in(conn, [c.diaObjectId, c.diaSourceId, c.midpointMjdTai, c.band, c.psfFlux,
+                          c.psfFluxErr, c.reliability, c.ra, c.dec], c.diaObjectId, touched)
+    known = {r[1] for r in lc}
+    new_src = _new_ids(conn, c.diaSourceId, sorted(i for i in src_by_id if i not in known))
+    new_rows = [_source_row(src_by_id[i], now) for i in new_src]
+    insert_ignore(conn, sources, new_rows, "diaSourceId")
     new_forced = _new_ids(conn, forced_sources.c.diaForcedSourceId, sorted(forced_by_id))
     insert_ignore(conn, forced_sources, [_forced_row(forced_by_id[i]) for i in new_forced],
                   "diaForcedSourceId")
     result = StoreResult(n_sources_new=len(new_src), n_forced_new=len(new_forced))
-
-    touched = sorted({oid for a in ordered if (oid := _object_id(a.diaObjectId)) is not None})
     if not touched:
         return result
     chosen = _choose_dia_objects(conn, ordered, touched)
 
-    c = sources.c
-    lc = select_in(conn, [c.diaObjectId, c.diaSourceId, c.midpointMjdTai, c.band, c.psfFlux,
-                          c.psfFluxErr, c.reliability, c.ra, c.dec], c.diaObjectId, touched)
     group_of = {oid: i for i, oid in enumerate(touched)}
-    arrays = SourceArrays.from_rows((r[1:] for r in lc), (group_of[r[0]] for r in lc))
+    curve = [tuple(r) for r in lc] + [
+        (r["diaObjectId"], r["diaSourceId"], r["midpointMjdTai"], r["band"], r["psfFlux"],
+         r["psfFluxErr"], r["reliability"], r["ra"], r["dec"])
+        for r in new_rows if r["diaObjectId"] in group_of]
+    arrays = SourceArrays.from_rows((r[1:] for r in curve), (group_of[r[0]] for r in curve))
     dia_objects = [chosen[o][1] if o in chosen else None for o in touched]
     rows = compute_features_many(arrays, touched, dia_objects)
     for oid, row in zip(touched, rows):

@@ -6,13 +6,14 @@ later, by the light-curve plot.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
 from skysift.errors import StoreError
+from skysift.store.records import loads_record
 from skysift.store.schema import forced_sources, objects, sources
 from skysift.store.statements import select_in
 
@@ -63,9 +64,9 @@ def fetch_lightcurves(conn: sa.Connection, ids: Iterable[int]) -> dict[int, Ligh
     except sa.exc.SQLAlchemyError as exc:
         raise StoreError(f"cannot read light curves: {exc.__class__.__name__}: {exc}") from exc
     for oid, _t, _i, payload in sorted(det, key=lambda r: (r[0], r[1], r[2])):
-        out.setdefault(oid, LightCurve(oid)).diaSources.append(json.loads(payload))
+        out.setdefault(oid, LightCurve(oid)).diaSources.append(loads_record(payload))
     for oid, _t, _i, payload in sorted(forced, key=lambda r: (r[0], r[1], r[2])):
-        out.setdefault(oid, LightCurve(oid)).diaForcedSources.append(json.loads(payload))
+        out.setdefault(oid, LightCurve(oid)).diaForcedSources.append(loads_record(payload))
     return out
 
 

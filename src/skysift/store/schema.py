@@ -12,7 +12,7 @@ their own migrations.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,24 +20,27 @@ import sqlalchemy as sa
 from skysift.store.columns import COLUMNS
 
 __all__ = [
+    "DEFAULT_BYTE_QUOTA",
+    "OUTPUTS",
+    "TRIGGERS",
+    "UTCDateTime",
+    "filters",
+    "forced_sources",
+    "ingest_stats",
     "metadata",
     "objects",
     "sources",
-    "forced_sources",
-    "users",
-    "filters",
     "topic_stats",
-    "ingest_stats",
-    "UTCDateTime",
-    "TRIGGERS",
-    "OUTPUTS",
-    "DEFAULT_BYTE_QUOTA",
+    "users",
 ]
 
 TRIGGERS = ("none", "alert", "annotation", "both")
 OUTPUTS = ("plain", "lite", "full", "email")
 DEFAULT_BYTE_QUOTA = 100_000_000
 _BIGINT_OBJECT_COLUMNS = {"diaObjectId", "healpix"}
+#: 64-bit id primary keys: BIGINT on PostgreSQL; on SQLite ``INTEGER PRIMARY KEY``, which makes
+#: the id the rowid (64-bit signed): no separate unique index, one B-tree lookup per id.
+ID64 = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 metadata = sa.MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -60,7 +63,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is not None and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
             if dialect.name == "sqlite":
                 value = value.replace(tzinfo=None)
         return value
@@ -69,19 +72,19 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _object_columns() -> list[sa.Column[Any]]:
     cols: list[sa.Column[Any]] = []
     for doc in COLUMNS:
         if doc.name == "diaObjectId":
-            cols.append(sa.Column("diaObjectId", sa.BigInteger, primary_key=True,
+            cols.append(sa.Column("diaObjectId", ID64, primary_key=True,
                                   autoincrement=False))
         elif doc.name in _BIGINT_OBJECT_COLUMNS:
             cols.append(sa.Column(doc.name, sa.BigInteger))
@@ -110,7 +113,7 @@ objects = sa.Table(
 
 sources = sa.Table(
     "sources", metadata,
-    sa.Column("diaSourceId", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("diaSourceId", ID64, primary_key=True, autoincrement=False),
     sa.Column("diaObjectId", sa.BigInteger, index=True),
     sa.Column("midpointMjdTai", sa.Double, nullable=False),
     sa.Column("band", sa.Text),
@@ -126,7 +129,7 @@ sources = sa.Table(
 
 forced_sources = sa.Table(
     "forced_sources", metadata,
-    sa.Column("diaForcedSourceId", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("diaForcedSourceId", ID64, primary_key=True, autoincrement=False),
     sa.Column("diaObjectId", sa.BigInteger, index=True),
     sa.Column("midpointMjdTai", sa.Double, nullable=False),
     sa.Column("band", sa.Text),

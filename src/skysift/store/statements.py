@@ -7,17 +7,19 @@ the driver benefits, within the driver's parameter limits).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from skysift.errors import StoreError
+from skysift.store.records import dumps_record
 
-__all__ = ["insert_ignore", "upsert", "select_in", "chunks", "IN_CHUNK"]
+__all__ = ["IN_CHUNK", "chunks", "insert_ignore", "select_in", "upsert"]
 
-#: Ids per ``IN (...)`` list: under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
-IN_CHUNK = 10_000
+#: Ids per select: keeps single statements and their parameters of bounded size.
+IN_CHUNK = 50_000
 
 
 def _insert(conn: sa.Connection, table: sa.Table) -> Any:
@@ -59,11 +61,26 @@ def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any
         yield values[start:start + size]
 
 
+def _in_ids(conn: sa.Connection, key: sa.ColumnElement[Any],
+            ids: Sequence[int]) -> sa.ColumnElement[bool]:
+    """``key IN ids`` as one bound parameter: a PostgreSQL array, or a JSON array unpacked by
+    SQLite's ``json_each`` (64-bit integers stay exact). Rendering one placeholder per id costs
+    more than the query itself for tens of thousands of ids."""
+    values = [int(i) for i in ids]
+    if conn.dialect.name == "postgresql":
+        return key == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(sa.BigInteger)))
+    if conn.dialect.name == "sqlite":
+        each = sa.func.json_each(sa.bindparam(None, dumps_record(values), type_=sa.Text))
+        return key.in_(sa.select(each.table_valued("value").c.value))
+    return key.in_(values)
+
+
 def select_in(conn: sa.Connection, columns: Iterable[sa.ColumnElement[Any]],
-              key: sa.ColumnElement[Any], values: Sequence[Any]) -> list[sa.Row[Any]]:
-    """``SELECT columns WHERE key IN values``, in as few statements as the parameter limits allow."""
+              key: sa.ColumnElement[Any], ids: Sequence[int]) -> list[sa.Row[Any]]:
+    """``SELECT columns WHERE key IN ids`` for integer ``ids``, in one statement per
+    :data:`IN_CHUNK` ids."""
     cols = list(columns)
     out: list[sa.Row[Any]] = []
-    for part in chunks(values):
-        out.extend(conn.execute(sa.select(*cols).where(key.in_(part))).all())
+    for part in chunks(ids):
+        out.extend(conn.execute(sa.select(*cols).where(_in_ids(conn, key, part))).all())
     return out

@@ -47,6 +47,9 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         settings,
         **{
             "acks": "all",
+            # topics are created by skysift, with their retention and size settings; a metadata
+            # refresh must never bring back a topic that a rename or delete removed
+            "allow.auto.create.topics": False,
             "enable.idempotence": False,
             "linger.ms": 20,
             "compression.type": "none",

@@ -88,9 +88,16 @@ class RecordSink:
     counts: dict[str, TopicCounts] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
-    def _on_delivery(self, err: Any, msg: Any) -> None:
-        if err is not None:
-            self.failures.append(f"{msg.topic()}: {err.str()}")
+    def __post_init__(self) -> None:
+        # a closure over the list, not a bound method: the producer must not keep the sink (and
+        # so itself) alive in a reference cycle after its owner lets go of it
+        failures = self.failures
+
+        def on_delivery(err: Any, msg: Any) -> None:
+            if err is not None:
+                failures.append(f"{msg.topic()}: {err.str()}")
+
+        self._on_delivery = on_delivery
 
     def send(self, topic: str, key: bytes, value: bytes, *, quota: int,
              headers: list[tuple[str, bytes]] | None = None) -> bool:
@@ -124,7 +131,7 @@ class RecordSink:
         if self.failures:
             first = self.failures[0]
             n = len(self.failures)
-            self.failures = []
+            self.failures.clear()
             raise DeliveryError(f"{n} records failed delivery; first: {first}")
 
     def take_counts(self) -> dict[str, TopicCounts]:

@@ -65,7 +65,12 @@ def _wait(futures: dict[str, Any], action: str, ignore: tuple[str, ...] = ()) ->
 
 
 def topic_exists(admin: Any, topic: str) -> bool:
-    md = admin.list_topics(topic=topic, timeout=10)
+    """Whether the broker lists ``topic``.
+
+    Asks for all topics: a metadata request naming one topic can auto-create it on brokers that
+    allow that (the embedded one does), which would undo a delete.
+    """
+    md = admin.list_topics(timeout=10)
     t = md.topics.get(topic)
     return t is not None and t.error is None
 

@@ -10,7 +10,7 @@ Frozen: this file must keep creating what it creates today, whatever later versi
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -22,6 +22,8 @@ depends_on: str | Sequence[str] | None = None
 
 BANDS = ("u", "g", "r", "i", "z", "y")
 TS = sa.DateTime(timezone=True)
+# BIGINT ids; INTEGER PRIMARY KEY (the 64-bit rowid) on SQLite
+ID64 = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JSON_DOC = "JSON of every field, as sent"
 
 
@@ -35,7 +37,7 @@ def _i(name: str) -> sa.Column:
 
 def _objects_columns() -> list[sa.Column]:
     cols = [
-        sa.Column("diaObjectId", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("diaObjectId", ID64, autoincrement=False, nullable=False),
         _d("ra"), _d("decl"), _d("firstDiaSourceMjdTai"), _d("lastDiaSourceMjdTai"),
         _d("latest_psfFlux"), _i("nDiaSources"), _i("nPosDiaSources"),
     ]
@@ -72,7 +74,7 @@ def upgrade() -> None:
 
     op.create_table(
         "sources",
-        sa.Column("diaSourceId", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("diaSourceId", ID64, autoincrement=False, nullable=False),
         sa.Column("diaObjectId", sa.BigInteger(), nullable=True),
         sa.Column("midpointMjdTai", sa.Double(), nullable=False),
         sa.Column("band", sa.Text(), nullable=True),
@@ -85,7 +87,7 @@ def upgrade() -> None:
 
     op.create_table(
         "forced_sources",
-        sa.Column("diaForcedSourceId", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("diaForcedSourceId", ID64, autoincrement=False, nullable=False),
         sa.Column("diaObjectId", sa.BigInteger(), nullable=True),
         sa.Column("midpointMjdTai", sa.Double(), nullable=False),
         sa.Column("band", sa.Text(), nullable=True),
