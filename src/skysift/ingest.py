@@ -170,6 +170,7 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
     from skysift.streams.topics import create_topic
 
     engine, producer, pipeline = open_pipeline(settings, engine)
+    pipeline.prepare()
     consumer = Consumer(consumer_config(settings, group_id or settings.ingest_group_id))
     consumer.subscribe(_subscription(topics))
     totals = IngestTotals(dead_letter=", ".join(f"{t}.dlq" for t in topics))

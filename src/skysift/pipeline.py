@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 import sqlalchemy as sa
 
+from skysift.alerts.decode import decode_full
 from skysift.alerts.model import Alert
 from skysift.config import Settings
 from skysift.errors import FilterError
@@ -107,6 +108,17 @@ class Pipeline:
         self._compiled = _CompiledCache()
         self._today: Any = None
 
+    def prepare(self) -> int:
+        """Validate and compile every active filter now (not in the first batch's time)."""
+        with self.engine.connect() as conn:
+            filters = active_filters(conn)
+        for flt in filters:
+            try:
+                self.batch_engine.prepare(self._compiled.get(flt))
+            except FilterError as exc:
+                log.warning("filter %s does not validate: %s", flt.name, exc)
+        return len(filters)
+
     # ------------------------------------------------------------------ stages
     def _store(self, alerts: Sequence[Alert]) -> Any:
         from skysift.store.ingest import store_alerts
@@ -138,11 +150,25 @@ class Pipeline:
             latest = _latest_alert_per_object(alerts)
             utc = utc_now_text()
 
+            full_cache: dict[int, LightCurve] = {}
+
             def lightcurve_for(oid: int) -> LightCurve | None:
                 a = latest.get(oid)
                 if a is None:
                     return None
                 return LightCurve(a.diaObject, a.all_sources, a.prvDiaForcedSources, a.diaSourceId)
+
+            def full_lightcurve_for(oid: int) -> LightCurve | None:
+                """Every field of the history: decode the alert again, completely (only for
+                the objects a full-output filter matched)."""
+                if oid not in full_cache:
+                    a = latest.get(oid)
+                    if a is None:
+                        return None
+                    a = decode_full(a)
+                    full_cache[oid] = LightCurve(a.diaObject, a.all_sources,
+                                                 a.prvDiaForcedSources, a.diaSourceId)
+                return full_cache[oid]
 
             for flt in filters:
                 report.filters_run += 1
@@ -161,7 +187,7 @@ class Pipeline:
                 produced, rejected = deliver_rows(
                     self.sink, topic=flt.topic, filter_name=flt.name, output=flt.output,
                     quota=flt.byte_quota, rows=result.rows, utc=utc, reason="alert",
-                    lightcurve_for=lightcurve_for)
+                    lightcurve_for=full_lightcurve_for if flt.output == "full" else lightcurve_for)
                 report.records_produced += produced
                 report.records_rejected += rejected
                 if produced:

@@ -83,3 +83,22 @@ def test_registry_unreachable_is_not_a_decode_error(registry_url):
     clear_registry_cache()
     with pytest.raises(BrokerError, match="schema registry"):
         decode_message(_reframed(REGISTRY_ID), ORIGIN, registry_url="http://127.0.0.1:9")
+
+
+def test_projected_registry_alert_completes_from_the_registry_schema(registry_url, real_records):
+    from skysift.alerts.decode import decode_full
+    from skysift.alerts.encode import encode_wire
+
+    from .conftest import with_history
+
+    body = encode_wire(with_history(real_records[wire_files()[0]], 3, 2), 9, 0)[5:]
+    data = b"\x00" + REGISTRY_ID.to_bytes(4, "big") + body
+    alert = decode_message(data, ORIGIN, registry_url=registry_url)
+    assert not alert.history_complete and alert.raw == data
+    full = decode_full(alert)
+    assert full.history_complete
+    assert full.prvDiaSources == decode_message(
+        data, ORIGIN, registry_url=registry_url, full=True).prvDiaSources
+    assert len(full.prvDiaSources[0]) > len(alert.prvDiaSources[0])
+    assert [s["diaSourceId"] for s in full.prvDiaSources] == [
+        s["diaSourceId"] for s in alert.prvDiaSources]

@@ -56,7 +56,7 @@ def test_hidden_key_column_is_not_in_the_record():
 def test_64_bit_ids_are_exact_json_integers_and_nan_is_null():
     data = encode_record({"diaObjectId": BIG, "f": float("nan"), "g": float("inf"),
                           "alert": {"diaSourcesList": [{"psfFlux": float("nan"), "id": BIG}]}})
-    assert re.search(rb'"diaObjectId": 169298432598474793\b', data)
+    assert re.search(rb'"diaObjectId": ?169298432598474793\b', data)
     back = json.loads(data)
     assert back["diaObjectId"] == BIG and isinstance(back["diaObjectId"], int)
     assert back["f"] is None and back["g"] is None

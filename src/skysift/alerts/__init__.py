@@ -1,6 +1,7 @@
 """Rubin/LSST alerts in as :class:`Alert` objects, and out again as bytes.
 
-- :func:`decode_message`: one Kafka message in Rubin's framing -> Alert;
+- :func:`decode_message`: one Kafka message in Rubin's framing -> Alert (history projected);
+  :func:`decode_full`: the same alert with every history field;
 - :func:`iter_alert_files`, :func:`read_alerts`: alert files (framing, Avro containers, JSON);
 - :func:`normalise_lsst`: a decoded record of any shipped schema version -> Alert;
 - :func:`encode_wire`, :func:`load_wire_record`, :func:`publish_files`: back out as bytes;
@@ -12,7 +13,7 @@ See docs/alert-formats.md for the forms, the version mapping table and dead-lett
 from __future__ import annotations
 
 from skysift.alerts.deadletter import DeadLetterFolder, dead_letter_record
-from skysift.alerts.decode import decode_message
+from skysift.alerts.decode import decode_full, decode_message
 from skysift.alerts.encode import encode_wire, load_wire_record
 from skysift.alerts.files import iter_alert_files, read_alerts
 from skysift.alerts.model import Alert, AlertOrigin
@@ -26,6 +27,7 @@ __all__ = [
     "DeadLetterFolder",
     "available_versions",
     "dead_letter_record",
+    "decode_full",
     "decode_message",
     "encode_wire",
     "iter_alert_files",

@@ -2,24 +2,40 @@
 
 Without a registry the id is ``100 * major + minor`` and the schema comes from lsst-alert-packet;
 with one (``registry_url``) the id is the registry's. Either way the parsed schema is cached per
-id, and the body is read with :func:`fastavro.schemaless_reader` (no per-alert schema work, no
-copies), then normalised by :func:`skysift.alerts.normalise.normalise_lsst`.
+id, then the record is normalised by :func:`skysift.alerts.normalise.normalise_lsst`.
+
+By default the history is projected (:mod:`skysift.alerts.project`): ``prvDiaSources`` and
+``prvDiaForcedSources`` items keep only the fields the pipeline reads, cutouts are stepped over,
+and the Alert keeps the message (``raw``) with ``history_complete=False``; :func:`decode_full`
+decodes it completely when a full record is needed. ``full=True`` decodes completely at once with
+:func:`fastavro.schemaless_reader` (the old way). Errors are the same either way: whenever the
+fast reader meets anything unexpected, the message is decoded the full way, which raises.
 """
 
 from __future__ import annotations
 
 import io
 import struct
+import threading
 from typing import Any
 
 import fastavro
 
 from skysift.alerts.model import Alert, AlertOrigin
 from skysift.alerts.normalise import normalise_lsst
+from skysift.alerts.project import FastDecodeError, fast_reader
 from skysift.alerts.schemas import schema_for_id, version_of_id
 from skysift.errors import AlertDecodeError, UnknownSchemaError
 
-__all__ = ["decode_message", "decode_body", "read_body", "split_frame", "MAGIC", "HEADER_SIZE"]
+__all__ = [
+    "decode_message",
+    "decode_full",
+    "decode_body",
+    "read_body",
+    "split_frame",
+    "MAGIC",
+    "HEADER_SIZE",
+]
 
 MAGIC = 0
 HEADER_SIZE = 5
@@ -109,8 +125,41 @@ def decode_body(
     return normalise_lsst(read_body(body, parsed_schema, version, origin), version, origin)
 
 
+def _writer_schema(
+    sid: int, registry_url: str | None, origin: AlertOrigin
+) -> tuple[dict[str, Any], str]:
+    """The parsed writer schema and version label of a schema id (cached by the callees)."""
+    if registry_url:
+        from skysift.alerts.registry import registry_schema
+
+        try:
+            found = registry_schema(registry_url, sid)
+        except UnknownSchemaError as exc:
+            raise UnknownSchemaError(exc.message, **{**exc.where, **origin.as_where()}) from exc
+        return found.parsed, found.version
+    try:
+        parsed = schema_for_id(sid)
+    except UnknownSchemaError as exc:
+        raise UnknownSchemaError(exc.message, schema_id=sid, **origin.as_where()) from exc
+    major, minor = version_of_id(sid)
+    return parsed, f"{major}.{minor}"
+
+
+# Which schema source (registry URL, or None for lsst-alert-packet's ids) projected alerts of each
+# schema id were decoded with, so decode_full can decode them again: one small entry per id.
+_sources_lock = threading.Lock()
+_sources: dict[int, set[str | None]] = {}
+
+
+def _remember_source(sid: int, registry_url: str | None) -> None:
+    seen = _sources.get(sid)
+    if seen is None or registry_url not in seen:
+        with _sources_lock:
+            _sources.setdefault(sid, set()).add(registry_url)
+
+
 def decode_message(
-    value: bytes, origin: AlertOrigin, *, registry_url: str | None = None
+    value: bytes, origin: AlertOrigin, *, registry_url: str | None = None, full: bool = False
 ) -> Alert:
     """Decode one Rubin alert in Kafka framing.
 
@@ -124,10 +173,16 @@ def decode_message(
         A Confluent schema registry: the id is then the registry's and the schema is fetched
         from it (once per id). Without it the id is ``100 * major + minor`` and the schema is
         lsst-alert-packet's.
+    full
+        Decode every field of the history too (as :func:`decode_full` does later). By default
+        history items keep only :data:`skysift.alerts.project.HISTORY_FIELDS` and the Alert has
+        ``history_complete=False`` (unless the history is empty, or its items have no other
+        fields in this schema).
 
     Returns
     -------
     Alert
+        With ``raw`` set to ``value`` (as bytes) either way.
 
     Raises
     ------
@@ -139,17 +194,64 @@ def decode_message(
         The registry could not be reached (the message may be fine: do not dead-letter it).
     """
     sid, body = split_frame(value, origin)
-    if registry_url:
-        from skysift.alerts.registry import registry_schema
+    parsed, version = _writer_schema(sid, registry_url, origin)
+    raw = value if isinstance(value, bytes) else bytes(value)
+    if not full:
+        reader = fast_reader(parsed)
+        if reader is not None:
+            try:
+                record = reader(raw, HEADER_SIZE)
+            except FastDecodeError:
+                pass  # decode the full way below: it raises the exact error, if there is one
+            else:
+                alert = normalise_lsst(record, version, origin)
+                alert.raw = raw
+                if reader.projects and (alert.prvDiaSources or alert.prvDiaForcedSources):
+                    _remember_source(sid, registry_url)
+                    alert.history_complete = False
+                return alert
+    alert = decode_body(body, parsed, version, origin)
+    alert.raw = raw
+    return alert
 
-        try:
-            found = registry_schema(registry_url, sid)
-        except UnknownSchemaError as exc:
-            raise UnknownSchemaError(exc.message, **{**exc.where, **origin.as_where()}) from exc
-        return decode_body(body, found.parsed, found.version, origin)
-    try:
-        parsed = schema_for_id(sid)
-    except UnknownSchemaError as exc:
-        raise UnknownSchemaError(exc.message, schema_id=sid, **origin.as_where()) from exc
-    major, minor = version_of_id(sid)
-    return decode_body(body, parsed, f"{major}.{minor}", origin)
+
+def decode_full(alert: Alert, *, registry_url: str | None = None) -> Alert:
+    """The alert with every field of its history: decoded again from ``alert.raw`` when its
+    history was projected (``history_complete`` False), else ``alert`` itself.
+
+    Parameters
+    ----------
+    alert
+        An alert from :func:`decode_message` (or ``read_alerts`` of a framed file).
+    registry_url
+        The registry it was decoded with; needed only when one process decodes the same schema
+        id both with and without a registry (or with two registries). Otherwise the schema
+        source the projected decode used is remembered per schema id.
+
+    Returns
+    -------
+    Alert
+        A new Alert, equal to ``decode_message(alert.raw, alert.origin, full=True)``; nothing is
+        cached.
+
+    Raises
+    ------
+    ValueError
+        The alert is projected but carries no ``raw`` bytes, or its schema source is ambiguous.
+    AlertDecodeError, UnknownSchemaError, BrokerError
+        As :func:`decode_message` (not expected: the bytes decoded once already).
+    """
+    if alert.history_complete:
+        return alert
+    if alert.raw is None:
+        raise ValueError("alert history is projected but the alert keeps no raw bytes")
+    sid, _body = split_frame(alert.raw, alert.origin)
+    if registry_url is None:
+        seen = _sources.get(sid, {None})
+        if len(seen) > 1:
+            raise ValueError(
+                f"schema id {sid} was decoded from several schema sources "
+                f"({', '.join(sorted(str(s) for s in seen))}): pass registry_url"
+            )
+        registry_url = next(iter(seen))
+    return decode_message(alert.raw, alert.origin, registry_url=registry_url, full=True)

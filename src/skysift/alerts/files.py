@@ -5,7 +5,9 @@ Forms, told by the first bytes whatever the file is called:
 - ``Obj\\x01``: an Avro object-container file, one or many records, writer schema embedded
   (Rubin's ``lsst.vX_Y.alert``, or a re-serialisation such as fink's all-nullable
   ``topLevelRecord``);
-- ``0x00``: one alert in Rubin's Kafka framing (schema id ``100 * major + minor``);
+- ``0x00``: one alert in Rubin's Kafka framing (schema id ``100 * major + minor``), decoded like a
+  Kafka message: history projected, the file's bytes kept in ``Alert.raw`` for
+  :func:`skysift.alerts.decode.decode_full`;
 - ``{`` or ``[`` (after whitespace): JSON, one object, an array, or JSON Lines.
 
 Directory expansion (:func:`iter_alert_files`) keeps ``*.avro``, ``*.alert``, ``*.json``,
@@ -128,7 +130,10 @@ def read_alerts(path: Path) -> Iterator[Alert | AlertDecodeError]:
     Yields
     ------
     Alert or AlertDecodeError
-        Errors carry ``path`` and, inside multi-record files, ``record`` (the index).
+        Alerts of framed files have their history projected (``history_complete`` False, see
+        :func:`skysift.alerts.decode.decode_message`); those of Avro container and JSON files
+        are complete (``raw`` None). Errors carry ``path`` and, inside multi-record files,
+        ``record`` (the index).
     """
     path = Path(path)
     data = read_file_bytes(path)

@@ -69,6 +69,14 @@ class Alert:
         ``"lsst"`` (``"ztf"`` reserved for the ZTF adapter).
     origin
         Where it came from.
+    raw
+        The framed message (or framed file) the alert was decoded from, kept so that
+        :func:`skysift.alerts.decode.decode_full` can decode the whole history later; ``None``
+        for alerts read from Avro container or JSON files (always complete).
+    history_complete
+        False when ``prvDiaSources``/``prvDiaForcedSources`` items carry only the fields the
+        pipeline reads (the default, fast decode of framed alerts; see
+        :data:`skysift.alerts.project.HISTORY_FIELDS`); ``decode_full`` gives every field.
     """
 
     diaSourceId: int
@@ -81,6 +89,8 @@ class Alert:
     schema_version: str = ""
     survey: Literal["lsst", "ztf"] = "lsst"
     origin: AlertOrigin = field(default_factory=AlertOrigin)
+    raw: bytes | None = field(default=None, repr=False)
+    history_complete: bool = True
 
     @property
     def all_sources(self) -> list[dict[str, Any]]:

@@ -117,7 +117,7 @@ def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) 
     create_topic(admin(settings), settings, topic)
     producer = Producer(producer_config(settings))
     published = publish_files(producer, topic, [sample], rate=rate, progress=True)
-    group = f"skysift-demo-{int(time.time())}"
+    group = "skysift-demo"  # a rerun reads only its own replay
     stop = StopFlag().install()
     totals = ingest_kafka(settings, [topic], group_id=group, stop=stop, max_alerts=published,
                           idle_exit_s=60.0, engine=engine)

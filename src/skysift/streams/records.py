@@ -12,10 +12,11 @@ JSON stays exactly Lasair's.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timezone
 from typing import Any, Iterable, Literal, Mapping, Sequence
+
+import orjson
 
 __all__ = [
     "OutputFormat",
@@ -95,12 +96,15 @@ def _clean(value: Any) -> Any:
 
 
 def encode_record(record: Mapping[str, Any]) -> bytes:
-    """Serialise a record to UTF-8 JSON; ints stay exact, NaN becomes null.
+    """Serialise a record to UTF-8 JSON; ints stay exact, NaN and infinities become null.
+
+    orjson does this natively (and ~10x faster than the standard library, which matters with
+    thousands of lite/full records a second); numpy scalars are converted too.
 
     >>> encode_record({"diaObjectId": 169298432598474793, "x": float("nan"), "UTC": "t"})
-    b'{"diaObjectId": 169298432598474793, "x": null, "UTC": "t"}'
+    b'{"diaObjectId":169298432598474793,"x":null,"UTC":"t"}'
     """
     try:
-        return json.dumps(record, allow_nan=False).encode()
-    except (ValueError, TypeError):
-        return json.dumps(_clean(dict(record)), allow_nan=False).encode()
+        return orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # bytes, datetimes... in odd places: clean them, then try again
+        return orjson.dumps(_clean(dict(record)), option=orjson.OPT_SERIALIZE_NUMPY)

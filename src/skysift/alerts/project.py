@@ -1,0 +1,556 @@
+"""Fast decoding of Rubin alerts with the history projected to the fields the pipeline reads.
+
+A Rubin alert carries its history (``prvDiaSources``, ~100 fields each, and
+``prvDiaForcedSources``) and three cutout images. fastavro decodes ~1 field per microsecond, so a
+full decode of an alert with 30 previous sources takes ~3 ms, more than the whole per-alert budget;
+and fastavro's own schema resolution (a reader schema without the unwanted fields) is barely
+faster, because it resolves every skipped value at run time (see docs/alert-formats.md).
+
+:func:`fast_reader` builds, once per writer schema, a reader that walks the Avro body itself:
+
+- top-level fields other than the history and the cutouts are read by fastavro, in runs of
+  consecutive fields ("segments"), so their values are exactly what a full decode gives;
+- each history array is read by Python code generated for that writer schema (straight-line,
+  one statement or two per field) that decodes only the fields in :data:`HISTORY_FIELDS` (under
+  any older name the version uses) and steps over the rest;
+- cutouts are stepped over (their length is read; the bytes are neither copied nor kept).
+
+The reader is strict: anything unexpected (a union index or enum index out of range, a boolean
+byte other than 0/1, invalid UTF-8 in a skipped string, a length past the end, bytes left over)
+raises :class:`FastDecodeError`, and the caller then decodes the message the full, old way, which
+raises the old error (or, for the odd case the old decoder accepts, gives the complete alert).
+So the fast path never accepts bytes the full decode rejects.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import fastavro
+
+from skysift.alerts.renames import record_renames
+
+__all__ = ["HISTORY_FIELDS", "FastDecodeError", "FastReader", "fast_reader"]
+
+#: The fields kept from every history item (newest names); older versions' names for them are
+#: kept too (``midPointTai``, ``filterName``, ``psFlux``, ``decl``...) and renamed by normalise.
+HISTORY_FIELDS: dict[str, tuple[str, frozenset[str]]] = {
+    "prvDiaSources": ("diaSource", frozenset({
+        "diaSourceId", "diaObjectId", "ssObjectId", "midpointMjdTai", "band", "psfFlux",
+        "psfFluxErr", "reliability", "ra", "dec", "snr",
+    })),
+    "prvDiaForcedSources": ("diaForcedSource", frozenset({
+        "diaForcedSourceId", "diaObjectId", "midpointMjdTai", "band", "psfFlux", "psfFluxErr",
+    })),
+}
+_VARINT = b"[\\x80-\\xff]{0,9}[\\x00-\\x7f]"  # a zig-zag varint of at most 10 bytes
+_SKIPPED = frozenset({"cutoutDifference", "cutoutScience", "cutoutTemplate"})
+_PRIMITIVE = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+
+
+class FastDecodeError(Exception):
+    """The fast reader met something it does not accept: decode the full way instead."""
+
+
+class _Unsupported(Exception):
+    """A type the code generator does not read (e.g. a logical type): use fastavro there."""
+
+
+def _long(buf: bytes, p: int) -> tuple[int, int]:
+    """A zig-zag varint at ``p`` (at most 10 bytes): (value, next position)."""
+    acc = 0
+    shift = 0
+    while True:
+        b = buf[p]
+        p += 1
+        acc |= (b & 0x7F) << shift
+        if b < 0x80:
+            return (acc >> 1) ^ -(acc & 1), p
+        shift += 7
+        if shift > 63:
+            raise FastDecodeError("varint longer than 10 bytes")
+
+
+def _skip_long(buf: bytes, p: int) -> int:
+    end = p + 10
+    while buf[p] >= 0x80:
+        p += 1
+        if p >= end:
+            raise FastDecodeError("varint longer than 10 bytes")
+    return p + 1
+
+
+_ENV: dict[str, Any] = {
+    "_long": _long,
+    "_skip_long": _skip_long,
+    "_F": struct.Struct("<f").unpack_from,
+    "_D": struct.Struct("<d").unpack_from,
+    "_Bad": FastDecodeError,
+}
+
+
+class _Gen:
+    """Python source for reading or skipping Avro values at ``buf[p]``."""
+
+    def __init__(self, named: dict[str, Any]) -> None:
+        self.named = named
+        self.lines: list[str] = []
+        self.n = 0
+        self.consts: dict[str, Any] = {}
+        #: applied to the first record read (a history array's item), then cleared
+        self.project: frozenset[str] | None = None
+
+    def var(self, stem: str) -> str:
+        self.n += 1
+        return f"{stem}{self.n}"
+
+    def emit(self, ind: int, line: str) -> None:
+        self.lines.append("    " * ind + line)
+
+    def resolve(self, t: Any) -> Any:
+        while isinstance(t, str) and t not in _PRIMITIVE:
+            if t not in self.named:
+                raise _Unsupported(f"unknown named type {t}")
+            t = self.named[t]
+        if isinstance(t, dict) and t.get("type") in _PRIMITIVE and len(
+                [k for k in t if not k.startswith("__")]) == 1:
+            return t["type"]
+        return t
+
+    # -- varints -------------------------------------------------------------------------
+    def read_long(self, ind: int, target: str) -> None:
+        b = self.var("b")
+        self.emit(ind, f"{b} = buf[p]")
+        self.emit(ind, f"if {b} < 128:")
+        self.emit(ind + 1, f"{target} = ({b} >> 1) ^ -({b} & 1)")
+        self.emit(ind + 1, "p += 1")
+        self.emit(ind, "else:")
+        self.emit(ind + 1, f"{target}, p = _long(buf, p)")
+
+    def skip_long(self, ind: int) -> None:
+        self.emit(ind, "if buf[p] < 128:")
+        self.emit(ind + 1, "p += 1")
+        self.emit(ind, "else:")
+        self.emit(ind + 1, "p = _skip_long(buf, p)")
+
+    def length(self, ind: int, target: str) -> None:
+        self.read_long(ind, target)
+        self.emit(ind, f"if {target} < 0 or p + {target} > end:")
+        self.emit(ind + 1, "raise _Bad('length past the end')")
+
+    # -- values ----------------------------------------------------------------------------
+    def value(self, t: Any, ind: int, target: str | None, keep: frozenset[str] | None = None
+              ) -> None:
+        """Code that reads a value of type ``t`` into ``target`` (skips it when None)."""
+        t = self.resolve(t)
+        if isinstance(t, list):
+            self.union(t, ind, target)
+            return
+        if isinstance(t, dict):
+            kind = t["type"]
+            if target is not None and "logicalType" in t:
+                raise _Unsupported(f"logical type {t['logicalType']}")
+            if kind == "record":
+                self.record(t, ind, target, keep)
+            elif kind == "array":
+                self.array(t, ind, target)
+            elif kind == "map":
+                self.map(t, ind, target)
+            elif kind == "enum":
+                self.enum(t, ind, target)
+            elif kind == "fixed":
+                size = int(t["size"])
+                self.emit(ind, f"if p + {size} > end:")
+                self.emit(ind + 1, "raise _Bad('fixed past the end')")
+                if target is not None:
+                    self.emit(ind, f"{target} = buf[p:p + {size}]")
+                self.emit(ind, f"p += {size}")
+            elif kind in _PRIMITIVE:
+                self.primitive(kind, ind, target)
+            else:
+                raise _Unsupported(f"type {kind}")
+            return
+        self.primitive(t, ind, target)
+
+    def primitive(self, t: str, ind: int, target: str | None) -> None:
+        if t == "null":
+            if target is not None:
+                self.emit(ind, f"{target} = None")
+        elif t == "boolean":
+            b = self.var("b")
+            self.emit(ind, f"{b} = buf[p]")
+            self.emit(ind, f"if {b} > 1:")
+            self.emit(ind + 1, "raise _Bad('boolean byte not 0 or 1')")
+            if target is not None:
+                self.emit(ind, f"{target} = {b} == 1")
+            self.emit(ind, "p += 1")
+        elif t in ("int", "long"):
+            if target is None:
+                self.skip_long(ind)
+            else:
+                self.read_long(ind, target)
+        elif t in ("float", "double"):
+            size, fn = (4, "_F") if t == "float" else (8, "_D")
+            if target is not None:
+                self.emit(ind, f"{target} = {fn}(buf, p)[0]")
+            self.emit(ind, f"p += {size}")
+        elif t in ("string", "bytes"):
+            n = self.var("n")
+            self.length(ind, n)
+            if t == "string":  # decoded even when skipped: invalid UTF-8 must fail as before
+                self.emit(ind, f"{target or '_'} = buf[p:p + {n}].decode()")
+            elif target is not None:
+                self.emit(ind, f"{target} = buf[p:p + {n}]")
+            self.emit(ind, f"p += {n}")
+        else:
+            raise _Unsupported(f"type {t}")
+
+    def union(self, branches: list[Any], ind: int, target: str | None) -> None:
+        if len(branches) > 63:
+            raise _Unsupported("union of more than 63 branches")
+        i = self.var("u")
+        self.emit(ind, f"{i} = buf[p]")
+        self.emit(ind, "p += 1")
+        for k, branch in enumerate(branches):
+            self.emit(ind, f"{'if' if k == 0 else 'elif'} {i} == {2 * k}:")
+            before = len(self.lines)
+            self.value(branch, ind + 1, target)
+            if len(self.lines) == before:
+                self.emit(ind + 1, "pass")
+        self.emit(ind, "else:")
+        self.emit(ind + 1, "raise _Bad('union index out of range')")
+
+    def enum(self, t: dict[str, Any], ind: int, target: str | None) -> None:
+        symbols = tuple(t["symbols"])
+        name = self.var("_sym")
+        self.consts[name] = symbols
+        i = self.var("e")
+        self.read_long(ind, i)
+        self.emit(ind, f"if not 0 <= {i} < {len(symbols)}:")
+        self.emit(ind + 1, "raise _Bad('enum index out of range')")
+        if target is not None:
+            self.emit(ind, f"{target} = {name}[{i}]")
+
+    def blocks(self, ind: int, body: Callable[[int], None], min_size: int) -> None:
+        """The block loop of an array or map; ``body`` emits one item at ``ind + 2``."""
+        n, k = self.var("n"), self.var("k")
+        self.emit(ind, "while True:")
+        self.read_long(ind + 1, n)
+        self.emit(ind + 1, f"if {n} == 0:")
+        self.emit(ind + 2, "break")
+        self.emit(ind + 1, f"if {n} < 0:")
+        self.emit(ind + 2, f"{n} = -{n}")
+        self.skip_long(ind + 2)
+        if min_size:
+            self.emit(ind + 1, f"if {n} * {min_size} > end - p:")
+            self.emit(ind + 2, "raise _Bad('block count past the end')")
+        self.emit(ind + 1, f"for {k} in range({n}):")
+        body(ind + 2)
+
+    def min_size(self, t: Any, depth: int = 0) -> int:
+        t = self.resolve(t)
+        if depth > 20:
+            return 0
+        if isinstance(t, list):
+            return 1
+        if isinstance(t, dict):
+            kind = t["type"]
+            if kind == "record":
+                return sum(self.min_size(f["type"], depth + 1) for f in t["fields"])
+            if kind == "fixed":
+                return int(t["size"])
+            if kind in ("array", "map", "enum"):
+                return 1
+            t = kind
+        return {"null": 0, "boolean": 1, "float": 4, "double": 8}.get(t, 1)
+
+    def array(self, t: dict[str, Any], ind: int, target: str | None) -> None:
+        items = t["items"]
+        if target is None:
+            self.blocks(ind, lambda i: self.value(items, i, None), self.min_size(items))
+            return
+        out = self.var("a")
+        self.emit(ind, f"{out} = []")
+        item = self.var("x")
+
+        def one(i: int) -> None:
+            self.value(items, i, item)
+            self.emit(i, f"{out}.append({item})")
+
+        self.blocks(ind, one, self.min_size(items))
+        self.emit(ind, f"{target} = {out}")
+
+    def map(self, t: dict[str, Any], ind: int, target: str | None) -> None:
+        values = t["values"]
+        out, key, val = self.var("m"), self.var("key"), self.var("v")
+
+        def one(i: int) -> None:
+            self.primitive("string", i, key if target is not None else None)
+            self.value(values, i, val if target is not None else None)
+            if target is not None:
+                self.emit(i, f"{out}[{key}] = {val}")
+
+        if target is not None:
+            self.emit(ind, f"{out} = {{}}")
+        self.blocks(ind, one, 1 + self.min_size(values))
+        if target is not None:
+            self.emit(ind, f"{target} = {out}")
+
+    def pattern(self, t: Any, depth: int = 0) -> bytes | None:
+        """A regular expression matching exactly the valid encodings of a value of type ``t``
+        that needs no check beyond its bytes (no string: UTF-8 is checked), else None."""
+        t = self.resolve(t)
+        if depth > 5:
+            return None
+        if isinstance(t, list):
+            if len(t) > 63:
+                return None
+            alts = []
+            for k, branch in enumerate(t):
+                inner = self.pattern(branch, depth + 1)
+                if inner is None:
+                    return None
+                alts.append(re.escape(bytes([2 * k])) + inner)
+            return b"(?:" + b"|".join(alts) + b")"
+        if isinstance(t, dict):
+            kind = t["type"]
+            if kind == "fixed":
+                return b".{%d}" % int(t["size"])
+            if kind == "enum" and 0 < len(t["symbols"]) <= 64:
+                return b"[" + b"".join(re.escape(bytes([2 * k])) for k in
+                                       range(len(t["symbols"]))) + b"]"
+            if kind == "record" and t["fields"]:
+                inner = [self.pattern(f["type"], depth + 1) for f in t["fields"]]
+                return None if any(x is None for x in inner) else b"".join(inner)  # type: ignore
+            if kind not in _PRIMITIVE:
+                return None
+            t = kind
+        return {"null": b"", "boolean": b"[\x00\x01]", "int": _VARINT, "long": _VARINT,
+                "float": b".{4}", "double": b".{8}"}.get(t)
+
+    def skip_run(self, ind: int, patterns: list[bytes]) -> None:
+        """Step over consecutive skipped values with one regular expression match."""
+        name = self.var("_rx")
+        self.consts[name] = re.compile(b"".join(patterns), re.DOTALL).match
+        m = self.var("m")
+        self.emit(ind, f"{m} = {name}(buf, p)")
+        self.emit(ind, f"if {m} is None:")
+        self.emit(ind + 1, "raise _Bad('bytes do not follow the schema')")
+        self.emit(ind, f"p = {m}.end()")
+
+    def record(self, t: dict[str, Any], ind: int, target: str | None,
+               keep: frozenset[str] | None) -> None:
+        if target is not None and self.project is not None:
+            keep, self.project = self.project, None
+        parts: list[str] = []
+        run: list[bytes] = []
+        for f in t["fields"]:
+            wanted = target is not None and (keep is None or f["name"] in keep)
+            if not wanted:
+                pat = self.pattern(f["type"])
+                if pat is not None:
+                    run.append(pat)
+                    continue
+            if run:
+                self.skip_run(ind, run)
+                run = []
+            var = self.var("f") if wanted else None
+            self.value(f["type"], ind, var)
+            if var is not None:
+                parts.append(f"{f['name']!r}: {var}")
+        if run:
+            self.skip_run(ind, run)
+        if target is not None:
+            self.emit(ind, f"{target} = {{{', '.join(parts)}}}")
+
+
+def _history_item(ftype: Any, named: dict[str, Any]) -> dict[str, Any] | None:
+    """The item record of a history field typed ``array<record>`` or a union with null."""
+    def resolve(t: Any) -> Any:
+        return named.get(t, t) if isinstance(t, str) else t
+
+    t = resolve(ftype)
+    if isinstance(t, list):
+        rest = [b for b in t if resolve(b) != "null"]
+        if len(rest) != 1:
+            return None
+        t = resolve(rest[0])
+    if not isinstance(t, dict) or t.get("type") != "array":
+        return None
+    item = resolve(t["items"])
+    return item if isinstance(item, dict) and item.get("type") == "record" else None
+
+
+def _compile_history(ftype: Any, named: dict[str, Any], keep: frozenset[str]
+                     ) -> Callable[[bytes, int, int], tuple[Any, int]]:
+    """A function ``read(buf, p, end) -> (value, p)`` for a history field: its array's item
+    record reads the ``keep`` fields and steps over the others."""
+    gen = _Gen(named)
+    gen.project = keep
+    gen.emit(0, "def read(buf, p, end):")
+    gen.value(ftype, 1, "out")
+    gen.emit(1, "return out, p")
+    env = dict(_ENV, **gen.consts)
+    exec(compile("\n".join(gen.lines), "<skysift-history-reader>", "exec"), env)  # noqa: S102
+    return env["read"]  # type: ignore[no-any-return]
+
+
+def _inline(t: Any, named: dict[str, Any], defined: set[str]) -> Any:
+    """``t`` with named references expanded at their first use (fastavro internals dropped)."""
+    if isinstance(t, str):
+        if t in _PRIMITIVE or t in defined or t not in named:
+            return t
+        return _inline(named[t], named, defined)
+    if isinstance(t, list):
+        return [_inline(b, named, defined) for b in t]
+    if isinstance(t, dict):
+        out = {k: v for k, v in t.items() if not k.startswith("__")}
+        kind = t.get("type")
+        if kind in ("record", "error", "enum", "fixed") and "name" in t:
+            defined.add(t["name"])
+        if kind in ("record", "error"):
+            out["fields"] = [dict({k: v for k, v in f.items() if not k.startswith("__")},
+                                  type=_inline(f["type"], named, defined)) for f in t["fields"]]
+        elif kind == "array":
+            out["items"] = _inline(t["items"], named, defined)
+        elif kind == "map":
+            out["values"] = _inline(t["values"], named, defined)
+        elif isinstance(kind, (dict, list)):
+            out["type"] = _inline(kind, named, defined)
+        return out
+    return t
+
+
+def _skip_bytes(buf: bytes, p: int, end: int, branches: tuple[int, ...]) -> int:
+    """Step over a ``bytes`` or ``["null", "bytes"]`` value (a cutout) without copying it."""
+    if branches:
+        u = buf[p]
+        p += 1
+        if u not in branches:
+            raise FastDecodeError("union index out of range")
+        if u != branches[-1]:  # the null branch
+            return p
+    n, p = _long(buf, p)
+    if n < 0 or p + n > end:
+        raise FastDecodeError("length past the end")
+    return p + n
+
+
+class FastReader:
+    """Reads one writer schema's alerts with the history projected (see the module docstring).
+
+    Attributes
+    ----------
+    projects
+        True when at least one history field loses fields (``Alert.history_complete`` False).
+    """
+
+    def __init__(self, parsed: dict[str, Any]) -> None:
+        named = dict(parsed.get("__named_schemas") or {})
+        self.steps: list[tuple[str, Any, Any]] = []
+        self.projects = False
+        pending: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            if not pending:
+                return
+            defined: set[str] = set()  # each named type is defined once per segment
+            seg = {"type": "record", "name": f"skysift_segment_{len(self.steps)}",
+                   "fields": [dict({k: v for k, v in f.items() if not k.startswith("__")},
+                                   type=_inline(f["type"], named, defined)) for f in pending]}
+            self.steps.append(("avro", fastavro.parse_schema(seg), None))
+            pending.clear()
+
+        for f in parsed["fields"]:
+            name = f["name"]
+            step = self._special(name, f["type"], named)
+            if step is None:
+                pending.append(f)
+                continue
+            flush()
+            self.steps.append(step)
+        flush()
+
+    def _special(self, name: str, ftype: Any, named: dict[str, Any]) -> tuple[str, Any, Any] | None:
+        if name in _SKIPPED:
+            t = [named.get(b, b) for b in ftype] if isinstance(ftype, list) else ftype
+            if t == "bytes" or (isinstance(t, dict) and t.get("type") == "bytes"
+                                and "logicalType" not in t):
+                return ("skip", name, ())
+            if isinstance(t, list) and len(t) == 2 and "null" in t and "bytes" in t:
+                return ("skip", name, (0, 2) if t[0] == "null" else (2, 0))
+            return None
+        if name not in HISTORY_FIELDS:
+            return None
+        kind, needed = HISTORY_FIELDS[name]
+        item = _history_item(ftype, named)
+        if item is None:
+            return None
+        renames = record_renames(kind)
+        names = [f["name"] for f in item["fields"]]
+        keep = frozenset(n for n in names if renames.get(n, n) in needed)
+        try:
+            reader = _compile_history(ftype, named, keep)
+        except _Unsupported:
+            return None
+        if len(keep) < len(names):
+            self.projects = True
+        return ("history", name, reader)
+
+    def __call__(self, value: bytes, start: int) -> dict[str, Any]:
+        """The record in ``value[start:]`` (which it must fill exactly), history projected.
+
+        Raises
+        ------
+        FastDecodeError
+            On anything unexpected (any other exception is wrapped in it).
+        """
+        end = len(value)
+        stream: io.BytesIO | None = None
+        record: dict[str, Any] = {}
+        p = start
+        try:
+            for kind, what, extra in self.steps:
+                if kind == "avro":
+                    if stream is None:
+                        stream = io.BytesIO(value)
+                    stream.seek(p)
+                    record.update(fastavro.schemaless_reader(stream, what, None))
+                    p = stream.tell()
+                elif kind == "history":
+                    record[what], p = extra(value, p, end)
+                else:
+                    p = _skip_bytes(value, p, end, extra)
+        except FastDecodeError:
+            raise
+        except Exception as exc:  # any failure means: decode the full way
+            raise FastDecodeError(f"{type(exc).__name__}: {exc}") from exc
+        if p != end:
+            raise FastDecodeError(f"{end - p} bytes left over" if p < end else "past the end")
+        return record
+
+
+_lock = threading.Lock()
+_readers: dict[int, tuple[dict[str, Any], FastReader | None]] = {}
+
+
+def fast_reader(parsed: dict[str, Any]) -> FastReader | None:
+    """The fast reader of a parsed writer schema, built once (None when it is not a record).
+
+    Cached by the identity of ``parsed`` (schemas are parsed once per id and kept).
+    """
+    found = _readers.get(id(parsed))
+    if found is not None and found[0] is parsed:
+        return found[1]
+    with _lock:
+        found = _readers.get(id(parsed))
+        if found is not None and found[0] is parsed:
+            return found[1]
+        reader = FastReader(parsed) if parsed.get("type") == "record" else None
+        _readers[id(parsed)] = (parsed, reader)
+        return reader

@@ -1,0 +1,292 @@
+"""The default decode projects the history; decode_full and full=True give every field; errors
+are the same either way."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import random
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import pytest
+
+from skysift.alerts.decode import decode_full, decode_message
+from skysift.alerts.encode import encode_wire
+from skysift.alerts.files import read_alerts
+from skysift.alerts.model import Alert, AlertOrigin
+from skysift.alerts.project import HISTORY_FIELDS, fast_reader
+from skysift.alerts.renames import record_renames
+from skysift.alerts.schemas import available_versions, schema_definition, schema_for_id
+from skysift.errors import AlertDecodeError
+
+from .conftest import SSO_FILE, wire_files, with_history
+from .test_versions import FROM_7, adapt
+
+ORIGIN = AlertOrigin(topic="t", partition=1, offset=99)
+SOURCE_FIELDS = HISTORY_FIELDS["prvDiaSources"][1]
+FORCED_FIELDS = HISTORY_FIELDS["prvDiaForcedSources"][1]
+
+
+def _canon(value: Any) -> Any:
+    """``value`` with NaN made comparable (the real alerts carry NaNs; NaN != NaN)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canon(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    if isinstance(value, dict):
+        return {k: _canon(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canon(v) for v in value]
+    return value
+
+
+def _check_projection(fast: Alert, full: Alert) -> None:
+    """``fast`` is ``full`` with history items cut to the kept fields, values unchanged."""
+    assert fast.diaSourceId == full.diaSourceId and fast.diaObjectId == full.diaObjectId
+    assert _canon(fast.diaSource) == _canon(full.diaSource)
+    assert _canon(fast.diaObject) == _canon(full.diaObject)
+    assert _canon(fast.extra) == _canon(full.extra)
+    assert fast.schema_version == full.schema_version and fast.origin == full.origin
+    for name, kept in (("prvDiaSources", SOURCE_FIELDS), ("prvDiaForcedSources", FORCED_FIELDS)):
+        short, long = getattr(fast, name), getattr(full, name)
+        assert len(short) == len(long), name
+        for s, f in zip(short, long):
+            assert set(s) == kept & set(f), (name, set(f) - set(s))
+            assert _canon(s) == _canon({k: f[k] for k in s}), name
+
+
+def _no_bytes(value: Any) -> bool:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return False
+    if isinstance(value, dict):
+        return all(_no_bytes(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_no_bytes(v) for v in value)
+    return True
+
+
+def _check_pair(data: bytes) -> tuple[Alert, Alert]:
+    fast = decode_message(data, ORIGIN)
+    full = decode_message(data, ORIGIN, full=True)
+    assert full.history_complete and full.raw == data
+    assert fast.raw == data
+    assert fast.history_complete == (not (full.prvDiaSources or full.prvDiaForcedSources))
+    _check_projection(fast, full)
+    again = decode_full(fast)
+    assert _canon(again) == _canon(full)  # every field, raw and history_complete included
+    assert decode_full(full) is full
+    for alert in (fast, full):
+        assert not {"cutoutDifference", "cutoutScience", "cutoutTemplate"} & set(alert.extra)
+        for part in (alert.diaSource, alert.diaObject, alert.extra, alert.prvDiaSources,
+                     alert.prvDiaForcedSources):
+            assert _no_bytes(part)
+    return fast, full
+
+
+@pytest.mark.parametrize("version", FROM_7, ids=lambda v: f"{v[0]}.{v[1]}")
+@pytest.mark.parametrize("base", [wire_files()[0], SSO_FILE], ids=["object", "solar-system"])
+def test_projected_equals_full_every_version(version, base, real_records):
+    major, minor = version
+    raw = with_history(real_records[base], 4, 3)
+    data = encode_wire(adapt(raw, schema_definition(major, minor)), major, minor)
+    fast = _check_pair(data)[0]
+    assert not fast.history_complete
+    assert [s["diaSourceId"] for s in fast.prvDiaSources] == [
+        s["diaSourceId"] for s in raw["prvDiaSources"]]
+    assert [s["psfFlux"] for s in fast.prvDiaSources] == [
+        s["psfFlux"] for s in raw["prvDiaSources"]]
+    assert [s["diaForcedSourceId"] for s in fast.prvDiaForcedSources] == [
+        s["diaForcedSourceId"] for s in raw["prvDiaForcedSources"]]
+    # every field the pipeline reads is there under its newest name
+    assert {"diaSourceId", "diaObjectId", "midpointMjdTai", "band", "psfFlux", "psfFluxErr", "ra",
+            "dec"} <= set(fast.prvDiaSources[0])
+    assert {"diaForcedSourceId", "diaObjectId", "midpointMjdTai", "band", "psfFlux",
+            "psfFluxErr"} <= set(fast.prvDiaForcedSources[0])
+
+
+def _packet_samples() -> list[tuple[tuple[int, int], Path]]:
+    root = Path(str(resources.files("lsst.alert.packet").joinpath("schema")))
+    return [(v, root / str(v[0]) / str(v[1]) / "sample_data" / "fakeAlert.avro")
+            for v in available_versions()
+            if (root / str(v[0]) / str(v[1]) / "sample_data" / "fakeAlert.avro").is_file()]
+
+
+@pytest.mark.parametrize("version,path", _packet_samples(), ids=lambda x: str(x))
+def test_packet_samples_of_every_version_projected(version, path):
+    """lsst-alert-packet's sample of each version (3.0 up), framed and with a history of copies
+    of its own diaSource, decodes projected exactly as in full; old names map forward."""
+    with path.open("rb") as fh:
+        record = next(iter(fastavro.reader(fh)))
+    src = record["diaSource"]
+    record["prvDiaSources"] = [dict(src, diaSourceId=src["diaSourceId"] - 1 - i)
+                               for i in range(3)]
+    data = encode_wire(record, *version)
+    fast = _check_pair(data)[0]
+    assert not fast.history_complete
+    assert {"midpointMjdTai", "band", "psfFlux", "dec"} <= set(fast.prvDiaSources[0])
+    assert [s["diaSourceId"] for s in fast.prvDiaSources] == [
+        s["diaSourceId"] for s in record["prvDiaSources"]]
+
+
+@pytest.mark.parametrize("version", available_versions(), ids=lambda v: f"{v[0]}.{v[1]}")
+def test_reader_projects_every_version(version):
+    """The projection is derived for every shipped version: history items keep the wanted
+    fields (old names included) and nothing else; cutouts are stepped over."""
+    reader = fast_reader(schema_for_id(100 * version[0] + version[1]))
+    assert reader is not None and reader.projects
+    kinds = {what: kind for kind, what, _ in reader.steps if kind != "avro"}
+    assert kinds["prvDiaSources"] == kinds["prvDiaForcedSources"] == "history"
+    cutouts = [f["name"] for f in schema_definition(*version)["fields"]
+               if f["name"].startswith("cutout")]
+    assert cutouts and all(kinds[c] == "skip" for c in cutouts)
+    renames = record_renames("diaSource")
+    names = {renames.get(f, f) for f in _item_fields(version, "prvDiaSources")}
+    assert {"diaSourceId", "midpointMjdTai", "band", "psfFlux", "ra", "dec"} <= names
+
+
+def _item_fields(version: tuple[int, int], field: str) -> list[str]:
+    definition = schema_definition(*version)
+    named: dict[str, Any] = {}
+    for f in definition["fields"]:
+        t = f["type"][-1] if isinstance(f["type"], list) else f["type"]
+        if isinstance(t, dict) and t.get("type") == "record":
+            named[t["name"]] = t
+        if f["name"] == field:
+            items = t["items"]
+            return [x["name"] for x in (named[items] if isinstance(items, str) else items)["fields"]]
+    return []
+
+
+@pytest.mark.parametrize("path", wire_files(), ids=lambda p: p.name)
+def test_real_files_fast_and_full_agree(path):
+    data = path.read_bytes()
+    _check_pair(data)
+    (from_file,) = list(read_alerts(path))
+    assert from_file.raw == data
+    assert _canon(from_file) == _canon(decode_message(data, AlertOrigin(path=str(path))))
+
+
+def test_read_alerts_framed_file_is_projected(tmp_path, real_records):
+    data = encode_wire(with_history(real_records[wire_files()[0]], 5, 2), 9, 0)
+    target = tmp_path / "one.avro"
+    target.write_bytes(data)
+    (alert,) = list(read_alerts(target))
+    assert not alert.history_complete and alert.raw == data
+    assert _canon(decode_full(alert)) == _canon(
+        decode_message(data, AlertOrigin(path=str(target)), full=True))
+    assert set(alert.prvDiaSources[0]) == SOURCE_FIELDS
+
+
+def test_ocf_and_json_are_complete_without_raw(tmp_path, real_records):
+    record = with_history(real_records[wire_files()[0]], 2, 1)
+    target = tmp_path / "alerts.avro"
+    with target.open("wb") as fh:
+        fastavro.writer(fh, schema_for_id(900), [record])
+    (alert,) = list(read_alerts(target))
+    assert alert.history_complete and alert.raw is None
+    assert decode_full(alert) is alert
+    assert len(alert.prvDiaSources[0]) > len(SOURCE_FIELDS)
+
+
+def test_empty_history_is_complete(real_records):
+    data = encode_wire(with_history(real_records[wire_files()[0]], 0, 0), 9, 0)
+    alert = decode_message(data, ORIGIN)
+    assert alert.history_complete and decode_full(alert) is alert
+
+
+def test_projected_without_raw_cannot_be_completed(real_records):
+    alert = decode_message(encode_wire(with_history(real_records[wire_files()[0]], 1), 9, 0),
+                           ORIGIN)
+    alert.raw = None
+    with pytest.raises(ValueError, match="no raw bytes"):
+        decode_full(alert)
+
+
+# -- errors are the same as the full decode's ----------------------------------------------------
+
+
+def _outcome(data: bytes, full: bool) -> Any:
+    try:
+        alert = decode_message(data, ORIGIN, full=full)
+    except AlertDecodeError as exc:
+        return type(exc), str(exc), exc.where
+    return _canon(decode_full(alert))
+
+
+def _history_message(real_records: dict[Path, dict[str, Any]]) -> bytes:
+    return encode_wire(with_history(real_records[wire_files()[0]], 6, 4), 9, 0)
+
+
+def test_trailing_bytes_after_projected_history(real_records):
+    data = _history_message(real_records) + b"\x00\x01"
+    with pytest.raises(AlertDecodeError, match="2 bytes left after the schema 9.0 record") as info:
+        decode_message(data, ORIGIN)
+    assert info.value.offset == 99 and info.value.topic == "t"
+    assert _outcome(data, False) == _outcome(data, True)
+
+
+def test_truncation_anywhere_fails_as_before(real_records):
+    data = _history_message(real_records)
+    cuts = sorted({5, 6, 7, 50, len(data) - 1} | set(random.Random(1).sample(range(5, len(data)),
+                                                                             60)))
+    for cut in cuts:
+        fast, full = _outcome(data[:cut], False), _outcome(data[:cut], True)
+        assert fast == full, cut
+        assert isinstance(fast, tuple) and "truncated message" in fast[1], (cut, fast)
+
+
+def _history_span(data: bytes) -> tuple[int, int]:
+    """Byte offsets of the history arrays in a v9 message (after diaSource, before diaObject)."""
+    parsed = schema_for_id(900)
+    head = fastavro.parse_schema({"type": "record", "name": "head", "fields": [
+        f for f in schema_definition(9, 0)["fields"] if f["name"] in (
+            "diaSourceId", "observation_reason", "target_name", "diaSource")]})
+    stream = io.BytesIO(data[5:])
+    fastavro.schemaless_reader(stream, head, None)
+    start = stream.tell() + 5
+    rest = fastavro.parse_schema({"type": "record", "name": "hist", "fields": [
+        dict(f, type=t) for f, t in zip(
+            [f for f in schema_definition(9, 0)["fields"] if f["name"].startswith("prv")],
+            [f["type"] for f in parsed["fields"] if f["name"].startswith("prv")])]},
+        named_schemas=dict(parsed["__named_schemas"]))
+    fastavro.schemaless_reader(stream, rest, None)
+    return start, stream.tell() + 5
+
+
+def test_corruption_anywhere_fails_or_decodes_as_before(real_records):
+    """Bytes changed at random places, many inside the projected history: the default decode
+    raises exactly the full decode's error, or both succeed with the same complete alert."""
+    data = _history_message(real_records)
+    lo, hi = _history_span(data)
+    rng = random.Random(7)
+    places = [rng.randrange(lo, hi) for _ in range(150)] + [
+        rng.randrange(5, len(data)) for _ in range(50)]
+    errors = 0
+    for i, at in enumerate(places):
+        bad = bytearray(data)
+        bad[at] = rng.choice([0x00, 0x01, 0x03, 0x7F, 0x80, 0xFF, rng.randrange(256)])
+        fast, full = _outcome(bytes(bad), False), _outcome(bytes(bad), True)
+        assert fast == full, (i, at, fast if isinstance(fast, tuple) else "decoded")
+        errors += isinstance(fast, tuple)
+    assert errors > 20  # the test does exercise failures
+
+
+def test_invalid_utf8_in_a_skipped_history_string_fails_as_before(real_records):
+    record = with_history(real_records[wire_files()[0]], 2)
+    record["prvDiaSources"][1]["band"] = "\u00e9"  # 2 bytes in UTF-8: c3 a9
+    data = encode_wire(record, 9, 0)
+    at = data.rindex("\u00e9".encode())
+    bad = data[:at] + b"\xff\xfe" + data[at + 2:]
+    fast, full = _outcome(bad, False), _outcome(bad, True)
+    assert fast == full and "not UTF-8" in fast[1]
+
+
+def test_wrong_known_schema_id_fails_as_before():
+    body = wire_files()[0].read_bytes()[5:]
+    for sid in (701, 800, 1000, 1101):
+        data = b"\x00" + sid.to_bytes(4, "big") + body
+        assert _outcome(data, False) == _outcome(data, True), sid
