@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "db": "skysift.cli.db_cmd:db",
     "config": "skysift.cli.config_cmd:config",
     "gcn": "skysift.cli.gcn:gcn",
+    "serve": "skysift.cli.web_cmd:serve",
+    "web": "skysift.cli.web_cmd:web",
 }
 
 

@@ -1,0 +1,1 @@
+"""skysift.web: the web site and the Lasair-compatible REST API."""
