@@ -60,6 +60,19 @@ class Settings:
     # logging
     debug: bool = False
     log_level: str = "INFO"
+    # the REST API (skysift.web.api)
+    api_rate_limit: int = 100  # calls per user per api_rate_window_s; <= 0 = unlimited
+    api_power_rate_limit: int = 10_000  # the same for power users (users.is_power)
+    api_rate_window_s: float = 3600.0
+    api_query_timeout_s: float = 30.0
+    api_query_row_cap: int = 10_000
+    api_power_query_row_cap: int = 1_000_000
+    # the web site
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    public_kafka: str | None = None  # bootstrap shown to users; None = the one skysift uses
+    session_secret_file: str | None = None  # None = session.secret in data_dir (made 0600)
+    session_max_age_s: int = 14 * 24 * 3600
 
     # ------------------------------------------------------------------ derived values
     @property

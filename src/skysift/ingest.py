@@ -240,6 +240,9 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
             _record_ingest_stats(engine, len(alerts), len(dead), lag)
             if on_batch is not None:
                 on_batch(report, totals)
+            # let this batch's messages and alerts go before the next consume: otherwise two
+            # batches of ~120 KB alerts are alive at once
+            del msgs, real, alerts, dead, report
             if max_alerts is not None and totals.ingested + totals.rejected >= max_alerts:
                 break
     finally:

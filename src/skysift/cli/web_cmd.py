@@ -1,0 +1,101 @@
+"""``skysift serve`` (web site + API + ingest, one process) and ``skysift web`` (the site alone).
+
+``serve`` is the small deployment: on embedded defaults it starts the data directory's Kafka
+broker when none is given (as ``skysift demo`` does), ingests ``input_topic`` in a background
+thread, and serves the site and API with uvicorn in the main thread; Ctrl-C stops all of it.
+A larger deployment runs ``skysift web`` and ``skysift ingest --from-kafka ...`` separately.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from skysift.cli.context import Context, pass_ctx
+
+__all__ = ["serve", "web"]
+
+log = logging.getLogger(__name__)
+
+_host = click.option("--host", default=None, metavar="ADDRESS",
+                     help="Address to listen on (setting web_host; default 127.0.0.1).")
+_port = click.option("--port", type=click.IntRange(1, 65535), default=None,
+                     help="Port to listen on (setting web_port; default 8000).")
+
+
+def _run_uvicorn(app, settings) -> None:
+    """Serve ``app`` until Ctrl-C/SIGTERM (uvicorn handles the signals)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port,
+                            log_config=None, log_level="debug" if settings.debug else "info",
+                            proxy_headers=True, server_header=False)
+    uvicorn.Server(config).run()
+
+
+@click.command()
+@_host
+@_port
+@pass_ctx
+def web(ctx: Context, host: str | None, port: int | None) -> None:
+    """Serve the web site and REST API (no ingest: run `skysift ingest` for that)."""
+    from skysift.cli._common import store
+    from skysift.web.app import create_app
+
+    settings = ctx.with_overrides(web_host=host, web_port=port)
+    app = create_app(settings, store(settings))
+    click.echo(f"skysift web site and API at http://{settings.web_host}:{settings.web_port}/",
+               err=True)
+    _run_uvicorn(app, settings)
+
+
+@click.command()
+@_host
+@_port
+@click.option("--input-topic", default=None, help="Topic to ingest (setting input_topic).")
+@pass_ctx
+def serve(ctx: Context, host: str | None, port: int | None, input_topic: str | None) -> None:
+    """Run the web site, the API and the ingest pipeline together (one small deployment)."""
+    import threading
+
+    from skysift.cli._common import store
+    from skysift.ingest import StopFlag, ingest_kafka
+    from skysift.streams import embedded
+    from skysift.streams.kafka import admin
+    from skysift.streams.topics import create_topic
+    from skysift.web.app import create_app
+
+    settings = ctx.with_overrides(web_host=host, web_port=port, input_topic=input_topic)
+    started_here = False
+    if not settings.kafka and not settings.kafka_config.get("bootstrap.servers"):
+        running = embedded.find_running(settings.data_dir)
+        if running is None:
+            info = embedded.up(settings.data_dir, settings.embedded_kafka_port)
+            started_here = True
+            click.echo(f"started the embedded Kafka broker at {info.bootstrap}", err=True)
+        else:
+            click.echo(f"using the embedded Kafka broker at {running.bootstrap}", err=True)
+    engine = store(settings)
+    create_topic(admin(settings), settings, settings.input_topic)
+    stop = StopFlag()
+
+    def ingest() -> None:
+        try:
+            totals = ingest_kafka(settings, [settings.input_topic], stop=stop, engine=engine)
+            log.info("ingest stopped: %s", totals.summary())
+        except Exception:  # the web site keeps running; the log says why ingest stopped
+            log.exception("ingest of %s stopped with an error", settings.input_topic)
+
+    worker = threading.Thread(target=ingest, name="skysift-ingest", daemon=True)
+    worker.start()
+    click.echo(f"ingesting {settings.input_topic}; web site and API at "
+               f"http://{settings.web_host}:{settings.web_port}/ (Ctrl-C stops)", err=True)
+    try:
+        _run_uvicorn(create_app(settings, engine), settings)
+    finally:
+        stop.event.set()
+        worker.join(timeout=settings.batch_wait_s + 30)
+        if started_here:
+            embedded.down(settings.data_dir)
+            click.echo("stopped the embedded broker", err=True)

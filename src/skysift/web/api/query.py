@@ -1,0 +1,109 @@
+"""``/api/query/``: run ``SELECT <selected> FROM <tables> WHERE <conditions>`` over the store.
+
+The statement goes through the same validation as filters (:func:`validate_filter` against
+:func:`skysift.filters.manage.catalogue`), then runs read-only with a deadline
+(``api_query_timeout_s``) and a row cap (``api_query_row_cap``; ``api_power_query_row_cap`` for
+power users). ``limit`` (default 1000, at most 1,000,000 as Lasair) is cut to the cap; ``offset``
+skips rows. Without an ORDER BY in ``conditions`` the rows come by ``diaObjectId`` so pages are
+stable. The answer is Lasair's: a JSON list of rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from fastapi import Response
+
+from skysift.accounts import User
+from skysift.config import Settings
+from skysift.web.api.auth import ApiUser
+from skysift.web.api.deps import ApiParams, Engine, SettingsDep
+from skysift.web.api.params import Params, openapi_params
+from skysift.web.api.routing import ApiJSONResponse, api_router
+from skysift.web.httperrors import BadInput
+
+__all__ = ["router", "build_sql", "run_api_query"]
+
+router = api_router()
+
+MAX_SELECTED, MAX_TABLES, MAX_CONDITIONS = 4096, 1024, 4096
+DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 1000, 1_000_000, 1_000_000_000
+#: Strings Lasair refuses anywhere in a query (comments that could span fields, statement ends).
+FORBIDDEN = ("#", "/*", "*/", ";", "\\")
+_ORDER = re.compile(r"^\s*order\s+by\b", re.I)
+
+SPECS = (
+    ("selected", "string", "the columns, as after SELECT (at most 4096 characters)", True),
+    ("tables", "string", "the tables, as after FROM: `objects` (at most 1024)", True),
+    ("conditions", "string", "as after WHERE; may be blank or start with ORDER BY (at most "
+     "4096)", False),
+    ("limit", "integer", "most rows (default 1000; cut to your row cap)", False),
+    ("offset", "integer", "rows to skip (default 0)", False),
+)
+
+
+def build_sql(selected: str, tables: str, conditions: str) -> str:
+    """The filter-language statement of an API query (each part on its own line, so a ``--``
+    comment ends with its field)."""
+    for name, text in (("selected", selected), ("tables", tables), ("conditions", conditions)):
+        for bad in FORBIDDEN:
+            if bad in text:
+                raise BadInput(f"{name} may not contain '{bad}'", field=name)
+    sql = f"SELECT {selected}\nFROM {tables}"
+    if _ORDER.match(conditions):
+        return f"{sql}\n{conditions}"
+    return f"{sql}\nWHERE {conditions}" if conditions.strip() else sql
+
+
+def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
+                  offset: int) -> list[dict]:
+    """Validate and run ``sql`` for ``user``; the rows, at most the user's row cap."""
+    from skysift.filters.compile import compile_filter
+    from skysift.filters.engine import run_query
+    from skysift.filters.manage import catalogue
+    from skysift.filters.validate import HIDDEN_KEY, validate_filter
+
+    cap = settings.api_power_query_row_cap if user.is_power else settings.api_query_row_cap
+    limit = min(limit, cap)
+    vf = validate_filter(sql, catalogue(), name="query")
+    from skysift.filters.resolve import key_column
+    from sqlglot import exp
+
+    tree = vf.ast.copy()
+    if not tree.args.get("order"):
+        tree = tree.order_by(exp.Ordered(this=key_column(vf.objects_ref), desc=False), copy=False)
+    if offset:
+        tree = tree.offset(offset, copy=False)
+    vf = dataclasses.replace(vf, ast=tree, _compiled={})
+    dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    text = compile_filter(vf, dialect, limit=limit)
+    result = run_query(conn, text, dialect=dialect, timeout_s=settings.api_query_timeout_s,
+                       row_cap=limit, filter_name="query")
+    return [{k: v for k, v in row.items() if k != HIDDEN_KEY} for row in result.rows]
+
+
+def _query(user: User, p: Params, settings: Settings, engine) -> Response:
+    selected = p.text("selected", max_len=MAX_SELECTED)
+    tables = p.text("tables", max_len=MAX_TABLES)
+    conditions = p.text("conditions", max_len=MAX_CONDITIONS, required=False, allow_blank=True)
+    limit = p.integer("limit", lo=0, hi=MAX_LIMIT, required=False, default=DEFAULT_LIMIT)
+    offset = p.integer("offset", lo=0, hi=MAX_OFFSET, required=False, default=0)
+    sql = build_sql(selected, tables, conditions)
+    with engine.connect() as conn:
+        rows = run_api_query(conn, settings, user, sql, limit=limit, offset=offset)
+    return ApiJSONResponse(rows)
+
+
+@router.get("/query/", summary="Run a query over the store (Lasair's /api/query/)",
+            openapi_extra=openapi_params(*SPECS))
+def query_get(user: ApiUser, p: ApiParams, settings: SettingsDep, engine: Engine) -> Response:
+    """Run ``SELECT selected FROM tables WHERE conditions``; a list of rows."""
+    return _query(user, p, settings, engine)
+
+
+@router.post("/query/", summary="Run a query over the store (Lasair's /api/query/)",
+             openapi_extra=openapi_params(*SPECS, body=True))
+def query_post(user: ApiUser, p: ApiParams, settings: SettingsDep, engine: Engine) -> Response:
+    """As GET, with the arguments in a form or a JSON object."""
+    return _query(user, p, settings, engine)

@@ -1,0 +1,15 @@
+"""The server-rendered pages, one module per group; :func:`routers` lists their routers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["routers"]
+
+
+def routers() -> list[APIRouter]:
+    """The routers of every page group, in the order they are matched."""
+    from skysift.web.pages import accounts, admin, filters, home, objects, schema, search
+
+    return [home.router, accounts.router, filters.router, objects.router, search.router,
+            schema.router, admin.router]

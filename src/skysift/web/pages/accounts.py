@@ -1,0 +1,168 @@
+"""Accounts: sign up, log in, log out, the profile (id and API token), setting a password.
+
+A user made with ``skysift user add`` has no password yet: they set one on ``/password`` with the
+API token the command printed. API tokens are stored hashed, so a token is shown once: on the
+page that answers the sign-up or the "new token" button.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from skysift.accounts import User, add_user, get_user, new_token, user_for_token
+from skysift.errors import UserError
+from skysift.web.forms import Form, read_form
+from skysift.web.httperrors import BadInput
+from skysift.web.passwords import MAX_PASSWORD, MIN_PASSWORD, hash_password, verify_password
+from skysift.web.sessions import log_in, log_out, require_user
+from skysift.web.templating import flash, render
+
+__all__ = ["router", "safe_next"]
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,60}$")
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to go to after logging in (never another site)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target[:500]
+    return "/"
+
+
+def _password(form: Form, name: str = "password") -> str:
+    pw = form.text(name, max_len=MAX_PASSWORD, required=True, label="password", strip=False)
+    if len(pw) < MIN_PASSWORD:
+        raise BadInput(f"the password must be at least {MIN_PASSWORD} characters", field=name)
+    return pw
+
+
+def _set_password(conn: sa.Connection, user_id: int, password: str) -> None:
+    from skysift.store.schema import users
+
+    conn.execute(users.update().where(users.c.id == user_id)
+                 .values(password_hash=hash_password(password)))
+
+
+@router.get("/signup")
+def signup_page(request: Request) -> Response:
+    return render(request, "signup.html", values={})
+
+
+@router.post("/signup")
+async def signup(request: Request) -> Response:
+    """Create an account, log it in, and show its API token once."""
+    form = await read_form(request)
+    values = {k: form.values.get(k, "") for k in ("name", "email")}
+    try:
+        name = form.text("name", max_len=150, required=True, label="user name")
+        email = form.text("email", max_len=254, required=True, label="email")
+        if not _EMAIL.match(email):
+            raise BadInput("that does not look like an email address", field="email")
+        password = _password(form)
+        if password != form.values.get("password2", password):
+            raise BadInput("the two passwords differ", field="password2")
+        with request.app.state.engine.begin() as conn:
+            user, token = add_user(conn, name, email)
+            _set_password(conn, user.id, password)
+    except (BadInput, UserError) as exc:
+        return render(request, "signup.html", status=400, error=exc.message, values=values)
+    log.info("new user %s (id %d) signed up", user.name, user.id)
+    log_in(request, user)
+    return render(request, "profile.html", profile=user, token=token, welcome=True)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> Response:
+    return render(request, "login.html", next=safe_next(next), values={})
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await read_form(request)
+    target = safe_next(form.values.get("next"))
+    name = form.text("name", max_len=150, required=True, label="user name")
+    password = form.text("password", max_len=MAX_PASSWORD, required=True, label="password",
+                         strip=False)
+    user: User | None = None
+    password_hash = None
+    from skysift.store.schema import users
+
+    with request.app.state.engine.connect() as conn:
+        row = conn.execute(sa.select(users.c.id, users.c.password_hash)
+                           .where(sa.func.lower(users.c.name) == name.lower())).first()
+        if row is not None:
+            password_hash = row.password_hash
+            user = get_user(conn, int(row.id))
+    if user is None or not verify_password(password_hash, password):
+        log.info("failed login for a user name of %d characters", len(name))
+        return render(request, "login.html", status=401, next=target, values={"name": name},
+                      error="wrong user name or password")
+    log_in(request, user)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await read_form(request)
+    log_out(request)
+    return RedirectResponse("/", status_code=303)
+
+
+@router.get("/profile")
+def profile(request: Request) -> Response:
+    user = require_user(request)
+    return render(request, "profile.html", profile=user, token=None, token_prefix=_prefix(request, user))
+
+
+def _prefix(request: Request, user: User) -> str:
+    from skysift.store.schema import users
+
+    with request.app.state.engine.connect() as conn:
+        return str(conn.execute(sa.select(users.c.token_prefix).where(users.c.id == user.id))
+                   .scalar() or "")
+
+
+@router.post("/profile/token")
+async def regenerate_token(request: Request) -> Response:
+    """Make a new API token (the old one stops working) and show it once."""
+    user = require_user(request)
+    await read_form(request)
+    with request.app.state.engine.begin() as conn:
+        token = new_token(conn, user.id)
+    log.info("user %d made a new API token", user.id)
+    return render(request, "profile.html", profile=user, token=token)
+
+
+@router.get("/password")
+def password_page(request: Request) -> Response:
+    return render(request, "password.html", values={})
+
+
+@router.post("/password")
+async def set_password(request: Request) -> Response:
+    """Set a password with the API token (users made by ``skysift user add``, or forgotten)."""
+    form = await read_form(request)
+    values = {"name": form.values.get("name", "")}
+    try:
+        name = form.text("name", max_len=150, required=True, label="user name")
+        token = form.text("token", max_len=100, required=True, label="API token")
+        password = _password(form)
+        with request.app.state.engine.begin() as conn:
+            user = user_for_token(conn, token)
+            if user is None or user.name.lower() != name.lower():
+                raise BadInput("that user name and API token do not match", field="token")
+            _set_password(conn, user.id, password)
+    except BadInput as exc:
+        return render(request, "password.html", status=400, error=exc.message, values=values)
+    log_in(request, user)
+    flash(request, "Your password is set; you are logged in.")
+    return RedirectResponse("/profile", status_code=303)

@@ -1,0 +1,231 @@
+"""Filter pages: the list (mine and public), the editor (Run / Save), a filter's page, copy, delete.
+
+Saving goes through :mod:`skysift.filters.manage`, so a page has exactly the CLI's side effects:
+the SQL is validated, and a Kafka filter's topic is emptied and seeded on every save.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from skysift.accounts import User
+from skysift.errors import BrokerError, FilterConflict, FilterError
+from skysift.filters.manage import (
+    OUTPUTS,
+    TRIGGERS,
+    Filter,
+    add_filter,
+    delete_filter,
+    edit_filter,
+    list_filters,
+    run_filter,
+)
+from skysift.filters.validate import MAX_SQL_CHARS
+from skysift.web import filterview as fv
+from skysift.web.forms import Form, read_form
+from skysift.web.httperrors import BadInput
+from skysift.web.pages.home import visible_topics
+from skysift.web.sessions import current_user, require_user
+from skysift.web.sqlparts import compose, locate, split
+from skysift.web.templating import flash, render
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+
+EXAMPLE = (("objects.diaObjectId, objects.ra, objects.decl, objects.nDiaSources,\n"
+            "flux2mag(objects.latest_psfFlux) AS latest_mag"),
+           "objects",
+           "objects.latest_psfFlux > 3000\nORDER BY objects.lastDiaSourceMjdTai DESC")
+MAX_NAME = 100
+MAX_DESCRIPTION = 4096
+
+
+@router.get("/filters")
+def filter_list(request: Request) -> Response:
+    """My filters and everyone's public ones."""
+    user = current_user(request)
+    with request.app.state.engine.connect() as conn:
+        everything = list_filters(conn)
+        stats = {t["topic"]: t for t in visible_topics(conn, user)}
+    mine = [f for f in everything if user is not None and f.user_id == user.id]
+    public = [f for f in everything if f.public and (user is None or f.user_id != user.id)]
+    return render(request, "filters.html", mine=mine, public=public, stats=stats,
+                  outputs=fv.OUTPUT_LABELS)
+
+
+def _editor_values(flt: Filter | None) -> dict[str, Any]:
+    if flt is None:
+        sel, tab, cond = EXAMPLE
+        return {"selected": sel, "tables": tab, "conditions": cond, "sql": compose(*EXAMPLE),
+                "mode": "parts", "name": "", "description": "", "trigger": "none",
+                "output": "plain", "public": False}
+    parts = split(flt.sql)
+    values: dict[str, Any] = {"sql": flt.sql, "mode": "parts" if parts else "sql",
+                              "name": flt.name, "description": flt.description,
+                              "trigger": flt.trigger, "output": flt.output, "public": flt.public}
+    if parts:
+        values.update(zip(("selected", "tables", "conditions"), parts))
+    return values
+
+
+def _editor(request: Request, flt: Filter | None, values: dict[str, Any], status: int = 200,
+            **more: Any) -> Response:
+    return render(request, "editor.html", status=status, flt=flt, v=values,
+                  triggers={t: fv.TRIGGER_LABELS.get(t, t) for t in TRIGGERS},
+                  outputs={o: fv.OUTPUT_LABELS.get(o, o) for o in OUTPUTS},
+                  catalogue=_columns(), max_sql=MAX_SQL_CHARS, **more)
+
+
+def _columns() -> list[Any]:
+    from skysift.store.columns import COLUMNS
+
+    return list(COLUMNS)
+
+
+def _read_sql(form: Form, values: dict[str, Any]) -> str:
+    """The SQL of the submitted editor (three boxes, or one box in SQL mode)."""
+    if values["mode"] == "sql":
+        return form.text("sql", max_len=MAX_SQL_CHARS, required=True, label="SQL")
+    selected = form.text("selected", max_len=4096, required=True, label="SELECT")
+    tables = form.text("tables", max_len=1024, label="FROM") or "objects"
+    conditions = form.text("conditions", max_len=4096, label="WHERE")
+    return compose(selected, tables, conditions)
+
+
+async def _editor_post(request: Request, user: User, flt: Filter | None) -> Response:
+    """Run or save the submitted editor."""
+    form = await read_form(request)
+    keys = ("selected", "tables", "conditions", "sql", "name", "description", "trigger", "output")
+    values: dict[str, Any] = {k: form.values.get(k, "") for k in keys}
+    values["public"] = form.flag("public")
+    values["mode"] = "sql" if form.values.get("mode") == "sql" else "parts"
+    parts = {k: values[k] for k in ("selected", "tables", "conditions")}
+    try:
+        action = form.choice("action", ("run", "save"), default="run")
+        sql = _read_sql(form, values)
+        if action == "run":
+            with request.app.state.engine.connect() as conn:
+                result = run_filter(conn, request.app.state.settings, sql,
+                                    name=values["name"] or None)
+            columns, rows, ids = fv.result_table(result.rows)
+            return _editor(request, flt, values, result=result, columns=columns, rows=rows,
+                           ids=ids)
+        saved = _save(request, user, flt, form, sql)
+    except (BadInput, FilterError) as exc:
+        where = getattr(exc, "field", None)
+        if where is None and isinstance(exc, FilterConflict):
+            where = "name"
+        if where is None:
+            where = locate(exc.message, parts if values["mode"] == "parts" else {"sql": values["sql"]})
+        return _editor(request, flt, values, status=400, error=exc.message, error_part=where)
+    except BrokerError as exc:
+        log.warning("saving a filter failed: %s", exc)
+        return _editor(request, flt, values, status=503, error_part=None,
+                       error=f"Kafka did not answer, so nothing was saved: {exc.message}")
+    what = "Saved" if flt else "Created"
+    flash(request, f"{what} filter {saved.name}. Its topic {saved.topic} was emptied and seeded "
+                   "with the most recent matching objects.")
+    return RedirectResponse(f"/filters/{saved.id}", status_code=303)
+
+
+def _save(request: Request, user: User, flt: Filter | None, form: Form, sql: str) -> Filter:
+    name = form.text("name", max_len=MAX_NAME, required=True, label="name")
+    description = form.text("description", max_len=MAX_DESCRIPTION, label="description")
+    trigger = form.choice("trigger", TRIGGERS, default="none", label="trigger")
+    output = form.choice("output", OUTPUTS, default="plain", label="output")
+    public = form.flag("public")
+    engine, settings = request.app.state.engine, request.app.state.settings
+    if flt is None:
+        return add_filter(engine, settings, user, name=name, sql=sql, description=description,
+                          trigger=trigger, output=output, public=public)
+    return edit_filter(engine, settings, flt, name=name, sql=sql, description=description,
+                       trigger=trigger, output=output, public=public)
+
+
+@router.get("/filters/new")
+def new_filter(request: Request) -> Response:
+    require_user(request)
+    return _editor(request, None, _editor_values(None))
+
+
+@router.post("/filters/new")
+async def new_filter_post(request: Request) -> Response:
+    user = require_user(request)
+    return await _editor_post(request, user, None)
+
+
+@router.get("/filters/{fid}")
+def filter_page(request: Request, fid: str, run: str = "") -> Response:
+    """A filter: its topic, settings, SQL, today's counts against the quota, consumer code."""
+    user = current_user(request)
+    settings = request.app.state.settings
+    result = None
+    with request.app.state.engine.connect() as conn:
+        flt = fv.visible_filter(conn, fid, user)
+        stats = fv.today_stats(conn, flt.topic)
+        run_error = None
+        if run:
+            try:
+                result = run_filter(conn, settings, flt.sql, name=flt.name)
+            except FilterError as exc:
+                run_error = exc.message
+    bootstrap = fv.user_bootstrap(settings)
+    table = fv.result_table(result.rows) if result else ([], [], [])
+    return render(request, "filter.html", flt=flt, stats=stats, result=result, run_error=run_error,
+                  columns=table[0], rows=table[1], ids=table[2],
+                  owner=user is not None and user.id == flt.user_id,
+                  trigger_label=fv.TRIGGER_LABELS.get(flt.trigger, flt.trigger),
+                  output_label=fv.OUTPUT_LABELS.get(flt.output, flt.output),
+                  python=fv.python_consumer(bootstrap, flt.topic or ""),
+                  command=fv.consume_command(bootstrap, flt.topic or ""))
+
+
+@router.get("/filters/{fid}/edit")
+def edit_page(request: Request, fid: str) -> Response:
+    user = require_user(request)
+    with request.app.state.engine.connect() as conn:
+        flt = fv.owned_filter(conn, fid, user)
+    return _editor(request, flt, _editor_values(flt))
+
+
+@router.post("/filters/{fid}/edit")
+async def edit_post(request: Request, fid: str) -> Response:
+    user = require_user(request)
+    with request.app.state.engine.connect() as conn:
+        flt = fv.owned_filter(conn, fid, user)
+    return await _editor_post(request, user, flt)
+
+
+@router.post("/filters/{fid}/delete")
+async def delete_post(request: Request, fid: str) -> Response:
+    user = require_user(request)
+    await read_form(request)
+    with request.app.state.engine.connect() as conn:
+        flt = fv.owned_filter(conn, fid, user)
+    delete_filter(request.app.state.engine, request.app.state.settings, flt)
+    flash(request, f"Deleted filter {flt.name} and its topic {flt.topic}.")
+    return RedirectResponse("/filters", status_code=303)
+
+
+@router.post("/filters/{fid}/copy")
+async def copy_post(request: Request, fid: str) -> Response:
+    """Copy a visible (public) filter into my own, inactive and private."""
+    user = require_user(request)
+    await read_form(request)
+    with request.app.state.engine.connect() as conn:
+        src = fv.visible_filter(conn, fid, user)
+        taken = {f.name.lower() for f in list_filters(conn, user)}
+    base = f"{src.name[:MAX_NAME - 8]}_copy"
+    name = next(n for n in [base] + [f"{base}{i}" for i in range(2, 1000)] if n.lower() not in taken)
+    copy = add_filter(request.app.state.engine, request.app.state.settings, user, name=name,
+                      sql=src.sql, description=src.description, trigger="none",
+                      output=src.output, public=False)
+    flash(request, f"Copied {src.user_name}'s filter {src.name} into your filter {copy.name}.")
+    return RedirectResponse(f"/filters/{copy.id}/edit", status_code=303)

@@ -1,0 +1,108 @@
+"""The home page: the state of the stream (alerts today and in total, lag, filters, topics)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from skysift.accounts import User
+from skysift.web.sessions import current_user
+from skysift.web.templating import render
+
+__all__ = ["StreamState", "router", "stream_state", "visible_topics"]
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass
+class StreamState:
+    """What the home page shows."""
+
+    ingested_today: int = 0
+    rejected_today: int = 0
+    ingested_total: int = 0
+    objects: int = 0
+    sources: int = 0
+    forced_sources: int = 0
+    last_batch_at: datetime | None = None
+    last_batch_lag_s: float | None = None
+    active_filters: int = 0
+    filters: int = 0
+    topics: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _count(conn: sa.Connection, table: sa.Table) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+
+
+def visible_topics(conn: sa.Connection, user: User | None) -> list[dict[str, Any]]:
+    """Topics of public filters and of ``user``'s own, with today's counts (topic_stats)."""
+    from skysift.store.schema import filters, topic_stats, users
+    from skysift.streams.output import utc_today
+
+    seen = filters.c.public
+    if user is not None:
+        seen = sa.or_(seen, filters.c.user_id == user.id)
+    ts = topic_stats
+    q = (sa.select(filters.c.id, filters.c.name, filters.c.topic, filters.c.output,
+                   filters.c.trigger, filters.c.public, filters.c.user_id,
+                   users.c.name.label("owner"), ts.c.records_produced, ts.c.records_rejected,
+                   ts.c.bytes_produced, ts.c.last_record_at)
+         .join(users, users.c.id == filters.c.user_id)
+         .outerjoin(ts, sa.and_(ts.c.topic == filters.c.topic, ts.c.day == utc_today()))
+         .where(seen, filters.c.topic.is_not(None))
+         .order_by(filters.c.trigger == "none", filters.c.name))
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def stream_state(conn: sa.Connection, user: User | None) -> StreamState:
+    """Counts for the home page, read from the store."""
+    from skysift.store.schema import filters, forced_sources, ingest_stats, objects, sources
+    from skysift.streams.output import utc_today
+
+    st = StreamState()
+    today = conn.execute(sa.select(ingest_stats).where(ingest_stats.c.day == utc_today())).first()
+    if today is not None:
+        st.ingested_today = int(today.alerts_ingested)
+        st.rejected_today = int(today.alerts_rejected)
+    st.ingested_total = int(conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(ingest_stats.c.alerts_ingested), 0))).scalar())
+    last = conn.execute(sa.select(ingest_stats.c.last_batch_at, ingest_stats.c.last_batch_lag_s)
+                        .where(ingest_stats.c.last_batch_at.is_not(None))
+                        .order_by(ingest_stats.c.last_batch_at.desc()).limit(1)).first()
+    if last is not None:
+        st.last_batch_at, st.last_batch_lag_s = last
+    st.objects = _count(conn, objects)
+    st.sources = _count(conn, sources)
+    st.forced_sources = _count(conn, forced_sources)
+    st.filters = _count(conn, filters)
+    st.active_filters = int(conn.execute(sa.select(sa.func.count()).select_from(filters)
+                                         .where(filters.c.trigger != "none")).scalar() or 0)
+    st.topics = visible_topics(conn, user)
+    return st
+
+
+def _ago(when: datetime | None) -> str:
+    if when is None:
+        return "never"
+    secs = (datetime.now(UTC) - when).total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if secs >= size:
+            n = int(secs // size)
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    """The state of the stream."""
+    user = current_user(request)
+    with request.app.state.engine.connect() as conn:
+        state = stream_state(conn, user)
+    return render(request, "home.html", state=state, last_ago=_ago(state.last_batch_at))

@@ -1,0 +1,104 @@
+"""The object page: every attribute, the light curve (plotted in the browser), the sources.
+
+The light curve is drawn by the Plotly bundle shipped in ``static/vendor`` (no CDN): the page
+carries the points as JSON and ``static/lightcurve.js`` draws flux against time with error bars,
+one colour per band, detections as filled circles and forced photometry as open ones. Without
+JavaScript the source tables below show the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from skysift.store.columns import BANDS, BOOKKEEPING_COLUMNS, COLUMNS
+from skysift.web.forms import parse_int
+from skysift.web.httperrors import NotFound
+from skysift.web.templating import render
+
+__all__ = ["BAND_COLOURS", "plot_data", "router"]
+
+router = APIRouter(include_in_schema=False)
+
+#: One colour per band (colour-blind-safe where possible), shared with lightcurve.js via the page.
+BAND_COLOURS = {"u": "#6a3d9a", "g": "#1b9e77", "r": "#d62728", "i": "#ff7f0e",
+                "z": "#8c564b", "y": "#404040"}
+SOURCE_COLUMNS = ("diaSourceId", "midpointMjdTai", "band", "psfFlux", "psfFluxErr", "snr",
+                  "reliability", "ra", "dec")
+FORCED_COLUMNS = ("diaForcedSourceId", "midpointMjdTai", "band", "psfFlux", "psfFluxErr")
+
+
+def _num(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def plot_data(sources: list[dict[str, Any]], forced: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per band and kind, the points to plot: ``{"bands": [...], "series": [...]}``.
+
+    Each series is ``{band, kind, colour, mjd, flux, err}``, kind ``detection`` or ``forced``;
+    points without a time or flux are left out.
+    """
+    series = []
+    bands_seen: list[str] = []
+    order = list(BANDS) + sorted({str(s.get("band")) for s in sources + forced} - set(BANDS))
+    for band in order:
+        for kind, records in (("detection", sources), ("forced", forced)):
+            pts = [(_num(r.get("midpointMjdTai")), _num(r.get("psfFlux")), _num(r.get("psfFluxErr")))
+                   for r in records if str(r.get("band")) == band]
+            pts = [p for p in pts if p[0] is not None and p[1] is not None]
+            if not pts:
+                continue
+            if band not in bands_seen:
+                bands_seen.append(band)
+            series.append({"band": band, "kind": kind, "colour": BAND_COLOURS.get(band, "#333"),
+                           "mjd": [p[0] for p in pts], "flux": [p[1] for p in pts],
+                           "err": [p[2] for p in pts]})
+    return {"bands": bands_seen, "series": series}
+
+
+def _attributes(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    docs = {c.name: c for c in COLUMNS}
+    out = []
+    for name, value in obj.items():
+        if name in BOOKKEEPING_COLUMNS:
+            continue
+        doc = docs.get(name)
+        out.append({"name": name, "value": value, "unit": doc.unit if doc else "",
+                    "meaning": doc.meaning if doc else ""})
+    return out
+
+
+@router.get("/objects/{object_id}")
+def object_page(request: Request, object_id: str) -> Response:
+    """Everything the store holds about one object."""
+    from skysift.store.lightcurve import fetch_lightcurves, fetch_objects
+
+    oid = parse_int(object_id, "object id", lo=0, hi=2**63 - 1, label="an object id")
+    with request.app.state.engine.connect() as conn:
+        obj = fetch_objects(conn, [oid]).get(oid)
+        lc = fetch_lightcurves(conn, [oid]).get(oid)
+    if obj is None and lc is None:
+        raise NotFound(f"the store has no object {oid}")
+    obj = obj or {"diaObjectId": oid}
+    dia_object = obj.get("diaObject")
+    if isinstance(dia_object, str):
+        try:
+            dia_object = json.loads(dia_object)
+        except ValueError:
+            dia_object = None
+    sources = lc.diaSources if lc else []
+    forced = lc.diaForcedSources if lc else []
+    return render(request, "object.html", oid=oid, obj=obj, attributes=_attributes(obj),
+                  dia_object=dia_object if isinstance(dia_object, dict) else None,
+                  sources=sources, forced=forced, source_columns=SOURCE_COLUMNS,
+                  forced_columns=FORCED_COLUMNS, plot=plot_data(sources, forced),
+                  updated=obj.get("updated"))
