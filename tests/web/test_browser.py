@@ -156,6 +156,8 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
             shot("05-editor-error")
             page.fill("#conditions", "objects.nDiaSources >= 1")
 
+            assert not page.is_visible("#name")  # "Save" asks for the settings
+            page.click("#save-open")
             page.fill("#name", "Lots of detections")
             page.fill("textarea[name=description]", "Objects detected at least once, with light curve")
             page.check("input[name=trigger][value=alert]")
@@ -193,6 +195,7 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
             assert page.locator("#sources tbody tr").count() == N_DETECTIONS + 1
             page.hover("#lightcurve .scatterlayer .trace .points path >> nth=0", force=True)
             shot("09-object")
+            page.locator("#lightcurve").screenshot(path=str(ARTIFACTS / "09b-lightcurve.png"))
 
             ra, dec = re.search(r"RA ([-\d.e]+)°, Dec ([-\d.e]+)°",
                                 page.inner_text(".lead")).groups()

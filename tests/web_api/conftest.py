@@ -13,6 +13,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,13 +140,13 @@ def api(make_world) -> World:
     return make_world()
 
 
-@pytest.fixture
-def live(api):
-    """A real uvicorn server (in a thread) serving ``api.app``; yields its base URL."""
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Run ``app`` on a real uvicorn server (in a thread) on a free port; yields its base URL."""
     import uvicorn
 
     port = free_port()
-    config = uvicorn.Config(api.app, host="127.0.0.1", port=port, log_config=None,
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
                             access_log=True, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -159,3 +161,10 @@ def live(api):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture
+def live(api):
+    """A real uvicorn server serving ``api.app``; yields its base URL."""
+    with serve(api.app) as url:
+        yield url

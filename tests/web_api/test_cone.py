@@ -8,7 +8,6 @@ import numpy as np
 import sqlalchemy as sa
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-
 from conftest import CENTRES, FIRST_PLACED_ID
 
 

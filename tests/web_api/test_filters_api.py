@@ -23,6 +23,7 @@ def _expected_seed(world, sql: str) -> set[int]:
     return {int(r["diaObjectId"]) for r in rows}
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # manage is tested on both
 def test_create_update_delete_filter_through_the_api(make_world, kafka_bootstrap, topic_reader,
                                                      unique_name):
     world = make_world(kafka=kafka_bootstrap, seed_records=4)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from lasair import LasairError, lasair_client
-
 from conftest import CENTRES
+from lasair import LasairError, lasair_client
 
 
 def test_lasair_client_cone_query_object(api, live):
@@ -51,28 +50,13 @@ def test_lasair_client_sees_lasair_errors(api, live):
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_lasair_client_sees_the_rate_limit(make_world):
-    import threading
-    import time
-
-    import uvicorn
-
-    from conftest import free_port
+    from conftest import serve
 
     world = make_world(api_rate_limit=2)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port,
-                                           log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        client = lasair_client(world.tokens["bob"], endpoint=f"http://127.0.0.1:{port}/api")
+    with serve(world.app) as url:
+        client = lasair_client(world.tokens["bob"], endpoint=f"{url}/api")
         client.cone(10, 20, 5)
         client.cone(10, 20, 5)
         with pytest.raises(LasairError) as err:
             client.cone(10, 20, 5)
         assert err.value.message.startswith("Request limit exceeded")
-    finally:
-        server.should_exit = True
-        thread.join(10)

@@ -20,9 +20,11 @@ def _stored(api, oid):
 
 def _richest(api) -> int:
     """The real object with the most stored sources and forced sources."""
-    best = max(api.real_ids, key=lambda o: (
-        lambda lc: (len(lc.diaSources) + len(lc.diaForcedSources)) if lc else -1)(_stored(api, o)[1]))
-    return best
+    def size(oid: int) -> int:
+        lc = _stored(api, oid)[1]
+        return len(lc.diaSources) + len(lc.diaForcedSources) if lc else -1
+
+    return max(api.real_ids, key=size)
 
 
 def test_full_object_has_the_stored_records_and_skysift_values(api):
@@ -74,14 +76,15 @@ def test_without_lasair_added_only_the_stored_records(api):
 
 
 def test_reliability_threshold_drops_less_reliable_detections(api):
-    from skysift.store.schema import sources
     import sqlalchemy as sa
+
+    from skysift.store.schema import sources
 
     oid = _richest(api)
     with api.engine.connect() as conn:
         rel = [r[0] for r in conn.execute(sa.select(sources.c.reliability)
                                           .where(sources.c.diaObjectId == oid))]
-    threshold = sorted(r for r in rel if r is not None)[0] + 1e-9 if any(rel) else 0.5
+    threshold = min(r for r in rel if r is not None) + 1e-9 if any(rel) else 0.5
     got = api.get("/api/object/", objectId=oid, reliabilityThreshold=threshold).json()
     want = [r for r in rel if r is not None and r >= threshold]
     assert len(got["diaSourcesList"]) == len(want) < len(rel)

@@ -30,7 +30,7 @@ def test_query_returns_the_rows_the_store_holds(api):
 
 
 def test_limit_and_offset_page_through_the_result(api):
-    args = dict(selected="diaObjectId", tables="objects", conditions="decl < -80")
+    args = {"selected": "diaObjectId", "tables": "objects", "conditions": "decl < -80"}
     full = [row["diaObjectId"] for row in api.get("/api/query/", limit=1000, **args).json()]
     assert len(full) >= 40
     pages = []
@@ -57,7 +57,7 @@ def test_order_by_in_conditions_and_blank_conditions(api):
 
 def test_rows_are_capped_per_user_class(make_world):
     world = make_world(api_query_row_cap=5, api_power_query_row_cap=50)
-    args = dict(selected="diaObjectId", tables="objects", conditions="", limit=100)
+    args = {"selected": "diaObjectId", "tables": "objects", "conditions": "", "limit": 100}
     assert len(world.get("/api/query/", **args).json()) == 5  # normal user
     assert len(world.get("/api/query/", who="carol", **args).json()) == 50  # power user
     args["limit"] = 3

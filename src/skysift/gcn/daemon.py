@@ -24,6 +24,7 @@ from typing import Any
 from skysift.errors import GcnError
 from skysift.gcn.settings import GcnSettings, load_settings
 from skysift.gcn.state import ListenerState
+from skysift.processes import pid_alive
 
 __all__ = ["DaemonPaths", "main", "pid_alive", "restart", "start", "status", "stop"]
 
@@ -40,21 +41,6 @@ class DaemonPaths:
     def of(cls, settings: GcnSettings) -> DaemonPaths:
         base = settings.state_dir / settings.path.stem
         return cls(Path(f"{base}.pid"), Path(f"{base}.log"), Path(f"{base}.state.json"))
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live (not zombie) process."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().rsplit(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _running_pid(paths: DaemonPaths) -> int | None:

@@ -63,7 +63,7 @@ def separation_arcsec(ra1: npt.ArrayLike, dec1: npt.ArrayLike, ra2: npt.ArrayLik
 def _coarse_order(radius_deg: float) -> int:
     if radius_deg <= 0:
         return HEALPIX_ORDER
-    order = int(math.floor(math.log2(_ORDER0_DEG / radius_deg)))
+    order = math.floor(math.log2(_ORDER0_DEG / radius_deg))
     return max(0, min(HEALPIX_ORDER, order))
 
 

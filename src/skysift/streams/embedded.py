@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skysift.errors import BrokerError
+from skysift.processes import pid_alive
 
-__all__ = ["EmbeddedBroker", "BrokerInfo", "up", "status", "down", "find_running", "free_port"]
+__all__ = ["BrokerInfo", "EmbeddedBroker", "down", "find_running", "free_port", "status", "up"]
 
 PID_FILE = "kafka.pid"
 INFO_FILE = "kafka.json"
@@ -87,7 +88,7 @@ class EmbeddedBroker:
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 20.0) -> "EmbeddedBroker":
+    def start(self, timeout: float = 20.0) -> EmbeddedBroker:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
         self.proc = subprocess.Popen(_command(self.port), stdout=log, stderr=log,
@@ -105,7 +106,7 @@ class EmbeddedBroker:
                 self.proc.wait(5)
         self.proc = None
 
-    def __enter__(self) -> "EmbeddedBroker":
+    def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -122,23 +123,6 @@ class BrokerInfo:
     started: float
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child still answers kill(0); look at /proc where there is one
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():
-        try:
-            return stat.read_text().split(") ", 1)[1][0] != "Z"
-        except (OSError, IndexError):
-            return True
-    return True
-
-
 def find_running(data_dir: Path) -> BrokerInfo | None:
     """The data directory's embedded broker if its process is alive, else ``None``."""
     info_path = data_dir / INFO_FILE
@@ -149,7 +133,7 @@ def find_running(data_dir: Path) -> BrokerInfo | None:
         found = BrokerInfo(int(info["pid"]), str(info["bootstrap"]), float(info["started"]))
     except (ValueError, KeyError, OSError):
         return None
-    return found if _pid_alive(found.pid) else None
+    return found if pid_alive(found.pid) else None
 
 
 def up(data_dir: Path, port: int = 0, timeout: float = 20.0) -> BrokerInfo:
@@ -196,8 +180,8 @@ def down(data_dir: Path, timeout: float = 5.0) -> bool:
         return False
     os.kill(found.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _pid_alive(found.pid):
+    while time.monotonic() < deadline and pid_alive(found.pid):
         time.sleep(0.05)
-    if _pid_alive(found.pid):
+    if pid_alive(found.pid):
         os.kill(found.pid, signal.SIGKILL)
     return True

@@ -39,6 +39,19 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def cell(value: Any, column: str = "") -> str:
+    """Like :func:`fmt`, but times (columns named ``...Mjd...``) keep 5 decimals (~1 s).
+
+    Examples
+    --------
+    >>> cell(60924.354112, "midpointMjdTai"), cell(60924.354112, "psfFlux")
+    ('60924.35411', '60924.4')
+    """
+    if isinstance(value, float) and "mjd" in column.lower() and math.isfinite(value):
+        return f"{value:.5f}"
+    return fmt(value)
+
+
 def _thousands(value: Any) -> str:
     try:
         return f"{int(value):,}"
@@ -47,6 +60,7 @@ def _thousands(value: Any) -> str:
 
 
 templates.env.filters["fmt"] = fmt
+templates.env.filters["cell"] = cell
 templates.env.filters["thousands"] = _thousands
 templates.env.globals["version"] = __version__
 

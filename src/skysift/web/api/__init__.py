@@ -16,7 +16,7 @@ from skysift.web.api.docs import router as docs_router
 from skysift.web.api.logmask import install as install_token_mask
 from skysift.web.api.routing import api_router
 
-__all__ = ["router", "docs_router", "install_token_mask"]
+__all__ = ["docs_router", "install_token_mask", "router"]
 
 router = api_router()
 for _module in (query, cone, objects, sherlock, token, filters, topics):

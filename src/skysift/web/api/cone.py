@@ -22,7 +22,7 @@ from skysift.web.api.params import Params, openapi_params
 from skysift.web.api.routing import ApiJSONResponse, api_router
 from skysift.web.httperrors import BadInput
 
-__all__ = ["router", "cone_answer"]
+__all__ = ["cone_answer", "router"]
 
 router = api_router()
 REQUEST_TYPES = ("all", "nearest", "count")

@@ -14,11 +14,12 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
+from skysift.web.api.routing import ApiRoute
 from skysift.web.httperrors import NotFound
 
-__all__ = ["router", "SWAGGER_DIR", "ASSETS"]
+__all__ = ["ASSETS", "SWAGGER_DIR", "router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=ApiRoute)
 SWAGGER_DIR = Path(__file__).resolve().parent.parent / "static" / "swagger"
 #: The files /docs/swagger/ serves, with their media types (nothing else is reachable).
 ASSETS = {

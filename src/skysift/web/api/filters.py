@@ -28,7 +28,7 @@ from skysift.web.api.query import MAX_CONDITIONS, MAX_SELECTED, MAX_TABLES, buil
 from skysift.web.api.routing import ApiJSONResponse, api_router
 from skysift.web.httperrors import BadInput, Forbidden, NotFound
 
-__all__ = ["router", "filter_json"]
+__all__ = ["filter_json", "router"]
 
 router = api_router()
 MAX_NAME, MAX_DESCRIPTION, MAX_SQL = 256, 4096, 20_000

@@ -23,8 +23,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from fastapi import Response
 
@@ -34,7 +35,7 @@ from skysift.web.api.params import Params, openapi_params
 from skysift.web.api.routing import ApiJSONResponse, api_router
 from skysift.web.httperrors import NotFound
 
-__all__ = ["router", "object_answer"]
+__all__ = ["object_answer", "router"]
 
 router = api_router()
 SPECS = (

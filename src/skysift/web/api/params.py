@@ -19,7 +19,7 @@ from fastapi import Request
 
 from skysift.web.httperrors import BadInput
 
-__all__ = ["MAX_BODY_BYTES", "Params", "read_params", "openapi_params"]
+__all__ = ["MAX_BODY_BYTES", "Params", "openapi_params", "read_params"]
 
 MAX_BODY_BYTES = 1 << 20
 _TRUE = {"1", "true", "yes", "on", "t", "y"}

@@ -23,7 +23,7 @@ from skysift.web.api.params import Params, openapi_params
 from skysift.web.api.routing import ApiJSONResponse, api_router
 from skysift.web.httperrors import BadInput
 
-__all__ = ["router", "build_sql", "run_api_query"]
+__all__ = ["build_sql", "router", "run_api_query"]
 
 router = api_router()
 
@@ -31,13 +31,13 @@ MAX_SELECTED, MAX_TABLES, MAX_CONDITIONS = 4096, 1024, 4096
 DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 1000, 1_000_000, 1_000_000_000
 #: Strings Lasair refuses anywhere in a query (comments that could span fields, statement ends).
 FORBIDDEN = ("#", "/*", "*/", ";", "\\")
-_ORDER = re.compile(r"^\s*order\s+by\b", re.I)
+_ORDER = re.compile(r"^\s*order\s+by\b", re.IGNORECASE)
 
 SPECS = (
     ("selected", "string", "the columns, as after SELECT (at most 4096 characters)", True),
     ("tables", "string", "the tables, as after FROM: `objects` (at most 1024)", True),
-    ("conditions", "string", "as after WHERE; may be blank or start with ORDER BY (at most "
-     "4096)", False),
+    ("conditions", "string", ("as after WHERE; may be blank or start with ORDER BY (at most "
+     "4096)"), False),
     ("limit", "integer", "most rows (default 1000; cut to your row cap)", False),
     ("offset", "integer", "rows to skip (default 0)", False),
 )
@@ -67,8 +67,9 @@ def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
     cap = settings.api_power_query_row_cap if user.is_power else settings.api_query_row_cap
     limit = min(limit, cap)
     vf = validate_filter(sql, catalogue(), name="query")
-    from skysift.filters.resolve import key_column
     from sqlglot import exp
+
+    from skysift.filters.resolve import key_column
 
     tree = vf.ast.copy()
     if not tree.args.get("order"):

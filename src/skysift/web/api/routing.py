@@ -84,7 +84,7 @@ def error_response(exc: SkysiftError) -> ApiJSONResponse:
         headers["WWW-Authenticate"] = "Token"
     retry = getattr(exc, "retry_after", None)
     if status == 429 and retry is not None:
-        headers["Retry-After"] = str(int(math.ceil(retry)))
+        headers["Retry-After"] = str(math.ceil(retry))
     return ApiJSONResponse(body, status_code=status, headers=headers)
 
 

@@ -15,7 +15,7 @@ from skysift.web.api.params import Params, openapi_params
 from skysift.web.api.routing import api_router
 from skysift.web.httperrors import BadInput
 
-__all__ = ["router", "NOT_CONFIGURED"]
+__all__ = ["NOT_CONFIGURED", "router"]
 
 router = api_router()
 NOT_CONFIGURED = ("This skysift server does not have a Sherlock service "

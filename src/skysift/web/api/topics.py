@@ -8,7 +8,7 @@ Each entry: ``topic``, ``filter`` (name), ``filter_id``, ``owner_id``, ``owner``
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from fastapi import Response
@@ -26,7 +26,7 @@ def visible_topics(conn: sa.Connection, user_id: int) -> list[dict]:
     """The topics ``user_id`` may see, theirs first, then by topic name."""
     from skysift.store.schema import filters, topic_stats, users
 
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     f, ts = filters.c, topic_stats.c
     rows = conn.execute(
         sa.select(f.id, f.name, f.user_id, users.c.name.label("owner"), f.output, f.trigger,
@@ -46,7 +46,7 @@ def visible_topics(conn: sa.Connection, user_id: int) -> list[dict]:
         t = today_rows.get(r.topic)
         when = last.get(r.topic)
         if isinstance(when, str):  # SQLite's max() of a timestamp column is text
-            when = datetime.fromisoformat(when).replace(tzinfo=timezone.utc)
+            when = datetime.fromisoformat(when).replace(tzinfo=UTC)
         out.append({
             "topic": r.topic, "filter": r.name, "filter_id": r.id, "owner_id": r.user_id,
             "owner": r.owner, "output": r.output, "trigger": r.trigger, "public": bool(r.public),

@@ -32,7 +32,8 @@
   });
   var layout = {
     margin: { l: 70, r: 20, t: 20, b: 50 },
-    xaxis: { title: { text: "MJD (TAI)" }, zeroline: false, gridcolor: "#eceff3" },
+    xaxis: { title: { text: "MJD (TAI)" }, zeroline: false, gridcolor: "#eceff3",
+             tickformat: ".1f", hoverformat: ".4f" },
     yaxis: { title: { text: "PSF flux (nJy)" }, zeroline: true, zerolinecolor: "#c9d1da",
              gridcolor: "#eceff3" },
     legend: { orientation: "h", y: 1.08, x: 0 },
