@@ -71,7 +71,7 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     public_kafka: str | None = None  # bootstrap shown to users; None = the one skysift uses
-    session_secret_file: str | None = None  # None = session.secret in data_dir (made 0600)
+    session_key_file: str | None = None  # None = session.key in data_dir (made 0600)
     session_max_age_s: int = 14 * 24 * 3600
 
     # ------------------------------------------------------------------ derived values

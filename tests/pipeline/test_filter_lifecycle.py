@@ -56,6 +56,31 @@ def test_edit_empties_the_topic_and_seeds_the_most_recent(world, kafka_bootstrap
     assert all("UTC" in json.loads(m.value()) for m in msgs)
 
 
+def test_seeded_lite_and_full_records_carry_the_stored_light_curve(world, topic_reader):
+    settings, engine, user = world
+    ingest_files(settings, [RUBIN], progress=False, engine=engine)
+    lite = add_filter(engine, settings, user, name="lite", sql=ALL_SQL, output="lite")
+    full = add_filter(engine, settings, user, name="full", sql=ALL_SQL, output="full")
+    from skysift.store.lightcurve import fetch_lightcurves
+
+    for flt in (lite, full):
+        msgs = topic_reader(flt.topic, expect=settings.seed_records)
+        assert len(msgs) == settings.seed_records
+        ids = [int(m.key()) for m in msgs]
+        with engine.connect() as conn:
+            stored = fetch_lightcurves(conn, ids)
+        for m in msgs:
+            rec = json.loads(m.value())
+            lc = stored[rec["diaObjectId"]]
+            got = rec["alert"]["diaSourcesList"]
+            assert len(got) == len(lc.diaSources) >= 1
+            if flt.output == "full":
+                assert got == lc.diaSources
+                assert rec["alert"]["diaObject"]["diaObjectId"] == rec["diaObjectId"]
+            else:
+                assert [s["psfFlux"] for s in got] == [s["psfFlux"] for s in lc.diaSources]
+
+
 def test_rename_moves_the_topic_and_delete_removes_it(world, kafka_bootstrap):
     settings, engine, user = world
     f = add_filter(engine, settings, user, name="before", sql=ALL_SQL, output="lite")

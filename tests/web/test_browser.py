@@ -162,12 +162,13 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
             page.fill("textarea[name=description]", "Objects detected at least once, with light curve")
             page.check("input[name=trigger][value=alert]")
             page.check("input[name=output][value=lite]")
+            shot("06-editor-save-settings")
             page.click("#save")
             page.wait_for_url(re.compile(r".*/filters/\d+$"))
             topic = page.inner_text("#topic-name").strip()
             assert topic == f"lasair_{user_id}Lotsofdetections"
             assert f"my_topic = '{topic}'" in page.inner_text("#consumer-code")
-            shot("06-filter")
+            shot("07-filter")
 
             records = [json.loads(m.value()) for m in topic_reader(topic, expect=6)]
             assert len(records) == 6
@@ -176,9 +177,9 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
                        for r in records)
 
             page.goto(base + "/filters")
-            shot("07-filters")
+            shot("08-filters")
             page.click("header >> text=Schema")
-            shot("08-schema")
+            shot("09-schema")
 
             page.goto(base + "/")
             page.click("header >> text=Filters")
@@ -194,8 +195,8 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
             assert page.locator("#lightcurve .legend .traces").count() == len(series)
             assert page.locator("#sources tbody tr").count() == N_DETECTIONS + 1
             page.hover("#lightcurve .scatterlayer .trace .points path >> nth=0", force=True)
-            shot("09-object")
-            page.locator("#lightcurve").screenshot(path=str(ARTIFACTS / "09b-lightcurve.png"))
+            shot("10-object")
+            page.locator("#lightcurve").screenshot(path=str(ARTIFACTS / "10b-lightcurve.png"))
 
             ra, dec = re.search(r"RA ([-\d.e]+)°, Dec ([-\d.e]+)°",
                                 page.inner_text(".lead")).groups()
@@ -205,7 +206,7 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
             page.click("form.stack button:has-text('Search')")
             page.wait_for_url(re.compile(r".*/search\?ra=.*"))
             assert page.locator(f"#cone-results a[href='/objects/{history_oid}']").count() == 1
-            shot("10-search")
+            shot("11-search")
             browser.close()
     finally:
         proc.terminate()

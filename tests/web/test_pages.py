@@ -36,7 +36,7 @@ def test_object_page_has_attributes_light_curve_data_and_sources(browser, alerts
     points = sum(len(s["mjd"]) for s in data["series"] if s["kind"] == "detection")
     assert points == n and all(len(s["flux"]) == len(s["err"]) for s in data["series"])
     assert "/static/vendor/plotly-basic.min.js" in r.text and "cdn" not in r.text.lower()
-    assert f"RA {ra:.6g}°" in r.text
+    assert f"RA {ra:.6f}°" in r.text
     assert len(re.findall(r"<tr>", r.text.split('id="sources"')[1].split("</table>")[0])) == n + 1
     assert browser().get("/static/vendor/plotly-basic.min.js").status_code == 200
 

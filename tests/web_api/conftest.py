@@ -1,101 +1,25 @@
 """Fixtures of the REST API tests: a store with real alerts and placed objects, users, clients.
 
-- ``api``: a :class:`World` on SQLite and on PostgreSQL (``store_url``): the store holds the real
-  Rubin alerts of tests/data/rubin and :data:`PLACED` synthetic objects at known positions (for
+- ``api``: a :class:`~api_world.World` on SQLite and on PostgreSQL (``store_url``): the store
+  holds the real Rubin alerts of tests/data/rubin and synthetic objects at known positions (for
   cone searches, around the RA wrap and both poles too); users ``alice``, ``bob`` (normal) and
   ``carol`` (power user); an in-process client (FastAPI's TestClient) on ``make_api_app``.
-- ``live``: a real uvicorn server on a free port serving the same app (for the ``lasair``
+- ``make_world(**settings)``: the same with settings changed.
+- ``live``: a real uvicorn server on a free port serving ``api.app`` (for the ``lasair``
   client), stopped at the end.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-import sqlalchemy as sa
 
-RUBIN = Path(__file__).resolve().parents[1] / "data" / "rubin"
-#: Centres of the placed objects: ordinary sky, the RA wrap, both poles.
-CENTRES = ((10.0, 20.0), (0.0, 5.0), (123.0, 89.995), (200.0, -89.99), (359.9, -30.0))
-PLACED_PER_CENTRE = 60
-FIRST_PLACED_ID = 9_000_000_000_000_000_001  # above 2**62: exact 64-bit ids
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-@dataclass
-class World:
-    settings: Any
-    engine: sa.Engine
-    app: Any
-    client: Any
-    tokens: dict[str, str]
-    users: dict[str, Any]
-    placed: dict[int, tuple[float, float]] = field(default_factory=dict)
-    real_ids: list[int] = field(default_factory=list)
-
-    def headers(self, who: str = "alice") -> dict[str, str]:
-        return {"Authorization": f"Token {self.tokens[who]}"}
-
-    def get(self, path: str, who: str = "alice", **params: Any):
-        return self.client.get(path, params=params, headers=self.headers(who))
-
-    def post(self, path: str, who: str = "alice", **data: Any):
-        return self.client.post(path, data=data, headers=self.headers(who))
-
-
-def placed_objects(seed: int = 7) -> dict[int, tuple[float, float]]:
-    """Synthetic positions: uniform in a disc of 1500 arcsec around each centre, wrapped."""
-    rng = np.random.default_rng(seed)
-    out: dict[int, tuple[float, float]] = {}
-    oid = FIRST_PLACED_ID
-    for ra0, dec0 in CENTRES:
-        for _ in range(PLACED_PER_CENTRE):
-            r = 1500.0 / 3600 * np.sqrt(rng.random())
-            theta = rng.uniform(0, 2 * np.pi)
-            dec = float(np.clip(dec0 + r * np.sin(theta), -90, 90))
-            cosd = max(np.cos(np.radians(dec)), 1e-6)
-            ra = float((ra0 + r * np.cos(theta) / cosd) % 360.0)
-            out[oid] = (ra, dec)
-            oid += 1
-    return out
-
-
-def _store_world(engine: sa.Engine) -> tuple[dict[int, tuple[float, float]], list[int]]:
-    from skysift.alerts.files import iter_alert_files, read_alerts
-    from skysift.features.sky import healpix_index
-    from skysift.store.ingest import store_alerts
-    from skysift.store.schema import objects
-
-    alerts = [a for p in iter_alert_files([RUBIN]) for a in read_alerts(p)]
-    alerts = [a for a in alerts if not isinstance(a, Exception)]
-    placed = placed_objects()
-    ids = list(placed)
-    ras = np.array([placed[i][0] for i in ids])
-    decs = np.array([placed[i][1] for i in ids])
-    pix = healpix_index(ras, decs)
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        result = store_alerts(conn, alerts)
-        conn.execute(objects.insert(), [
-            {"diaObjectId": i, "ra": float(r), "decl": float(d), "healpix": int(h),
-             "nDiaSources": 0, "lastDiaSourceMjdTai": 60000.0 + k, "updated": now}
-            for k, (i, r, d, h) in enumerate(zip(ids, ras, decs, pix))])
-    return placed, list(result.object_ids)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from api_world import World, serve, store_world
 
 
 @pytest.fixture
@@ -123,7 +47,7 @@ def make_world(make_settings, store_url):
 
         with engine.connect() as conn:
             people["carol"] = get_user(conn, "carol")
-        placed, real = _store_world(engine)
+        placed, real = store_world(engine)
         app = make_api_app(settings, engine)
         world = World(settings, engine, app, TestClient(app), tokens, people, placed, real)
         made.append(world)
@@ -138,29 +62,6 @@ def make_world(make_settings, store_url):
 @pytest.fixture
 def api(make_world) -> World:
     return make_world()
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run ``app`` on a real uvicorn server (in a thread) on a free port; yields its base URL."""
-    import uvicorn
-
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                            access_log=True, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import sqlalchemy as sa
+from api_world import CENTRES, FIRST_PLACED_ID
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-from conftest import CENTRES, FIRST_PLACED_ID
 
 
 def _all_positions(engine) -> dict[int, tuple[float, float]]:
@@ -80,7 +80,9 @@ def test_get_form_and_json_give_the_same_answer(api):
     by_get = api.get("/api/cone/", **args).json()
     by_form = api.post("/api/cone/", **args).json()
     by_json = api.client.post("/api/cone/", json=args, headers=api.headers()).json()
-    assert by_get == by_form == by_json and by_get["count"] > 0
+    by_multipart = api.client.post("/api/cone/", data=args, files={"x": ("x.txt", b"x")},
+                                   headers=api.headers()).json()
+    assert by_get == by_form == by_json == by_multipart and by_get["count"] > 0
 
 
 BAD = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CENTRES
+from api_world import CENTRES
 from lasair import LasairError, lasair_client
 
 
@@ -50,7 +50,7 @@ def test_lasair_client_sees_lasair_errors(api, live):
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_lasair_client_sees_the_rate_limit(make_world):
-    from conftest import serve
+    from api_world import serve
 
     world = make_world(api_rate_limit=2)
     with serve(world.app) as url:

@@ -318,8 +318,8 @@ def reset_topic(conn: sa.Connection, settings: Settings, flt: Filter) -> int:
             obj = objs.get(oid) or {}
             lightcurves[oid] = LightCurve(
                 dia_object=_dia_object_of(obj),
-                sources=list(getattr(lc, "sources", []) or []),
-                forced=list(getattr(lc, "forced", []) or []))
+                sources=list(lc.diaSources) if lc is not None else [],
+                forced=list(lc.diaForcedSources) if lc is not None else [])
     from confluent_kafka import Producer
 
     sink = RecordSink(Producer(producer_config(settings)),

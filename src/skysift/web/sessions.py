@@ -44,9 +44,9 @@ _MIN_SECRET_CHARS = 32
 
 def secret_path(settings: Settings) -> Path:
     """Where the session signing key lives."""
-    if settings.session_secret_file:
-        return Path(settings.session_secret_file).expanduser()
-    return Path(settings.data_dir) / "session.secret"
+    if settings.session_key_file:
+        return Path(settings.session_key_file).expanduser()
+    return Path(settings.data_dir) / "session.key"
 
 
 def session_secret(settings: Settings) -> str:

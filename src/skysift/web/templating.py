@@ -40,15 +40,19 @@ def fmt(value: Any) -> str:
 
 
 def cell(value: Any, column: str = "") -> str:
-    """Like :func:`fmt`, but times (columns named ``...Mjd...``) keep 5 decimals (~1 s).
+    """Like :func:`fmt`, but times (columns named ``...Mjd...``) keep 5 decimals (~1 s) and
+    coordinates (``ra``, ``dec``, ``decl``) 6 (~0.004 arcsec).
 
     Examples
     --------
     >>> cell(60924.354112, "midpointMjdTai"), cell(60924.354112, "psfFlux")
     ('60924.35411', '60924.4')
     """
-    if isinstance(value, float) and "mjd" in column.lower() and math.isfinite(value):
-        return f"{value:.5f}"
+    if isinstance(value, float) and math.isfinite(value):
+        if "mjd" in column.lower():
+            return f"{value:.5f}"
+        if column in ("ra", "dec", "decl"):
+            return f"{value:.6f}"  # 0.0036 arcsec
     return fmt(value)
 
 

@@ -59,11 +59,14 @@ def build_sql(selected: str, tables: str, conditions: str) -> str:
 def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
                   offset: int) -> list[dict]:
     """Validate and run ``sql`` for ``user``; the rows, at most the user's row cap."""
+    from skysift.errors import ConfigError
     from skysift.filters.compile import compile_filter
     from skysift.filters.engine import run_query
     from skysift.filters.manage import catalogue
     from skysift.filters.validate import HIDDEN_KEY, validate_filter
 
+    if settings.api_query_timeout_s <= 0:
+        raise ConfigError("setting 'api_query_timeout_s' must be positive")
     cap = settings.api_power_query_row_cap if user.is_power else settings.api_query_row_cap
     limit = min(limit, cap)
     vf = validate_filter(sql, catalogue(), name="query")
