@@ -174,7 +174,8 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
     consumer = Consumer(consumer_config(settings, group_id or settings.ingest_group_id))
     consumer.subscribe(_subscription(topics))
     totals = IngestTotals(dead_letter=", ".join(f"{t}.dlq" for t in topics))
-    stop = stop or (lambda: False)
+    if stop is None:  # not `stop or ...`: an unset StopFlag is falsy too
+        stop = lambda: False  # noqa: E731
     last_message = time.monotonic()
     backoff = 1.0
     dlq_ready: set[str] = set()

@@ -97,6 +97,7 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
     _need_browser()
     from playwright.sync_api import sync_playwright
 
+    from skysift.accounts import add_user
     from skysift.ingest import ingest_files
     from skysift.store.database import open_store
 
@@ -110,6 +111,8 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
             (night / p.name).write_bytes(p.read_bytes())
     _, history_oid = _with_history(RUBIN / HISTORY_ALERT, night)
     assert ingest_files(settings, [night], progress=False, engine=engine).ingested == 7
+    with engine.begin() as conn:
+        _, admin_token = add_user(conn, "root", None, is_admin=True)
     engine.dispose()
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -207,6 +210,22 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
             page.wait_for_url(re.compile(r".*/search\?ra=.*"))
             assert page.locator(f"#cone-results a[href='/objects/{history_oid}']").count() == 1
             shot("11-search")
+
+            page.click("header button:has-text('Log out')")
+            page.goto(base + "/profile")
+            assert "/login" in page.url
+            shot("12-login")
+            page.click("text=Set a password with your API token")
+            page.fill("input[name=name]", "root")
+            page.fill("input[name=token]", admin_token)
+            page.fill("input[name=password]", "root-password")
+            page.click("form.stack button[type=submit]")
+            page.click("header >> text=Admin")
+            assert page.locator("#users tbody tr").count() == 2
+            shot("13-admin-users")
+            page.goto(base + f"/filters/{topic}")
+            assert page.locator("h1").inner_text() == "That did not work"
+            shot("14-error")
             browser.close()
     finally:
         proc.terminate()

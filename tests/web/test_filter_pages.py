@@ -23,8 +23,8 @@ def _new_user(browser, unique_name, prefix):
     return b, name
 
 
-def _save(b, name, *, public=False, output="plain", sql=SQL):
-    data = {**sql, "action": "save", "name": name, "description": "d", "trigger": "none",
+def _save(b, name, *, public=False, output="plain", sql=SQL, description="d"):
+    data = {**sql, "action": "save", "name": name, "description": description, "trigger": "none",
             "output": output}
     if public:
         data["public"] = "1"
@@ -116,10 +116,12 @@ def test_private_filters_are_invisible_to_other_users(browser, unique_name, web_
 
 def test_public_filters_are_readable_copyable_but_only_owner_edits(browser, unique_name, web_engine):
     alice, _ = _new_user(browser, unique_name, "pub")
-    fid = _save(alice, "shared_one", public=True)
+    fid = _save(alice, "shared_one", public=True, description="<script>alert(1)</script>")
     bob, bob_name = _new_user(browser, unique_name, "cop")
     assert "shared_one" in bob.get("/filters").text
-    assert bob.get(f"/filters/{fid}").status_code == 200
+    page = bob.get(f"/filters/{fid}")
+    assert page.status_code == 200
+    assert "<script>alert(1)" not in page.text and "&lt;script&gt;alert(1)" in page.text
     assert bob.get(f"/filters/{fid}/edit").status_code == 403
     r = bob.submit(f"/filters/{fid}/edit", {**SQL, "action": "save", "name": "taken"},
                    form_page="/filters")

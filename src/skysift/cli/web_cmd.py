@@ -82,7 +82,10 @@ def serve(ctx: Context, host: str | None, port: int | None, input_topic: str | N
 
     def ingest() -> None:
         try:
-            totals = ingest_kafka(settings, [settings.input_topic], stop=stop, engine=engine)
+            # a callable, not the StopFlag itself: ingest_kafka does `stop or (lambda: False)`,
+            # and an unset StopFlag is falsy
+            totals = ingest_kafka(settings, [settings.input_topic], stop=stop,
+                                  engine=engine)
             log.info("ingest stopped: %s", totals.summary())
         except Exception:  # the web site keeps running; the log says why ingest stopped
             log.exception("ingest of %s stopped with an error", settings.input_topic)
