@@ -76,6 +76,10 @@ class StopFlag:
     def __bool__(self) -> bool:
         return self.event.is_set()
 
+    def __call__(self) -> bool:
+        """Whether to stop (a StopFlag is also the ``stop`` callable of :func:`ingest_kafka`)."""
+        return self.event.is_set()
+
 
 def open_pipeline(settings: Settings, engine: sa.Engine | None = None):
     """The store engine, a producer and a Pipeline for these settings."""
