@@ -178,6 +178,10 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
             assert {r["diaObjectId"] for r in records} >= {history_oid}
             assert all(set(r["alert"]) == {"diaSourcesList", "diaForcedSourcesList"}
                        for r in records)
+            assert all(len(r["alert"]["diaSourcesList"]) >= 1 for r in records)
+            rich = next(r for r in records if r["diaObjectId"] == history_oid)
+            assert len(rich["alert"]["diaSourcesList"]) == N_DETECTIONS + 1  # and the alert itself
+            assert len(rich["alert"]["diaForcedSourcesList"]) == N_FORCED
 
             page.goto(base + "/filters")
             shot("08-filters")
