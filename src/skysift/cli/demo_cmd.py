@@ -133,7 +133,9 @@ def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) 
                    f"--topic {f.topic} --group-id mygroup --timeout 10")
     click.echo("")
     click.echo("or in Python (pip install lasair confluent_kafka):")
-    click.echo(_python_snippet(bootstrap, flts[1].topic))
+    from skysift.streams.snippets import python_consumer
+
+    click.echo(python_consumer(bootstrap, flts[1].topic))
     if once:
         click.echo("the embedded broker keeps running; stop it with "
                    f"`.venv/bin/skysift --data-dir {settings.data_dir} kafka down`")
@@ -146,19 +148,3 @@ def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) 
         if started_here:
             embedded.down(settings.data_dir)
             click.echo("stopped the embedded broker")
-
-
-def _python_snippet(bootstrap: str, topic: str) -> str:
-    return f"""
-    import json
-    from lasair import lasair_consumer
-    consumer = lasair_consumer('{bootstrap}', 'mygroup', '{topic}')
-    while True:
-        msg = consumer.poll(timeout=20)
-        if msg is None:
-            break
-        if msg.error():
-            print(str(msg.error()))
-            break
-        print(json.dumps(json.loads(msg.value()), indent=2))
-"""

@@ -15,6 +15,7 @@ from skysift.accounts import User
 from skysift.config import Settings
 from skysift.errors import BrokerError, FilterError
 from skysift.filters.manage import Filter, get_filter
+from skysift.streams.snippets import consume_command, python_consumer  # noqa: F401 (re-export)
 from skysift.web.forms import parse_int
 from skysift.web.httperrors import Forbidden, NotFound
 
@@ -85,36 +86,6 @@ def user_bootstrap(settings: Settings) -> str:
         return bootstrap_servers(settings)
     except BrokerError:
         return "HOST:PORT"
-
-
-def python_consumer(bootstrap: str, topic: str) -> str:
-    """The seed's consumer program (lasair_consumer), with this server and topic."""
-    return f"""import json
-from lasair import lasair_consumer
-
-kafka_server = '{bootstrap}'
-group_id = 'test123'
-my_topic = '{topic}'
-consumer = lasair_consumer(kafka_server, group_id, my_topic)
-n = 0
-while n < 10:
-    msg = consumer.poll(timeout=20)
-    if msg is None:
-        break
-    if msg.error():
-        print(str(msg.error()))
-        break
-    jmsg = json.loads(msg.value())
-    print(json.dumps(jmsg, indent=2))
-    print('===')
-    n += 1
-print('No more messages available')
-"""
-
-
-def consume_command(bootstrap: str, topic: str) -> str:
-    """The ``skysift consume`` command line for ``topic``."""
-    return f"skysift --kafka {bootstrap} consume --topic {topic} --group-id my-group --from-beginning"
 
 
 def result_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]], list[int | None]]:
