@@ -40,6 +40,8 @@ class Settings:
     schema_registry: str | None = None  # Confluent schema registry URL
     input_topic: str = "lsst-alerts"
     ingest_group_id: str = "skysift-ingest"
+    annotations_topic: str = "skysift-annotations"  # the Kafka path for annotators
+    annotations_group_id: str = "skysift-annotations"
     consumer_session_timeout_ms: int = 6000
     # batches
     batch_size: int = 1000
@@ -73,6 +75,20 @@ class Settings:
     public_kafka: str | None = None  # bootstrap shown to users; None = the one skysift uses
     session_key_file: str | None = None  # None = session.key in data_dir (made 0600)
     session_max_age_s: int = 14 * 24 * 3600
+    # email: digests, failure notices, expiry warnings (skysift.notify, docs/email.md)
+    smtp_host: str | None = None  # None = write .eml files into the maildir in data_dir
+    smtp_port: int = 0  # 0 = 465 for smtp_security "ssl", 587 for "starttls", 25 for "none"
+    smtp_security: str = "starttls"  # none | starttls | ssl
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)  # never in repr or logs
+    smtp_timeout_s: float = 30.0
+    email_from: str = "skysift@localhost"
+    public_url: str | None = None  # base URL of the web site in emails; None = web_host:web_port
+    email_min_interval_s: float = 24 * 3600.0  # at most one digest (or failure notice) per this
+    email_max_records: int = 10_000  # most matches one digest holds; more are counted rejected
+    notify_interval_s: float = 60.0  # ingest loops check for due emails this often; 0 = never
+    filter_expiry_days: int = 180  # active filters are deactivated this long after saving; 0 = never
+    filter_expiry_warning_days: int = 28  # the owner is warned this long before
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -87,6 +103,18 @@ class Settings:
         """Where rejected alert files and notices are kept for inspection."""
         return self.data_dir / "dead-letter"
 
+    @property
+    def maildir(self) -> Path:
+        """Where emails are written as .eml files when no SMTP server is configured."""
+        return self.data_dir / "maildir"
+
+    @property
+    def web_url(self) -> str:
+        """The web site's base URL as users reach it (``public_url``, else host and port)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.web_host}:{self.web_port}"
+
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict with secrets masked, for logs and ``skysift config``."""
         out: dict[str, Any] = {}
@@ -99,6 +127,8 @@ class Settings:
                 }
             elif f.name == "database" and value and "@" in value:
                 value = _mask_url_password(value)
+            elif value and any(s in f.name for s in SECRET_KEYS):
+                value = "***"
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 
@@ -221,6 +251,13 @@ def _validate(s: Settings) -> None:
     for name in positive:
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name!r} must be positive, not {getattr(s, name)}")
+    if s.smtp_security not in ("none", "starttls", "ssl"):
+        raise ConfigError(f"setting 'smtp_security' must be none, starttls or ssl, "
+                          f"not {s.smtp_security!r}")
+    for name in ("filter_expiry_days", "filter_expiry_warning_days", "notify_interval_s",
+                 "email_min_interval_s", "smtp_port"):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"setting {name!r} must not be negative, not {getattr(s, name)}")
     for name in ("filter_timeout_s", "run_timeout_s", "batch_wait_s"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name!r} must be positive, not {getattr(s, name)}")

@@ -146,7 +146,15 @@ def ingest_files(settings: Settings, paths: Iterable[str | Path], *, progress: b
             if len(batch) >= settings.batch_size:
                 flush_batch()
     flush_batch()
+    _notifier(settings, engine).tick(force=True)  # a first match is emailed at once
     return totals
+
+
+def _notifier(settings: Settings, engine: sa.Engine):
+    """The email pass the ingest loops run every ``notify_interval_s`` (skysift.notify)."""
+    from skysift.notify import Notifier
+
+    return Notifier(settings, engine)
 
 
 # ------------------------------------------------------------------------------------- Kafka
@@ -183,8 +191,10 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
     last_message = time.monotonic()
     backoff = 1.0
     dlq_ready: set[str] = set()
+    notifier = _notifier(settings, engine)
     try:
         while not stop():
+            notifier.tick()  # due digests, failure notices, expiries (every notify_interval_s)
             msgs = consumer.consume(num_messages=settings.batch_size, timeout=settings.batch_wait_s)
             real = []
             for m in msgs:
@@ -240,6 +250,8 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
                 continue
             backoff = 1.0
             totals.add(report)
+            if report.email_matches:
+                notifier.tick(force=True)  # a filter's first match is emailed at once
             totals.rejected += len(dead)
             lag = (time.time() - min(arrivals)) if arrivals else None
             _record_ingest_stats(engine, len(alerts), len(dead), lag)

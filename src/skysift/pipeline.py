@@ -9,6 +9,8 @@ One call of :meth:`Pipeline.process` handles one batch of decoded alerts:
    A filter that fails is recorded on the filter (``last_error``) and the others go on.
 3. ``records``: each match becomes a plain, lite or full record, produced to the filter's topic
    under its daily byte quota, then the producer is flushed.
+   Email filters produce nothing to Kafka: their matches (selected columns and UTC) are kept in
+   ``email_pending`` for the next daily digest (:mod:`skysift.notify`).
 
 The caller commits its input offsets only after :meth:`process` returns (at-least-once).
 """
@@ -49,6 +51,7 @@ class BatchReport:
     filter_errors: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     per_topic: dict[str, int] = field(default_factory=dict)
+    email_matches: int = 0  # matches of email filters kept for their next digest
 
 
 class _CompiledCache:
@@ -56,16 +59,26 @@ class _CompiledCache:
 
     def __init__(self) -> None:
         self._cache: dict[int, tuple[Any, Any]] = {}
+        #: (topic, owner id, public) of every annotator, refreshed per batch: each filter is
+        #: validated with the annotator tables its owner may read (skysift.annotations)
+        self.annotators: list[tuple[str, int, bool]] = []
+
+    def refresh(self, conn: sa.Connection) -> None:
+        from skysift.annotations.catalogue import annotator_acl
+
+        self.annotators = annotator_acl(conn)
 
     def get(self, flt: Filter) -> Any:
-        from skysift.filters.manage import catalogue
+        from skysift.annotations.catalogue import catalogue_with
         from skysift.filters.validate import validate_filter
 
-        stamp = (flt.modified, flt.sql)
+        topics = frozenset(t for t, owner, public in self.annotators
+                           if public or owner == flt.user_id)
+        stamp = (flt.modified, flt.sql, topics)
         hit = self._cache.get(flt.id)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        vf = validate_filter(flt.sql, catalogue(), name=flt.name)
+        vf = validate_filter(flt.sql, catalogue_with(topics), name=flt.name)
         self._cache[flt.id] = (stamp, vf)
         return vf
 
@@ -104,6 +117,9 @@ class Pipeline:
         self.engine = engine
         self.sink = RecordSink(producer, max_message_bytes=settings.topic_max_message_bytes)
         self.batch_engine = BatchEngine(catalogue())
+        from skysift.annotations.catalogue import BATCH_ANNOTATIONS_COLUMNS
+
+        self.batch_engine.add_table("annotations", BATCH_ANNOTATIONS_COLUMNS)
         self._columns = set(catalogue().tables["objects"])
         self._compiled = _CompiledCache()
         self._today: Any = None
@@ -112,6 +128,7 @@ class Pipeline:
         """Validate and compile every active filter now (not in the first batch's time)."""
         with self.engine.connect() as conn:
             filters = active_filters(conn)
+            self._compiled.refresh(conn)
         for flt in filters:
             try:
                 self.batch_engine.prepare(self._compiled.get(flt))
@@ -132,6 +149,24 @@ class Pipeline:
             self.sink.today_bytes = load_today_bytes(conn, today)
             self._today = today
 
+    def _load_annotations(self, filters: Sequence[Filter], object_ids: Any) -> None:
+        """The batch's objects' annotations, for the annotators the active filters read (the
+        values current now: a ``both`` filter sees the annotation as it is when the alert
+        arrives, including one made before the object was first seen)."""
+        from skysift.annotations.store import load_for_batch
+
+        topics: set[str] = set()
+        for flt in filters:
+            try:
+                topics.update(self._compiled.get(flt).annotators)
+            except FilterError:
+                pass  # reported when the filter runs
+        rows: list[dict[str, Any]] = []
+        if topics:
+            with self.engine.connect() as conn:
+                rows = load_for_batch(conn, list(object_ids), sorted(topics))
+        self.batch_engine.load("annotations", rows)
+
     def process(self, alerts: Sequence[Alert]) -> BatchReport:
         """Store, filter and produce one batch. Raises on store or delivery failure."""
         report = BatchReport(alerts=len(alerts))
@@ -142,11 +177,14 @@ class Pipeline:
         with self.engine.connect() as conn:
             filters = active_filters(conn)
             self._refresh_quota_state(conn)
+            self._compiled.refresh(conn)
         errors: dict[int, str] = {}
+        email: list[tuple[Filter, Any, str, dict[int, int]]] = []  # kept for the digests
         if filters and stored.object_ids:
             rows = [{k: v for k, v in r.items() if k in self._columns}
                     for r in stored.rows.values()]
             self.batch_engine.load("objects", rows)
+            self._load_annotations(filters, stored.object_ids)
             latest = _latest_alert_per_object(alerts)
             utc = utc_now_text()
 
@@ -182,6 +220,11 @@ class Pipeline:
                     report.filter_errors[flt.name] = str(exc)
                     log.warning("filter %s (topic %s) failed: %s", flt.name, flt.topic, exc)
                     continue
+                if flt.output == "email":
+                    if result.rows:
+                        email.append((flt, result.rows, utc,
+                                      {o: a.diaSourceId for o, a in latest.items()}))
+                    continue
                 if not result.rows or not flt.topic or flt.output not in ("plain", "lite", "full"):
                     continue
                 produced, rejected = deliver_rows(
@@ -200,6 +243,15 @@ class Pipeline:
             save_counts(conn, counts)
             for fid, err in errors.items():
                 record_error(conn, fid, err)
+            if email:
+                from skysift.notify.digest import queue_matches
+
+                now = datetime.now(timezone.utc)
+                for flt, rows, when, source_ids in email:
+                    queued, rejected = queue_matches(conn, self.settings, flt, rows, when,
+                                                     source_ids.get, now)
+                    report.email_matches += queued
+                    report.records_rejected += rejected
         t4 = time.perf_counter()
         report.seconds = {"store": t1 - t0, "filters": t2 - t1, "flush": t3 - t2,
                           "bookkeeping": t4 - t3}

@@ -44,7 +44,11 @@ HOSTILE = [
      "function 'randomblob' is not allowed"),
     ("SELECT current_setting('data_directory') AS d FROM objects", "function 'current_setting' is not allowed"),
     ("SELECT version() AS v FROM objects", "version' is not allowed"),
-    ("SELECT JSON_EXTRACT(classdict, '$.a') AS x FROM objects, annotations", "function 'json_extract' is not allowed"),
+    # JSON_EXTRACT reads only JSON columns (annotators' classdict), with a literal path
+    ("SELECT JSON_EXTRACT(objects.ra, '$.a') AS x FROM objects", "JSON_EXTRACT reads a JSON column only"),
+    ("SELECT JSON_EXTRACT(classdict, objects.ra) AS x FROM objects, annotations", "one path in quotes"),
+    ("SELECT JSON_EXTRACT(classdict, '$.*') AS x FROM objects, annotations", "JSON_EXTRACT path"),
+    ("SELECT JSON_EXTRACT(classdict, '$') AS x FROM objects, annotations", "names nothing"),
     # writes and other statements
     ("INSERT INTO objects (diaObjectId) VALUES (1)", "only SELECT statements are allowed, not 'INSERT'"),
     ("UPDATE objects SET ra = 0", "only SELECT statements are allowed, not 'UPDATE'"),

@@ -107,7 +107,7 @@ def test_bad_filters_answer_400(make_world, kafka_bootstrap):
             ({"name": "a", "sql": "DELETE FROM objects"}, "only SELECT"),
             ({"name": "a"}, "sql is required"),
             ({"sql": NORTH}, "name is required"),
-            ({"name": "a", "sql": NORTH, "output": "email"}, "output must be one of"),
+            ({"name": "a", "sql": NORTH, "output": "sms"}, "output must be one of"),
             ({"name": "a", "sql": NORTH, "byte_quota": -1}, "unknown field(s): byte_quota"),
             ({"name": "a", "sql": NORTH, "selected": "x"}, "not both"),
             ({"name": "n" * 300, "sql": NORTH}, "name is longer than 256")):

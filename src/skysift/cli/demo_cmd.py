@@ -101,6 +101,9 @@ def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) 
     bootstrap = bootstrap_servers(settings)
     engine = store(settings)
     click.echo(f"store: {settings.redacted()['database'] or settings.database_url}")
+    click.echo("emails (digests of email filters): "
+               + (f"SMTP {settings.smtp_host}" if settings.smtp_host
+                  else f"no SMTP configured, written as .eml files into {settings.maildir / 'new'}"))
     user, token, flts = _ensure_filters(engine, settings)
     click.echo(f"demo user: {user.name} (id {user.id})"
                + (f", API token {token}" if token else ""))

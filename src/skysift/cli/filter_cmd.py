@@ -10,8 +10,8 @@ from skysift.cli.context import Context, pass_ctx
 
 __all__ = ["filter_group"]
 
-OUTPUT = click.Choice(["plain", "lite", "full"])
-TRIGGER = click.Choice(["none", "alert"])
+OUTPUT = click.Choice(["plain", "lite", "full", "email"])
+TRIGGER = click.Choice(["none", "alert", "annotation", "both"])
 
 
 @click.group("filter")
@@ -31,9 +31,10 @@ def _user(conn, name: str | None):
 @click.option("--sql", required=True, help="SELECT ... FROM objects WHERE ...")
 @click.option("--description", default="", help="What the filter is for.")
 @click.option("--output", type=OUTPUT, default="plain", show_default=True,
-              help="Kafka record format.")
+              help="Kafka record format, or email: a daily digest to the owner (no topic).")
 @click.option("--trigger", type=TRIGGER, default="alert", show_default=True,
-              help="alert = runs on every batch of new alerts; none = on demand only.")
+              help="alert = runs on every batch of new alerts; annotation = when its "
+                   "annotators' annotations arrive; both; none = on demand only.")
 @click.option("--public", is_flag=True, help="Let other users see and copy it.")
 @click.option("--quota", type=int, default=None, help="Daily byte quota (-1 = unlimited).")
 @pass_ctx
@@ -142,6 +143,8 @@ def show(ctx: Context, name: str, user_name: str | None) -> None:
     click.echo(f"today:       {m.get('records_produced', 0)} records "
                f"({m.get('bytes_produced', 0):,} bytes of quota {quota}), "
                f"{m.get('records_rejected', 0)} rejected")
+    if f.expires:
+        click.echo(f"expires:     {f.expires:%Y-%m-%d %H:%M} UTC (save it again to renew)")
     if f.last_error:
         click.echo(f"last error:  {f.last_error}  (at {f.last_error_at})")
     click.echo(f"consume:     skysift consume --topic {f.topic} --group-id my-group")
@@ -203,7 +206,8 @@ def run(ctx: Context, name: str, user_name: str | None, limit: int | None, as_js
 
     with store(ctx.settings).connect() as conn:
         f = get_filter(conn, name, _user(conn, user_name))
-        result = run_filter(conn, ctx.settings, f.sql, name=f.name, limit=limit)
+        result = run_filter(conn, ctx.settings, f.sql, name=f.name, limit=limit,
+                            user_id=f.user_id)
     rows = [{k: v for k, v in r.items() if k != HIDDEN_KEY} for r in result.rows]
     if as_json:
         print_json_lines(rows)

@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "kafka": "skysift.cli.kafka_cmd:kafka",
     "user": "skysift.cli.user_cmd:user",
     "filter": "skysift.cli.filter_cmd:filter_group",
+    "annotator": "skysift.cli.annotator_cmd:annotator",
+    "annotations": "skysift.cli.annotator_cmd:annotations",
     "ingest": "skysift.cli.ingest_cmd:ingest",
     "alerts": "skysift.cli.alerts_cmd:alerts",
     "consume": "skysift.cli.consume_cmd:consume",
@@ -35,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "gcn": "skysift.cli.gcn:gcn",
     "serve": "skysift.cli.web_cmd:serve",
     "web": "skysift.cli.web_cmd:web",
+    "notify": "skysift.cli.notify_cmd:notify",
 }
 
 

@@ -92,6 +92,10 @@ def serve(ctx: Context, host: str | None, port: int | None, input_topic: str | N
 
     worker = threading.Thread(target=ingest, name="skysift-ingest", daemon=True)
     worker.start()
+    click.echo("emails: " + (f"SMTP {settings.smtp_host}" if settings.smtp_host else
+                             f"no SMTP configured, .eml files in {settings.maildir / 'new'}")
+               + (f", checked every {settings.notify_interval_s:g} s" if settings.notify_interval_s
+                  else " (notify_interval_s = 0: run `skysift notify run` from cron)"), err=True)
     click.echo(f"ingesting {settings.input_topic}; web site and API at "
                f"http://{settings.web_host}:{settings.web_port}/ (Ctrl-C stops)", err=True)
     try:

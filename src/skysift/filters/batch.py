@@ -35,7 +35,7 @@ __all__ = ["SQLITE_TYPES", "BatchEngine"]
 SQLITE_TYPES = {"int": "INTEGER", "float": "REAL", "text": "TEXT", "bool": "INTEGER", "json": "TEXT"}
 #: SQLite functions compiled filters may call, besides skysift's own.
 SQLITE_BUILTINS = frozenset({"abs", "coalesce", "lower", "upper", "max", "min", "like", "iif",
-                             "nullif", "round"})
+                             "nullif", "round", "json_extract", "json_type"})
 _READS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ})
 _TEXT_CACHE = 4096
 
@@ -85,11 +85,25 @@ class BatchEngine:
         self._conn.set_progress_handler(self._past_deadline, progress_steps)
 
     # ------------------------------------------------------------------ setup and guards
-    def _create(self, table: str) -> None:
-        columns = self.catalogue.columns(table)
+    def add_table(self, table: str, columns: dict[str, str]) -> None:
+        """Create a table that filters do not name but compiled SQL reads (``annotations``,
+        read through annotator tables). Load it with :meth:`load`."""
+        if table in self._columns:
+            raise StoreError(f"table '{table}' is already in the batch database", table=table)
+        self._writing = True
+        try:
+            self._conn.execute("PRAGMA query_only = 0")
+            self._create(table, columns)
+        finally:
+            self._conn.execute("PRAGMA query_only = 1")
+            self._writing = False
+
+    def _create(self, table: str, types: dict[str, str] | None = None) -> None:
+        columns = tuple(types) if types is not None else self.catalogue.columns(table)
         defs = []
         for column in columns:
-            kind = SQLITE_TYPES[self.catalogue.type_of(table, column)]
+            kind = SQLITE_TYPES[types[column] if types is not None
+                                else self.catalogue.type_of(table, column)]
             pk = " PRIMARY KEY" if (table == OBJECTS and column == KEY_COLUMN and kind == "INTEGER") else ""
             defs.append(f"{_quote(column)} {kind}{pk}")
         self._conn.execute(f"CREATE TABLE {_quote(table)} ({', '.join(defs)})")
@@ -101,7 +115,9 @@ class BatchEngine:
         self._inserts[table] = (f"{verb} INTO {_quote(table)} ({', '.join(map(_quote, columns))}) "
                                 f"VALUES ({marks})")
         self._columns[table] = columns
-        self._json[table] = [i for i, c in enumerate(columns) if self.catalogue.type_of(table, c) == "json"]
+        self._json[table] = [i for i, c in enumerate(columns)
+                             if (types[c] if types is not None
+                                 else self.catalogue.type_of(table, c)) == "json"]
 
     def _authorize(self, action: int, arg1: Any, arg2: Any, _db: Any, _source: Any) -> int:
         if self._writing or action in _READS:

@@ -34,6 +34,9 @@ class Catalogue:
         Names of further SQL functions to allow, passed through to the database unchanged.
         **For tests only** (e.g. ``sleep`` to make timeouts deterministic); the catalogue the
         service builds never sets it.
+    annotators
+        Which of ``tables`` are annotators (see :mod:`skysift.annotations`): the compiler reads
+        each from the ``annotations`` table, restricted to that topic.
 
     Examples
     --------
@@ -46,6 +49,7 @@ class Catalogue:
 
     tables: Mapping[str, Mapping[str, str]]
     extra_functions: frozenset[str] = field(default=frozenset())
+    annotators: frozenset[str] = field(default=frozenset())
     _lower_tables: Mapping[str, str] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     _lower_columns: Mapping[str, Mapping[str, str]] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
 
@@ -54,6 +58,7 @@ class Catalogue:
         tables: Mapping[str, Mapping[str, str]],
         *,
         extra_functions: Iterable[str] = (),
+        annotators: Iterable[str] = (),
     ) -> None:
         frozen: dict[str, Mapping[str, str]] = {}
         lower_tables: dict[str, str] = {}
@@ -75,6 +80,10 @@ class Catalogue:
             lower_columns[table] = MappingProxyType(lower)
         object.__setattr__(self, "tables", MappingProxyType(frozen))
         object.__setattr__(self, "extra_functions", frozenset(f.lower() for f in extra_functions))
+        unknown = [a for a in annotators if a not in frozen]
+        if unknown:
+            raise ValueError(f"annotator tables {unknown} are not declared as tables")
+        object.__setattr__(self, "annotators", frozenset(annotators))
         object.__setattr__(self, "_lower_tables", MappingProxyType(lower_tables))
         object.__setattr__(self, "_lower_columns", MappingProxyType(lower_columns))
 

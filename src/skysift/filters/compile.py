@@ -24,6 +24,7 @@ from typing import Literal
 import sqlglot
 from sqlglot import exp
 
+from skysift.filters import jsonpath
 from skysift.filters.allowlist import bottom_up
 from skysift.filters.resolve import key_column
 from skysift.filters.validate import HIDDEN_KEY, ValidatedFilter
@@ -108,6 +109,8 @@ def compile_filter(
         tree.limit(operator.index(limit), copy=False)
     rewrite = _rewrite_sqlite if dialect == "sqlite" else _rewrite_postgres
     tree = bottom_up(tree, rewrite)
+    if vf.annotators:
+        _annotator_tables(tree, vf.annotators, dialect)
     sql = tree.sql(dialect=WRITE_DIALECTS[dialect], identify=True, comments=False)
     if cacheable:
         vf._compiled[dialect] = sql
@@ -127,6 +130,8 @@ def _ids(values: Sequence[int]) -> list[int]:
 
 
 def _rewrite_sqlite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Anonymous) and str(node.this) == jsonpath.NAME:
+        return jsonpath.sqlite_expression(node, jsonpath.context_of(node))
     if isinstance(node, exp.Anonymous):
         name, args = str(node.this), list(node.expressions)
         if name == "round" and len(args) == 1:
@@ -136,6 +141,8 @@ def _rewrite_sqlite(node: exp.Expression) -> exp.Expression:
 
 
 def _rewrite_postgres(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Anonymous) and str(node.this) == jsonpath.NAME:
+        return jsonpath.postgres_expression(node, jsonpath.context_of(node))
     if isinstance(node, exp.Anonymous):
         name, args = str(node.this), list(node.expressions)
         if name == "round" and len(args) == 1:
@@ -156,6 +163,33 @@ def _rewrite_postgres(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Like):
         return exp.ILike(**node.args)
     return node
+
+
+#: An annotator read as a table: its rows of ``annotations``, timestamp as UTC text
+#: 'YYYY-MM-DD HH:MM:SS.ffffff' on both engines (SQLite keeps that text; PostgreSQL formats it).
+ANNOTATOR_SELECT = {
+    "sqlite": ('SELECT "diaObjectId", "classification", "version", "explanation", "classdict", '
+               '"url", "timestamp" FROM "annotations" WHERE "topic" = __topic'),
+    "postgresql": ('SELECT "diaObjectId", "classification", "version", "explanation", '
+                   '"classdict", "url", TO_CHAR("timestamp" AT TIME ZONE \'UTC\', '
+                   '\'YYYY-MM-DD HH24:MI:SS.US\') AS "timestamp" FROM "annotations" '
+                   'WHERE "topic" = __topic'),
+}
+
+
+def _annotator_tables(tree: exp.Expression, annotators: Sequence[str], dialect: Dialect) -> None:
+    """Replace each annotator table by its rows of ``annotations`` (keeping the alias)."""
+    wanted = set(annotators)
+    for table in list(tree.find_all(exp.Table)):
+        if table.name not in wanted or table.args.get("db"):
+            continue
+        sub = sqlglot.parse_one(ANNOTATOR_SELECT[dialect], read=WRITE_DIALECTS[dialect])
+        for col in list(sub.find_all(exp.Column)):
+            if col.name == "__topic":
+                col.replace(exp.Literal.string(table.name))
+        alias = table.alias or table.name
+        table.replace(exp.Subquery(this=sub, alias=exp.TableAlias(
+            this=exp.Identifier(this=alias, quoted=True))))
 
 
 @cache

@@ -64,6 +64,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         FunctionSpec("least", 2, None, "the smallest argument; NULL if any is NULL"),
         FunctionSpec("coalesce", 1, None, "COALESCE(a, b, ...) or IFNULL(a, b): the first non-NULL"),
         FunctionSpec("lower", 1, 1, "text in lower case"),
+        FunctionSpec("json_extract", 2, 2, "JSON_EXTRACT(annotator.classdict, '$.key'): a value inside a JSON column"),
         FunctionSpec("upper", 1, 1, "text in upper case"),
     )
 }

@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 
 Trigger = Literal["none", "alert", "annotation", "both"]
 Output = Literal["plain", "lite", "full", "email"]
-TRIGGERS: tuple[str, ...] = ("none", "alert")  # annotation and both come with annotations
-OUTPUTS: tuple[str, ...] = ("plain", "lite", "full")  # email comes with the digests
+TRIGGERS: tuple[str, ...] = ("none", "alert", "annotation", "both")  # see skysift.annotations
+OUTPUTS: tuple[str, ...] = ("plain", "lite", "full", "email")  # email: skysift.notify
 KAFKA_OUTPUTS = ("plain", "lite", "full")
 
 
@@ -65,6 +65,7 @@ class Filter:
     modified: datetime | None
     last_error: str | None
     last_error_at: datetime | None
+    expires: datetime | None = None  # active filters: when it is deactivated (skysift.notify)
 
     @property
     def active(self) -> bool:
@@ -80,10 +81,22 @@ def catalogue():
     return Catalogue(filter_catalogue())
 
 
-def _validate(sql: str, name: str):
+def _validate(sql: str, name: str, user_id: int | None = None, *, engine: Any = None,
+              conn: Any = None):
+    """Validate against the catalogue of ``user_id``: the documented tables plus the annotators
+    that user may read (public ones and their own; see skysift.annotations.catalogue)."""
     from skysift.filters.validate import validate_filter
 
-    return validate_filter(sql, catalogue(), name=name)
+    cat = catalogue()
+    if user_id is not None and (conn is not None or engine is not None):
+        from skysift.annotations.catalogue import user_catalogue
+
+        if conn is not None:
+            cat = user_catalogue(conn, user_id)
+        else:
+            with engine.connect() as c:
+                cat = user_catalogue(c, user_id)
+    return validate_filter(sql, cat, name=name)
 
 
 def _check_choice(value: str, allowed: tuple[str, ...], what: str, name: str) -> None:
@@ -110,7 +123,8 @@ def _to_filter(row: Any) -> Filter:
         description=m["description"] or "", sql=m["sql"], trigger=m["trigger"],
         output=m["output"], public=bool(m["public"]), topic=m["topic"],
         byte_quota=int(m["byte_quota"]), created=m["created"], modified=m["modified"],
-        last_error=m["last_error"], last_error_at=m["last_error_at"])
+        last_error=m["last_error"], last_error_at=m["last_error_at"],
+        expires=m.get("expires"))
 
 
 def get_filter(conn: sa.Connection, name_or_topic: str, user: User | None = None) -> Filter:
@@ -182,7 +196,7 @@ def add_filter(engine: sa.Engine, settings: Settings, user: User, *, name: str, 
     name = name.strip()
     _check_choice(trigger, TRIGGERS, "trigger", name)
     _check_choice(output, OUTPUTS, "output", name)
-    _validate(sql, name)
+    _validate(sql, name, user.id, engine=engine)
     topic = topic_name(user.id, name)
     with engine.begin() as conn:
         _check_name_free(conn, user, name, topic, None)
@@ -191,18 +205,48 @@ def add_filter(engine: sa.Engine, settings: Settings, user: User, *, name: str, 
             user_id=user.id, name=name, description=description, sql=sql, trigger=trigger,
             output=output, public=public, topic=topic,
             byte_quota=settings.daily_byte_quota if byte_quota is None else byte_quota,
-            created=now, modified=now))
+            created=now, modified=now, expires=_expiry(settings, trigger, now)))
         flt = get_filter(conn, f"#{int(result.inserted_primary_key[0])}")
         if flt.output in KAFKA_OUTPUTS:
             reset_topic(conn, settings, flt)
     return flt
 
 
+def _expiry(settings: Settings, trigger: str, now: datetime) -> datetime | None:
+    """When a filter saved now with ``trigger`` expires (None: inactive, or no expiry)."""
+    from datetime import timedelta
+
+    if trigger == "none" or settings.filter_expiry_days <= 0:
+        return None
+    return now + timedelta(days=settings.filter_expiry_days)
+
+
+def _needs_reset(flt: Filter, changes: dict[str, Any], name: str) -> bool:
+    """Whether an edit empties and seeds the topic.
+
+    It does when the SQL, output or name changes, when the filter is (re)activated, or when it
+    is saved with nothing changed (Lasair refreshes on every save). It does not when the edit only
+    deactivates it (trigger -> none: the topic stays, nothing more is produced) or only changes
+    description, public or quota.
+    """
+    changed = {k for k, v in changes.items() if getattr(flt, k) != v}
+    if name != flt.name:
+        changed.add("name")
+    if not changed:
+        return True
+    if changed & {"sql", "output", "name"}:
+        return True
+    return "trigger" in changed and changes["trigger"] != "none"
+
+
 def edit_filter(engine: sa.Engine, settings: Settings, flt: Filter, **changes: Any) -> Filter:
     """Change a filter (sql, name, description, trigger, output, public, byte_quota).
 
-    Any edit of a Kafka filter empties its topic and seeds it again; a rename moves it to the
-    new topic and deletes the old one.
+    An edit of the SQL, output, name or trigger of a Kafka filter empties its topic and seeds it
+    again; a rename moves it to the new topic and deletes the old one. Deactivating it (trigger
+    ``none``) leaves the topic as it is. Saving an active filter sets its expiry again
+    (``filter_expiry_days`` from now). Changing the SQL or output of an email filter drops the
+    matches waiting for its next digest.
     """
     from skysift.store.schema import filters
     from skysift.streams.topics import topic_name
@@ -218,22 +262,32 @@ def edit_filter(engine: sa.Engine, settings: Settings, flt: Filter, **changes: A
     if "output" in changes:
         _check_choice(changes["output"], OUTPUTS, "output", name)
     if "sql" in changes:
-        _validate(changes["sql"], name)
+        _validate(changes["sql"], name, flt.user_id, engine=engine)
     topic = topic_name(flt.user_id, name)
     user = User(flt.user_id, flt.user_name, None)
+    reset = _needs_reset(flt, changes, name)
     with engine.begin() as conn:
         _check_name_free(conn, user, name, topic, flt.id)
-        values = dict(changes, name=name, topic=topic, modified=_now())
+        now = _now()
+        values = dict(changes, name=name, topic=topic, modified=now)
         if "sql" in changes:
             values.update(last_error=None, last_error_at=None)
+        trigger = changes.get("trigger", flt.trigger)
+        values.update(expires=_expiry(settings, trigger, now), expiry_warned_at=None)
         conn.execute(filters.update().where(filters.c.id == flt.id).values(**values))
         new = get_filter(conn, f"#{flt.id}")
+        if ({"sql", "output"} & {k for k, v in changes.items() if getattr(flt, k) != v}
+                or new.output != "email"):
+            from skysift.store.schema import email_pending
+
+            conn.execute(email_pending.delete().where(email_pending.c.filter_id == flt.id))
         if flt.topic and flt.topic != new.topic:
             _delete_topic(settings, flt.topic)
         if new.output in KAFKA_OUTPUTS:
-            reset_topic(conn, settings, new)
+            if reset:
+                reset_topic(conn, settings, new)
         elif new.topic:
-            _delete_topic(settings, new.topic)
+            _delete_topic(settings, new.topic)  # email filters have no Kafka topic
     return new
 
 
@@ -268,7 +322,7 @@ def _dialect(conn: sa.Connection) -> str:
 
 def run_filter(conn: sa.Connection, settings: Settings, sql: str, *, name: str | None = None,
                limit: int | None = None, recent_first: bool = False,
-               restrict_ids: list[int] | None = None):
+               restrict_ids: list[int] | None = None, user_id: int | None = None):
     """Run filter SQL over the whole store, read-only, with a deadline and a row limit.
 
     Returns a QueryResult (rows, truncated, elapsed_s).
@@ -276,7 +330,7 @@ def run_filter(conn: sa.Connection, settings: Settings, sql: str, *, name: str |
     from skysift.filters.compile import compile_filter
     from skysift.filters.engine import run_query
 
-    vf = _validate(sql, name or "query")
+    vf = _validate(sql, name or "query", user_id, conn=conn)
     if recent_first and not vf.ast.args.get("order"):
         vf = _order_recent_first(vf)
     limit = limit or settings.run_row_limit
@@ -304,7 +358,7 @@ def reset_topic(conn: sa.Connection, settings: Settings, flt: Filter) -> int:
     assert flt.topic is not None
     recreate_topic(admin(settings), settings, flt.topic)
     result = run_filter(conn, settings, flt.sql, name=flt.name, limit=settings.seed_records,
-                        recent_first=True)
+                        recent_first=True, user_id=flt.user_id)
     rows = result.rows[: settings.seed_records]
     lightcurves: dict[int, Any] = {}
     if flt.output != "plain" and rows:

@@ -21,7 +21,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
 from skysift.errors import FilterRejected, FilterSyntaxError
-from skysift.filters import allowlist, resolve
+from skysift.filters import allowlist, jsonpath, resolve
 from skysift.filters.catalogue import KEY_COLUMN, OBJECTS, Catalogue
 
 __all__ = ["HIDDEN_KEY", "MAX_SQL_CHARS", "ValidatedFilter", "validate_filter"]
@@ -57,6 +57,8 @@ class ValidatedFilter:
         (``objects.diaObjectId AS id`` is an ordinary output: the key is still added.)
     objects_ref
         How the query names the objects table (``objects`` or its alias).
+    annotators
+        The annotator topics the filter reads as tables (see :mod:`skysift.annotations`).
     """
 
     sql: str
@@ -66,6 +68,7 @@ class ValidatedFilter:
     name: str | None = None
     key_output: str | None = None
     objects_ref: str = OBJECTS
+    annotators: tuple[str, ...] = ()
     _compiled: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -113,12 +116,14 @@ def validate_filter(sql: str, catalogue: Catalogue, *, name: str | None = None) 
     _check_tokens(sql, name)
     select = _parse(sql, name)
     allowlist.check_clauses(select, name)
+    jsonpath.rewrite_json_extract(select, name)
     if sum(1 for _ in select.walk()) > MAX_NODES:
         raise FilterRejected("the filter is too large", filter=name)
     allowlist.check_nodes(select, name, catalogue.extra_functions)
     refs = resolve.read_scope(select, catalogue, name)
     names = resolve.expand_outputs(select, refs, catalogue, name)
     columns = resolve.qualify(select, refs, names, catalogue, name)
+    jsonpath.check_json_arguments(select, refs, catalogue, name)
     objects_ref = next(r.ref for r in refs if r.table == OBJECTS)
     _add_implicit_joins(select, refs, catalogue, objects_ref)
     for node in select.walk():
@@ -126,7 +131,8 @@ def validate_filter(sql: str, catalogue: Catalogue, *, name: str | None = None) 
     tables = tuple(dict.fromkeys(r.table for r in refs))
     return ValidatedFilter(
         sql=sql, columns=tuple(columns), tables=tables, ast=select, name=name,
-        key_output=_key_output(select, columns, objects_ref), objects_ref=objects_ref)
+        key_output=_key_output(select, columns, objects_ref), objects_ref=objects_ref,
+        annotators=tuple(t for t in tables if t in catalogue.annotators))
 
 
 def _check_tokens(sql: str, name: str | None) -> None:

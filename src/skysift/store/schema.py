@@ -24,6 +24,9 @@ __all__ = [
     "OUTPUTS",
     "TRIGGERS",
     "UTCDateTime",
+    "email_pending",
+    "annotations",
+    "annotators",
     "filters",
     "forced_sources",
     "ingest_stats",
@@ -177,6 +180,12 @@ filters = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("last_error_at", UTCDateTime),
     sa.Column("last_run_at", UTCDateTime),
+    # email digests, failure notices and expiry (migration 0003; see skysift.notify)
+    sa.Column("last_email_at", UTCDateTime, comment="UTC time of the last digest sent"),
+    sa.Column("error_email_at", UTCDateTime,
+              comment="UTC time of the last run-failure notice sent to the owner"),
+    sa.Column("expiry_warned_at", UTCDateTime,
+              comment="UTC time the owner was warned that the filter expires soon"),
     sa.CheckConstraint("\"trigger\" IN ('none', 'alert', 'annotation', 'both')", name="trigger"),
     sa.CheckConstraint("output IN ('plain', 'lite', 'full', 'email')", name="output"),
 )
@@ -195,6 +204,21 @@ topic_stats = sa.Table(
     sa.Column("last_record_at", UTCDateTime),
 )
 
+# Matches of email filters waiting for the next digest (migration 0003): the selected columns
+# and UTC as JSON, no light curve. diaSourceId (of the triggering detection) makes a batch that
+# is processed again after a crash add nothing twice.
+email_pending = sa.Table(
+    "email_pending", metadata,
+    sa.Column("id", ID64, primary_key=True, autoincrement=True),
+    sa.Column("filter_id", sa.Integer, sa.ForeignKey("filters.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("diaObjectId", sa.BigInteger),
+    sa.Column("diaSourceId", sa.BigInteger),
+    sa.Column("record", sa.Text, nullable=False, comment="JSON: selected columns and UTC"),
+    sa.Column("matched", UTCDateTime, nullable=False, default=_now),
+    sa.UniqueConstraint("filter_id", "diaSourceId"),
+)
+
 ingest_stats = sa.Table(
     "ingest_stats", metadata,
     sa.Column("day", sa.Date, primary_key=True, comment="UTC day"),
@@ -202,4 +226,39 @@ ingest_stats = sa.Table(
     sa.Column("alerts_rejected", sa.BigInteger, nullable=False, default=0, server_default="0"),
     sa.Column("last_batch_at", UTCDateTime),
     sa.Column("last_batch_lag_s", sa.Double),
+)
+
+# Annotators (migration 0002): a named topic (a valid SQL identifier) owned by one user, who alone
+# may write its annotations. Filters join an annotator by its topic, used as a table alias.
+annotators = sa.Table(
+    "annotators", metadata,
+    sa.Column("topic", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("description", sa.Text, nullable=False, default="", server_default=""),
+    sa.Column("url", sa.Text, nullable=False, default="", server_default=""),
+    sa.Column("active", sa.Boolean, nullable=False, default=True, server_default=sa.true()),
+    sa.Column("public", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("created", UTCDateTime, nullable=False, default=_now,
+              server_default=sa.func.current_timestamp()),
+)
+
+# One live annotation per (object, annotator), replaced on update. diaObjectId is not a foreign
+# key: an annotation for an object the store has not seen yet is kept and applies when it arrives.
+annotations = sa.Table(
+    "annotations", metadata,
+    sa.Column("id", ID64, primary_key=True, autoincrement=True),
+    sa.Column("diaObjectId", sa.BigInteger, nullable=False,
+              comment="not a foreign key: kept for objects the store has not seen yet"),
+    sa.Column("topic", sa.Text,
+              sa.ForeignKey("annotators.topic", ondelete="CASCADE", onupdate="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("classification", sa.Text, nullable=False, default="", server_default=""),
+    sa.Column("version", sa.Text, nullable=False, default="", server_default=""),
+    sa.Column("explanation", sa.Text, nullable=False, default="", server_default=""),
+    sa.Column("classdict", sa.Text, comment="JSON object, as sent"),
+    sa.Column("url", sa.Text, nullable=False, default="", server_default=""),
+    sa.Column("timestamp", UTCDateTime, nullable=False, default=_now,
+              comment="UTC time of the last write"),
+    sa.UniqueConstraint("diaObjectId", "topic"),
 )

@@ -32,10 +32,13 @@ __all__ = [
 ]
 
 TRIGGER_LABELS = {"none": "not active (runs only when you click Run)",
-                  "alert": "on new alert"}
+                  "alert": "on new alert",
+                  "annotation": "when an annotation it uses arrives",
+                  "both": "on new alert and when an annotation it uses arrives"}
 OUTPUT_LABELS = {"plain": "kafka stream: the selected attributes",
                  "lite": "kafka with lite lightcurve",
-                 "full": "kafka with full alert"}
+                 "full": "kafka with full alert",
+                 "email": "email: a daily digest of the matches (no Kafka topic)"}
 
 
 def _load(conn: sa.Connection, raw_id: str) -> Filter:

@@ -11,7 +11,7 @@ loggers (:mod:`skysift.web.api.logmask`). docs/api.md documents every route.
 
 from __future__ import annotations
 
-from skysift.web.api import cone, filters, objects, query, sherlock, token, topics
+from skysift.web.api import annotate, cone, filters, objects, query, sherlock, token, topics
 from skysift.web.api.docs import router as docs_router
 from skysift.web.api.logmask import install as install_token_mask
 from skysift.web.api.routing import api_router
@@ -19,7 +19,7 @@ from skysift.web.api.routing import api_router
 __all__ = ["docs_router", "install_token_mask", "router"]
 
 router = api_router()
-for _module in (query, cone, objects, sherlock, token, filters, topics):
+for _module in (query, cone, objects, sherlock, token, filters, topics, annotate):
     router.include_router(_module.router)
 
 install_token_mask()

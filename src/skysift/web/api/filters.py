@@ -7,7 +7,7 @@ its topic and seeds it from the store; renaming moves the topic; deleting delete
 - ``GET /api/filters/``: ``{"filters": [...]}``, yours and the public ones of other users
   (``?mine=true`` for yours only);
 - ``POST /api/filters/``: create; ``name`` and ``sql`` (or Lasair's ``selected``, ``tables``,
-  ``conditions``), optional ``description``, ``trigger`` (none | alert), ``output``
+  ``conditions``), optional ``description``, ``trigger`` (none | alert | annotation | both), ``output``
   (plain | lite | full), ``public``; answers 201 with the filter;
 - ``GET /api/filters/{id}/``: one filter, yours or public (others' private ones are 404);
 - ``PUT`` or ``PATCH /api/filters/{id}/``: change any of those fields (owner only: 403 else);
@@ -40,8 +40,8 @@ SPECS = (
     ("tables", "string", "Lasair's FROM part", False),
     ("conditions", "string", "Lasair's WHERE part", False),
     ("description", "string", "free text", False),
-    ("trigger", "string", "none (default) or alert", False),
-    ("output", "string", "plain (default), lite or full", False),
+    ("trigger", "string", "none (default), alert, annotation or both", False),
+    ("output", "string", "plain (default), lite, full, or email (a daily digest)", False),
     ("public", "boolean", "readable by everyone (default false)", False),
 )
 
@@ -57,6 +57,7 @@ def filter_json(flt: Any) -> dict[str, Any]:
         "modified": flt.modified.isoformat() if flt.modified else None,
         "last_error": flt.last_error,
         "last_error_at": flt.last_error_at.isoformat() if flt.last_error_at else None,
+        "expires": flt.expires.isoformat() if getattr(flt, "expires", None) else None,
     }
 
 

@@ -62,14 +62,14 @@ def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
     from skysift.errors import ConfigError
     from skysift.filters.compile import compile_filter
     from skysift.filters.engine import run_query
-    from skysift.filters.manage import catalogue
+    from skysift.annotations.catalogue import user_catalogue
     from skysift.filters.validate import HIDDEN_KEY, validate_filter
 
     if settings.api_query_timeout_s <= 0:
         raise ConfigError("setting 'api_query_timeout_s' must be positive")
     cap = settings.api_power_query_row_cap if user.is_power else settings.api_query_row_cap
     limit = min(limit, cap)
-    vf = validate_filter(sql, catalogue(), name="query")
+    vf = validate_filter(sql, user_catalogue(conn, user.id), name="query")
     from sqlglot import exp
 
     from skysift.filters.resolve import key_column

@@ -1,5 +1,7 @@
 """``/api/topics/``: the Kafka topics a user may read: their own and every public filter's.
 
+Email filters have no Kafka topic and are not listed (their counts are on their filter page).
+
 Each entry: ``topic``, ``filter`` (name), ``filter_id``, ``owner_id``, ``owner``, ``output``
 (plain / lite / full), ``trigger``, ``public``, today's (UTC) ``records_produced``,
 ``records_rejected``, ``bytes_produced``, ``bytes_rejected``, the ``byte_quota`` and
@@ -32,7 +34,8 @@ def visible_topics(conn: sa.Connection, user_id: int) -> list[dict]:
         sa.select(f.id, f.name, f.user_id, users.c.name.label("owner"), f.output, f.trigger,
                   f.public, f.topic, f.byte_quota)
         .join(users, users.c.id == f.user_id)
-        .where(f.topic.is_not(None), sa.or_(f.user_id == user_id, f.public.is_(True)))
+        .where(f.topic.is_not(None), f.output != "email",  # email filters have no topic
+               sa.or_(f.user_id == user_id, f.public.is_(True)))
     ).all()
     topics = [r.topic for r in rows]
     today_rows = {r.topic: r for r in conn.execute(

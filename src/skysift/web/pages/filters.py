@@ -113,7 +113,7 @@ async def _editor_post(request: Request, user: User, flt: Filter | None) -> Resp
         if action == "run":
             with request.app.state.engine.connect() as conn:
                 result = run_filter(conn, request.app.state.settings, sql,
-                                    name=values["name"] or None)
+                                    name=values["name"] or None, user_id=user.id)
             columns, rows, ids = fv.result_table(result.rows)
             return _editor(request, flt, values, result=result, columns=columns, rows=rows,
                            ids=ids)
@@ -173,7 +173,8 @@ def filter_page(request: Request, fid: str, run: str = "") -> Response:
         run_error = None
         if run:
             try:
-                result = run_filter(conn, settings, flt.sql, name=flt.name)
+                result = run_filter(conn, settings, flt.sql, name=flt.name,
+                                    user_id=flt.user_id)
             except FilterError as exc:
                 run_error = exc.message
     bootstrap = fv.user_bootstrap(settings)

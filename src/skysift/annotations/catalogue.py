@@ -1,0 +1,67 @@
+"""The tables a user's filters may read: the documented ones plus the annotators they may use.
+
+An annotator is a table of the filter language named by its topic, with the columns of
+:data:`ANNOTATOR_COLUMNS`; ``FROM objects, fruitbat`` joins it on diaObjectId (an implicit join,
+as for any table with that column). Public annotators are usable by everyone; a private one only
+by its owner. The compiler reads the table from ``annotations`` restricted to the topic.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import sqlalchemy as sa
+
+from skysift.filters.catalogue import Catalogue
+
+__all__ = ["ANNOTATOR_COLUMNS", "BATCH_ANNOTATIONS_COLUMNS", "catalogue_with", "user_catalogue",
+           "visible_topics"]
+
+ANNOTATOR_COLUMNS = {
+    "diaObjectId": "int", "classification": "text", "version": "text", "explanation": "text",
+    "classdict": "json", "url": "text", "timestamp": "text",
+}
+#: The batch engine's ``annotations`` table (the compiled filters read annotators from it).
+BATCH_ANNOTATIONS_COLUMNS = {
+    "diaObjectId": "int", "topic": "text", "classification": "text", "version": "text",
+    "explanation": "text", "classdict": "json", "url": "text", "timestamp": "text",
+}
+
+
+def visible_topics(conn: sa.Connection, user_id: int | None) -> frozenset[str]:
+    """Annotator topics ``user_id`` may use in filters: public ones and their own."""
+    from skysift.store.schema import annotators
+
+    cond = annotators.c.public.is_(True)
+    if user_id is not None:
+        cond = sa.or_(cond, annotators.c.user_id == user_id)
+    return frozenset(r[0] for r in conn.execute(sa.select(annotators.c.topic).where(cond)))
+
+
+@functools.lru_cache(maxsize=256)
+def catalogue_with(topics: frozenset[str]) -> Catalogue:
+    """The documented catalogue plus these annotator tables (cached per set of topics)."""
+    from skysift.filters.manage import catalogue
+
+    base = catalogue()
+    if not topics:
+        return base
+    tables = dict(base.tables)
+    for topic in sorted(topics):
+        if base.find_table(topic) is None:
+            tables[topic] = ANNOTATOR_COLUMNS
+    return Catalogue(tables, extra_functions=base.extra_functions,
+                     annotators=[t for t in topics if t in tables])
+
+
+def user_catalogue(conn: sa.Connection, user_id: int | None) -> Catalogue:
+    """The catalogue for validating ``user_id``'s filters and queries."""
+    return catalogue_with(visible_topics(conn, user_id))
+
+
+def annotator_acl(conn: sa.Connection) -> list[tuple[str, int, bool]]:
+    """(topic, owner id, public) of every annotator."""
+    from skysift.store.schema import annotators
+
+    return [(r[0], int(r[1]), bool(r[2])) for r in conn.execute(
+        sa.select(annotators.c.topic, annotators.c.user_id, annotators.c.public))]

@@ -1,0 +1,114 @@
+"""Accepting annotations: check, authorise, store, then trigger the filters that use them.
+
+Shared by ``/api/annotate/``, ``/api/annotatelist/`` and the Kafka path. A batch is checked entry
+by entry: the good entries are stored (one transaction) and each bad one is reported with its
+index and reason, instead of stopping at the first as Lasair does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from skysift.annotations.store import (
+    Annotation, AnnotationRejected, check_annotation, check_writer, store_annotations,
+    writable_annotators)
+from skysift.config import Settings
+
+__all__ = ["Submitted", "submit", "trigger"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Submitted:
+    stored: list[Annotation] = field(default_factory=list)
+    #: (index in the batch, reason, HTTP-like status: 400 bad input, 403 not the owner)
+    rejected: list[tuple[int, str, int]] = field(default_factory=list)
+
+    def touched(self) -> dict[str, set[int]]:
+        out: dict[str, set[int]] = {}
+        for a in self.stored:
+            out.setdefault(a.topic, set()).add(a.diaObjectId)
+        return out
+
+
+def submit(engine: sa.Engine, items: Sequence[Mapping[str, Any]], *,
+           user_id: int | None) -> Submitted:
+    """Check and store ``items``. ``user_id`` is the writer (only an annotator's owner may
+    write to it); None is the trusted Kafka path, which needs only an existing, active
+    annotator."""
+    result = Submitted()
+    checked: list[tuple[int, Annotation]] = []
+    for i, item in enumerate(items):
+        try:
+            checked.append((i, check_annotation(item)))
+        except AnnotationRejected as exc:
+            result.rejected.append((i, exc.message, exc.status))
+    with engine.begin() as conn:
+        known = writable_annotators(conn, {a.topic for _, a in checked})
+        good: list[Annotation] = []
+        for i, a in checked:
+            try:
+                check_writer(known.get(a.topic), a.topic, user_id)
+            except AnnotationRejected as exc:
+                result.rejected.append((i, exc.message, exc.status))
+                continue
+            good.append(a)
+        store_annotations(conn, good)
+    result.stored = good
+    result.rejected.sort()
+    return result
+
+
+_producers: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def _sink(settings: Settings) -> Any:
+    from confluent_kafka import Producer
+
+    from skysift.streams.kafka import producer_config
+    from skysift.streams.output import RecordSink
+
+    config = producer_config(settings)
+    key = repr(sorted(config.items()))
+    with _lock:
+        producer = _producers.get(key)
+        if producer is None:
+            producer = _producers[key] = Producer(config)
+    return RecordSink(producer, max_message_bytes=settings.topic_max_message_bytes)
+
+
+def has_triggered_filters(engine: sa.Engine) -> bool:
+    from skysift.store.schema import filters
+
+    with engine.connect() as conn:
+        return conn.execute(sa.select(filters.c.id).where(
+            filters.c.trigger.in_(("annotation", "both"))).limit(1)).first() is not None
+
+
+def trigger(engine: sa.Engine, settings: Settings, touched: Mapping[str, set[int]],
+            sink: Any = None) -> Any:
+    """Run the filters triggered by these annotations (a no-op when none is active)."""
+    from skysift.annotations.trigger import run_annotation_filters
+
+    if not touched or not has_triggered_filters(engine):
+        return None
+    return run_annotation_filters(engine, settings, sink or _sink(settings), touched)
+
+
+def trigger_logged(engine: sa.Engine, settings: Settings, touched: Mapping[str, set[int]]) -> None:
+    """:func:`trigger`, logging instead of raising (for the API's background task)."""
+    try:
+        report = trigger(engine, settings, touched)
+        if report is not None:
+            log.info("annotations triggered %d filter(s), %d record(s)", report.filters_run,
+                     report.records_produced)
+    except Exception:  # noqa: BLE001 - the annotations are stored; the log says what failed
+        log.exception("annotation-triggered filters failed")

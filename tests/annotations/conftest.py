@@ -1,0 +1,63 @@
+"""Fixtures of the annotation tests: a store (SQLite and PostgreSQL) with users and annotators.
+
+- ``world``: settings on the real Kafka broker and the store; users alice (owns the public
+  annotator ``fruitbat`` and the private ``secretbat``) and bob (owns ``bobcat``, public).
+- ``live``: the API app on a real uvicorn server (for the ``lasair`` client).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web_api"))
+
+RUBIN = Path(__file__).resolve().parents[1] / "data" / "rubin"
+
+
+@dataclass
+class World:
+    settings: Any
+    engine: Any
+    users: dict[str, Any]
+    tokens: dict[str, str]
+
+
+@pytest.fixture
+def world(make_settings, store_url, kafka_bootstrap):
+    from skysift.accounts import add_user
+    from skysift.annotations.store import add_annotator
+    from skysift.store.database import open_store
+
+    settings = make_settings(kafka=kafka_bootstrap, database=store_url, api_rate_limit=10_000)
+    engine = open_store(settings.database_url)
+    users, tokens = {}, {}
+    with engine.begin() as conn:
+        for name in ("alice", "bob"):
+            users[name], tokens[name] = add_user(conn, name)
+        add_annotator(conn, "fruitbat", users["alice"].id, description="bats", public=True)
+        add_annotator(conn, "secretbat", users["alice"].id, public=False)
+        add_annotator(conn, "bobcat", users["bob"].id, public=True)
+    yield World(settings, engine, users, tokens)
+    engine.dispose()
+
+
+@pytest.fixture
+def live(world):
+    from api_world import serve
+
+    from skysift.web.api.testing import make_api_app
+
+    with serve(make_api_app(world.settings, world.engine)) as url:
+        yield url
+
+
+def rubin_alerts():
+    from skysift.alerts.files import iter_alert_files, read_alerts
+
+    alerts = [a for p in iter_alert_files([RUBIN]) for a in read_alerts(p)]
+    return [a for a in alerts if not isinstance(a, Exception) and a.diaObjectId is not None]
