@@ -122,3 +122,33 @@ def test_admin_pages_are_for_admins_only(browser, web_engine, unique_name):
     assert r.status_code == 303
     with web_engine.connect() as conn:
         assert conn.execute(sa.select(users.c.is_power).where(users.c.id == plain_id)).scalar()
+
+
+def test_admins_register_annotators_on_the_admin_page(browser, web_engine, unique_name):
+    from skysift.annotations.store import list_annotators
+
+    plain = browser()
+    plain_name = unique_name("owner").replace("-", "_")
+    plain.signup(plain_name)
+    assert plain.get("/admin/annotators").status_code == 403
+    assert plain.submit("/admin/annotators", {"topic": "sneaky", "owner": plain_name},
+                        form_page="/profile").status_code == 403
+
+    admin_name = unique_name("boss").replace("-", "_")
+    with web_engine.begin() as conn:
+        _, token = add_user(conn, admin_name, None, is_admin=True)
+    admin = browser()
+    admin.submit("/password", {"name": admin_name, "token": token, "password": "admin-pass"},
+                 form_page="/password")
+    r = admin.submit("/admin/annotators", {"topic": "fruitbat", "owner": plain_name,
+                                           "description": "bats", "public": "1"},
+                     form_page="/admin/annotators")
+    assert r.status_code == 303
+    page = admin.get("/admin/annotators")
+    assert page.status_code == 200 and "fruitbat" in page.text and plain_name in page.text
+    with web_engine.connect() as conn:
+        (a,) = [x for x in list_annotators(conn) if x.topic == "fruitbat"]
+    assert (a.user_name, a.public, a.active, a.description) == (plain_name, True, True, "bats")
+    bad = admin.submit("/admin/annotators", {"topic": "select", "owner": plain_name},
+                       form_page="/admin/annotators")
+    assert bad.status_code == 400 and "keyword" in bad.text

@@ -52,3 +52,33 @@ async def toggle_power(request: Request, uid: str) -> Response:
     log.info("admin %d set power=%s for user %d", admin.id, on, user_id)
     flash(request, f"User {user_id} is {'now' if on else 'no longer'} a power user.")
     return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.get("/admin/annotators")
+def annotators_page(request: Request) -> Response:
+    """Every annotator (topic, owner, flags) and a form to register one."""
+    require_admin(request)
+    from skysift.annotations.store import list_annotators
+
+    with request.app.state.engine.connect() as conn:
+        rows = list_annotators(conn)
+    return render(request, "admin_annotators.html", rows=rows)
+
+
+@router.post("/admin/annotators")
+async def add_annotator_form(request: Request) -> Response:
+    """Register an annotator: topic (an SQL name), owner, description, URL, public."""
+    admin = require_admin(request)
+    form = await read_form(request)
+    topic = form.text("topic", max_len=63, required=True)
+    owner = form.text("owner", max_len=150, required=True)
+    from skysift.accounts import get_user
+    from skysift.annotations.store import add_annotator
+
+    with request.app.state.engine.begin() as conn:
+        user = get_user(conn, owner)
+        add_annotator(conn, topic, user.id, description=form.text("description", max_len=4096),
+                      url=form.text("url", max_len=1024), public=form.flag("public"))
+    log.info("admin %d registered annotator %s for user %d", admin.id, topic, user.id)
+    flash(request, f"Annotator {topic} registered for {user.name}.")
+    return RedirectResponse("/admin/annotators", status_code=303)
