@@ -137,8 +137,8 @@ def ingest_files(settings: Settings, paths: Iterable[str | Path], *, progress: b
             if isinstance(item, AlertDecodeError):
                 totals.rejected += 1
                 log.warning("rejected %s", item)
-                raw = path.read_bytes() if path.exists() and path.stat().st_size < 64 << 20 else None
-                dead.keep(raw, AlertOrigin(path=str(path), index=getattr(item, "record", None)),
+                # raw=None: the folder copies the bad file itself, once per file
+                dead.keep(None, AlertOrigin(path=str(path), index=getattr(item, "record", None)),
                           str(item))
                 _record_ingest_stats(engine, 0, 1, None)
                 continue

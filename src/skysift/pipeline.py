@@ -29,6 +29,7 @@ from skysift.alerts.decode import decode_full
 from skysift.alerts.model import Alert
 from skysift.config import Settings
 from skysift.errors import FilterError
+from skysift.filters.compiled import CompiledFilters
 from skysift.filters.deliver import LightCurve, deliver_rows
 from skysift.filters.manage import Filter, active_filters, record_error
 from skysift.streams.output import RecordSink, load_today_bytes, save_counts
@@ -53,34 +54,6 @@ class BatchReport:
     per_topic: dict[str, int] = field(default_factory=dict)
     email_matches: int = 0  # matches of email filters kept for their next digest
 
-
-class _CompiledCache:
-    """Validated + compiled SQL per filter, reused while the filter is unchanged."""
-
-    def __init__(self) -> None:
-        self._cache: dict[int, tuple[Any, Any]] = {}
-        #: (topic, owner id, public) of every annotator, refreshed per batch: each filter is
-        #: validated with the annotator tables its owner may read (skysift.annotations)
-        self.annotators: list[tuple[str, int, bool]] = []
-
-    def refresh(self, conn: sa.Connection) -> None:
-        from skysift.annotations.catalogue import annotator_acl
-
-        self.annotators = annotator_acl(conn)
-
-    def get(self, flt: Filter) -> Any:
-        from skysift.annotations.catalogue import catalogue_with
-        from skysift.filters.validate import validate_filter
-
-        topics = frozenset(t for t, owner, public in self.annotators
-                           if public or owner == flt.user_id)
-        stamp = (flt.modified, flt.sql, topics)
-        hit = self._cache.get(flt.id)
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-        vf = validate_filter(flt.sql, catalogue_with(topics), name=flt.name)
-        self._cache[flt.id] = (stamp, vf)
-        return vf
 
 
 def _latest_alert_per_object(alerts: Sequence[Alert]) -> dict[int, Alert]:
@@ -121,7 +94,7 @@ class Pipeline:
 
         self.batch_engine.add_table("annotations", BATCH_ANNOTATIONS_COLUMNS)
         self._columns = set(catalogue().tables["objects"])
-        self._compiled = _CompiledCache()
+        self._compiled = CompiledFilters()
         self._today: Any = None
 
     def prepare(self) -> int:

@@ -34,25 +34,46 @@ def topics(bootstrap):
     return set(AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics)
 
 
-def test_edit_empties_the_topic_and_seeds_the_most_recent(world, kafka_bootstrap, topic_reader):
+def _latest_with_largest_id(tmp_path):
+    """A real alert made the newest detection of the object with the largest id, so that
+    "most recent first" differs from ordering by id in either direction."""
+    from skysift.alerts.encode import encode_wire, load_wire_record
+
+    rec, schema_id = load_wire_record(sorted(RUBIN.glob("1692*.avro"))[0])
+    big = 9_000_000_000_000_000_000
+    rec = dict(rec, diaSourceId=big,
+               diaSource=dict(rec["diaSource"], diaSourceId=big, diaObjectId=big,
+                              midpointMjdTai=60970.0),
+               diaObject=dict(rec["diaObject"], diaObjectId=big, lastDiaSourceMjdTai=60970.0))
+    out = tmp_path / "latest"
+    out.mkdir()
+    (out / "latest.avro").write_bytes(encode_wire(rec, schema_id // 100, schema_id % 100))
+    return out
+
+
+def test_edit_empties_the_topic_and_seeds_the_most_recent(world, kafka_bootstrap, topic_reader,
+                                                          tmp_path):
     settings, engine, user = world
     f = add_filter(engine, settings, user, name="seeded", sql=ALL_SQL, output="plain",
                    trigger="alert")
-    ingest_files(settings, [RUBIN], progress=False, engine=engine)
+    ingest_files(settings, [RUBIN, _latest_with_largest_id(tmp_path)], progress=False,
+                 engine=engine)
     with engine.connect() as conn:
         n_objects = conn.execute(sa.select(sa.func.count()).select_from(objects)).scalar()
-        recent = [r[0] for r in conn.execute(
-            sa.select(objects.c.diaObjectId).order_by(objects.c.lastDiaSourceMjdTai.desc(),
-                                                      objects.c.diaObjectId.desc()))]
+        last_seen = dict(conn.execute(
+            sa.select(objects.c.diaObjectId, objects.c.lastDiaSourceMjdTai)).all())
     assert len(topic_reader(f.topic, expect=n_objects)) == n_objects
 
     f2 = edit_filter(engine, settings, f, sql=ALL_SQL + " AND objects.ra > -1")
     msgs = topic_reader(f2.topic, idle_s=3)
     assert len(msgs) == settings.seed_records  # emptied, then seeded with seed_records
     assert all(dict(m.headers())["reason"] == b"reset" for m in msgs)
-    keys = [int(m.key()) for m in msgs]
-    top_times = set(recent[: settings.seed_records + 3])  # ties in time are allowed any order
-    assert set(keys) <= top_times
+    keys = {int(m.key()) for m in msgs}
+    assert len(keys) == settings.seed_records
+    # most recent first: no object left out was seen later than any object seeded
+    seeded = [last_seen[k] for k in keys]
+    left_out = [t for oid, t in last_seen.items() if oid not in keys]
+    assert min(seeded) >= max(left_out)
     assert all("UTC" in json.loads(m.value()) for m in msgs)
 
 

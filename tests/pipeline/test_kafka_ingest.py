@@ -84,7 +84,9 @@ def test_bad_message_goes_to_dlq_with_reason_and_the_rest_is_processed(setup, ka
     assert (h0["skysift.source.topic"], h0["skysift.source.offset"]) == (topic.encode(), b"1")
     assert h1["skysift.source.offset"] == str(len(good) + 1).encode()
     assert b"9999" in h1["skysift.reason"]  # the unknown schema id is named
-    assert h0["skysift.reason"]  # and a reason is given for the corrupt body
+    # the corrupt body's reason says what is wrong and where
+    assert b"ends before the schema 9.0 record" in h0["skysift.reason"]
+    assert b"offset=1" in h0["skysift.reason"]
     records = topic_reader(flt.topic, expect=n_objects())
     assert len(records) == n_objects()
 

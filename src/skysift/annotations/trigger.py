@@ -43,9 +43,9 @@ _CACHE: Any = None
 def _cache() -> Any:
     global _CACHE
     if _CACHE is None:
-        from skysift.pipeline import _CompiledCache
+        from skysift.filters.compiled import CompiledFilters
 
-        _CACHE = _CompiledCache()
+        _CACHE = CompiledFilters()
     return _CACHE
 
 
