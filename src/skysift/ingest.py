@@ -195,7 +195,9 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
     try:
         while not stop():
             notifier.tick()  # due digests, failure notices, expiries (every notify_interval_s)
+            t_consume = time.perf_counter()
             msgs = consumer.consume(num_messages=settings.batch_size, timeout=settings.batch_wait_s)
+            t_decode = time.perf_counter()
             real = []
             for m in msgs:
                 err = m.error()
@@ -230,8 +232,12 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
                 except AlertDecodeError as exc:
                     log.warning("rejected %s", exc)
                     dead.append(dead_letter_record(m.value() or b"", origin, str(exc)))
+            decode_s = time.perf_counter() - t_decode
             try:
                 report = pipeline.process(alerts)
+                report.seconds = {"consume": t_decode - t_consume, "decode": decode_s,
+                                  **report.seconds}
+                t_commit = time.perf_counter()  # dead letters, flush, commit, stats
                 for topic, key, value, headers in dead:
                     if topic not in dlq_ready:
                         create_topic(admin(settings), settings, topic)
@@ -249,12 +255,13 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
                 backoff = min(backoff * 2, 30.0)
                 continue
             backoff = 1.0
-            totals.add(report)
             if report.email_matches:
                 notifier.tick(force=True)  # a filter's first match is emailed at once
             totals.rejected += len(dead)
             lag = (time.time() - min(arrivals)) if arrivals else None
             _record_ingest_stats(engine, len(alerts), len(dead), lag)
+            report.seconds["commit"] = time.perf_counter() - t_commit
+            totals.add(report)
             if on_batch is not None:
                 on_batch(report, totals)
             # let this batch's messages and alerts go before the next consume: otherwise two

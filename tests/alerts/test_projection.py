@@ -290,3 +290,70 @@ def test_wrong_known_schema_id_fails_as_before():
     for sid in (701, 800, 1000, 1101):
         data = b"\x00" + sid.to_bytes(4, "big") + body
         assert _outcome(data, False) == _outcome(data, True), sid
+
+
+# ------------------------------------------------------------------ the item expression
+def _zigzag_bytes(value: int) -> bytes:
+    z = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while z >= 0x80:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
+def test_varint_from_bytes_equals_the_byte_loop():
+    """_varint (mask-and-shift on the whole varint) gives _long's value for every length, for
+    64-bit extremes, and for any 10-byte varint (whose last byte may carry bits above 63)."""
+    from skysift.alerts.project import _long, _varint
+
+    rng = random.Random(3)
+    values = [0, 1, -1, 63, -64, 64, 300, -300, 2**31, -(2**31), 2**63 - 1, -(2**63),
+              170_000_000_000_000_123, 9_100_000_000_000_123_456]
+    values += [rng.randrange(-(2**63), 2**63) >> rng.randrange(64) for _ in range(2000)]
+    for v in values:
+        b = _zigzag_bytes(v)
+        assert _varint(b) == _long(b, 0)[0] == v, v
+    for _ in range(2000):  # arbitrary valid varints of 1..10 bytes
+        n = rng.randint(1, 10)
+        b = bytes(rng.randrange(0x80, 0x100) for _ in range(n - 1)) + bytes([rng.randrange(0x80)])
+        assert _varint(b) == _long(b, 0)[0], b.hex()
+
+
+def test_history_items_are_read_by_one_expression_for_every_version():
+    """Every shipped version's history items are covered by the one-match item expression
+    (the field-by-field reader is then only the fallback)."""
+    for major, minor in available_versions():
+        if (major, minor) < (7, 0):
+            continue
+        reader = fast_reader(schema_for_id(100 * major + minor))
+        histories = [extra for kind, _name, extra in reader.steps if kind == "history"]
+        assert histories and all(h.item_expression for h in histories), (major, minor)
+
+
+@pytest.mark.parametrize("band", ["\u00e9", "x" * 64, "y" * 200, ""],
+                         ids=["non-ascii", "64-chars", "200-chars", "empty"])
+def test_items_the_expression_does_not_match_are_read_field_by_field(band, real_records):
+    """A history item with a string the item expression does not cover (non-ASCII, 64 or more
+    characters) is read by the field-by-field fallback, between items that are not: every
+    value is still exactly the full decode's."""
+    record = with_history(real_records[wire_files()[0]], 5, 4)
+    record["prvDiaSources"][2]["band"] = band
+    record["prvDiaForcedSources"][0]["band"] = band
+    data = encode_wire(record, 9, 0)
+    fast, full = _check_pair(data)
+    assert fast.prvDiaSources[2]["band"] == band == full.prvDiaSources[2]["band"]
+    assert [s["diaSourceId"] for s in fast.prvDiaSources] == [
+        s["diaSourceId"] for s in record["prvDiaSources"]]
+
+
+def test_item_ids_keep_their_own_values_when_objects_differ(real_records):
+    """The repeated diaObjectId is converted once per run of equal bytes: items whose
+    diaObjectIds differ (or are null) still get their own."""
+    record = with_history(real_records[wire_files()[0]], 6, 4)
+    ids = [5, None, 2**62 + 7, 2**62 + 7, -3, 5]
+    for item, oid in zip(record["prvDiaSources"], ids):
+        item["diaObjectId"] = oid
+    fast, full = _check_pair(encode_wire(record, 9, 0))
+    assert [s["diaObjectId"] for s in fast.prvDiaSources] == ids

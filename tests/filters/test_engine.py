@@ -283,3 +283,31 @@ def test_batch_engine_load_clear_and_text_filters(batch, test_catalogue):
     vf = validate_filter("SELECT annotations.classdict AS d FROM objects, annotations", test_catalogue)
     batch.load("objects", [{"diaObjectId": 2}])
     assert batch.run(vf, timeout_s=5, row_cap=10).rows == [{"d": '{"a": 1}', "__diaObjectId": 2}]
+
+
+def test_narrow_batch_table_gives_the_same_rows(batch, test_catalogue):
+    """keep_columns holds only the objects columns the filters read: every SAME_RESULTS filter
+    gives exactly the rows of the full-width table, the filter's objects_columns are what it
+    reads, and a filter reading a column left out is refused naming the filter and the column."""
+    vfs = {name: validate_filter(sql, test_catalogue, name=name) for name, sql in SAME_RESULTS.items()}
+    wide = {name: batch.run(vf, timeout_s=5, row_cap=1000).rows for name, vf in vfs.items()}
+    assert vfs["hidden_key"].objects_columns == {"diaObjectId", "ra", "decl"}
+    assert vfs["order_asc_nulls"].objects_columns == {"diaObjectId", "g_psfFlux", "ra"}
+    needed = frozenset().union(*(vf.objects_columns for vf in vfs.values()))
+    batch.keep_columns("objects", needed)
+    held = batch.held_columns("objects")
+    assert set(held) == needed and len(held) < len(test_catalogue.columns("objects"))
+    batch.load("objects", object_rows())  # full rows: columns not held are ignored
+    for name, vf in vfs.items():
+        assert batch.run(vf, timeout_s=5, row_cap=1000).rows == wide[name], name
+    other = validate_filter("SELECT diaObjectId FROM objects WHERE nPosDiaSources > 1",
+                            test_catalogue, name="needs_more")
+    batch.keep_columns("objects", vfs["hidden_key"].objects_columns)
+    with pytest.raises(FilterError, match=r"nPosDiaSources") as info:
+        batch.run(other, timeout_s=5, row_cap=1000)
+    assert info.value.where.get("filter") == "needs_more"
+    with pytest.raises(Exception, match="unknown column"):
+        batch.keep_columns("objects", {"password"})
+    batch.keep_columns("objects", None)  # every column again (emptied: load again)
+    batch.load("objects", object_rows())
+    assert batch.run(other, timeout_s=5, row_cap=1000).rows

@@ -50,6 +50,22 @@ HISTORY_FIELDS: dict[str, tuple[str, frozenset[str]]] = {
 }
 _VARINT = b"[\\x80-\\xff]{0,9}[\\x00-\\x7f]"  # a zig-zag varint of at most 10 bytes
 _SKIPPED = frozenset({"cutoutDifference", "cutoutScience", "cutoutTemplate"})
+#: A string of 0 to 63 ASCII characters (its length is one varint byte): what history items
+#: hold (band names); UTF-8 need not be checked. Longer or non-ASCII strings do not match.
+_SHORT_ASCII = b"(?:" + b"|".join(
+    re.escape(bytes([2 * n])) + (b"[\\x00-\\x7f]{%d}" % n if n else b"") for n in range(64)) + b")"
+#: Wanted integer fields whose value repeats from item to item (converted once per run).
+_REPEATED = frozenset({"diaObjectId"})
+#: For the item expression: what a wanted value of each primitive type captures, and the
+#: expression of its value from the captured bytes ``{g}``.
+_CAPTURES: dict[str, tuple[bytes, str]] = {
+    "long": (_VARINT, "_varint({g})"),
+    "int": (_VARINT, "_varint({g})"),
+    "double": (b".{8}", "_D({g})[0]"),
+    "float": (b".{4}", "_F({g})[0]"),
+    "boolean": (b"[\x00\x01]", "{g} == b'\\x01'"),
+    "string": (_SHORT_ASCII, "{g}[1:].decode()"),
+}
 _PRIMITIVE = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 
 
@@ -85,7 +101,32 @@ def _skip_long(buf: bytes, p: int) -> int:
     return p + 1
 
 
+_STRIP_HIGH = bytes(i & 0x7F for i in range(256))
+_L1 = int.from_bytes(b"\x7f\x00" * 5, "little")
+_H1 = _L1 << 8
+_L2 = int.from_bytes(b"\xff\x3f\x00\x00" * 3, "little")
+_H2 = _L2 << 16
+_L3 = int.from_bytes(b"\xff\xff\xff\x0f\x00\x00\x00\x00" * 2, "little")
+_H3 = _L3 << 32
+
+
+def _varint(b: bytes) -> int:
+    """The zig-zag varint that is exactly ``b`` (1 to 10 bytes, as matched by the item
+    expression): the same value as :func:`_long`, ~3x faster for 64-bit ids. The high bits
+    are cleared by ``translate`` and the 7-bit groups packed in three mask-and-shift steps."""
+    if len(b) == 1:
+        z = b[0]
+    else:
+        x = int.from_bytes(b.translate(_STRIP_HIGH), "little")
+        x = (x & _L1) | ((x & _H1) >> 1)  # 14 bits per 16
+        x = (x & _L2) | ((x & _H2) >> 2)  # 28 bits per 32
+        x = (x & _L3) | ((x & _H3) >> 4)  # 56 bits per 64
+        z = (x & 0xFFFFFFFFFFFFFF) | ((x >> 64) << 56)  # the 9th and 10th bytes
+    return (z >> 1) ^ -(z & 1)
+
+
 _ENV: dict[str, Any] = {
+    "_varint": _varint,
     "_long": _long,
     "_skip_long": _skip_long,
     "_F": struct.Struct("<f").unpack_from,
@@ -104,6 +145,8 @@ class _Gen:
         self.consts: dict[str, Any] = {}
         #: applied to the first record read (a history array's item), then cleared
         self.project: frozenset[str] | None = None
+        #: the item expression keeps the last repeated id (``_bl`` bytes, ``_vl`` value)
+        self.memo = False
 
     def var(self, stem: str) -> str:
         self.n += 1
@@ -343,10 +386,81 @@ class _Gen:
         self.emit(ind + 1, "raise _Bad('bytes do not follow the schema')")
         self.emit(ind, f"p = {m}.end()")
 
+    def item_expression(self, t: dict[str, Any], keep: frozenset[str]
+                        ) -> tuple[bytes, list[str]] | None:
+        """One regular expression matching a whole history item whose strings are short ASCII,
+        with a group per wanted field, and the Python expression giving each wanted field's
+        value from ``g`` (the match's groups): ``(pattern, ["'name': expr", ...])``.
+        None when a field's type is not covered (the item is then read field by field)."""
+        pats: list[bytes] = []
+        parts: list[str] = []
+        group = 0
+        for f in t["fields"]:
+            ftype = self.resolve(f["type"])
+            wanted = f["name"] in keep
+            branches = ftype if isinstance(ftype, list) else [ftype]
+            if len(branches) > 63:
+                return None
+            kinds = [self.resolve(b) for b in branches]
+            if not wanted:
+                alts = []
+                for k, kind in enumerate(kinds):
+                    inner = _SHORT_ASCII if kind == "string" else self.pattern(kind)
+                    if inner is None:
+                        return None
+                    alts.append((re.escape(bytes([2 * k])) if isinstance(ftype, list) else b"")
+                                + inner)
+                pats.append(b"(?:" + b"|".join(alts) + b")")
+                continue
+            # a wanted field: one value branch, optionally with null
+            value = [(k, kind) for k, kind in enumerate(kinds) if kind != "null"]
+            if len(value) != 1 or not isinstance(value[0][1], str):
+                return None
+            k, kind = value[0]
+            capture, expr = _CAPTURES.get(kind, (None, None))
+            if capture is None:
+                return None
+            g = f"g[{group}]"
+            group += 1
+            expr = expr.format(g=g)
+            if f["name"] in _REPEATED and kind in ("long", "int"):
+                # every item of an alert has the same diaObjectId: convert its bytes once
+                expr = f"(_vl if {g} == _bl else (_bl := {g}, _vl := {expr})[1])"
+                self.memo = True
+            if isinstance(ftype, list):
+                alts = [re.escape(bytes([2 * j])) for j, b in enumerate(kinds) if b == "null"]
+                alts.append(re.escape(bytes([2 * k])) + b"(" + capture + b")")
+                pats.append(b"(?:" + b"|".join(alts) + b")")
+                if len(kinds) > 1:
+                    expr = f"(None if {g} is None else {expr})"
+            else:
+                pats.append(b"(" + capture + b")")
+            parts.append(f"{f['name']!r}: {expr}")
+        return b"".join(pats), parts
+
     def record(self, t: dict[str, Any], ind: int, target: str | None,
                keep: frozenset[str] | None) -> None:
         if target is not None and self.project is not None:
             keep, self.project = self.project, None
+            found = self.item_expression(t, keep)
+            if found is not None:
+                # the fast way for an item: one match and a conversion per wanted field; an item
+                # the expression does not match (a long or non-ASCII string, or bad bytes) is
+                # read field by field below, which gives the exact value or the exact error
+                name, m = self.var("_item"), self.var("m")
+                self.consts[name] = re.compile(found[0], re.DOTALL).match
+                self.emit(ind, f"{m} = {name}(buf, p)")
+                self.emit(ind, f"if {m} is not None:")
+                self.emit(ind + 1, f"p = {m}.end()")
+                self.emit(ind + 1, f"g = {m}.groups()")
+                self.emit(ind + 1, f"{target} = {{{', '.join(found[1])}}}")
+                self.emit(ind, "else:")
+                self.record_fields(t, ind + 1, target, keep)
+                return
+        self.record_fields(t, ind, target, keep)
+
+    def record_fields(self, t: dict[str, Any], ind: int, target: str | None,
+                      keep: frozenset[str] | None) -> None:
         parts: list[str] = []
         run: list[bytes] = []
         for f in t["fields"]:
@@ -395,9 +509,13 @@ def _compile_history(ftype: Any, named: dict[str, Any], keep: frozenset[str]
     gen.emit(0, "def read(buf, p, end):")
     gen.value(ftype, 1, "out")
     gen.emit(1, "return out, p")
+    if gen.memo:
+        gen.lines.insert(1, "    _bl = _vl = None")
     env = dict(_ENV, **gen.consts)
     exec(compile("\n".join(gen.lines), "<skysift-history-reader>", "exec"), env)  # noqa: S102
-    return env["read"]  # type: ignore[no-any-return]
+    read = env["read"]
+    read.item_expression = any(k.startswith("_item") for k in gen.consts)  # for tests
+    return read  # type: ignore[no-any-return]
 
 
 def _inline(t: Any, named: dict[str, Any], defined: set[str]) -> Any:

@@ -122,6 +122,9 @@ def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) 
     published = publish_files(producer, topic, [sample], rate=rate, progress=True)
     group = "skysift-demo"  # a rerun reads only its own replay
     stop = StopFlag().install()
+    from skysift.processes import tune_gc_for_batches
+
+    tune_gc_for_batches()
     totals = ingest_kafka(settings, [topic], group_id=group, stop=stop, max_alerts=published,
                           idle_exit_s=60.0, engine=engine)
     click.echo("")

@@ -31,13 +31,17 @@ def ingest(ctx: Context, paths: tuple[str, ...], topics: tuple[str, ...], group_
     if bool(paths) == bool(topics):
         raise click.UsageError("give alert FILES/DIRS or --from-kafka TOPIC (not both)")
     if topics:
+        from skysift.processes import tune_gc_for_batches
+
+        tune_gc_for_batches()
         stop = StopFlag().install()
         click.echo(f"consuming {', '.join(topics)} as group "
                    f"{group_id or settings.ingest_group_id}; Ctrl-C to stop", err=True)
 
         def show(report, totals) -> None:
-            click.echo(f"batch: {report.alerts} alerts, {report.records_produced} records; "
-                       f"total {totals.summary()}", err=True)
+            stages = ", ".join(f"{k} {v:.2f}" for k, v in report.seconds.items())
+            click.echo(f"batch: {report.alerts} alerts, {report.records_produced} records "
+                       f"({stages} s); total {totals.summary()}", err=True)
 
         totals = ingest_kafka(settings, list(topics), group_id=group_id, stop=stop,
                               idle_exit_s=idle_exit, max_alerts=max_alerts, on_batch=show)

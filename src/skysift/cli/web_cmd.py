@@ -90,6 +90,9 @@ def serve(ctx: Context, host: str | None, port: int | None, input_topic: str | N
         except Exception:  # the web site keeps running; the log says why ingest stopped
             log.exception("ingest of %s stopped with an error", settings.input_topic)
 
+    from skysift.processes import tune_gc_for_batches
+
+    tune_gc_for_batches()
     worker = threading.Thread(target=ingest, name="skysift-ingest", daemon=True)
     worker.start()
     click.echo("emails: " + (f"SMTP {settings.smtp_host}" if settings.smtp_host else

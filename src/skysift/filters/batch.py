@@ -20,10 +20,10 @@ import math
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Self
 
-from skysift.errors import StoreError
+from skysift.errors import FilterError, StoreError
 from skysift.filters.catalogue import KEY_COLUMN, OBJECTS, Catalogue
 from skysift.filters.compile import compile_filter
 from skysift.filters.engine import PROGRESS_STEPS, QueryResult, execute_sqlite
@@ -71,6 +71,8 @@ class BatchEngine:
                                      cached_statements=_TEXT_CACHE)
         register_sqlite_functions(self._conn)
         self._columns: dict[str, tuple[str, ...]] = {}
+        self._known: dict[str, frozenset[str]] = {}
+        self._held: dict[str, frozenset[str]] = {}
         self._inserts: dict[str, str] = {}
         self._json: dict[str, list[int]] = {}
         for table in catalogue.tables:
@@ -98,8 +100,47 @@ class BatchEngine:
             self._conn.execute("PRAGMA query_only = 1")
             self._writing = False
 
-    def _create(self, table: str, types: dict[str, str] | None = None) -> None:
-        columns = tuple(types) if types is not None else self.catalogue.columns(table)
+    def keep_columns(self, table: str, columns: Iterable[str] | None) -> None:
+        """Hold only ``columns`` of a catalogue table (and its ``diaObjectId``) from now on;
+        ``None`` holds every column again. The table is emptied when its columns change.
+
+        The pipeline keeps only the ``objects`` columns that the active filters read
+        (:attr:`ValidatedFilter.objects_columns`): SQLite reads a row's columns by walking its
+        record header, so a filter over a 120-column row costs several times one over a narrow
+        row (benchmarks/bench_filters.py). A filter that reads a column not held is refused
+        by :meth:`run`.
+        """
+        if table not in self._columns or table not in self.catalogue.tables:
+            raise StoreError(f"table '{table}' is not in the batch catalogue", table=table)
+        every = self.catalogue.columns(table)
+        if columns is None:
+            wanted = every
+        else:
+            keep = set(columns) | {KEY_COLUMN}
+            unknown = keep - set(every)
+            if unknown:
+                raise StoreError(f"unknown column(s) {sorted(unknown)} for batch table "
+                                 f"'{table}'", table=table)
+            wanted = tuple(c for c in every if c in keep)
+        if wanted == self._columns[table]:
+            return
+        self._writing = True
+        try:
+            self._conn.execute("PRAGMA query_only = 0")
+            self._conn.execute(f"DROP TABLE {_quote(table)}")
+            self._create(table, only=wanted)
+        finally:
+            self._conn.execute("PRAGMA query_only = 1")
+            self._writing = False
+
+    def held_columns(self, table: str) -> tuple[str, ...]:
+        """The columns ``table`` holds now."""
+        return self._columns[table]
+
+    def _create(self, table: str, types: dict[str, str] | None = None,
+                only: tuple[str, ...] | None = None) -> None:
+        columns = (tuple(types) if types is not None
+                   else only if only is not None else self.catalogue.columns(table))
         defs = []
         for column in columns:
             kind = SQLITE_TYPES[types[column] if types is not None
@@ -115,6 +156,7 @@ class BatchEngine:
         self._inserts[table] = (f"{verb} INTO {_quote(table)} ({', '.join(map(_quote, columns))}) "
                                 f"VALUES ({marks})")
         self._columns[table] = columns
+        self._held.pop(table, None)
         self._json[table] = [i for i, c in enumerate(columns)
                              if (types[c] if types is not None
                                  else self.catalogue.type_of(table, c)) == "json"]
@@ -134,12 +176,16 @@ class BatchEngine:
         """Replace the contents of ``table`` with ``rows`` (missing keys are NULL).
 
         ``objects`` rows with the same diaObjectId replace each other (the last wins), as
-        Lasair's ``REPLACE INTO objects`` does. Keys that are not columns are an error.
+        Lasair's ``REPLACE INTO objects`` does. Keys that are not columns of the table are an
+        error, except catalogue columns left out by :meth:`keep_columns` (ignored).
         """
         if table not in self._columns:
             raise StoreError(f"table '{table}' is not in the batch catalogue", table=table)
         columns = self._columns[table]
-        known = set(columns)
+        known = self._known.get(table)
+        if known is None:
+            known = self._known[table] = frozenset(
+                self.catalogue.columns(table) if table in self.catalogue.tables else columns)
         json_at = self._json[table]
         values = []
         for row in rows:
@@ -215,6 +261,13 @@ class BatchEngine:
             raise ValueError("row_cap must be >= 0 and timeout_s > 0")
         vf = self._validate(vf_or_sql, filter_name) if isinstance(vf_or_sql, str) else vf_or_sql
         name = filter_name if filter_name is not None else vf.name
+        held = self._held.get(OBJECTS)
+        if held is None and OBJECTS in self._columns:
+            held = self._held[OBJECTS] = frozenset(self._columns[OBJECTS])
+        if held is not None and OBJECTS in vf.tables and not held.issuperset(vf.objects_columns):
+            missing = sorted(vf.objects_columns - held)
+            raise FilterError(f"the batch holds no column(s) {missing} for this filter "
+                              "(BatchEngine.keep_columns left them out)", filter=name)
         sql = (self.prepare(vf) if restrict_ids is None
                else compile_filter(vf, "sqlite", restrict_ids=restrict_ids))
         started = time.perf_counter()

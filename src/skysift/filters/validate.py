@@ -70,6 +70,7 @@ class ValidatedFilter:
     objects_ref: str = OBJECTS
     annotators: tuple[str, ...] = ()
     _compiled: dict[str, str] = field(default_factory=dict, repr=False)
+    _objects_columns: list[frozenset[str]] = field(default_factory=list, repr=False)
 
     @property
     def selects_key(self) -> bool:
@@ -80,6 +81,15 @@ class ValidatedFilter:
     def result_key(self) -> str:
         """The result column holding the diaObjectId: ``key_output`` or ``__diaObjectId``."""
         return self.key_output or HIDDEN_KEY
+
+    @property
+    def objects_columns(self) -> frozenset[str]:
+        """The ``objects`` columns the filter reads anywhere (output, WHERE, ON, ORDER BY),
+        always with ``diaObjectId``: what a batch table must hold for it (computed once)."""
+        if not self._objects_columns:
+            used = {c.name for c in self.ast.find_all(exp.Column) if c.table == self.objects_ref}
+            self._objects_columns.append(frozenset(used | {KEY_COLUMN}))
+        return self._objects_columns[0]
 
     def canonical_sql(self) -> str:
         """The validated query as MySQL text (qualified, implicit joins shown)."""

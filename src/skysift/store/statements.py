@@ -16,13 +16,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from skysift.errors import StoreError
 from skysift.store.records import dumps_record
 
-__all__ = ["IN_CHUNK", "chunks", "insert_ignore", "select_in", "upsert"]
+__all__ = ["IN_CHUNK", "chunks", "insert_ignore", "insert_statement", "select_in", "upsert"]
 
 #: Ids per select: keeps single statements and their parameters of bounded size.
 IN_CHUNK = 50_000
 
 
-def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+def insert_statement(conn: sa.Connection, table: sa.Table) -> Any:
+    """An INSERT for this connection's dialect (with ``on_conflict_do_*``)."""
     name = conn.dialect.name
     if name == "postgresql":
         return postgresql.insert(table)
@@ -37,7 +38,7 @@ def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str,
     """Insert ``rows``; rows whose ``key`` already exists are skipped (ON CONFLICT DO NOTHING)."""
     if not rows:
         return
-    stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=[key])
+    stmt = insert_statement(conn, table).on_conflict_do_nothing(index_elements=[key])
     conn.execute(stmt, list(rows))
 
 
@@ -47,7 +48,7 @@ def upsert(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
     (ON CONFLICT (key) DO UPDATE). Keys must be unique within ``rows``."""
     if not rows:
         return
-    stmt = _insert(conn, table)
+    stmt = insert_statement(conn, table)
     stmt = stmt.on_conflict_do_update(
         index_elements=[key],
         set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != key},

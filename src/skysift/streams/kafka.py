@@ -12,7 +12,8 @@ from typing import Any
 from skysift.config import Settings
 from skysift.errors import BrokerError
 
-__all__ = ["bootstrap_servers", "client_config", "producer_config", "consumer_config", "admin"]
+__all__ = ["bootstrap_servers", "client_config", "producer_config", "consumer_config", "admin",
+           "prefetch_kbytes"]
 
 
 def bootstrap_servers(settings: Settings) -> str:
@@ -61,6 +62,22 @@ def producer_config(settings: Settings) -> dict[str, Any]:
     )
 
 
+#: Prefetch room per alert of a batch (Rubin alerts: ~120 KB median, 300 KB with long histories).
+PREFETCH_KB_PER_ALERT = 256
+_PREFETCH_MIN_KB, _PREFETCH_MAX_KB = 16384, 2097151  # librdkafka's maximum
+
+
+def prefetch_kbytes(batch_size: int) -> int:
+    """librdkafka ``queued.max.messages.kbytes`` for consumers of batches of ``batch_size``.
+
+    Examples
+    --------
+    >>> prefetch_kbytes(1000)
+    256000
+    """
+    return max(_PREFETCH_MIN_KB, min(_PREFETCH_MAX_KB, batch_size * PREFETCH_KB_PER_ALERT))
+
+
 def consumer_config(settings: Settings, group_id: str, from_beginning: bool = True) -> dict[str, Any]:
     return client_config(
         settings,
@@ -71,9 +88,11 @@ def consumer_config(settings: Settings, group_id: str, from_beginning: bool = Tr
             "session.timeout.ms": settings.consumer_session_timeout_ms,
             "max.poll.interval.ms": max(300000, settings.consumer_session_timeout_ms),
             "fetch.message.max.bytes": settings.topic_max_message_bytes + 1024,
-            # prefetch at most ~32 MB: with ~100 KB alerts, the default (64 MB, 100k messages)
-            # only adds memory, not speed
-            "queued.max.messages.kbytes": 32768,
+            # prefetch the next batch while this one is processed: room for batch_size alerts
+            # of up to PREFETCH_KB_PER_ALERT each. With 32 MB the ingest worker waited for the
+            # broker ~30% of its time (benchmarks/bench_pipeline.py); the default (64 MB) is
+            # tuned for small messages
+            "queued.max.messages.kbytes": prefetch_kbytes(settings.batch_size),
             "log_level": 3,
         },
     )

@@ -46,26 +46,30 @@ def load_today_bytes(conn: sa.Connection, day: date | None = None) -> dict[str, 
 
 
 def save_counts(conn: sa.Connection, counts: dict[str, TopicCounts], day: date | None = None) -> None:
-    """Add ``counts`` to today's rows of ``topic_stats`` (create them when missing)."""
+    """Add ``counts`` to today's rows of ``topic_stats`` (create them when missing).
+
+    One ``INSERT ... ON CONFLICT (topic, day) DO UPDATE`` adding to the stored counts, run for
+    every counted topic at once: a batch touching hundreds of topics costs one statement."""
     from skysift.store.schema import topic_stats as ts
+    from skysift.store.statements import insert_statement
 
     day = day or utc_today()
-    for topic, c in counts.items():
-        if not (c.records_produced or c.records_rejected):
-            continue
-        updated = conn.execute(
-            ts.update().where(ts.c.topic == topic, ts.c.day == day).values(
-                records_produced=ts.c.records_produced + c.records_produced,
-                bytes_produced=ts.c.bytes_produced + c.bytes_produced,
-                records_rejected=ts.c.records_rejected + c.records_rejected,
-                bytes_rejected=ts.c.bytes_rejected + c.bytes_rejected,
-                last_record_at=sa.func.coalesce(c.last_record_at, ts.c.last_record_at),
-            ))
-        if updated.rowcount == 0:
-            conn.execute(ts.insert().values(
-                topic=topic, day=day, records_produced=c.records_produced,
-                bytes_produced=c.bytes_produced, records_rejected=c.records_rejected,
-                bytes_rejected=c.bytes_rejected, last_record_at=c.last_record_at))
+    rows = [{"topic": topic, "day": day, "records_produced": c.records_produced,
+             "bytes_produced": c.bytes_produced, "records_rejected": c.records_rejected,
+             "bytes_rejected": c.bytes_rejected, "last_record_at": c.last_record_at}
+            for topic, c in counts.items() if c.records_produced or c.records_rejected]
+    if not rows:
+        return
+    stmt = insert_statement(conn, ts)
+    new = stmt.excluded
+    stmt = stmt.on_conflict_do_update(index_elements=[ts.c.topic, ts.c.day], set_={
+        "records_produced": ts.c.records_produced + new.records_produced,
+        "bytes_produced": ts.c.bytes_produced + new.bytes_produced,
+        "records_rejected": ts.c.records_rejected + new.records_rejected,
+        "bytes_rejected": ts.c.bytes_rejected + new.bytes_rejected,
+        "last_record_at": sa.func.coalesce(new.last_record_at, ts.c.last_record_at),
+    })
+    conn.execute(stmt, rows)
 
 
 @dataclass
