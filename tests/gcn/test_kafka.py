@@ -19,14 +19,20 @@ from skysift.gcn.settings import ensure_group_id, load_settings
 from skysift.gcn.state import ListenerState
 
 
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
+def wait_for(predicate, timeout: float = 60.0, what: str = "condition", log: Path | None = None):
+    """Poll ``predicate`` until true (a liveness guard, not a speed test: generous deadlines,
+    since the suite runs many Kafka tests on two cores). On failure, the message carries the
+    tail of ``log`` (a daemon's log), so an intermittent failure says what the daemon did."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"waited {timeout:.0f} s for {what}")
+    tail = ""
+    if log is not None and Path(log).exists():
+        tail = "\n--- daemon log (tail) ---\n" + "\n".join(Path(log).read_text().splitlines()[-40:])
+    raise AssertionError(f"waited {timeout:.0f} s for {what}{tail}")
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int = 1) -> None:
@@ -141,10 +147,11 @@ def test_daemon_killed_mid_stream_and_restarted_loses_no_alert(kafka_settings, k
     paths = daemon.DaemonPaths.of(s)
     pid = daemon.start(s)
     assert int(paths.pid.read_text()) == pid and daemon.status(s)["running"]
-    wait_for(lambda: ListenerState.read(paths.state).get("status") == "running", what="daemon running")
+    wait_for(lambda: ListenerState.read(paths.state).get("status") == "running", timeout=120,
+             what="daemon running", log=paths.log)
     n = 8
     produce(kafka_bootstrap, s.topic, [variants(20 + i) for i in range(n)])
-    wait_for(lambda: alert_dir(s, 20).exists(), what="the first alert")
+    wait_for(lambda: alert_dir(s, 20).exists(), timeout=120, what="the first alert", log=paths.log)
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not daemon.pid_alive(pid), what="the kill")
     done_at_kill = sum(alert_dir(s, 20 + i).exists() for i in range(n))
@@ -152,8 +159,12 @@ def test_daemon_killed_mid_stream_and_restarted_loses_no_alert(kafka_settings, k
     assert not daemon.status(s)["running"]
     pid2 = daemon.start(s)
     assert pid2 != pid
-    wait_for(lambda: all(alert_dir(s, 20 + i).exists() for i in range(n)), timeout=90,
-             what="every alert after the restart")
+    wait_for(lambda: all(alert_dir(s, 20 + i).exists() for i in range(n)), timeout=180,
+             what="every alert after the restart", log=paths.log)
+    # an alert's directory appears (renamed into place) a moment before the listener counts it
+    # in its state file: wait for the count too, rather than read it in that moment
+    wait_for(lambda: daemon.status(s)["alerts_processed"] >= n, timeout=30,
+             what="the state file to count every alert", log=paths.log)
     st = daemon.status(s)
     assert st["running"] and st["pid"] == pid2 and st["alerts_processed"] >= n
     assert st["last_message_age_s"] is not None and st["last_message_age_s"] < 120
