@@ -171,3 +171,58 @@ def test_smtp_login_works_and_the_password_is_never_shown(make_settings, caplog,
         assert "wrong-pw-123" not in repr(SmtpSender(bad))
     finally:
         controller.stop()
+
+
+def _tls_server(tmp_path, *, implicit: bool):
+    """A real SMTP server with a certificate from a throw-away CA, requiring TLS for AUTH:
+    STARTTLS on a plain port, or TLS from the first byte (``implicit``)."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+    from notify_world import Inbox, free_port, make_test_ca
+
+    ca, cert, key = make_test_ca(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+
+    def check(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=auth_data.login == b"skysift" and auth_data.password == b"pw-tls-1")
+
+    inbox, port = Inbox(), free_port()
+    # aiosmtpd only counts STARTTLS for auth_require_tls: a connection that is TLS from the first
+    # byte must say so (the handler still records session.ssl for every message)
+    tls = ({"ssl_context": server_ctx, "auth_require_tls": False} if implicit
+           else {"tls_context": server_ctx, "require_starttls": True})
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=check,
+                            auth_required=True, server_hostname="localhost", **tls)
+    return controller, inbox, port, ca
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_smtp_over_tls_verifies_the_server_and_logs_in(security, make_settings, tmp_path,
+                                                       monkeypatch):
+    """STARTTLS (port 587 style) and TLS from the start (465 style) against a real server whose
+    certificate a throw-away CA signed: with the CA trusted (SSL_CERT_FILE, as an operator with a
+    private CA would do) the login and the message go over TLS; without it, sending fails with a
+    certificate error instead of falling back to plain text."""
+    from skysift.notify.digest import new_message
+    from skysift.notify.mail import EmailError, SmtpSender
+
+    controller, inbox, port, ca = _tls_server(tmp_path, implicit=security == "ssl")
+    controller.start()
+    try:
+        settings = make_settings(smtp_host="localhost", smtp_port=port, smtp_security=security,
+                                 smtp_user="skysift", smtp_password="pw-tls-1")
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+        SmtpSender(settings).send(new_message(settings, "ann@example.org", "over TLS"))
+        assert [m["Subject"] for m in inbox.messages] == ["over TLS"] and inbox.tls == [True]
+
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-ca.pem"))
+        with pytest.raises(EmailError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            SmtpSender(settings).send(new_message(settings, "ann@example.org", "untrusted"))
+        assert len(inbox.messages) == 1
+    finally:
+        controller.stop()
