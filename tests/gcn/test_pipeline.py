@@ -238,7 +238,7 @@ def test_undecodable_map_writes_what_it_can_and_keeps_the_notice(gcn_settings, n
 @pytest.mark.parametrize("change,problem", [
     (lambda d: d["event"].update(classification={}), None),
     (lambda d: d.update(event=None), "INITIAL notice has no event"),
-    (lambda d: d["event"].pop("significant"), "event lacks significant"),
+    (lambda d: d["event"].pop("significant"), "schema: event: 'significant' is a required property"),
 ])
 def test_odd_notices_are_handled(gcn_settings, notice_json, change, problem):
     s = gcn_settings(lvk={"filters": [{"name": "ns", "ns_lower": 0.5},
@@ -273,3 +273,54 @@ def test_avro_notice_gives_the_same_products_as_json(gcn_settings, notice_json, 
     schemaless = io.BytesIO()
     fastavro.schemaless_writer(schemaless, _avro_schema(), dict(doc, alert_type="INITIAL"))
     assert AlertProcessor(gcn_settings()).process(schemaless.getvalue()).status == "written"
+
+
+NOTICE_STEMS = ["MS181101ab-earlywarning", "MS230425k-preliminary", "MS230425k-initial",
+                "MS230425k-retraction", "S230518h-initial"]
+
+
+def test_real_notices_satisfy_the_official_json_schema(notice_json):
+    """Every real notice validates against igwn-gwalert-schema's own JSON Schema, also with the
+    pre-O4 alert_type spelling EARLY_WARNING."""
+    from skysift.gcn.notice import schema_problems
+
+    for stem in NOTICE_STEMS:
+        assert schema_problems(notice_json(stem)) == [], stem
+    old = notice_json("MS181101ab-earlywarning")
+    old["alert_type"] = "EARLY_WARNING"
+    assert schema_problems(old) == []
+
+
+def test_schema_violations_say_where_and_what(gcn_settings, notice_json):
+    """A JSON notice that breaks the official schema is still filed as far as it can be; each
+    violation is a problem naming the field (inside the branch meant: an event object, not
+    null), kept in meta.yaml, and the raw notice goes to the rejected folder."""
+    from skysift.gcn.notice import schema_problems
+
+    doc = notice_json("S230518h-initial")
+    doc["event"]["far"] = "often"
+    doc["event"].pop("search")
+    doc["urls"] = 5
+    doc["event"]["skymap"] = doc["event"]["skymap"]  # unchanged: the map still decodes
+    problems = schema_problems(doc)
+    assert problems == ["schema: event: 'search' is a required property",
+                        "schema: event.far: 'often' is not of type 'number'",
+                        "schema: urls: 5 is not of type 'object'"]
+    doc2 = notice_json("S230518h-initial")
+    doc2["event"] = 7
+    assert schema_problems(doc2) == ["schema: event: 7 is not of type 'null' or 'object'"]
+    doc3 = notice_json("S230518h-initial")
+    doc3["external_coinc"] = {"observatory": "Fermi", "ivorn": "x" * 5000}
+    msgs = schema_problems(doc3)
+    assert msgs[0] == "schema: external_coinc: 'gcn_notice_id' is a required property"
+    assert all(len(m) < 260 for m in msgs)
+
+    s = gcn_settings()
+    bad = notice_json("S230518h-initial")
+    bad["event"]["instruments"] = "H1,L1"
+    out = AlertProcessor(s).process(_raw(bad), path="bad-schema.json")
+    assert out.status == "written"
+    assert out.problems == ["schema: event.instruments: 'H1,L1' is not of type 'array'"]
+    meta = yaml.safe_load((out.alert_dir / "meta.yaml").read_text())
+    assert meta["EXTRA"]["problems"] == out.problems
+    assert (s.download_dir / "rejected" / "bad-schema.json").exists()

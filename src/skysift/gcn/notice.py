@@ -4,6 +4,12 @@ The checks follow the igwn-gwalert-schema (1.3): what is needed to place the ale
 (``superevent_id``, ``alert_type``, ``time_created``) must be valid or the notice is rejected with an
 :class:`~skysift.errors.AlertDecodeError`; every other deviation is recorded in
 :attr:`Notice.problems` and the notice is processed as far as it can be.
+
+JSON notices are validated against the official JSON Schema that the igwn-gwalert-schema package
+ships (``igwn.alerts.Alert.schema.json``, draft 2020-12, with :mod:`jsonschema`), after the old
+``EARLY_WARNING`` spelling is read as ``EARLYWARNING``; each violation becomes a problem
+``schema: <where>: <what>``. Avro notices are checked by their Avro schema when they are read, and
+for the fields skysift needs.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ __all__ = [
     "decode_notices",
     "normalise_alert_type",
     "parse_time",
+    "schema_problems",
 ]
 
 ALERT_TYPES = ("EARLYWARNING", "PRELIMINARY", "INITIAL", "UPDATE", "RETRACTION")
@@ -84,6 +91,62 @@ class Notice:
     @property
     def is_burst(self) -> bool:
         return bool(self.event) and str(self.event.get("group", "")).lower() == "burst"
+
+
+_MAX_SCHEMA_PROBLEMS = 10
+
+
+@lru_cache(maxsize=1)
+def _json_validator() -> Any:
+    from importlib.resources import files
+
+    from jsonschema import Draft202012Validator
+
+    text = files("igwn_gwalert_schema").joinpath("igwn.alerts.Alert.schema.json").read_text()
+    return Draft202012Validator(json.loads(text))
+
+
+def _explain(err: Any) -> list[tuple[list[Any], str]]:
+    """(path, message) of what is wrong. For "not valid under any of the given schemas" (a field
+    that may be null or an object), what is wrong inside the branch the value was meant for: the
+    one whose type fits, every violation in it."""
+    if not err.context:
+        return [(list(err.absolute_path), err.message)]
+    branches: dict[Any, list[Any]] = {}
+    for sub in err.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    fitting = {k: subs for k, subs in branches.items()
+               if not any(c.validator == "type" and not c.path for c in subs)}
+    if not fitting:  # the value's type fits no branch: say which types would
+        types = [c.validator_value for subs in branches.values() for c in subs
+                 if c.validator == "type" and not c.path]
+        names = " or ".join(repr(t) for t in types)
+        return [(list(err.absolute_path), f"{err.instance!r:.60} is not of type {names}")]
+    from jsonschema.exceptions import best_match
+
+    chosen = best_match([c for subs in fitting.values() for c in subs])
+    out = []
+    for sub in fitting[chosen.relative_schema_path[0]]:
+        out.extend(_explain(sub))
+    return out
+
+
+def schema_problems(record: dict[str, Any]) -> list[str]:
+    """The official JSON Schema's verdicts on a JSON notice, as ``schema: <where>: <what>``
+    (at most 10; values quoted in messages are shortened: a sky map is a megabyte of base64)."""
+    doc = dict(record)
+    if isinstance(doc.get("alert_type"), str):
+        doc["alert_type"] = normalise_alert_type(doc["alert_type"])
+    found = [x for err in _json_validator().iter_errors(doc) for x in _explain(err)]
+    found.sort(key=lambda x: list(map(str, x[0])))
+    out = []
+    for path, message in found[:_MAX_SCHEMA_PROBLEMS]:
+        where = ".".join(str(p) for p in path) or "notice"
+        message = message if len(message) <= 200 else message[:197] + "..."
+        out.append(f"schema: {where}: {message}")
+    if len(found) > _MAX_SCHEMA_PROBLEMS:
+        out.append(f"schema: {len(found) - _MAX_SCHEMA_PROBLEMS} more violations")
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -151,18 +214,22 @@ def _from_record(rec: Any, raw: bytes, fmt: str, where: dict[str, Any]) -> Notic
         raise AlertDecodeError(f"notice has no valid time_created: {rec.get('time_created')!r}",
                                **where) from exc
     alert = dict(rec)
+    official = fmt == "json"  # JSON: the official JSON Schema says what is wrong
+    if official:
+        problems.extend(schema_problems(rec))
     for key in ("event", "external_coinc", "urls"):
-        if key not in alert:
+        if key not in alert and not official:
             problems.append(f"schema: missing required field {key!r}")
     event = alert.get("event")
     skymap = None
     if event is not None and not isinstance(event, dict):
-        problems.append(f"schema: event is {type(event).__name__}, not an object")
+        if not official:
+            problems.append(f"schema: event is {type(event).__name__}, not an object")
         event = None
     if event is not None:
         event = dict(event)
         missing = [k for k in _EVENT_REQUIRED if k not in event]
-        if missing:
+        if missing and not official:
             problems.append(f"schema: event lacks {', '.join(missing)}")
         skymap = _map_bytes(event.pop("skymap", None), "event.skymap", problems)
         alert["event"] = event
@@ -171,13 +238,14 @@ def _from_record(rec: Any, raw: bytes, fmt: str, where: dict[str, Any]) -> Notic
     if ext is not None and isinstance(ext, dict):
         ext = dict(ext)
         missing = [k for k in _EXT_REQUIRED if k not in ext]
-        if missing:
+        if missing and not official:
             problems.append(f"schema: external_coinc lacks {', '.join(missing)}")
         combined = _map_bytes(ext.pop("combined_skymap", None), "external_coinc.combined_skymap",
                               problems)
         alert["external_coinc"] = ext
     elif ext is not None:
-        problems.append("schema: external_coinc is not an object")
+        if not official:
+            problems.append("schema: external_coinc is not an object")
         ext = None
     if event is None and normalise_alert_type(atype) != "RETRACTION":
         problems.append(f"{atype} notice has no event")
