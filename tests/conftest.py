@@ -51,6 +51,9 @@ def kafka_bootstrap(tmp_path_factory):
         # still answers, so none of them logs reconnect failures after the test summary
         import gc
 
+        from skysift.annotations.service import close_producers
+
+        close_producers()  # the web API's shared producers
         gc.collect()
         broker.stop()
 

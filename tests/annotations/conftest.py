@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web_api"))
 
-RUBIN = Path(__file__).resolve().parents[1] / "data" / "rubin"
+from annot_world import RUBIN, rubin_alerts  # noqa: F401 - helpers of the annotation tests
 
 
 @dataclass
@@ -54,10 +54,3 @@ def live(world):
 
     with serve(make_api_app(world.settings, world.engine)) as url:
         yield url
-
-
-def rubin_alerts():
-    from skysift.alerts.files import iter_alert_files, read_alerts
-
-    alerts = [a for p in iter_alert_files([RUBIN]) for a in read_alerts(p)]
-    return [a for a in alerts if not isinstance(a, Exception) and a.diaObjectId is not None]

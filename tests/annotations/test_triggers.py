@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import RUBIN, rubin_alerts
+from annot_world import RUBIN, rubin_alerts
 
 from skysift.annotations.service import submit, trigger
 from skysift.filters.manage import add_filter

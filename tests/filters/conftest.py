@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,12 +24,4 @@ def test_catalogue():
     return lsst_catalogue(extra_functions=("sleep",))
 
 
-def sqlite_sleep(seconds: float) -> int:
-    time.sleep(seconds)
-    return 0
-
-
-PG_SLEEP_FUNCTION = (
-    "CREATE FUNCTION sleep(double precision) RETURNS integer LANGUAGE plpgsql "
-    "AS $$ BEGIN PERFORM pg_sleep($1); RETURN 0; END $$"
-)
+from sleepers import PG_SLEEP_FUNCTION, sqlite_sleep  # noqa: E402,F401

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
-from conftest import PG_SLEEP_FUNCTION, sqlite_sleep
+from sleepers import PG_SLEEP_FUNCTION, sqlite_sleep
 
 from skysift.errors import FilterError, FilterRejected, FilterTimeout
 from skysift.filters import engine as engine_module

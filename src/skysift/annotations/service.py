@@ -7,6 +7,7 @@ index and reason, instead of stopping at the first as Lasair does.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -66,8 +67,21 @@ def submit(engine: sa.Engine, items: Sequence[Mapping[str, Any]], *,
     return result
 
 
-_producers: dict[str, Any] = {}
+_producers: dict[str, Any] = {}  # one per Kafka configuration, shared by the web workers
 _lock = threading.Lock()
+
+
+def close_producers(timeout: float = 10.0) -> None:
+    """Deliver what the shared producers hold and let them go (at exit, and in tests before
+    their broker stops)."""
+    with _lock:
+        producers = list(_producers.values())
+        _producers.clear()
+    for producer in producers:
+        producer.flush(timeout)
+
+
+atexit.register(close_producers)
 
 
 def _sink(settings: Settings) -> Any:

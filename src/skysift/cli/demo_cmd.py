@@ -74,7 +74,6 @@ def _ensure_filters(engine, settings):
 @pass_ctx
 def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) -> None:
     """Run the whole loop on embedded defaults with bundled real Rubin alerts."""
-    import time
 
     from confluent_kafka import Producer
 

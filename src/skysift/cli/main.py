@@ -11,7 +11,6 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
 
 import click
 
