@@ -102,6 +102,19 @@ def test_filters_join_annotators_and_read_classdict(world):
     rows = run("SELECT objects.diaObjectId FROM objects, fruitbat "
                "WHERE JSON_EXTRACT(fruitbat.classdict, '$.lsst-r.peak') > -19", bob)
     assert [r["diaObjectId"] for r in rows] == [102]
+    # compared with a column, the column's type decides (was an operator error on PostgreSQL):
+    # decl is -5.0 for every object, so only the -20.5 peak is below it
+    rows = run("SELECT objects.diaObjectId FROM objects, fruitbat "
+               "WHERE JSON_EXTRACT(fruitbat.classdict, '$.lsst-r.peak') < objects.decl", bob)
+    assert [r["diaObjectId"] for r in rows] == [101, 102]
+    rows = run("SELECT objects.diaObjectId FROM objects, fruitbat "
+               "WHERE objects.lastDiaSourceMjdTai BETWEEN JSON_EXTRACT(fruitbat.classdict, "
+               "'$.lsst-r.peak') AND objects.lastDiaSourceMjdTai ORDER BY 1", bob)
+    assert [r["diaObjectId"] for r in rows] == [101, 102]
+    rows = run("SELECT objects.diaObjectId FROM objects, fruitbat "
+               "WHERE JSON_EXTRACT(fruitbat.classdict, '$.kind') <> fruitbat.classification "
+               "ORDER BY 1", bob)
+    assert [r["diaObjectId"] for r in rows] == [101, 102]  # 103's kind is a number, not text
     # strings: a number 5 is not the string '5'; array index
     rows = run("SELECT objects.diaObjectId, JSON_EXTRACT(fruitbat.classdict, '$.kind') AS kind, "
                "JSON_EXTRACT(fruitbat.classdict, '$.n[1]') AS n1 FROM objects, fruitbat "

@@ -106,6 +106,36 @@ def check_json_arguments(select: exp.Select, refs, catalogue, name: str | None) 
                 f"'{doc.sql(dialect='mysql') if doc is not None else ''}'", filter=name)
         if len(args) != 2 or not (isinstance(args[1], exp.Literal) and args[1].is_string):
             raise FilterRejected("JSON_EXTRACT takes a column and one path", filter=name)
+        for other in _compared_with(node):  # their catalogue type decides the call's (_kind)
+            if isinstance(other, exp.Column) and other.table in by_ref:
+                kind = (catalogue.type_of(by_ref[other.table], other.name)
+                        if catalogue.find_column(by_ref[other.table], other.name) else None)
+                if kind in _SQL_TYPES:
+                    other.type = exp.DataType.build(_SQL_TYPES[kind])
+
+
+_SQL_TYPES = {"int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "text": "TEXT"}
+
+
+def _compared_with(node: exp.Expression) -> list[exp.Expression]:
+    """The expressions a json_extract call is compared with (unwrapping parentheses)."""
+    child, parent = node, node.parent
+    while isinstance(parent, exp.Paren):
+        child, parent = parent, parent.parent
+    if isinstance(parent, _COMPARISONS):
+        out = [parent.expression if parent.this is child else parent.this]
+    elif isinstance(parent, exp.Between):
+        out = [e for e in (parent.this, parent.args["low"], parent.args["high"]) if e is not child]
+    elif isinstance(parent, exp.In) and parent.this is child:
+        out = list(parent.expressions)
+    else:
+        return []
+    unwrapped = []
+    for e in out:
+        while isinstance(e, exp.Paren):
+            e = e.this
+        unwrapped.append(e)
+    return unwrapped
 
 
 _NUMERIC_PARENTS = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.IntDiv, exp.Neg)
@@ -119,6 +149,11 @@ def _kind(node: exp.Expression) -> Context | None:
         return "text" if node.is_string else "number"
     if isinstance(node, exp.Neg) or isinstance(node, _NUMERIC_PARENTS):
         return "number"
+    if isinstance(node, exp.Column) and node.type is not None:  # typed at validation
+        if node.is_type(*exp.DataType.NUMERIC_TYPES, exp.DataType.Type.BOOLEAN):
+            return "number"
+        if node.is_type(*exp.DataType.TEXT_TYPES):
+            return "text"
     return None
 
 
@@ -132,8 +167,10 @@ def context_of(node: exp.Expression) -> Context:
     if isinstance(parent, _COMPARISONS):
         other = parent.expression if parent.this is child else parent.this
         return _kind(other) or "json"
-    if isinstance(parent, exp.Between) and parent.this is child:
-        return _kind(parent.args["low"]) or _kind(parent.args["high"]) or "json"
+    if isinstance(parent, exp.Between):  # the value or a bound: the other two decide
+        others = [parent.this, parent.args["low"], parent.args["high"]]
+        kinds = [_kind(e) for e in others if e is not child]
+        return next((k for k in kinds if k), "json")
     if isinstance(parent, exp.In) and parent.this is child:
         kinds = {_kind(e) for e in parent.expressions}
         return kinds.pop() if len(kinds) == 1 and None not in kinds else "json"  # type: ignore[return-value]
