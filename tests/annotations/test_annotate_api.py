@@ -61,3 +61,34 @@ def test_only_the_owner_may_write(world, live):
         alice.annotate("fruitbat", 7, "SN", classdict=[1, 2])
     with pytest.raises(LasairError, match="no annotator"):
         alice.annotate("nosuch", 7, "SN")
+
+
+def test_query_tables_take_lasairs_annotator_spelling(world, live):
+    """/api/query/ through the lasair client: ``tables='objects,annotator:fruitbat'`` (and
+    ``annotator:a&b``) joins those annotators as Lasair's site writes it; other pickers and
+    names that are not annotators are refused naming the field; private annotators stay their
+    owner's."""
+    from datetime import UTC, datetime
+
+    from skysift.annotations.service import submit
+    from skysift.store.schema import objects
+
+    with world.engine.begin() as conn:
+        conn.execute(objects.insert(), [{"diaObjectId": i, "ra": 1.0, "decl": 2.0,
+                                         "updated": datetime.now(UTC)} for i in (71, 72, 73)])
+    submit(world.engine, [{"topic": "fruitbat", "objectId": 71, "classification": "SN"},
+                          {"topic": "fruitbat", "objectId": 72, "classification": "AGN"}],
+           user_id=world.users["alice"].id)
+    submit(world.engine, [{"topic": "bobcat", "objectId": 72, "classification": "var"}],
+           user_id=world.users["bob"].id)
+    bob = lasair_client(world.tokens["bob"], endpoint=f"{live}/api")
+    rows = bob.query("objects.diaObjectId, fruitbat.classification", "objects,annotator:fruitbat",
+                     "fruitbat.classification = 'SN'")
+    assert rows == [{"diaObjectId": 71, "classification": "SN"}]
+    rows = bob.query("objects.diaObjectId, fruitbat.classification AS f, bobcat.classification AS b",
+                     "objects, annotator:fruitbat&bobcat", "")
+    assert rows == [{"diaObjectId": 72, "f": "AGN", "b": "var"}]
+    for tables, word in (("objects,watchlist:3", "watchlist"), ("objects,annotator:x y", "x y"),
+                         ("objects,annotator:secretbat", "secretbat")):
+        with pytest.raises(LasairError, match=word):
+            bob.query("objects.diaObjectId", tables, "")

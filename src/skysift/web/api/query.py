@@ -43,6 +43,32 @@ SPECS = (
 )
 
 
+_TOPIC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def lasair_tables(tables: str) -> str:
+    """Lasair's picker spellings in ``tables`` made plain FROM items: ``annotator:a&b`` becomes
+    ``a, b`` (each annotator is a table of its own in skysift's filters). Watchlists and areas
+    (``watchlist:N``, ``area:N``) are refused: skysift has none yet."""
+    items = []
+    for item in tables.split(","):
+        word = item.strip()
+        kind, sep, rest = word.partition(":")
+        if not sep:
+            items.append(item)
+            continue
+        if kind.strip().lower() != "annotator":
+            raise BadInput(f"tables: skysift has no {kind.strip()!r} tables ('{word}'); "
+                           "objects, sherlock_classifications and annotators can be used",
+                           field="tables")
+        for topic in rest.split("&"):
+            if not _TOPIC.match(topic.strip()):
+                raise BadInput(f"tables: '{topic.strip()}' in '{word}' is not an annotator name",
+                               field="tables")
+            items.append(" " + topic.strip())
+    return ",".join(items).strip()
+
+
 def build_sql(selected: str, tables: str, conditions: str) -> str:
     """The filter-language statement of an API query (each part on its own line, so a ``--``
     comment ends with its field)."""
@@ -50,7 +76,7 @@ def build_sql(selected: str, tables: str, conditions: str) -> str:
         for bad in FORBIDDEN:
             if bad in text:
                 raise BadInput(f"{name} may not contain '{bad}'", field=name)
-    sql = f"SELECT {selected}\nFROM {tables}"
+    sql = f"SELECT {selected}\nFROM {lasair_tables(tables)}"
     if _ORDER.match(conditions):
         return f"{sql}\n{conditions}"
     return f"{sql}\nWHERE {conditions}" if conditions.strip() else sql
