@@ -226,3 +226,45 @@ def test_smtp_over_tls_verifies_the_server_and_logs_in(security, make_settings, 
         assert len(inbox.messages) == 1
     finally:
         controller.stop()
+
+
+def test_workers_running_the_pass_at_once_send_each_digest_once(world, tmp_path, make_settings):
+    """Several ingest workers run the email pass: four Notifiers start together (threads, one
+    store, one SMTP server) over six email filters with waiting matches; every digest goes out
+    exactly once. A pass whose send fails leaves the digest waiting (the day's window unused)."""
+    import threading
+
+    from notify_world import free_port
+
+    settings, engine, user, inbox = world
+    names = [f"race{i}" for i in range(6)]
+    for name in names:
+        add_filter(engine, settings, user, name=name, sql=SQL, output="email", trigger="alert")
+    new_alerts(tmp_path / "a", 3, 9_400_000_001)
+    ingest_files(settings, [tmp_path / "a"], progress=False, engine=engine)
+
+    broken = make_settings(**{**{k: getattr(settings, k) for k in (
+        "kafka", "database", "email_from", "public_url")}, "smtp_host": "127.0.0.1",
+        "smtp_port": free_port(), "smtp_security": "none", "notify_interval_s": 0})
+    failed = Notifier(broken, engine).run()
+    assert failed.digests == {} and len(failed.errors) == len(names) and inbox.messages == []
+
+    start = threading.Barrier(4)
+    reports = []
+
+    def worker():
+        notifier = Notifier(settings, engine)
+        start.wait()
+        reports.append(notifier.run())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    subjects = sorted(m["Subject"] for m in inbox.take())
+    assert len(subjects) == len(names)
+    assert all(any(n in s for s in subjects) for n in names)
+    assert sum(len(r.digests) for r in reports) == len(names)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(email_pending)).scalar() == 0

@@ -149,19 +149,33 @@ class Notifier:
             if not row.owner_email:
                 self._no_address(f"digest of filter {row.name}", row, report)
                 continue
+            # claim the digest before sending: several ingest workers may run this pass at
+            # once, and only the one whose update still finds last_email_at as it read it sends
+            if not self._set_last_email(row.id, last, now):
+                continue  # another worker is sending (or has sent) it
             with self.engine.connect() as conn:
                 pending = load_pending(conn, row.id, self.settings.email_max_records)
-            if not pending:
-                continue
-            msg = build_digest(self.settings, row, row.owner_email, pending, last, now)
-            if not self._send(msg, f"digest of filter {row.name}", report):
+            msg = (build_digest(self.settings, row, row.owner_email, pending, last, now)
+                   if pending else None)
+            if msg is None or not self._send(msg, f"digest of filter {row.name}", report):
+                self._set_last_email(row.id, now, last)  # not sent: the window is not used
                 continue
             with self.engine.begin() as conn:
                 conn.execute(ep.delete().where(ep.c.filter_id == row.id,
                                                ep.c.id <= pending[-1].id))
-                conn.execute(filters.update().where(filters.c.id == row.id)
-                             .values(last_email_at=now))
             report.digests[row.name] = len(pending)
+
+    def _set_last_email(self, filter_id: int, expected: datetime | None, value: datetime | None
+                        ) -> bool:
+        """Compare-and-set of a filter's last_email_at: True when it was ``expected``."""
+        from skysift.store.schema import filters
+
+        was = (filters.c.last_email_at.is_(None) if expected is None
+               else filters.c.last_email_at == expected)
+        with self.engine.begin() as conn:
+            done = conn.execute(filters.update().where(filters.c.id == filter_id, was)
+                                .values(last_email_at=value))
+        return done.rowcount == 1
 
     # ------------------------------------------------------------------ failures
     def _failure_notices(self, now: datetime, report: NotifyReport) -> None:
