@@ -167,14 +167,19 @@ class Notifier:
 
     def _set_last_email(self, filter_id: int, expected: datetime | None, value: datetime | None
                         ) -> bool:
-        """Compare-and-set of a filter's last_email_at: True when it was ``expected``."""
         from skysift.store.schema import filters
 
-        was = (filters.c.last_email_at.is_(None) if expected is None
-               else filters.c.last_email_at == expected)
+        return self._claim(filters.c.last_email_at, filter_id, expected, value)
+
+    def _claim(self, column: Any, filter_id: int, expected: datetime | None,
+               value: datetime | None) -> bool:
+        """Compare-and-set of a filter's time ``column``: True when it was ``expected``."""
+        from skysift.store.schema import filters
+
+        was = column.is_(None) if expected is None else column == expected
         with self.engine.begin() as conn:
             done = conn.execute(filters.update().where(filters.c.id == filter_id, was)
-                                .values(last_email_at=value))
+                                .values({column.name: value}))
         return done.rowcount == 1
 
     # ------------------------------------------------------------------ failures
@@ -200,11 +205,13 @@ class Notifier:
                 f"at {row.last_error_at:%Y-%m-%d %H:%M:%S} UTC:\n\n    {row.last_error}\n\n"
                 f"It keeps running on every batch; while it fails it produces nothing. You get at "
                 f"most one such email a day. Fix or deactivate it at {page}\n")
+            # claimed first, as digests are: one worker sends it; a failed send gives it back
+            if not self._claim(filters.c.error_email_at, row.id, noticed, now):
+                continue
             if self._send(msg, f"failure notice of filter {row.name}", report):
-                with self.engine.begin() as conn:
-                    conn.execute(filters.update().where(filters.c.id == row.id)
-                                 .values(error_email_at=now))
                 report.failure_notices.append(row.name)
+            else:
+                self._claim(filters.c.error_email_at, row.id, now, noticed)
 
     # ------------------------------------------------------------------ expiry
     def _expiries(self, now: datetime, report: NotifyReport) -> None:
