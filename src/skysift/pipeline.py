@@ -5,10 +5,11 @@ One call of :meth:`Pipeline.process` handles one batch of decoded alerts:
 1. ``store``: sources and forced sources inserted (de-duplicated), features of every touched
    object recomputed from its stored light curve, objects rows upserted; one transaction.
 2. ``filters``: the batch's objects rows are loaded into a small in-memory SQLite database
-   (Lasair's proven design) and every active filter runs against it with a deadline and a row cap.
+   (Lasair's proven design), holding only the columns the active filters read, and every active
+   filter runs against it with a deadline and a row cap.
    A filter that fails is recorded on the filter (``last_error``) and the others go on.
 3. ``records``: each match becomes a plain, lite or full record, produced to the filter's topic
-   under its daily byte quota, then the producer is flushed.
+   under its daily byte quota, then the producer is flushed (``flush``).
    Email filters produce nothing to Kafka: their matches (selected columns and UTC) are kept in
    ``email_pending`` for the next daily digest (:mod:`skysift.notify`).
 
