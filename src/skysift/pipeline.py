@@ -122,18 +122,14 @@ class Pipeline:
             self.sink.today_bytes = load_today_bytes(conn, today)
             self._today = today
 
-    def _load_annotations(self, filters: Sequence[Filter], object_ids: Any) -> None:
+    def _load_annotations(self, valid: Sequence[Any], object_ids: Any) -> None:
         """The batch's objects' annotations, for the annotators the active filters read (the
         values current now: a ``both`` filter sees the annotation as it is when the alert
-        arrives, including one made before the object was first seen)."""
+        arrives, including one made before the object was first seen). ``valid``: the active
+        filters' ValidatedFilters."""
         from skysift.annotations.store import load_for_batch
 
-        topics: set[str] = set()
-        for flt in filters:
-            try:
-                topics.update(self._compiled.get(flt).annotators)
-            except FilterError:
-                pass  # reported when the filter runs
+        topics = {t for vf in valid for t in vf.annotators}
         rows: list[dict[str, Any]] = []
         if topics:
             with self.engine.connect() as conn:
@@ -163,13 +159,13 @@ class Pipeline:
                     compiled[flt.id] = exc  # reported when the filter runs
             # the batch table holds only the columns the active filters read (narrow rows are
             # several times faster to filter)
-            held = frozenset().union(*(vf.objects_columns for vf in compiled.values()
-                                       if not isinstance(vf, FilterError)))
-            self.batch_engine.keep_columns("objects", held)
+            valid = [vf for vf in compiled.values() if not isinstance(vf, FilterError)]
+            self.batch_engine.keep_columns("objects",
+                                           frozenset().union(*(vf.objects_columns for vf in valid)))
             cols = self.batch_engine.held_columns("objects")
             rows = [{k: r.get(k) for k in cols} for r in stored.rows.values()]
             self.batch_engine.load("objects", rows)
-            self._load_annotations(filters, stored.object_ids)
+            self._load_annotations(valid, stored.object_ids)
             latest = _latest_alert_per_object(alerts)
             utc = utc_now_text()
 

@@ -304,9 +304,10 @@ def _zigzag_bytes(value: int) -> bytes:
 
 
 def test_varint_from_bytes_equals_the_byte_loop():
-    """_varint (mask-and-shift on the whole varint) gives _long's value for every length, for
+    """varint (mask-and-shift on the whole varint) gives read_long's value for every length, for
     64-bit extremes, and for any 10-byte varint (whose last byte may carry bits above 63)."""
-    from skysift.alerts.project import _long, _varint
+    from skysift.alerts.avrocode import read_long as _long
+    from skysift.alerts.avrocode import varint as _varint
 
     rng = random.Random(3)
     values = [0, 1, -1, 63, -64, 64, 300, -300, 2**31, -(2**31), 2**63 - 1, -(2**63),

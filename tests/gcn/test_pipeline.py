@@ -324,3 +324,25 @@ def test_schema_violations_say_where_and_what(gcn_settings, notice_json):
     meta = yaml.safe_load((out.alert_dir / "meta.yaml").read_text())
     assert meta["EXTRA"]["problems"] == out.problems
     assert (s.download_dir / "rejected" / "bad-schema.json").exists()
+
+
+def test_an_avro_container_with_its_own_schema_is_checked_too(gcn_settings, notice_json):
+    """An Avro container file carries its own writer schema: a notice written with one that
+    lacks a required field is filed with the official schema's verdict as a problem."""
+    import fastavro
+
+    from skysift.gcn.notice import _avro_schema
+
+    doc = notice_json("S230518h-initial")
+    doc["event"]["skymap"] = base64.b64decode(doc["event"]["skymap"])
+    doc["event"].setdefault("mchirp_source", None)
+    schema = json.loads(fastavro.schema.to_parsing_canonical_form(_avro_schema()))
+    event = next(f for f in schema["fields"] if f["name"] == "event")
+    record = next(b for b in event["type"] if isinstance(b, dict))
+    record["fields"] = [f for f in record["fields"] if f["name"] != "significant"]
+    doc["event"].pop("significant")
+    buf = io.BytesIO()
+    fastavro.writer(buf, fastavro.parse_schema(schema), [doc])
+    out = AlertProcessor(gcn_settings()).process(buf.getvalue(), path="own-schema.avro")
+    assert out.status == "written"
+    assert out.problems == ["schema: event: 'significant' is a required property"]

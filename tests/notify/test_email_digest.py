@@ -243,9 +243,10 @@ def test_workers_running_the_pass_at_once_send_each_digest_once(world, tmp_path,
     new_alerts(tmp_path / "a", 3, 9_400_000_001)
     ingest_files(settings, [tmp_path / "a"], progress=False, engine=engine)
 
-    broken = make_settings(**{**{k: getattr(settings, k) for k in (
-        "kafka", "database", "email_from", "public_url")}, "smtp_host": "127.0.0.1",
-        "smtp_port": free_port(), "smtp_security": "none", "notify_interval_s": 0})
+    broken = make_settings(kafka=settings.kafka, database=settings.database,
+                           email_from=settings.email_from, public_url=settings.public_url,
+                           smtp_host="127.0.0.1", smtp_port=free_port(),  # nobody listens
+                           smtp_security="none", notify_interval_s=0)
     failed = Notifier(broken, engine).run()
     assert failed.digests == {} and len(failed.errors) == len(names) and inbox.messages == []
 

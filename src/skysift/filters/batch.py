@@ -156,7 +156,10 @@ class BatchEngine:
         self._inserts[table] = (f"{verb} INTO {_quote(table)} ({', '.join(map(_quote, columns))}) "
                                 f"VALUES ({marks})")
         self._columns[table] = columns
-        self._held.pop(table, None)
+        self._held[table] = frozenset(columns)
+        # what load() accepts: every catalogue column (those not held are ignored)
+        self._known[table] = frozenset(
+            self.catalogue.columns(table) if table in self.catalogue.tables else columns)
         self._json[table] = [i for i, c in enumerate(columns)
                              if (types[c] if types is not None
                                  else self.catalogue.type_of(table, c)) == "json"]
@@ -182,10 +185,7 @@ class BatchEngine:
         if table not in self._columns:
             raise StoreError(f"table '{table}' is not in the batch catalogue", table=table)
         columns = self._columns[table]
-        known = self._known.get(table)
-        if known is None:
-            known = self._known[table] = frozenset(
-                self.catalogue.columns(table) if table in self.catalogue.tables else columns)
+        known = self._known[table]
         json_at = self._json[table]
         values = []
         for row in rows:
@@ -262,8 +262,6 @@ class BatchEngine:
         vf = self._validate(vf_or_sql, filter_name) if isinstance(vf_or_sql, str) else vf_or_sql
         name = filter_name if filter_name is not None else vf.name
         held = self._held.get(OBJECTS)
-        if held is None and OBJECTS in self._columns:
-            held = self._held[OBJECTS] = frozenset(self._columns[OBJECTS])
         if held is not None and OBJECTS in vf.tables and not held.issuperset(vf.objects_columns):
             missing = sorted(vf.objects_columns - held)
             raise FilterError(f"the batch holds no column(s) {missing} for this filter "

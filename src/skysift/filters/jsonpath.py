@@ -117,11 +117,18 @@ def check_json_arguments(select: exp.Select, refs, catalogue, name: str | None) 
 _SQL_TYPES = {"int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "text": "TEXT"}
 
 
-def _compared_with(node: exp.Expression) -> list[exp.Expression]:
-    """The expressions a json_extract call is compared with (unwrapping parentheses)."""
+def _outer(node: exp.Expression) -> tuple[exp.Expression, exp.Expression | None]:
+    """``node`` with its parentheses, and the expression around them."""
     child, parent = node, node.parent
     while isinstance(parent, exp.Paren):
         child, parent = parent, parent.parent
+    return child, parent
+
+
+def _compared_with(node: exp.Expression) -> list[exp.Expression]:
+    """The expressions a json_extract call is compared with (=, <..., the other two of a
+    BETWEEN, the list of an IN), parentheses unwrapped; [] when it is not compared."""
+    child, parent = _outer(node)
     if isinstance(parent, _COMPARISONS):
         out = [parent.expression if parent.this is child else parent.this]
     elif isinstance(parent, exp.Between):
@@ -159,21 +166,15 @@ def _kind(node: exp.Expression) -> Context | None:
 
 def context_of(node: exp.Expression) -> Context:
     """How a json_extract call is used: as a number, as text, or as JSON (anything else)."""
-    child, parent = node, node.parent
-    while isinstance(parent, exp.Paren):
-        child, parent = parent, parent.parent
+    _, parent = _outer(node)
     if isinstance(parent, _NUMERIC_PARENTS):
         return "number"
-    if isinstance(parent, _COMPARISONS):
-        other = parent.expression if parent.this is child else parent.this
-        return _kind(other) or "json"
-    if isinstance(parent, exp.Between):  # the value or a bound: the other two decide
-        others = [parent.this, parent.args["low"], parent.args["high"]]
-        kinds = [_kind(e) for e in others if e is not child]
-        return next((k for k in kinds if k), "json")
-    if isinstance(parent, exp.In) and parent.this is child:
-        kinds = {_kind(e) for e in parent.expressions}
-        return kinds.pop() if len(kinds) == 1 and None not in kinds else "json"  # type: ignore[return-value]
+    others = _compared_with(node)
+    if others:
+        kinds = [_kind(e) for e in others]
+        if isinstance(parent, exp.In):  # every item of the list must agree
+            return kinds[0] if kinds[0] and len(set(kinds)) == 1 else "json"
+        return next((k for k in kinds if k), "json")  # the other side, or BETWEEN's first
     if isinstance(parent, exp.Anonymous) and str(parent.this) in (
             "abs", "sqrt", "log10", "ln", "log", "exp", "power", "round", "floor", "ceil",
             "flux2mag", "greatest", "least"):

@@ -8,8 +8,9 @@ The checks follow the igwn-gwalert-schema (1.3): what is needed to place the ale
 JSON notices are validated against the official JSON Schema that the igwn-gwalert-schema package
 ships (``igwn.alerts.Alert.schema.json``, draft 2020-12, with :mod:`jsonschema`), after the old
 ``EARLY_WARNING`` spelling is read as ``EARLYWARNING``; each violation becomes a problem
-``schema: <where>: <what>``. Avro notices are checked by their Avro schema when they are read, and
-for the fields skysift needs.
+``schema: <where>: <what>``. Avro notices are checked the same way (their sky-map bytes standing
+for JSON's base64 text): a schemaless one was read with the official Avro schema, but an Avro
+container file carries a schema of its own.
 """
 
 from __future__ import annotations
@@ -37,10 +38,6 @@ __all__ = [
 ]
 
 ALERT_TYPES = ("EARLYWARNING", "PRELIMINARY", "INITIAL", "UPDATE", "RETRACTION")
-_EVENT_REQUIRED = ("time", "far", "significant", "instruments", "group", "pipeline", "search",
-                   "classification", "properties", "skymap")
-_EXT_REQUIRED = ("gcn_notice_id", "ivorn", "observatory", "search", "time_difference",
-                 "time_coincidence_far", "time_sky_position_coincidence_far", "combined_skymap")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -132,11 +129,14 @@ def _explain(err: Any) -> list[tuple[list[Any], str]]:
 
 
 def schema_problems(record: dict[str, Any]) -> list[str]:
-    """The official JSON Schema's verdicts on a JSON notice, as ``schema: <where>: <what>``
+    """The official JSON Schema's verdicts on a notice (JSON or Avro), as ``schema: <where>: <what>``
     (at most 10; values quoted in messages are shortened: a sky map is a megabyte of base64)."""
     doc = dict(record)
     if isinstance(doc.get("alert_type"), str):
         doc["alert_type"] = normalise_alert_type(doc["alert_type"])
+    for part, key in (("event", "skymap"), ("external_coinc", "combined_skymap")):
+        if isinstance(doc.get(part), dict) and isinstance(doc[part].get(key), (bytes, bytearray)):
+            doc[part] = dict(doc[part], **{key: ""})  # Avro's raw bytes are JSON's base64 text
     found = [x for err in _json_validator().iter_errors(doc) for x in _explain(err)]
     found.sort(key=lambda x: list(map(str, x[0])))
     out = []
@@ -214,38 +214,23 @@ def _from_record(rec: Any, raw: bytes, fmt: str, where: dict[str, Any]) -> Notic
         raise AlertDecodeError(f"notice has no valid time_created: {rec.get('time_created')!r}",
                                **where) from exc
     alert = dict(rec)
-    official = fmt == "json"  # JSON: the official JSON Schema says what is wrong
-    if official:
-        problems.extend(schema_problems(rec))
-    for key in ("event", "external_coinc", "urls"):
-        if key not in alert and not official:
-            problems.append(f"schema: missing required field {key!r}")
+    problems.extend(schema_problems(rec))  # Avro too: a container carries its own schema
     event = alert.get("event")
     skymap = None
-    if event is not None and not isinstance(event, dict):
-        if not official:
-            problems.append(f"schema: event is {type(event).__name__}, not an object")
-        event = None
-    if event is not None:
+    if isinstance(event, dict):
         event = dict(event)
-        missing = [k for k in _EVENT_REQUIRED if k not in event]
-        if missing and not official:
-            problems.append(f"schema: event lacks {', '.join(missing)}")
         skymap = _map_bytes(event.pop("skymap", None), "event.skymap", problems)
         alert["event"] = event
+    else:
+        event = None
     ext = alert.get("external_coinc")
     combined = None
-    if ext is not None and isinstance(ext, dict):
+    if isinstance(ext, dict):
         ext = dict(ext)
-        missing = [k for k in _EXT_REQUIRED if k not in ext]
-        if missing and not official:
-            problems.append(f"schema: external_coinc lacks {', '.join(missing)}")
         combined = _map_bytes(ext.pop("combined_skymap", None), "external_coinc.combined_skymap",
                               problems)
         alert["external_coinc"] = ext
-    elif ext is not None:
-        if not official:
-            problems.append("schema: external_coinc is not an object")
+    else:
         ext = None
     if event is None and normalise_alert_type(atype) != "RETRACTION":
         problems.append(f"{atype} notice has no event")

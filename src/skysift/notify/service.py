@@ -151,25 +151,19 @@ class Notifier:
                 continue
             # claim the digest before sending: several ingest workers may run this pass at
             # once, and only the one whose update still finds last_email_at as it read it sends
-            if not self._set_last_email(row.id, last, now):
+            if not self._claim(filters.c.last_email_at, row.id, last, now):
                 continue  # another worker is sending (or has sent) it
             with self.engine.connect() as conn:
                 pending = load_pending(conn, row.id, self.settings.email_max_records)
             msg = (build_digest(self.settings, row, row.owner_email, pending, last, now)
                    if pending else None)
             if msg is None or not self._send(msg, f"digest of filter {row.name}", report):
-                self._set_last_email(row.id, now, last)  # not sent: the window is not used
+                self._claim(filters.c.last_email_at, row.id, now, last)  # not sent: window unused
                 continue
             with self.engine.begin() as conn:
                 conn.execute(ep.delete().where(ep.c.filter_id == row.id,
                                                ep.c.id <= pending[-1].id))
             report.digests[row.name] = len(pending)
-
-    def _set_last_email(self, filter_id: int, expected: datetime | None, value: datetime | None
-                        ) -> bool:
-        from skysift.store.schema import filters
-
-        return self._claim(filters.c.last_email_at, filter_id, expected, value)
 
     def _claim(self, column: Any, filter_id: int, expected: datetime | None,
                value: datetime | None) -> bool:
