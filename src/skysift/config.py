@@ -46,6 +46,12 @@ class Settings:
     # batches
     batch_size: int = 1000
     batch_wait_s: float = 1.0
+    # the failure policy of the batch loops (skysift.worker.policy)
+    batch_max_attempts: int = 3  # tries of a batch failing by its content before it is split
+    retry_backoff_max_s: float = 30.0  # longest pause between tries while a store/broker is away
+    # Prometheus metrics of the ingest workers (skysift.worker.metrics); 0 = not served
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
     # filters
     filter_timeout_s: float = 10.0
     filter_row_cap: int = 1000
@@ -247,7 +253,7 @@ def load_settings(
 
 def _validate(s: Settings) -> None:
     positive = ("batch_size", "filter_row_cap", "run_row_limit", "topic_max_message_bytes",
-                "topic_partitions", "consumer_session_timeout_ms")
+                "topic_partitions", "consumer_session_timeout_ms", "batch_max_attempts")
     for name in positive:
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name!r} must be positive, not {getattr(s, name)}")
@@ -258,7 +264,9 @@ def _validate(s: Settings) -> None:
                  "email_min_interval_s", "smtp_port"):
         if getattr(s, name) < 0:
             raise ConfigError(f"setting {name!r} must not be negative, not {getattr(s, name)}")
-    for name in ("filter_timeout_s", "run_timeout_s", "batch_wait_s"):
+    if not 0 <= s.metrics_port <= 65535:
+        raise ConfigError(f"setting 'metrics_port' must be 0-65535, not {s.metrics_port}")
+    for name in ("filter_timeout_s", "run_timeout_s", "batch_wait_s", "retry_backoff_max_s"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name!r} must be positive, not {getattr(s, name)}")
     if s.kafka is not None and ":" not in s.kafka:

@@ -11,6 +11,7 @@ topic/partition/offset, filter name), not only as text, so loops can log and dea
     ├── AlertDecodeError         bytes that are not a valid alert (file/topic/partition/offset)
     │   └── UnknownSchemaError   a schema id that neither lsst-alert-packet nor the registry knows
     ├── StoreError               the database refused or failed
+    │   └── StoreUnavailable     * the database cannot be reached now (down, restarting, locked)
     ├── FilterError              anything about a user filter (filter name)
     │   ├── FilterSyntaxError    SQL that does not parse
     │   ├── FilterRejected       SQL that parses but is not allowed (names the offending part)
@@ -18,9 +19,14 @@ topic/partition/offset, filter name), not only as text, so loops can log and dea
     │   └── FilterConflict       a name whose topic belongs to another filter, or a duplicate name
     ├── UserError                unknown user, duplicate user
     ├── BrokerError              Kafka unreachable, embedded broker not running, admin call failed
-    │   └── DeliveryError        a record could not be produced
+    │   ├── BrokerUnavailable    * the broker cannot be reached now, or did not answer in time
+    │   └── DeliveryError        a record could not be produced (* when the broker was away)
     ├── SkymapError              a sky map that cannot be read or is inconsistent
     └── GcnError                 the GCN listener (settings, notices, daemon)
+
+``*``: *transient* (``error.transient`` is True): the same work may succeed later, unchanged. The
+batch loop (:mod:`skysift.worker`) retries transient errors with backoff and never dead-letters
+an alert because of one; every other error of a batch is treated as caused by its content.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ __all__ = [
     "AlertDecodeError",
     "UnknownSchemaError",
     "StoreError",
+    "StoreUnavailable",
     "FilterError",
     "FilterSyntaxError",
     "FilterRejected",
@@ -40,6 +47,7 @@ __all__ = [
     "FilterConflict",
     "UserError",
     "BrokerError",
+    "BrokerUnavailable",
     "DeliveryError",
     "SkymapError",
     "GcnError",
@@ -56,7 +64,15 @@ class SkysiftError(Exception):
     **where
         Where it went wrong: ``path``, ``topic``, ``partition``, ``offset``, ``filter``, ``key``...
         Kept as attributes and in :attr:`where`, and appended to ``str(error)``.
+
+    Attributes
+    ----------
+    transient
+        True when the same work may succeed later unchanged (a database restarting, a broker
+        away): loops retry it with backoff instead of blaming the input.
     """
+
+    transient: bool = False
 
     def __init__(self, message: str, **where: Any) -> None:
         self.message = message
@@ -88,6 +104,12 @@ class StoreError(SkysiftError):
     """The database refused or failed."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be reached now (down, restarting, out of connections, locked)."""
+
+    transient = True
+
+
 class FilterError(SkysiftError):
     """Anything about a user filter; ``where`` names the filter."""
 
@@ -116,8 +138,24 @@ class BrokerError(SkysiftError):
     """Kafka is unreachable, the embedded broker is not running, or an admin call failed."""
 
 
+class BrokerUnavailable(BrokerError):
+    """The Kafka broker cannot be reached now, or did not answer in time."""
+
+    transient = True
+
+
 class DeliveryError(BrokerError):
-    """A record could not be delivered to Kafka."""
+    """Records could not be delivered to Kafka.
+
+    ``transient`` is set when the broker was away or slow (the records may be produced again);
+    :attr:`missing_topics` names topics the broker did not know (deleted, or lost in a restart).
+    """
+
+    def __init__(self, message: str, *, transient: bool = False,
+                 missing_topics: frozenset[str] = frozenset(), **where: Any) -> None:
+        super().__init__(message, **where)
+        self.transient = transient
+        self.missing_topics = missing_topics
 
 
 class SkymapError(SkysiftError):

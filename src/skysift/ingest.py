@@ -1,63 +1,97 @@
 """Running alerts through the pipeline: from files, or from Kafka in a consumer group.
 
-Bad input never stops a run and is never dropped silently: each bad file or message is logged with
-where it came from (file, or topic/partition/offset), kept in a dead-letter place (a folder for
-files, the Kafka topic ``<input topic>.dlq`` for messages) with the reason, and counted.
+:class:`AlertHandler` is the alert work of the batch loop (:mod:`skysift.worker`): decode a
+message, run a batch through the :class:`~skysift.pipeline.Pipeline`, count it.
+:func:`ingest_kafka` and :func:`ingest_files` run it under the loop's one failure policy:
 
-Kafka delivery is at-least-once: a batch's input offsets are committed only after the store
-transaction committed and the producer flushed. If a batch fails (database or broker trouble), the
-consumer seeks back to the batch's first offsets and tries again after a pause.
+- bad input never stops a run and is never dropped silently: each message or record that is not
+  an alert, that carries an impossible value, or that makes processing fail when alone is logged
+  with where it came from, kept with the reason (``<input topic>.dlq`` for messages, confirmed
+  before the commit; the dead-letter folder for files) and counted;
+- a database or broker that is away is waited for (the batch is kept and tried again), said once
+  per incident;
+- Kafka delivery is at-least-once: a batch's input offsets are committed only after its store
+  transaction committed, its records and dead letters were confirmed by the broker.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import threading
-import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
+from skysift.alerts.decode import decode_message
 from skysift.alerts.model import Alert, AlertOrigin
 from skysift.config import Settings
-from skysift.errors import AlertDecodeError, SkysiftError
+from skysift.filters.manage import active_output_topics
+from skysift.pipeline import BatchReport, Pipeline
+from skysift.store.database import open_store
+from skysift.store.translate import db_errors
+from skysift.streams.kafka import (
+    BrokerWatch,
+    make_admin,
+    make_consumer,
+    make_producer,
+)
+from skysift.streams.topics import ensure_topics
+from skysift.worker.handler import Letter, Outcome
+from skysift.worker.kafkaloop import KafkaLoop, LoopTotals, broker_probe
+from skysift.worker.metrics import LoopMetrics
+from skysift.worker.state import WorkerState
 
-__all__ = ["IngestTotals", "ingest_files", "ingest_kafka", "StopFlag", "open_pipeline"]
+__all__ = ["AlertHandler", "IngestTotals", "StopFlag", "ingest_files", "ingest_kafka",
+           "open_pipeline", "store_probe"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class IngestTotals:
-    """Counts of a whole run."""
+    """Counts of a whole run.
+
+    ``rejected`` counts every alert or message kept as a dead letter; ``outcomes`` splits them
+    (``undecodable``, ``refused``, ``poison``). ``nulled`` counts values stored as NULL.
+    """
 
     ingested: int = 0
     rejected: int = 0
     batches: int = 0
     records_produced: int = 0
     records_rejected: int = 0
+    nulled: int = 0
     per_topic: dict[str, int] = field(default_factory=dict)
     dead_letter: str | None = None
     filter_errors: dict[str, str] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
 
-    def add(self, report: Any) -> None:
-        self.batches += 1
-        self.ingested += report.alerts
-        self.records_produced += report.records_produced
-        self.records_rejected += report.records_rejected
-        for t, n in report.per_topic.items():
-            self.per_topic[t] = self.per_topic.get(t, 0) + n
-        self.filter_errors.update(report.filter_errors)
+    def add_reports(self, reports: Iterable[BatchReport]) -> None:
+        for report in reports:
+            for t, n in report.per_topic.items():
+                self.per_topic[t] = self.per_topic.get(t, 0) + n
+            self.filter_errors.update(report.filter_errors)
+
+    def take(self, loop: LoopTotals) -> IngestTotals:
+        self.ingested, self.rejected, self.batches = loop.processed, loop.rejected, loop.batches
+        self.records_produced, self.records_rejected = loop.records_produced, loop.records_rejected
+        self.nulled, self.outcomes, self.failures = loop.nulled, loop.outcomes, loop.failures
+        return self
 
     def summary(self) -> str:
         text = f"ingested {self.ingested}, rejected {self.rejected}"
+        if self.outcomes:
+            text += " (" + ", ".join(f"{n} {k}" for k, n in sorted(self.outcomes.items())) + ")"
         if self.rejected and self.dead_letter:
             text += f", see {self.dead_letter}"
+        if self.nulled:
+            text += f"; {self.nulled} values stored as NULL"
         return text + f"; {self.records_produced} records produced"
 
 
@@ -67,7 +101,7 @@ class StopFlag:
     def __init__(self) -> None:
         self.event = threading.Event()
 
-    def install(self) -> "StopFlag":
+    def install(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: self.event.set())
@@ -81,25 +115,32 @@ class StopFlag:
         return self.event.is_set()
 
 
-def open_pipeline(settings: Settings, engine: sa.Engine | None = None):
+def open_pipeline(settings: Settings, engine: sa.Engine | None = None,
+                  watch: BrokerWatch | None = None) -> tuple[sa.Engine, Any, Pipeline]:
     """The store engine, a producer and a Pipeline for these settings."""
-    from confluent_kafka import Producer
-
-    from skysift.pipeline import Pipeline
-    from skysift.store.database import open_store
-    from skysift.streams.kafka import producer_config
-
     engine = engine or open_store(settings.database_url)
-    producer = Producer(producer_config(settings))
+    producer = make_producer(settings, watch=watch)
     return engine, producer, Pipeline(settings, engine, producer)
 
 
-def _record_ingest_stats(engine: sa.Engine, ingested: int, rejected: int, lag_s: float | None) -> None:
+def store_probe(engine: sa.Engine) -> str | None:
+    """None when the store answers ``SELECT 1``, else why not."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return f"the database does not answer ({detail[0] if detail else type(exc).__name__})"
+    return None
+
+
+def _record_ingest_stats(engine: sa.Engine, ingested: int, rejected: int,
+                         lag_s: float | None) -> None:
     from skysift.store.schema import ingest_stats as st
 
     now = datetime.now(timezone.utc)
     day = now.date()
-    with engine.begin() as conn:
+    with db_errors("count the batch"), engine.begin() as conn:
         done = conn.execute(st.update().where(st.c.day == day).values(
             alerts_ingested=st.c.alerts_ingested + ingested,
             alerts_rejected=st.c.alerts_rejected + rejected,
@@ -110,166 +151,137 @@ def _record_ingest_stats(engine: sa.Engine, ingested: int, rejected: int, lag_s:
                                             last_batch_lag_s=lag_s))
 
 
+class AlertHandler:
+    """Alerts as the work of a batch loop (:class:`skysift.worker.handler.Handler`)."""
+
+    name = "alerts"
+
+    def __init__(self, settings: Settings, engine: sa.Engine, producer: Any,
+                 pipeline: Pipeline | None = None) -> None:
+        from skysift.notify import Notifier
+
+        self.settings = settings
+        self.engine = engine
+        self.producer = producer
+        self.pipeline = pipeline or Pipeline(settings, engine, producer)
+        self.notifier = Notifier(settings, engine)
+
+    def decode(self, value: bytes, origin: AlertOrigin) -> Alert:
+        return decode_message(value, origin, registry_url=self.settings.schema_registry)
+
+    def process(self, items: Sequence[Alert]) -> Outcome:
+        report = self.pipeline.process(items)
+        if report.email_matches:
+            self.tick(force=True)  # a filter's first match is emailed at once
+        return Outcome(processed=report.alerts, rejected=list(report.refused),
+                       records_produced=report.records_produced,
+                       records_rejected=report.records_rejected, warnings=report.warnings,
+                       seconds=dict(report.seconds), report=report)
+
+    def discard(self) -> None:
+        self.pipeline.sink.discard()
+
+    def item_letter(self, item: Alert, reason: str, outcome: str) -> Letter:
+        raw = item.raw if item.origin.path is None else None
+        return Letter(raw, item.origin, reason, outcome)
+
+    def active_topics(self) -> set[str]:
+        with db_errors("read the active filters' topics"), self.engine.connect() as conn:
+            return active_output_topics(conn)
+
+    def record_stats(self, processed: int, rejected: int, lag_s: float | None) -> None:
+        _record_ingest_stats(self.engine, processed, rejected, lag_s)
+
+    def tick(self, force: bool = False) -> None:
+        """Due digests, failure notices and expiries (every ``notify_interval_s``)."""
+        try:
+            self.notifier.tick(force=force)
+        except Exception as exc:  # noqa: BLE001 - email trouble never stops ingest
+            log.warning("the email pass failed (it runs again later): %s", exc)
+
+    def close(self) -> None:
+        try:
+            self.producer.flush(10)
+        except Exception as exc:  # noqa: BLE001 - closing: say it, do not raise
+            log.warning("closing the producer: %s", exc)
+
+
+def _totals_collector(totals: IngestTotals,
+                      on_batch: Callable[[Any, IngestTotals], None] | None
+                      ) -> Callable[[Outcome, LoopTotals], None]:
+    def collect(outcome: Outcome, loop: LoopTotals) -> None:
+        reports = [r for r in (outcome.report or []) if isinstance(r, BatchReport)]
+        totals.add_reports(reports)
+        totals.take(loop)
+        if on_batch is not None:
+            view = BatchReport(alerts=outcome.processed, records_produced=outcome.records_produced,
+                               records_rejected=outcome.records_rejected,
+                               seconds=outcome.seconds, warnings=outcome.warnings)
+            for r in reports:
+                view.per_topic.update(r.per_topic)
+                view.filter_errors.update(r.filter_errors)
+                view.email_matches += r.email_matches
+                view.objects += r.objects
+                view.filters_run += r.filters_run
+            on_batch(view, totals)
+
+    return collect
+
+
 # ------------------------------------------------------------------------------------- files
 def ingest_files(settings: Settings, paths: Iterable[str | Path], *, progress: bool = True,
-                 engine: sa.Engine | None = None) -> IngestTotals:
+                 engine: sa.Engine | None = None, state: WorkerState | None = None,
+                 stop: Callable[[], bool] | None = None,
+                 on_batch: Callable[[Any, IngestTotals], None] | None = None) -> IngestTotals:
     """Run alert files (any form skysift reads) through the whole pipeline."""
-    from tqdm import tqdm
-
-    from skysift.alerts.deadletter import DeadLetterFolder
     from skysift.alerts.files import iter_alert_files, read_alerts
+    from skysift.worker.fileloop import run_files
 
     engine, producer, pipeline = open_pipeline(settings, engine)
+    handler = AlertHandler(settings, engine, producer, pipeline)
     files = list(iter_alert_files(paths))
-    dead = DeadLetterFolder(settings.dead_letter_dir)
     totals = IngestTotals(dead_letter=str(settings.dead_letter_dir))
-    batch: list[Alert] = []
-
-    def flush_batch() -> None:
-        if batch:
-            totals.add(pipeline.process(batch))
-            _record_ingest_stats(engine, len(batch), 0, None)
-            batch.clear()
-
-    bar = tqdm(files, unit="file", desc="ingest", disable=not progress)
-    for path in bar:
-        for item in read_alerts(path):
-            if isinstance(item, AlertDecodeError):
-                totals.rejected += 1
-                log.warning("rejected %s", item)
-                # raw=None: the folder copies the bad file itself, once per file
-                dead.keep(None, AlertOrigin(path=str(path), index=getattr(item, "record", None)),
-                          str(item))
-                _record_ingest_stats(engine, 0, 1, None)
-                continue
-            batch.append(item)
-            if len(batch) >= settings.batch_size:
-                flush_batch()
-    flush_batch()
-    _notifier(settings, engine).tick(force=True)  # a first match is emailed at once
+    try:
+        loop = run_files(settings, handler, paths, read=read_alerts, files=files,
+                         probe=lambda: store_probe(engine), state=state or WorkerState("alerts"),
+                         metrics=LoopMetrics("alerts"), progress=progress, stop=stop,
+                         on_batch=_totals_collector(totals, on_batch))
+        totals.take(loop)
+        handler.tick(force=True)  # a first match is emailed at once
+    finally:
+        handler.close()
     return totals
 
 
-def _notifier(settings: Settings, engine: sa.Engine):
-    """The email pass the ingest loops run every ``notify_interval_s`` (skysift.notify)."""
-    from skysift.notify import Notifier
-
-    return Notifier(settings, engine)
-
-
 # ------------------------------------------------------------------------------------- Kafka
-def _subscription(topics: Sequence[str]) -> list[str]:
-    """Topic names as given; a name with regex characters becomes a ``^`` pattern."""
-    out = []
-    for t in topics:
-        if t.startswith("^") or not re.search(r"[*+?\[\]()|\\]", t):
-            out.append(t)
-        else:
-            out.append("^" + t)
-    return out
-
-
 def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | None = None,
-                 stop: StopFlag | Callable[[], bool] | None = None, idle_exit_s: float | None = None,
-                 max_alerts: int | None = None, engine: sa.Engine | None = None,
+                 stop: StopFlag | Callable[[], bool] | None = None,
+                 idle_exit_s: float | None = None, max_alerts: int | None = None,
+                 engine: sa.Engine | None = None, state: WorkerState | None = None,
                  on_batch: Callable[[Any, IngestTotals], None] | None = None) -> IngestTotals:
-    """Consume alerts from Kafka until stopped (or idle for ``idle_exit_s``, or ``max_alerts``)."""
-    from confluent_kafka import Consumer, KafkaError, TopicPartition
-
-    from skysift.alerts.deadletter import dead_letter_record
-    from skysift.alerts.decode import decode_message
-    from skysift.streams.kafka import admin, consumer_config
-    from skysift.streams.topics import create_topic
-
-    engine, producer, pipeline = open_pipeline(settings, engine)
-    pipeline.prepare()
-    consumer = Consumer(consumer_config(settings, group_id or settings.ingest_group_id))
-    consumer.subscribe(_subscription(topics))
-    totals = IngestTotals(dead_letter=", ".join(f"{t}.dlq" for t in topics))
-    if stop is None:  # not `stop or ...`: an unset StopFlag is falsy too
-        stop = lambda: False  # noqa: E731
-    last_message = time.monotonic()
-    backoff = 1.0
-    dlq_ready: set[str] = set()
-    notifier = _notifier(settings, engine)
+    """Consume alerts from Kafka until stopped (or idle for ``idle_exit_s``, or ``max_alerts``
+    messages), under the batch loop's failure policy (:mod:`skysift.worker`)."""
+    watch = BrokerWatch()
+    engine, producer, pipeline = open_pipeline(settings, engine, watch)
+    handler = AlertHandler(settings, engine, producer, pipeline)
     try:
-        while not stop():
-            notifier.tick()  # due digests, failure notices, expiries (every notify_interval_s)
-            t_consume = time.perf_counter()
-            msgs = consumer.consume(num_messages=settings.batch_size, timeout=settings.batch_wait_s)
-            t_decode = time.perf_counter()
-            real = []
-            for m in msgs:
-                err = m.error()
-                if err is None:
-                    real.append(m)
-                elif err.code() != KafkaError._PARTITION_EOF:
-                    log.warning("Kafka error on %s: %s", m.topic(), err.str())
-            if not real:
-                if not consumer.assignment():  # still joining the group: not idle yet
-                    last_message = time.monotonic()
-                elif idle_exit_s is not None and time.monotonic() - last_message > idle_exit_s:
-                    break
-                continue
-            last_message = time.monotonic()
-            alerts: list[Alert] = []
-            dead: list[tuple[str, bytes, bytes, Any]] = []
-            first: dict[tuple[str, int], int] = {}
-            last: dict[tuple[str, int], int] = {}
-            arrivals: list[float] = []
-            for m in real:
-                tp = (m.topic(), m.partition())
-                first.setdefault(tp, m.offset())
-                last[tp] = m.offset()
-                ts_type, ts = m.timestamp()
-                origin = AlertOrigin(topic=m.topic(), partition=m.partition(), offset=m.offset(),
-                                     timestamp_ms=ts if ts_type else None)
-                if ts_type:
-                    arrivals.append(ts / 1000.0)
-                try:
-                    alerts.append(decode_message(m.value() or b"", origin,
-                                                 registry_url=settings.schema_registry))
-                except AlertDecodeError as exc:
-                    log.warning("rejected %s", exc)
-                    dead.append(dead_letter_record(m.value() or b"", origin, str(exc)))
-            decode_s = time.perf_counter() - t_decode
-            try:
-                report = pipeline.process(alerts)
-                report.seconds = {"consume": t_decode - t_consume, "decode": decode_s,
-                                  **report.seconds}
-                t_commit = time.perf_counter()  # dead letters, flush, commit, stats
-                for topic, key, value, headers in dead:
-                    if topic not in dlq_ready:
-                        create_topic(admin(settings), settings, topic)
-                        dlq_ready.add(topic)
-                    producer.produce(topic, key=key, value=value, headers=headers)
-                pipeline.sink.flush()
-                consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
-                                asynchronous=False)
-            except SkysiftError as exc:
-                log.error("batch failed, will retry from its first offsets in %.0f s: %s",
-                          backoff, exc)
-                for (t, p), o in first.items():
-                    consumer.seek(TopicPartition(t, p, o))
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
-            backoff = 1.0
-            if report.email_matches:
-                notifier.tick(force=True)  # a filter's first match is emailed at once
-            totals.rejected += len(dead)
-            lag = (time.time() - min(arrivals)) if arrivals else None
-            _record_ingest_stats(engine, len(alerts), len(dead), lag)
-            report.seconds["commit"] = time.perf_counter() - t_commit
-            totals.add(report)
-            if on_batch is not None:
-                on_batch(report, totals)
-            # let this batch's messages and alerts go before the next consume: otherwise two
-            # batches of ~120 KB alerts are alive at once
-            del msgs, real, alerts, dead, report
-            if max_alerts is not None and totals.ingested + totals.rejected >= max_alerts:
-                break
+        pipeline.prepare()
+    except Exception as exc:  # noqa: BLE001 - the loop waits for the store if it is away
+        log.warning("could not prepare the filters before the first batch: %s", exc)
+    consumer = make_consumer(settings, group_id or settings.ingest_group_id, watch=watch)
+    admin = make_admin(settings)
+    totals = IngestTotals(dead_letter=", ".join(f"{t}.dlq" for t in topics))
+    loop = KafkaLoop(
+        settings, handler, consumer=consumer, producer=producer, watch=watch, topics=topics,
+        probe=lambda: store_probe(engine) or broker_probe(admin),
+        ensure_topics=lambda wanted: ensure_topics(admin, settings, wanted),
+        state=state or WorkerState("alerts"), metrics=LoopMetrics("alerts"))
+    try:
+        result = loop.run(stop=stop if stop is not None else (lambda: False),
+                          idle_exit_s=idle_exit_s, max_messages=max_alerts,
+                          on_batch=_totals_collector(totals, on_batch))
+        totals.take(result)
     finally:
         consumer.close()
-        producer.flush(10)
+        handler.close()
     return totals

@@ -14,6 +14,11 @@ One call of :meth:`Pipeline.process` handles one batch of decoded alerts:
    ``email_pending`` for the next daily digest (:mod:`skysift.notify`).
 
 The caller commits its input offsets only after :meth:`process` returns (at-least-once).
+Database errors leave as :class:`~skysift.errors.StoreError` (``StoreUnavailable`` when the
+database could not be reached), delivery errors as :class:`~skysift.errors.DeliveryError`; the
+batch loop's policy (:mod:`skysift.worker.policy`) decides what then. Nothing one filter does
+(an error of any kind while it is compiled or run) leaves the filter stage: it is recorded on
+that filter and the others run.
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ from skysift.alerts.decode import decode_full
 from skysift.alerts.model import Alert
 from skysift.config import Settings
 from skysift.errors import FilterError
-from skysift.filters.compiled import CompiledFilters
+from skysift.filters.compiled import CompiledFilters, filter_failure
 from skysift.filters.deliver import LightCurve, deliver_rows
 from skysift.filters.manage import Filter, active_filters, record_error
 from skysift.streams.output import RecordSink, load_today_bytes, save_counts
+from skysift.store.translate import db_errors
 from skysift.streams.records import utc_now_text
 
 __all__ = ["Pipeline", "BatchReport"]
@@ -54,7 +60,8 @@ class BatchReport:
     seconds: dict[str, float] = field(default_factory=dict)
     per_topic: dict[str, int] = field(default_factory=dict)
     email_matches: int = 0  # matches of email filters kept for their next digest
-
+    refused: list[tuple[Alert, str]] = field(default_factory=list)  # not stored, and why
+    warnings: list[str] = field(default_factory=list)  # values stored as NULL
 
 
 def _latest_alert_per_object(alerts: Sequence[Alert]) -> dict[int, Alert]:
@@ -98,22 +105,26 @@ class Pipeline:
         self._today: Any = None
 
     def prepare(self) -> int:
-        """Validate and compile every active filter now (not in the first batch's time)."""
-        with self.engine.connect() as conn:
+        """Validate and compile every active filter now (not in the first batch's time).
+
+        A filter that cannot be compiled, whatever the error, is logged and recorded on the
+        filter; it never stops the worker."""
+        with db_errors("read the active filters"), self.engine.connect() as conn:
             filters = active_filters(conn)
             self._compiled.refresh(conn)
         for flt in filters:
             try:
                 self.batch_engine.prepare(self._compiled.get(flt))
-            except FilterError as exc:
-                log.warning("filter %s does not validate: %s", flt.name, exc)
+            except Exception as exc:  # noqa: BLE001 - one filter never stops the worker
+                log.warning("filter %s cannot be prepared: %s", flt.name,
+                            filter_failure(exc, flt.name))
         return len(filters)
 
     # ------------------------------------------------------------------ stages
     def _store(self, alerts: Sequence[Alert]) -> Any:
         from skysift.store.ingest import store_alerts
 
-        with self.engine.begin() as conn:
+        with db_errors("store the batch", alerts=len(alerts)), self.engine.begin() as conn:
             return store_alerts(conn, alerts)
 
     def _refresh_quota_state(self, conn: sa.Connection) -> None:
@@ -132,7 +143,7 @@ class Pipeline:
         topics = {t for vf in valid for t in vf.annotators}
         rows: list[dict[str, Any]] = []
         if topics:
-            with self.engine.connect() as conn:
+            with db_errors("read the batch's annotations"), self.engine.connect() as conn:
                 rows = load_for_batch(conn, list(object_ids), sorted(topics))
         self.batch_engine.load("annotations", rows)
 
@@ -141,10 +152,16 @@ class Pipeline:
         report = BatchReport(alerts=len(alerts))
         t0 = time.perf_counter()
         stored = self._store(alerts)
+        if stored.refused:
+            refused = {id(a) for a, _ in stored.refused}
+            alerts = [a for a in alerts if id(a) not in refused]
+            report.refused = stored.refused
+            report.alerts = len(alerts)
+        report.warnings = stored.warnings
         t1 = time.perf_counter()
         records_s = 0.0  # of the filters stage: building and producing records
         report.objects = len(stored.object_ids)
-        with self.engine.connect() as conn:
+        with db_errors("read the active filters"), self.engine.connect() as conn:
             filters = active_filters(conn)
             self._refresh_quota_state(conn)
             self._compiled.refresh(conn)
@@ -155,8 +172,8 @@ class Pipeline:
             for flt in filters:
                 try:
                     compiled[flt.id] = self._compiled.get(flt)
-                except FilterError as exc:
-                    compiled[flt.id] = exc  # reported when the filter runs
+                except Exception as exc:  # noqa: BLE001 - reported when the filter runs
+                    compiled[flt.id] = filter_failure(exc, flt.name)
             # the batch table holds only the columns the active filters read (narrow rows are
             # several times faster to filter)
             valid = [vf for vf in compiled.values() if not isinstance(vf, FilterError)]
@@ -198,7 +215,8 @@ class Pipeline:
                     result = self.batch_engine.run(
                         vf, timeout_s=self.settings.filter_timeout_s,
                         row_cap=self.settings.filter_row_cap, filter_name=flt.name)
-                except FilterError as exc:
+                except Exception as exc:  # noqa: BLE001 - any error stays with its filter
+                    exc = filter_failure(exc, flt.name)
                     errors[flt.id] = str(exc)
                     report.filter_errors[flt.name] = str(exc)
                     log.warning("filter %s (topic %s) failed: %s", flt.name, flt.topic, exc)
@@ -224,7 +242,7 @@ class Pipeline:
         self.sink.flush()
         t3 = time.perf_counter()
         counts = self.sink.take_counts()
-        with self.engine.begin() as conn:
+        with db_errors("record the batch's counts"), self.engine.begin() as conn:
             save_counts(conn, counts)
             for fid, err in errors.items():
                 record_error(conn, fid, err)
@@ -242,3 +260,4 @@ class Pipeline:
                           "flush": t3 - t2,
                           "bookkeeping": t4 - t3}
         return report
+

@@ -111,10 +111,10 @@ class FlakyPipeline(Pipeline):
 
 def test_a_failed_batch_is_retried_and_offsets_wait_for_it(setup, kafka_bootstrap, unique_name,
                                                            topic_reader, monkeypatch):
-    import skysift.pipeline
+    import skysift.ingest
 
     settings, engine, flt = setup
-    monkeypatch.setattr(skysift.pipeline, "Pipeline", FlakyPipeline)
+    monkeypatch.setattr(skysift.ingest, "Pipeline", FlakyPipeline)
     topic = unique_name("in")
     files = wire_files()
     produce(kafka_bootstrap, topic, [f.read_bytes() for f in files])

@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
+from skysift.alerts.model import AlertOrigin
 from skysift.config import Settings
+from skysift.errors import AlertDecodeError
+from skysift.worker.handler import Letter, Outcome
 
-__all__ = ["AnnotationTotals", "ingest_annotations"]
+__all__ = ["AnnotationHandler", "AnnotationMessage", "AnnotationTotals", "ingest_annotations"]
 
 log = logging.getLogger(__name__)
 
@@ -44,86 +46,124 @@ class AnnotationTotals:
                 f"rejected (dead-lettered); {self.records_produced} records produced")
 
 
+@dataclass
+class AnnotationMessage:
+    """One message of the annotations topic: its annotations, bytes and origin."""
+
+    annotations: list[Any]
+    raw: bytes
+    origin: AlertOrigin = field(default_factory=AlertOrigin)
+
+
+class AnnotationHandler:
+    """Annotations as the work of the batch loop (:class:`skysift.worker.handler.Handler`).
+
+    Counts of stored and rejected annotations accumulate in :attr:`stored` and
+    :attr:`rejected`.
+    """
+
+    name = "annotations"
+
+    def __init__(self, settings: Settings, engine: sa.Engine, producer: Any) -> None:
+        from skysift.streams.output import RecordSink
+
+        self.settings = settings
+        self.engine = engine
+        self.producer = producer
+        self.sink = RecordSink(producer, max_message_bytes=settings.topic_max_message_bytes)
+        self.stored = 0
+        self.rejected = 0
+
+    def decode(self, value: bytes, origin: AlertOrigin) -> AnnotationMessage:
+        try:
+            parsed = json.loads(value)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise AlertDecodeError("the message is not JSON", **origin.as_where()) from exc
+        return AnnotationMessage(parsed if isinstance(parsed, list) else [parsed], bytes(value),
+                                 origin)
+
+    def process(self, items: Sequence[AnnotationMessage]) -> Outcome:
+        from skysift.annotations.service import submit, trigger
+        from skysift.store.translate import db_errors
+
+        flat: list[Any] = []
+        owners: list[int] = []
+        for n, message in enumerate(items):
+            flat.extend(message.annotations)
+            owners.extend([n] * len(message.annotations))
+        with db_errors("store annotations"):
+            result = submit(self.engine, flat, user_id=None)
+        bad: dict[int, str] = {}
+        for i, why, _ in result.rejected:
+            bad.setdefault(owners[i], f"annotation {i}: {why}")
+        report = trigger(self.engine, self.settings, result.touched(), sink=self.sink)
+        self.stored += len(result.stored)
+        self.rejected += len(result.rejected)
+        return Outcome(processed=len(items) - len(bad),
+                       rejected=[(items[n], why) for n, why in sorted(bad.items())],
+                       records_produced=report.records_produced if report is not None else 0,
+                       records_rejected=report.records_rejected if report is not None else 0,
+                       report=report)
+
+    def discard(self) -> None:
+        self.sink.discard()
+
+    def item_letter(self, item: AnnotationMessage, reason: str, outcome: str) -> Letter:
+        return Letter(item.raw, item.origin, reason, outcome)
+
+    def active_topics(self) -> set[str]:
+        from skysift.filters.manage import active_output_topics
+        from skysift.store.translate import db_errors
+
+        with db_errors("read the active filters' topics"), self.engine.connect() as conn:
+            return active_output_topics(conn)
+
+    def record_stats(self, processed: int, rejected: int, lag_s: float | None) -> None:
+        return None  # the store's statistics count alerts
+
+    def tick(self) -> None:
+        return None
+
+    def close(self) -> None:
+        try:
+            self.producer.flush(10)
+        except Exception as exc:  # noqa: BLE001 - closing: say it, do not raise
+            log.warning("closing the producer: %s", exc)
+
+
 def ingest_annotations(settings: Settings, *, engine: sa.Engine | None = None,
                        topic: str | None = None, group_id: str | None = None,
                        stop: Callable[[], bool] | None = None, idle_exit_s: float | None = None,
-                       max_messages: int | None = None) -> AnnotationTotals:
-    """Consume annotations until stopped (or idle for ``idle_exit_s``, or ``max_messages``)."""
-    from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-
-    from skysift.alerts.deadletter import dead_letter_record
-    from skysift.alerts.model import AlertOrigin
-    from skysift.annotations.service import submit, trigger
+                       max_messages: int | None = None, state: Any = None) -> AnnotationTotals:
+    """Consume annotations until stopped (or idle for ``idle_exit_s``, or ``max_messages``),
+    under the batch loop's failure policy (:mod:`skysift.worker`)."""
+    from skysift.ingest import store_probe
     from skysift.store.database import open_store
-    from skysift.streams.kafka import admin, consumer_config, producer_config
-    from skysift.streams.output import RecordSink
-    from skysift.streams.topics import create_topic
+    from skysift.streams.kafka import BrokerWatch, make_admin, make_consumer, make_producer
+    from skysift.streams.topics import create_topic, ensure_topics
+    from skysift.worker.kafkaloop import KafkaLoop, broker_probe
+    from skysift.worker.metrics import LoopMetrics
+    from skysift.worker.state import WorkerState
 
     engine = engine or open_store(settings.database_url)
     topic = topic or settings.annotations_topic
-    create_topic(admin(settings), settings, topic)
-    producer = Producer(producer_config(settings))
-    sink = RecordSink(producer, max_message_bytes=settings.topic_max_message_bytes)
-    consumer = Consumer(consumer_config(settings, group_id or settings.annotations_group_id))
-    consumer.subscribe([topic])
-    totals = AnnotationTotals()
-    stop = stop or (lambda: False)
-    last_message = time.monotonic()
-    dlq_ready = False
+    admin = make_admin(settings)
+    create_topic(admin, settings, topic)
+    watch = BrokerWatch()
+    producer = make_producer(settings, watch=watch)
+    handler = AnnotationHandler(settings, engine, producer)
+    consumer = make_consumer(settings, group_id or settings.annotations_group_id, watch=watch)
+    loop = KafkaLoop(settings, handler, consumer=consumer, producer=producer, watch=watch,
+                     topics=[topic], probe=lambda: store_probe(engine) or broker_probe(admin),
+                     ensure_topics=lambda wanted: ensure_topics(admin, settings, wanted),
+                     state=state or WorkerState("annotations"),
+                     metrics=LoopMetrics("annotations"))
     try:
-        while not stop():
-            msgs = consumer.consume(num_messages=settings.batch_size, timeout=settings.batch_wait_s)
-            real = [m for m in msgs if m.error() is None]
-            for m in msgs:
-                if m.error() is not None and m.error().code() != KafkaError._PARTITION_EOF:
-                    log.warning("Kafka error on %s: %s", m.topic(), m.error().str())
-            if not real:
-                if not consumer.assignment():
-                    last_message = time.monotonic()
-                elif idle_exit_s is not None and time.monotonic() - last_message > idle_exit_s:
-                    break
-                continue
-            last_message = time.monotonic()
-            items: list[Any] = []
-            owners: list[int] = []  # message index of each item
-            dead: dict[int, str] = {}
-            for n, m in enumerate(real):
-                try:
-                    value = json.loads(m.value() or b"")
-                except (ValueError, UnicodeDecodeError):
-                    dead[n] = "the message is not JSON"
-                    continue
-                for item in value if isinstance(value, list) else [value]:
-                    items.append(item)
-                    owners.append(n)
-            result = submit(engine, items, user_id=None)
-            for i, why, _ in result.rejected:
-                dead.setdefault(owners[i], f"annotation {i}: {why}")
-            last: dict[tuple[str, int], int] = {}
-            for n, m in enumerate(real):
-                last[(m.topic(), m.partition())] = m.offset()
-                if n in dead:
-                    origin = AlertOrigin(topic=m.topic(), partition=m.partition(),
-                                         offset=m.offset())
-                    dtopic, key, value, headers = dead_letter_record(m.value() or b"", origin,
-                                                                     dead[n])
-                    if not dlq_ready:
-                        create_topic(admin(settings), settings, dtopic)
-                        dlq_ready = True
-                    producer.produce(dtopic, key=key, value=value, headers=headers)
-            report = trigger(engine, settings, result.touched(), sink=sink)
-            producer.flush(30)
-            consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
-                            asynchronous=False)
-            totals.messages += len(real)
-            totals.stored += len(result.stored)
-            totals.rejected += len(result.rejected) + sum(
-                1 for why in dead.values() if why == "the message is not JSON")
-            if report is not None:
-                totals.records_produced += report.records_produced
-            if max_messages is not None and totals.messages >= max_messages:
-                break
+        result = loop.run(stop=stop, idle_exit_s=idle_exit_s, max_messages=max_messages)
     finally:
         consumer.close()
-        producer.flush(10)
-    return totals
+        handler.close()
+    undecodable = result.outcomes.get("undecodable", 0)
+    return AnnotationTotals(messages=result.messages, stored=handler.stored,
+                            rejected=handler.rejected + undecodable,
+                            records_produced=result.records_produced)

@@ -20,7 +20,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from skysift.config import Settings
-from skysift.errors import FilterError
 
 __all__ = ["TriggerReport", "run_annotation_filters"]
 
@@ -70,10 +69,12 @@ def run_annotation_filters(engine: sa.Engine, settings: Settings, sink: Any,
     """Run the annotation-triggered filters over ``touched`` ({topic: object ids}), produce
     their records to ``sink`` (a :class:`~skysift.streams.output.RecordSink`) and flush it."""
     from skysift.filters.compile import compile_filter
+    from skysift.filters.compiled import filter_failure
     from skysift.filters.deliver import KAFKA_OUTPUTS, deliver_rows, row_object_id
     from skysift.filters.engine import run_query
     from skysift.filters.manage import active_filters, record_error
     from skysift.streams.output import load_today_bytes, save_counts
+    from skysift.store.translate import db_errors
     from skysift.streams.records import utc_now_text
 
     report = TriggerReport()
@@ -83,7 +84,7 @@ def run_annotation_filters(engine: sa.Engine, settings: Settings, sink: Any,
     cache = _cache()
     errors: dict[int, str | None] = {}
     email: list[tuple[Any, list, str]] = []
-    with engine.connect() as conn:
+    with db_errors("run the annotation-triggered filters"), engine.connect() as conn:
         filters = active_filters(conn, TRIGGERS)
         cache.refresh(conn)
         sink.today_bytes = load_today_bytes(conn)
@@ -91,8 +92,8 @@ def run_annotation_filters(engine: sa.Engine, settings: Settings, sink: Any,
         for flt in filters:
             try:
                 vf = cache.get(flt)
-            except FilterError as exc:
-                errors[flt.id] = str(exc)
+            except Exception as exc:  # noqa: BLE001 - recorded on the filter
+                errors[flt.id] = str(filter_failure(exc, flt.name))
                 continue
             used = [t for t in vf.annotators if t in touched]
             if not used:
@@ -105,7 +106,8 @@ def run_annotation_filters(engine: sa.Engine, settings: Settings, sink: Any,
                 result = run_query(conn, text, dialect=dialect,
                                    timeout_s=settings.filter_timeout_s,
                                    row_cap=settings.filter_row_cap, filter_name=flt.name)
-            except FilterError as exc:
+            except Exception as exc:  # noqa: BLE001 - recorded on the filter
+                exc = filter_failure(exc, flt.name)
                 errors[flt.id] = str(exc)
                 report.filter_errors[flt.name] = str(exc)
                 log.warning("filter %s (annotation trigger) failed: %s", flt.name, exc)
@@ -131,7 +133,7 @@ def run_annotation_filters(engine: sa.Engine, settings: Settings, sink: Any,
             if produced:
                 report.per_topic[flt.topic] = report.per_topic.get(flt.topic, 0) + produced
     sink.flush()
-    with engine.begin() as conn:
+    with db_errors("record the triggered filters' counts"), engine.begin() as conn:
         save_counts(conn, sink.take_counts())
         for fid, err in errors.items():
             record_error(conn, fid, err)

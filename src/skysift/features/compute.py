@@ -5,7 +5,8 @@ whole batch in one vectorised pass (the store uses it). Both give identical valu
 
 Position: ``ra``/``decl`` are the diaObject's ``ra``/``dec`` when a diaObject is known, else the
 latest diaSource's. ``glat`` and ``healpix`` follow from them. Values that are NaN are returned as
-``None`` (SQL NULL), identically on SQLite and PostgreSQL.
+``None`` (SQL NULL), identically on SQLite and PostgreSQL; so are infinities and non-numbers in
+the diaObject's own columns.
 """
 
 from __future__ import annotations
@@ -29,10 +30,22 @@ _FLOAT_DIAOBJECT = tuple(c.name for c in DIAOBJECT_COLUMNS if c.type == "float")
 
 
 def _clean(value: Any) -> float | None:
-    if value is None:
+    """A diaObject float as stored: NULL for NaN, infinities and non-numbers."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     value = float(value)
-    return None if math.isnan(value) else value
+    return value if math.isfinite(value) else None
+
+
+def _clean_int(value: Any) -> int | None:
+    """A diaObject integer as stored: NULL for non-integers (the store NULLs the too large)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def compute_features(sources: list[dict[str, Any]], forced: list[dict[str, Any]],
@@ -106,7 +119,7 @@ def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None]
     for name in _FLOAT_DIAOBJECT:
         columns[name] = [_clean(obj.get(name)) for obj in objs]
     for name in _INT_DIAOBJECT:
-        columns[name] = [None if (v := obj.get(name)) is None else int(v) for obj in objs]
+        columns[name] = [_clean_int(obj.get(name)) for obj in objs]
     ordered = [columns[name] for name in FEATURE_COLUMNS]
     return [dict(zip(FEATURE_COLUMNS, values)) for values in zip(*ordered)]
 

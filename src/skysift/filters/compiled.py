@@ -6,13 +6,42 @@ its owner may read (the documented tables plus the annotators that are public or
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
 
+from skysift.errors import FilterError, SkysiftError
 from skysift.filters.manage import Filter
 
-__all__ = ["CompiledFilters"]
+__all__ = ["CompiledFilters", "filter_failure"]
+
+log = logging.getLogger(__name__)
+
+
+def filter_failure(exc: BaseException, name: str) -> FilterError:
+    """Any error met while one filter was validated, compiled or run, as that filter's
+    :class:`~skysift.errors.FilterError` (recorded on the filter; the others go on).
+
+    Transient errors (the store away) are not the filter's: they are raised again, so the batch
+    is tried again later instead of losing the filter's records.
+
+    >>> str(filter_failure(RecursionError("maximum recursion depth exceeded"), "deep"))
+    'the filter failed: it is nested too deeply to compile or run (filter=deep)'
+    """
+    if isinstance(exc, FilterError):
+        return exc
+    if getattr(exc, "transient", False):
+        raise exc
+    if isinstance(exc, SkysiftError):
+        text = exc.message
+    elif isinstance(exc, RecursionError):
+        text = "it is nested too deeply to compile or run"
+    else:
+        lines = str(exc).strip().splitlines()
+        text = f"internal error ({type(exc).__name__}: {lines[0] if lines else ''})"
+        log.warning("filter %s failed with %s", name, type(exc).__name__, exc_info=exc)
+    return FilterError(f"the filter failed: {text}", filter=name)
 
 
 class CompiledFilters:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from skysift.errors import FilterError, FilterTimeout
+from skysift.errors import FilterError, FilterTimeout, StoreUnavailable
+from skysift.store.translate import db_error, is_transient_db_error
 
 if TYPE_CHECKING:
     from skysift.filters.batch import BatchEngine
@@ -112,6 +113,9 @@ def execute_sqlite(
     except sqlite3.Error as exc:
         if "interrupted" in str(exc):
             raise FilterTimeout("the filter ran past its deadline", filter=filter_name) from exc
+        if "locked" in str(exc) or "busy" in str(exc):  # the store's lock, not the filter
+            raise StoreUnavailable(f"cannot run the filter now: {exc}",
+                                   filter=filter_name) from exc
         raise FilterError(f"the filter failed: {exc}", filter=filter_name) from exc
     finally:
         cursor.close()
@@ -176,6 +180,8 @@ def _run_postgres(
         code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
         if code == QUERY_CANCELED:
             raise FilterTimeout("the filter ran past its deadline", filter=filter_name) from exc
+        if is_transient_db_error(exc):  # the store is away: not the filter's fault
+            raise db_error(exc, "run the filter", filter=filter_name) from exc
         detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise FilterError(f"the filter failed: {detail}", filter=filter_name) from exc
     finally:

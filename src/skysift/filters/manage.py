@@ -166,6 +166,16 @@ def active_filters(conn: sa.Connection, triggers: tuple[str, ...] = ("alert", "b
     return [_to_filter(r) for r in conn.execute(q)]
 
 
+def active_output_topics(conn: sa.Connection) -> set[str]:
+    """The Kafka topics of every filter that produces to Kafka now (active, not email)."""
+    from skysift.store.schema import filters
+
+    f = filters.c
+    rows = conn.execute(sa.select(f.topic).where(f.trigger != "none", f.output != "email",
+                                                 f.topic.is_not(None)))
+    return {r[0] for r in rows}
+
+
 def _check_name_free(conn: sa.Connection, user: User, name: str, topic: str,
                      exclude_id: int | None) -> None:
     from skysift.store.schema import filters

@@ -33,17 +33,22 @@ from typing import Any
 import sqlalchemy as sa
 
 from skysift.alerts.model import Alert
-from skysift.errors import StoreError
+from skysift.alerts.vet import FLUX_MAX, ID_MAX, refusal, soft_float, trigger_refusal
 from skysift.features.compute import compute_features_many
 from skysift.features.photometry import SourceArrays
 from skysift.store.records import dumps_record, loads_record
 from skysift.store.schema import forced_sources, objects, sources
 from skysift.store.statements import insert_ignore, select_in, upsert
+from skysift.store.translate import db_errors
 
 __all__ = ["StoreResult", "dia_object_key", "store_alerts"]
 
 _Key = tuple[float, float, int]
 _NEG = -math.inf
+#: Integer ``objects`` columns and their width in bits (PostgreSQL INTEGER / BIGINT).
+_INT_COLUMNS: tuple[tuple[str, int], ...] = tuple(
+    (c.name, 64 if isinstance(c.type, sa.BigInteger) else 32) for c in objects.columns
+    if isinstance(c.type, sa.Integer) and c.name not in ("diaObjectId", "diaObjectSourceId"))
 
 
 @dataclass
@@ -58,12 +63,21 @@ class StoreResult:
         The new ``objects`` rows by diaObjectId (every column, ``diaObject`` as JSON text).
     n_sources_new, n_forced_new
         diaSources / diaForcedSources that were not stored before this batch.
+    refused
+        Alerts not stored, with the reason: an impossible value in the triggering diaSource,
+        the diaObject (:func:`skysift.alerts.vet.trigger_refusal`) or a history item not stored
+        yet (:func:`skysift.alerts.vet.refusal`), or a triggering diaSource whose id is stored
+        (or came earlier in the batch) with other values.
+    warnings
+        Values stored as NULL, with the alert they came from (``"<origin>: <field> ..."``).
     """
 
     object_ids: list[int] = field(default_factory=list)
     rows: dict[int, dict[str, Any]] = field(default_factory=dict)
     n_sources_new: int = 0
     n_forced_new: int = 0
+    refused: list[tuple[Alert, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _object_id(value: Any) -> int | None:
@@ -81,10 +95,13 @@ def dia_object_key(dia_object: Mapping[str, Any], source_id: int | None) -> _Key
     """The ordering key of a diaObject record: the greatest is kept.
 
     (validityStartMjdTai, lastDiaSourceMjdTai, diaSourceId of the alert that carried it); missing
-    values sort first.
+    or non-numeric values sort first.
     """
     def f(name: str) -> float:
-        v = _num(dia_object.get(name))
+        try:
+            v = _num(dia_object.get(name))
+        except (TypeError, ValueError):
+            return _NEG
         return _NEG if v is None else v
 
     return (f("validityStartMjdTai"), f("lastDiaSourceMjdTai"), -1 if source_id is None
@@ -95,31 +112,55 @@ def _dumps(record: Mapping[str, Any]) -> str:
     return dumps_record(record)
 
 
-def _source_row(s: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+class _Soft:
+    """Soft (NULL-able) column values of one alert's items, with the warnings they raise."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        self.warnings = warnings
+        self.origin = ""
+
+    def f(self, item: Mapping[str, Any], name: str) -> float | None:
+        value = item.get(name)
+        if value is None:
+            return None
+        if type(value) is float and -FLUX_MAX <= value <= FLUX_MAX and (
+                value >= 0 or name not in _NON_NEGATIVE) and (
+                name != "reliability" or value <= 1.0):
+            return value  # the common case, checked without a call
+        clean, why = soft_float(name, value)
+        if why is not None:
+            self.warnings.append(f"{self.origin}: {why}, stored as NULL")
+        return clean
+
+
+_NON_NEGATIVE = frozenset({"psfFluxErr", "reliability"})
+
+
+def _source_row(s: Mapping[str, Any], now: datetime, soft: _Soft) -> dict[str, Any]:
     return {
         "diaSourceId": int(s["diaSourceId"]),
         "diaObjectId": _object_id(s.get("diaObjectId")),
         "midpointMjdTai": float(s["midpointMjdTai"]),
         "band": s.get("band"),
-        "psfFlux": _num(s.get("psfFlux")),
-        "psfFluxErr": _num(s.get("psfFluxErr")),
-        "reliability": _num(s.get("reliability")),
+        "psfFlux": soft.f(s, "psfFlux"),
+        "psfFluxErr": soft.f(s, "psfFluxErr"),
+        "reliability": soft.f(s, "reliability"),
         "ra": _num(s.get("ra")),
         "dec": _num(s.get("dec")),
-        "snr": _num(s.get("snr")),
+        "snr": soft.f(s, "snr"),
         "payload": _dumps(s),
         "ingested": now,
     }
 
 
-def _forced_row(s: Mapping[str, Any]) -> dict[str, Any]:
+def _forced_row(s: Mapping[str, Any], soft: _Soft) -> dict[str, Any]:
     return {
         "diaForcedSourceId": int(s["diaForcedSourceId"]),
         "diaObjectId": _object_id(s.get("diaObjectId")),
         "midpointMjdTai": float(s["midpointMjdTai"]),
         "band": s.get("band"),
-        "psfFlux": _num(s.get("psfFlux")),
-        "psfFluxErr": _num(s.get("psfFluxErr")),
+        "psfFlux": soft.f(s, "psfFlux"),
+        "psfFluxErr": soft.f(s, "psfFluxErr"),
         "payload": _dumps(s),
     }
 
@@ -127,6 +168,61 @@ def _forced_row(s: Mapping[str, Any]) -> dict[str, Any]:
 def _new_ids(conn: sa.Connection, key: sa.ColumnElement[Any], ids: list[int]) -> list[int]:
     stored = {r[0] for r in select_in(conn, [key], key, ids)}
     return [i for i in ids if i not in stored]
+
+
+def _int_id(value: Any) -> int | None:
+    """An item's id as an int when it is a valid 64-bit id, else None."""
+    if type(value) is str and value.strip().isdigit():
+        value = int(value)
+    if type(value) is int and 0 < value <= ID_MAX:
+        return value
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+        except (TypeError, ValueError):
+            return False
+    return bool(a == b)
+
+
+def _conflict(sid: int, stored: tuple[Any, ...], source: Mapping[str, Any]) -> str | None:
+    """Why the alert's triggering diaSource contradicts the stored one, or None."""
+    names = ("diaObjectId", "midpointMjdTai", "band", "psfFlux")
+    mine = (_object_id(source.get("diaObjectId")), source.get("midpointMjdTai"),
+            source.get("band"), _num(source.get("psfFlux")))
+    diffs = [f"{n} {theirs!r} (this alert: {ours!r})" for n, theirs, ours in zip(names, stored, mine)
+             if not _same(theirs, ours)]
+    if not diffs:
+        return None
+    return f"diaSource {sid} is stored already with other values: " + ", ".join(diffs)
+
+
+def _vet_history(alert: Alert, new_src: set[int], new_forced: set[int],
+                 seen: dict[tuple[str, int], str | None]) -> str | None:
+    """The first reason to refuse ``alert`` for one of its history items that is not stored yet
+    (stored ones were checked when they were stored; the stored values are used)."""
+    for kind, items, key, new in (("prvDiaSources", alert.prvDiaSources, "diaSourceId", new_src),
+                                  ("prvDiaForcedSources", alert.prvDiaForcedSources,
+                                   "diaForcedSourceId", new_forced)):
+        for i, item in enumerate(items):
+            sid = _int_id(item.get(key))
+            if sid is not None and sid not in new:
+                continue
+            cache_key = (kind, sid if sid is not None else -1)
+            if sid is not None and cache_key in seen:
+                problem = seen[cache_key]
+            else:
+                problem = refusal(item, f"{kind}[{i}]")
+                if sid is not None:
+                    seen[cache_key] = problem
+            if problem is not None:
+                return f"refused: {problem}"
+    return None
 
 
 def _choose_dia_objects(conn: sa.Connection, alerts: Sequence[Alert], touched: list[int]
@@ -166,43 +262,102 @@ def store_alerts(conn: sa.Connection, alerts: Sequence[Alert]) -> StoreResult:
     Raises
     ------
     StoreError
-        The database refused a statement (the caller's transaction should be rolled back).
+        The database refused a statement (the caller's transaction should be rolled back);
+        :class:`~skysift.errors.StoreUnavailable` when it could not be reached.
     """
-    try:
+    with db_errors("store alerts", alerts=len(alerts)):
         return _store(conn, alerts)
-    except sa.exc.SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise StoreError(f"cannot store alerts: {detail}", alerts=len(alerts)) from exc
 
 
 def _store(conn: sa.Connection, alerts: Sequence[Alert]) -> StoreResult:
     now = datetime.now(UTC)
+    result = StoreResult()
     ordered = sorted(alerts, key=lambda a: (a.diaObjectId or 0, a.diaSourceId))
-    src_by_id: dict[int, Mapping[str, Any]] = {}
-    forced_by_id: dict[int, Mapping[str, Any]] = {}
+    # ids the batch carries; an alert whose history holds an id that is not a valid 64-bit id
+    # is refused at once (nothing below could look it up)
+    valid: list[Alert] = []
     for a in ordered:
-        src_by_id.setdefault(int(a.diaSource["diaSourceId"]), a.diaSource)
-        for s in a.prvDiaSources:
-            src_by_id.setdefault(int(s["diaSourceId"]), s)
-        for f in a.prvDiaForcedSources:
-            forced_by_id.setdefault(int(f["diaForcedSourceId"]), f)
+        problem = trigger_refusal(a.diaSource, a.diaObject)
+        if problem is not None:
+            result.refused.append((a, f"refused: {problem}"))
+            continue
+        bad = next((f"refused: {kind}[{i}].{key} is {item.get(key)!r}, not an id in 1..2**63-1"
+                    for kind, items, key in (("prvDiaSources", a.prvDiaSources, "diaSourceId"),
+                                             ("prvDiaForcedSources", a.prvDiaForcedSources,
+                                              "diaForcedSourceId"))
+                    for i, item in enumerate(items) if _int_id(item.get(key)) is None), None)
+        if bad is None:
+            valid.append(a)
+        else:
+            result.refused.append((a, bad))
+    all_src = {int(a.diaSource["diaSourceId"]) for a in valid}
+    all_src.update(int(s["diaSourceId"]) for a in valid for s in a.prvDiaSources)
+    all_forced = {int(f["diaForcedSourceId"]) for a in valid for f in a.prvDiaForcedSources}
 
-    touched = sorted({oid for a in ordered if (oid := _object_id(a.diaObjectId)) is not None})
+    touched_all = sorted({oid for a in valid if (oid := _object_id(a.diaObjectId)) is not None})
     # the stored light curves of the touched objects: feature input, and most of the batch's
     # history is found here, so only the remaining ids need a primary-key check
     c = sources.c
     lc = select_in(conn, [c.diaObjectId, c.diaSourceId, c.midpointMjdTai, c.band, c.psfFlux,
-                          c.psfFluxErr, c.reliability, c.ra, c.dec], c.diaObjectId, touched)
-    known = {r[1] for r in lc}
-    new_src = _new_ids(conn, c.diaSourceId, sorted(i for i in src_by_id if i not in known))
-    new_rows = [_source_row(src_by_id[i], now) for i in new_src]
+                          c.psfFluxErr, c.reliability, c.ra, c.dec], c.diaObjectId, touched_all)
+    stored: dict[int, tuple[Any, ...]] = {r[1]: (r[0], r[2], r[3], r[4]) for r in lc}
+    rest = sorted(i for i in all_src if i not in stored)
+    for r in select_in(conn, [c.diaSourceId, c.diaObjectId, c.midpointMjdTai, c.band, c.psfFlux],
+                       c.diaSourceId, rest):
+        stored[r[0]] = (r[1], r[2], r[3], r[4])
+    new_src = {i for i in rest if i not in stored}
+    new_forced = set(_new_ids(conn, forced_sources.c.diaForcedSourceId, sorted(all_forced)))
+
+    # refuse what cannot be stored: a new history item with an impossible value, a triggering
+    # diaSource that contradicts the stored one (or one earlier in this batch)
+    kept: list[Alert] = []
+    seen: dict[tuple[str, int], str | None] = {}
+    triggers: dict[int, Mapping[str, Any]] = {}
+    for a in valid:
+        sid = int(a.diaSource["diaSourceId"])
+        problem = _vet_history(a, new_src, new_forced, seen)
+        if problem is None and sid in stored:
+            problem = _conflict(sid, stored[sid], a.diaSource)
+        if problem is None and sid in triggers and triggers[sid] is not a.diaSource:
+            first = triggers[sid]
+            problem = _conflict(sid, (_object_id(first.get("diaObjectId")),
+                                      first.get("midpointMjdTai"), first.get("band"),
+                                      _num(first.get("psfFlux"))), a.diaSource)
+            if problem is not None:
+                problem = problem.replace("is stored already", "came earlier in this batch")
+        if problem is not None:
+            result.refused.append((a, problem))
+            continue
+        triggers.setdefault(sid, a.diaSource)
+        kept.append(a)
+
+    soft = _Soft(result.warnings)
+    new_rows: list[dict[str, Any]] = []
+    forced_rows: list[dict[str, Any]] = []
+    for a in kept:
+        soft.origin = a.origin.describe()
+        for s in (a.diaSource, *a.prvDiaSources):
+            sid = int(s["diaSourceId"])
+            if sid in new_src:
+                new_src.discard(sid)
+                new_rows.append(_source_row(s, now, soft))
+        for f in a.prvDiaForcedSources:
+            fid = int(f["diaForcedSourceId"])
+            if fid in new_forced:
+                new_forced.discard(fid)
+                forced_rows.append(_forced_row(f, soft))
+    new_rows.sort(key=lambda r: r["diaSourceId"])
+    forced_rows.sort(key=lambda r: r["diaForcedSourceId"])
     insert_ignore(conn, sources, new_rows, "diaSourceId")
-    new_forced = _new_ids(conn, forced_sources.c.diaForcedSourceId, sorted(forced_by_id))
-    insert_ignore(conn, forced_sources, [_forced_row(forced_by_id[i]) for i in new_forced],
-                  "diaForcedSourceId")
-    result = StoreResult(n_sources_new=len(new_src), n_forced_new=len(new_forced))
+    insert_ignore(conn, forced_sources, forced_rows, "diaForcedSourceId")
+    result.n_sources_new, result.n_forced_new = len(new_rows), len(forced_rows)
+    touched = sorted({oid for a in kept if (oid := _object_id(a.diaObjectId)) is not None})
     if not touched:
         return result
+    if len(touched) != len(touched_all):
+        keep = set(touched)
+        lc = [r for r in lc if r[0] in keep]
+    ordered = kept
     chosen = _choose_dia_objects(conn, ordered, touched)
 
     group_of = {oid: i for i, oid in enumerate(touched)}
@@ -222,6 +377,13 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert]) -> StoreResult:
             row["diaObjectSourceId"] = None
             row["diaObject"] = None
         row["updated"] = now
+    for oid, row in zip(touched, rows):
+        for name, bits in _INT_COLUMNS:
+            value = row.get(name)
+            if value is not None and not -(1 << (bits - 1)) <= value < (1 << (bits - 1)):
+                row[name] = None
+                result.warnings.append(f"diaObject {oid}: {name} {value} does not fit a "
+                                       f"{bits}-bit column, stored as NULL")
     upsert(conn, objects, rows, "diaObjectId")
     result.object_ids = touched
     result.rows = dict(zip(touched, rows))

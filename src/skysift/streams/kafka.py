@@ -1,11 +1,21 @@
-"""Kafka client configuration and thin wrappers around confluent-kafka.
+"""Kafka client configuration, and the one place skysift's Kafka clients are made.
 
 The user's librdkafka keys (``kafka_config`` setting) always win: skysift's defaults are applied
 with ``setdefault``, as gcn-kafka does. Wrappers make no network call in ``__init__``.
+
+:func:`make_producer`, :func:`make_consumer` and :func:`make_admin` give librdkafka's log to
+Python logging (logger ``skysift.kafka``) with repeats folded: a broker that is away makes
+librdkafka log a failed connect every few milliseconds, and an operator needs one line per
+incident, not thousands. Their errors go to a :class:`BrokerWatch` when one is given, so the
+batch loop knows that the connection had trouble (and checks its topics when it is back).
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +23,68 @@ from skysift.config import Settings
 from skysift.errors import BrokerError
 
 __all__ = ["bootstrap_servers", "client_config", "producer_config", "consumer_config", "admin",
-           "prefetch_kbytes"]
+           "prefetch_kbytes", "BrokerWatch", "FoldRepeats", "make_producer", "make_consumer",
+           "make_admin", "KAFKA_LOG"]
+
+#: The logger librdkafka's messages go to.
+KAFKA_LOG = logging.getLogger("skysift.kafka")
+
+
+class FoldRepeats(logging.Filter):
+    """Lets a message through once per ``window_s``; later repeats (equal once digits are
+    ignored) are counted, and the count is added to the next one let through.
+
+    >>> f = FoldRepeats(window_s=60)
+    >>> rec = lambda m: logging.LogRecord("k", 30, "", 0, m, None, None)
+    >>> [f.filter(rec(f"Connect to 127.0.0.1:{n} failed")) for n in (1, 2, 3)]
+    [True, False, False]
+    """
+
+    def __init__(self, window_s: float = 300.0) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self._seen: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = re.sub(r"\d+", "#", record.getMessage())
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is not None and now - seen[0] < self.window_s:
+                seen[1] += 1
+                return False
+            folded = int(seen[1]) if seen is not None else 0
+            self._seen[key] = [now, 0]
+            if len(self._seen) > 1000:
+                self._seen.clear()
+        if folded:
+            record.msg = f"{record.getMessage()} ({folded} similar messages folded)"
+            record.args = None
+        return True
+
+
+KAFKA_LOG.addFilter(FoldRepeats())
+
+
+class BrokerWatch:
+    """Errors librdkafka reports for a group of clients, as a counter the loop can compare.
+
+    ``trouble`` grows by one at each error (a broker down, a transport failure); ``last_error``
+    is the newest. The batch loop notes ``trouble`` after a good batch and, when it has grown,
+    checks that its topics still exist (the embedded broker loses them in a restart).
+    """
+
+    def __init__(self) -> None:
+        self.trouble = 0
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+
+    def on_error(self, err: Any) -> None:
+        self.trouble += 1
+        self.last_error = err.str() if hasattr(err, "str") else str(err)
+        self.last_error_at = time.time()
+        KAFKA_LOG.warning("Kafka: %s", self.last_error)
 
 
 def bootstrap_servers(settings: Settings) -> str:
@@ -93,14 +164,47 @@ def consumer_config(settings: Settings, group_id: str, from_beginning: bool = Tr
             # broker ~30% of its time (benchmarks/bench_pipeline.py); the default (64 MB) is
             # tuned for small messages
             "queued.max.messages.kbytes": prefetch_kbytes(settings.batch_size),
+            # notice a subscribed topic that came back (a broker restarted empty, then the
+            # topic was produced to again) within seconds rather than librdkafka's 5 minutes
+            "topic.metadata.refresh.interval.ms": 10000,
             "log_level": 3,
         },
     )
 
 
 def admin(settings: Settings):
-    """An AdminClient for the configured broker."""
+    """An AdminClient for the configured broker (:func:`make_admin`)."""
+    return make_admin(settings)
+
+
+def _hooks(conf: dict[str, Any], watch: BrokerWatch | None) -> dict[str, Any]:
+    conf.setdefault("logger", KAFKA_LOG)
+    if watch is not None:
+        conf.setdefault("error_cb", watch.on_error)
+    return conf
+
+
+def make_producer(settings: Settings, *, watch: BrokerWatch | None = None, **overrides: Any):
+    """A confluent_kafka.Producer with skysift's defaults (``overrides`` win over them)."""
+    from confluent_kafka import Producer
+
+    conf = producer_config(settings)
+    conf.update(overrides)
+    return Producer(_hooks(conf, watch))
+
+
+def make_consumer(settings: Settings, group_id: str, *, watch: BrokerWatch | None = None,
+                  **overrides: Any):
+    """A confluent_kafka.Consumer in ``group_id`` with skysift's defaults."""
+    from confluent_kafka import Consumer
+
+    conf = consumer_config(settings, group_id)
+    conf.update(overrides)
+    return Consumer(_hooks(conf, watch))
+
+
+def make_admin(settings: Settings):
+    """An AdminClient for the configured broker (its log folded like the others')."""
     from confluent_kafka.admin import AdminClient
 
-    conf = client_config(settings, log_level=3)
-    return AdminClient(conf)
+    return AdminClient(_hooks(client_config(settings, log_level=3), None))

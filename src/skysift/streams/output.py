@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from skysift.errors import DeliveryError
+from skysift.errors import BrokerUnavailable, DeliveryError
 
 __all__ = ["TopicCounts", "RecordSink", "load_today_bytes", "save_counts"]
 
@@ -72,6 +72,19 @@ def save_counts(conn: sa.Connection, counts: dict[str, TopicCounts], day: date |
     conn.execute(stmt, rows)
 
 
+#: Delivery errors that mean the broker was away or slow: the records may be produced again.
+_TRANSIENT_DELIVERY = frozenset({
+    "_MSG_TIMED_OUT", "_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "_PURGE_QUEUE",
+    "_PURGE_INFLIGHT", "REQUEST_TIMED_OUT", "NOT_ENOUGH_REPLICAS",
+    "NOT_ENOUGH_REPLICAS_AFTER_APPEND", "LEADER_NOT_AVAILABLE", "NOT_LEADER_FOR_PARTITION",
+    "NETWORK_EXCEPTION", "_NODE_UPDATE", "_WAIT_COORD", "BROKER_NOT_AVAILABLE"})
+#: Delivery errors that mean the broker does not know the topic (deleted, or lost in a restart).
+_MISSING_TOPIC = frozenset({"UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION",
+                            "UNKNOWN_TOPIC_ID"})
+#: How long :meth:`RecordSink.send` waits for room in a full local queue before giving up.
+QUEUE_FULL_WAIT_S = 60.0
+
+
 @dataclass
 class RecordSink:
     """Produce records, enforcing per-topic daily byte quotas; count everything.
@@ -84,13 +97,20 @@ class RecordSink:
         Bytes already produced today per topic (from :func:`load_today_bytes`).
     max_message_bytes
         Records larger than this are rejected (counted), not sent.
+
+    Notes
+    -----
+    Delivery failures are sorted when the sink is flushed: the broker away or slow (transient),
+    the topic unknown to the broker (missing), or the broker refusing this one record (a record
+    too large for the topic, say): such a record is counted as rejected and logged, like a
+    record over quota, and the batch goes on.
     """
 
     producer: Any
     today_bytes: dict[str, int] = field(default_factory=dict)
     max_message_bytes: int = 10 * 1024 * 1024
     counts: dict[str, TopicCounts] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str, str, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # a closure over the list, not a bound method: the producer must not keep the sink (and
@@ -99,13 +119,22 @@ class RecordSink:
 
         def on_delivery(err: Any, msg: Any) -> None:
             if err is not None:
-                failures.append(f"{msg.topic()}: {err.str()}")
+                value = msg.value()
+                failures.append((msg.topic(), err.name(), err.str(),
+                                 len(value) if value is not None else 0))
 
         self._on_delivery = on_delivery
 
     def send(self, topic: str, key: bytes, value: bytes, *, quota: int,
              headers: list[tuple[str, bytes]] | None = None) -> bool:
-        """Produce one record unless it would pass the topic's quota (``-1`` = unlimited)."""
+        """Produce one record unless it would pass the topic's quota (``-1`` = unlimited).
+
+        Raises
+        ------
+        BrokerUnavailable
+            The producer's local queue stayed full for :data:`QUEUE_FULL_WAIT_S` (the broker is
+            not taking records).
+        """
         c = self.counts.setdefault(topic, TopicCounts())
         size = len(value)
         used = self.today_bytes.get(topic, 0)
@@ -113,13 +142,19 @@ class RecordSink:
             c.records_rejected += 1
             c.bytes_rejected += size
             return False
+        waited = 0.0
         while True:
             try:
                 self.producer.produce(topic, value=value, key=key, headers=headers,
                                       on_delivery=self._on_delivery)
                 break
             except BufferError:  # local queue full: let it drain
+                if waited >= QUEUE_FULL_WAIT_S:
+                    raise BrokerUnavailable(
+                        f"the producer's queue stayed full for {QUEUE_FULL_WAIT_S:.0f} s: "
+                        "the broker is not taking records", topic=topic) from None
                 self.producer.poll(0.5)
+                waited += 0.5
         self.producer.poll(0)
         self.today_bytes[topic] = used + size
         c.records_produced += 1
@@ -128,15 +163,53 @@ class RecordSink:
         return True
 
     def flush(self, timeout: float = 60.0) -> None:
-        """Wait for every record to be acknowledged; raise DeliveryError otherwise."""
+        """Wait for every record to be acknowledged.
+
+        Records the broker refused for themselves are moved from produced to rejected in the
+        counts (and logged); the rest must have been delivered.
+
+        Raises
+        ------
+        DeliveryError
+            Records are still queued after ``timeout``, or failed because the broker was away
+            (``transient``), or because it did not know their topic (``missing_topics``).
+        """
         remaining = self.producer.flush(timeout)
+        failures = list(self.failures)
+        self.failures.clear()
         if remaining:
-            raise DeliveryError(f"{remaining} records not delivered within {timeout:.0f} s")
-        if self.failures:
-            first = self.failures[0]
-            n = len(self.failures)
-            self.failures.clear()
-            raise DeliveryError(f"{n} records failed delivery; first: {first}")
+            raise DeliveryError(f"{remaining} records not delivered within {timeout:.0f} s: "
+                                "the broker is away or slow", transient=True)
+        missing = {t for t, name, _, _ in failures if name in _MISSING_TOPIC}
+        transient = [f for f in failures if f[1] in _TRANSIENT_DELIVERY]
+        refused = [f for f in failures if f[1] not in _MISSING_TOPIC and f[1] not in
+                   _TRANSIENT_DELIVERY]
+        for topic, name, text, size in refused:
+            c = self.counts.setdefault(topic, TopicCounts())
+            c.records_produced -= 1
+            c.bytes_produced -= size
+            c.records_rejected += 1
+            c.bytes_rejected += size
+            log.warning("the broker refused a record of %d bytes for %s: %s", size, topic, text)
+        if missing or transient:
+            first = (transient or [f for f in failures if f[0] in missing])[0]
+            raise DeliveryError(
+                f"{len(transient) + sum(1 for f in failures if f[0] in missing)} records failed "
+                f"delivery; first: {first[0]}: {first[2]}",
+                transient=bool(transient), missing_topics=frozenset(missing))
+
+    def discard(self) -> None:
+        """Drop every record not yet delivered and forget this batch's counts (before the batch
+        is done again: nothing of the failed attempt is left to be delivered twice)."""
+        purge = getattr(self.producer, "purge", None)
+        if purge is not None:
+            purge(in_queue=True, in_flight=False)
+        self.producer.poll(0)
+        self.producer.flush(0)
+        self.failures.clear()
+        for topic, c in self.counts.items():
+            self.today_bytes[topic] = self.today_bytes.get(topic, 0) - c.bytes_produced
+        self.counts = {}
 
     def take_counts(self) -> dict[str, TopicCounts]:
         """The counts since the last call (and reset them)."""

@@ -26,6 +26,7 @@ __all__ = [
     "delete_topic",
     "recreate_topic",
     "topic_exists",
+    "ensure_topics",
 ]
 
 TOPIC_PREFIX = "lasair_"
@@ -90,6 +91,39 @@ def create_topic(admin: Any, settings: Settings, topic: str, *, partitions: int 
     )
     _wait(admin.create_topics([new], operation_timeout=30), "create",
           ignore=("TOPIC_ALREADY_EXISTS",))
+
+
+def ensure_topics(admin: Any, settings: Settings, topics: set[str] | frozenset[str]) -> list[str]:
+    """Create those of ``topics`` the broker does not list; returns the ones created.
+
+    One metadata request for all of them, then one CreateTopics call for the missing ones.
+
+    Raises
+    ------
+    BrokerError
+        The broker did not answer, or refused to create a topic.
+    """
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import NewTopic
+
+    if not topics:
+        return []
+    try:
+        listed = admin.list_topics(timeout=10).topics
+    except KafkaException as exc:
+        from skysift.errors import BrokerUnavailable
+
+        raise BrokerUnavailable(f"cannot list topics: {exc.args[0].str()}") from exc
+    missing = sorted(t for t in topics if t not in listed or listed[t].error is not None)
+    if not missing:
+        return []
+    new = [NewTopic(t, num_partitions=settings.topic_partitions, replication_factor=-1,
+                    config={"retention.ms": str(settings.topic_retention_ms),
+                            "max.message.bytes": str(settings.topic_max_message_bytes)})
+           for t in missing]
+    _wait(admin.create_topics(new, operation_timeout=30), "create",
+          ignore=("TOPIC_ALREADY_EXISTS",))
+    return missing
 
 
 def delete_topic(admin: Any, topic: str, *, wait_s: float = 10.0) -> None:
