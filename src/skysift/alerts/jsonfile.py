@@ -16,6 +16,8 @@ from skysift.errors import AlertDecodeError
 
 __all__ = ["JsonRecord", "iter_json_records"]
 
+_TOO_DEEP = "not valid JSON for an alert: nested too deeply to read"
+
 #: One JSON alert: the raw dict, its version label, where it came from.
 JsonRecord = tuple[dict[str, Any], str, AlertOrigin]
 
@@ -57,6 +59,9 @@ def iter_json_records(
     if not lines:
         try:
             document = json.loads(text)
+        except RecursionError:
+            yield AlertDecodeError(_TOO_DEEP, path=path)
+            return
         except json.JSONDecodeError as exc:
             if exc.msg != "Extra data":
                 yield AlertDecodeError(
@@ -79,6 +84,9 @@ def iter_json_records(
         index += 1
         try:
             value = json.loads(line)
+        except RecursionError:
+            yield AlertDecodeError(_TOO_DEEP, **origin.as_where())
+            continue
         except json.JSONDecodeError as exc:
             yield AlertDecodeError(
                 f"not valid JSON on line {lineno}: {exc.msg} at column {exc.colno}",
