@@ -279,3 +279,14 @@ def json_cases(reals: list[dict[str, Any]], new_id: Any, rng: random.Random,
         out.append(Case(f"json lone surrogate #{c}", json.dumps(rec).encode(), "poison",
                         "surrogates not allowed", form="json", object_id=oid, source_id=oid))
     return out
+
+
+def good_alerts(n: int, first_id: int, seed: int = 3) -> list[tuple[int, bytes]]:
+    """``n`` good alerts (object id, Rubin-framed bytes), objects ``first_id + 100 k``."""
+    rng = random.Random(seed)
+    reals = real_records()
+    out = []
+    for k in range(n):
+        oid = first_id + 100 * k
+        out.append((oid, _wire(good_record(reals[k % len(reals)], oid, rng))))
+    return out

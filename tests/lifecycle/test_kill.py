@@ -47,10 +47,10 @@ def _count(bootstrap, topic):
 
 
 @pytest.mark.timeout(280)
-def test_sigkill_mid_batch_then_restart_loses_nothing(make_settings, kafka_bootstrap, tmp_path,
-                                                     unique_name, topic_reader):
-    settings = make_settings(kafka=kafka_bootstrap,
-                             database=f"sqlite:///{tmp_path / 'store.db'}")
+def test_sigkill_mid_batch_then_restart_loses_nothing(store_url, make_settings, kafka_bootstrap,
+                                                     tmp_path, unique_name, topic_reader):
+    """On SQLite and on PostgreSQL."""
+    settings = make_settings(kafka=kafka_bootstrap, database=store_url)
     engine = open_store(settings.database_url)
     with engine.begin() as conn:
         user, _ = add_user(conn, unique_name("u"))
