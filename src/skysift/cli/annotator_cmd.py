@@ -86,13 +86,20 @@ def annotations() -> None:
 @click.option("--idle-exit", type=float, default=None, metavar="S",
               help="Stop after S seconds without messages.")
 @click.option("--max-messages", type=int, default=None, help="Stop after this many messages.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve Prometheus metrics on this port (setting metrics_port).")
 @pass_ctx
 def ingest(ctx: Context, topic: str | None, group_id: str | None, idle_exit: float | None,
-           max_messages: int | None) -> None:
+           max_messages: int | None, metrics_port: int | None) -> None:
     """Consume annotations from Kafka, store them, run the filters they trigger."""
     from skysift.annotations.kafka import ingest_annotations
     from skysift.cli._common import store
     from skysift.ingest import StopFlag
+
+    if metrics_port:
+        from skysift.worker.metrics import serve_metrics
+
+        serve_metrics(ctx.settings.metrics_host, metrics_port)
 
     totals = ingest_annotations(ctx.settings, engine=store(ctx.settings), topic=topic,
                                 group_id=group_id, stop=StopFlag().install(),

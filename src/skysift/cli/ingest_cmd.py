@@ -20,14 +20,20 @@ __all__ = ["ingest"]
               help="With --from-kafka: stop after S seconds without messages.")
 @click.option("--max-alerts", type=int, default=None, help="With --from-kafka: stop after N.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="With --from-kafka: serve Prometheus metrics on this port (metrics_port).")
 @pass_ctx
 def ingest(ctx: Context, paths: tuple[str, ...], topics: tuple[str, ...], group_id: str | None,
            schema_registry: str | None, idle_exit: float | None, max_alerts: int | None,
-           no_progress: bool) -> None:
-    """Run alert FILES/DIRS, or --from-kafka TOPIC, through the whole pipeline."""
+           no_progress: bool, metrics_port: int | None) -> None:
+    """Run alert FILES/DIRS, or --from-kafka TOPIC, through the whole pipeline.
+
+    Bad alerts never stop it: each is kept with the reason (the folder dead-letter/ in the data
+    directory for files, TOPIC.dlq for messages); a database or broker that is away is waited
+    for, and said once."""
     from skysift.ingest import StopFlag, ingest_files, ingest_kafka
 
-    settings = ctx.with_overrides(schema_registry=schema_registry)
+    settings = ctx.with_overrides(schema_registry=schema_registry, metrics_port=metrics_port)
     if bool(paths) == bool(topics):
         raise click.UsageError("give alert FILES/DIRS or --from-kafka TOPIC (not both)")
     if topics:
@@ -35,6 +41,12 @@ def ingest(ctx: Context, paths: tuple[str, ...], topics: tuple[str, ...], group_
 
         tune_gc_for_batches()
         stop = StopFlag().install()
+        if settings.metrics_port:
+            from skysift.worker.metrics import serve_metrics
+
+            serve_metrics(settings.metrics_host, settings.metrics_port)
+            click.echo(f"Prometheus metrics at http://{settings.metrics_host}:"
+                       f"{settings.metrics_port}/metrics", err=True)
         click.echo(f"consuming {', '.join(topics)} as group "
                    f"{group_id or settings.ingest_group_id}; Ctrl-C to stop", err=True)
 

@@ -22,6 +22,8 @@ _host = click.option("--host", default=None, metavar="ADDRESS",
                      help="Address to listen on (setting web_host; default 127.0.0.1).")
 _port = click.option("--port", type=click.IntRange(1, 65535), default=None,
                      help="Port to listen on (setting web_port; default 8000).")
+_metrics_port = click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+                             help="Serve Prometheus metrics on this port (setting metrics_port).")
 
 
 def _run_uvicorn(app, settings) -> None:
@@ -54,19 +56,22 @@ def web(ctx: Context, host: str | None, port: int | None) -> None:
 @_host
 @_port
 @click.option("--input-topic", default=None, help="Topic to ingest (setting input_topic).")
+@_metrics_port
 @pass_ctx
-def serve(ctx: Context, host: str | None, port: int | None, input_topic: str | None) -> None:
+def serve(ctx: Context, host: str | None, port: int | None, input_topic: str | None,
+          metrics_port: int | None) -> None:
     """Run the web site, the API and the ingest pipeline together (one small deployment)."""
-    import threading
-
     from skysift.cli._common import store
-    from skysift.ingest import StopFlag, ingest_kafka
+    from skysift.ingest import ingest_kafka
     from skysift.streams import embedded
     from skysift.streams.kafka import admin
     from skysift.streams.topics import create_topic
     from skysift.web.app import create_app
+    from skysift.worker.metrics import serve_metrics
+    from skysift.worker.supervise import Supervisor
 
-    settings = ctx.with_overrides(web_host=host, web_port=port, input_topic=input_topic)
+    settings = ctx.with_overrides(web_host=host, web_port=port, input_topic=input_topic,
+                                  metrics_port=metrics_port)
     started_here = False
     if not settings.kafka and not settings.kafka_config.get("bootstrap.servers"):
         running = embedded.find_running(settings.data_dir)
@@ -78,34 +83,34 @@ def serve(ctx: Context, host: str | None, port: int | None, input_topic: str | N
             click.echo(f"using the embedded Kafka broker at {running.bootstrap}", err=True)
     engine = store(settings)
     create_topic(admin(settings), settings, settings.input_topic)
-    stop = StopFlag()
 
-    def ingest() -> None:
-        try:
-            # a callable, not the StopFlag itself: ingest_kafka does `stop or (lambda: False)`,
-            # and an unset StopFlag is falsy
-            totals = ingest_kafka(settings, [settings.input_topic], stop=stop,
-                                  engine=engine)
-            log.info("ingest stopped: %s", totals.summary())
-        except Exception:  # the web site keeps running; the log says why ingest stopped
-            log.exception("ingest of %s stopped with an error", settings.input_topic)
+    def ingest(stop, state) -> None:
+        totals = ingest_kafka(settings, [settings.input_topic], stop=stop, engine=engine,
+                              state=state)
+        log.info("ingest stopped: %s", totals.summary())
 
     from skysift.processes import tune_gc_for_batches
 
     tune_gc_for_batches()
-    worker = threading.Thread(target=ingest, name="skysift-ingest", daemon=True)
-    worker.start()
+    # the loop waits out a database or broker outage by itself; the supervisor starts it
+    # again if it ever ends with an error nobody foresaw
+    worker = Supervisor("alerts", ingest).start()
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_host, settings.metrics_port)
+        click.echo(f"Prometheus metrics at http://{settings.metrics_host}:"
+                   f"{settings.metrics_port}/metrics", err=True)
     click.echo("emails: " + (f"SMTP {settings.smtp_host}" if settings.smtp_host else
                              f"no SMTP configured, .eml files in {settings.maildir / 'new'}")
                + (f", checked every {settings.notify_interval_s:g} s" if settings.notify_interval_s
                   else " (notify_interval_s = 0: run `skysift notify run` from cron)"), err=True)
     click.echo(f"ingesting {settings.input_topic}; web site and API at "
                f"http://{settings.web_host}:{settings.web_port}/ (Ctrl-C stops)", err=True)
+    app = create_app(settings, engine)
+    app.state.workers = [worker.state]
     try:
-        _run_uvicorn(create_app(settings, engine), settings)
+        _run_uvicorn(app, settings)
     finally:
-        stop.event.set()
-        worker.join(timeout=settings.batch_wait_s + 30)
+        worker.stop(timeout=settings.batch_wait_s + 30)
         if started_here:
             embedded.down(settings.data_dir)
             click.echo("stopped the embedded broker", err=True)

@@ -43,6 +43,20 @@ class WorkerSnapshot:
         """Running or waiting for work, with no open incident."""
         return self.status in ("starting", "joining", "running") and self.incident is None
 
+    @property
+    def problem(self) -> str | None:
+        """What is wrong, in words safe to show anyone (no host names, no SQL)."""
+        if self.status == "restarting":
+            return "the ingest loop stopped with an error and is being started again"
+        if self.incident is None:
+            return None
+        text = self.incident.lower()
+        if "database" in text or "store" in text:
+            return "the database cannot be reached; batches wait and are tried again"
+        if "broker" in text or "kafka" in text or "commit" in text or "dead letter" in text:
+            return "the Kafka broker cannot be reached; batches wait and are tried again"
+        return "a batch is being tried again"
+
 
 @dataclass
 class WorkerState:
@@ -86,6 +100,13 @@ class WorkerState:
                 self.incident = self.incident_since = None
                 if self.status == "retrying":
                     self.status, self.since = "running", time.time()
+
+    def restarted(self, why: str) -> None:
+        """The supervisor starts the loop again after it ended with ``why``."""
+        with self._lock:
+            self.restarts += 1
+            self.last_error, self.last_error_at = why, time.time()
+            self.status, self.since = "restarting", time.time()
 
     def batch_done(self, ingested: int, rejected: int, records: int) -> None:
         with self._lock:

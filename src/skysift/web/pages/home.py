@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from skysift.accounts import User
 from skysift.web.sessions import current_user
@@ -99,10 +99,56 @@ def _ago(when: datetime | None) -> str:
     return "just now"
 
 
+def _workers(request: Request) -> list[Any]:
+    """Snapshots of the ingest loops this process runs (``skysift serve``), else none."""
+    return [w.snapshot() for w in getattr(request.app.state, "workers", [])]
+
+
+def _at(when: float | None) -> str | None:
+    return None if when is None else datetime.fromtimestamp(when, UTC).isoformat(
+        timespec="seconds")
+
+
 @router.get("/")
 def home(request: Request) -> Response:
     """The state of the stream."""
     user = current_user(request)
     with request.app.state.engine.connect() as conn:
         state = stream_state(conn, user)
-    return render(request, "home.html", state=state, last_ago=_ago(state.last_batch_at))
+    workers = _workers(request)
+    return render(request, "home.html", state=state, last_ago=_ago(state.last_batch_at),
+                  workers=workers, show_errors=bool(user is not None and user.is_admin),
+                  ago=lambda t: _ago(None if t is None else datetime.fromtimestamp(t, UTC)))
+
+
+@router.get("/health")
+def health(request: Request) -> Response:
+    """For load balancers and monitors: 200 with ``"status": "ok"`` or ``"degraded"`` (an
+    ingest loop waits for the database or the broker, or is being restarted), 503 with
+    ``"down"`` when the store does not answer. No secrets and no error texts: those are on the
+    home page for admins and in the worker's log and metrics."""
+    store_ok = True
+    last_batch_at = None
+    try:
+        with request.app.state.engine.connect() as conn:
+            from skysift.store.schema import ingest_stats
+
+            last_batch_at = conn.execute(sa.select(sa.func.max(ingest_stats.c.last_batch_at))
+                                         ).scalar()
+    except sa.exc.SQLAlchemyError:
+        store_ok = False
+    workers = _workers(request)
+    status = "ok" if store_ok and all(w.healthy for w in workers) else "degraded"
+    if not store_ok:
+        status = "down"
+    body = {
+        "status": status,
+        "store": "ok" if store_ok else "unreachable",
+        "last_batch_at": last_batch_at.isoformat(timespec="seconds") if last_batch_at else None,
+        "ingest": [{"loop": w.name, "status": w.status, "since": _at(w.since),
+                    "last_batch_at": _at(w.last_batch_at), "problem": w.problem,
+                    "problem_since": _at(w.incident_since), "restarts": w.restarts,
+                    "alerts_ingested": w.alerts_ingested, "alerts_rejected": w.alerts_rejected}
+                   for w in workers],
+    }
+    return JSONResponse(body, status_code=503 if status == "down" else 200)
