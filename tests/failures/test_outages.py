@@ -7,7 +7,6 @@ the worker alive and saying what happens, once per incident."""
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import logging
 import os
@@ -20,37 +19,22 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer, TopicPartition
+from outage_tools import publish as _publish
+from outage_tools import refused_connections
+from outage_tools import stored as _stored
+from outage_tools import topic as _topic
 from poison_corpus import good_alerts
 
-from conftest import read_topic
+from kafka_reading import read_topic
 from skysift.accounts import add_user
 from skysift.filters.manage import add_filter
 from skysift.ingest import StopFlag, ingest_kafka
 from skysift.store.database import open_store
-from skysift.store.schema import sources
 from skysift.streams.embedded import EmbeddedBroker, free_port
 from skysift.worker.state import WorkerState
 
 SQL = "SELECT objects.diaObjectId, objects.ra FROM objects WHERE objects.decl < 90"
-
-
-def _topic(bootstrap: str, name: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, 1, -1)])[name].result(10)
-
-
-def _publish(bootstrap: str, topic: str, alerts: list[tuple[int, bytes]]) -> None:
-    p = Producer({"bootstrap.servers": bootstrap})
-    for _, data in alerts:
-        p.produce(topic, value=data)
-    assert p.flush(30) == 0
-
-
-def _stored(engine: sa.Engine) -> set[int]:
-    with engine.connect() as conn:
-        return {r[0] for r in conn.execute(sa.select(sources.c.diaSourceId))}
 
 
 def _wait(what: str, predicate, timeout: float, worker: threading.Thread | None = None) -> None:
@@ -73,21 +57,6 @@ def _committed(bootstrap: str, group: str, topic: str) -> int:
 def _record_counts(bootstrap: str, topic: str, expect: int) -> collections.Counter:
     msgs = read_topic(bootstrap, topic, expect=expect, idle_s=3)
     return collections.Counter(int(m.key()) for m in msgs)
-
-
-@contextlib.contextmanager
-def refused_connections(pg_admin: sa.Engine, url: str):
-    """The store's PostgreSQL database refuses every connection (and drops the open ones)."""
-    name = url.rsplit("/", 1)[1]
-    with pg_admin.connect() as conn:
-        conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
-        conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                             "WHERE datname = :n"), {"n": name})
-    try:
-        yield
-    finally:
-        with pg_admin.connect() as conn:
-            conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
 
 
 class Worker:

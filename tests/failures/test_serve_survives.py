@@ -16,9 +16,12 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 from poison_corpus import good_alerts
-from test_outages import _publish, _stored, _topic, refused_connections
+from outage_tools import publish as _publish
+from outage_tools import refused_connections
+from outage_tools import stored as _stored
+from outage_tools import topic as _topic
 
-from conftest import read_topic
+from kafka_reading import read_topic
 from skysift.accounts import add_user
 from skysift.filters.manage import add_filter
 from skysift.store.database import open_store

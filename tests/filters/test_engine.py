@@ -19,7 +19,7 @@ from skysift.errors import FilterError, FilterRejected, FilterTimeout
 from skysift.filters import engine as engine_module
 from skysift.filters.compile import compile_filter
 from skysift.filters.engine import BatchEngine, QueryResult, run_query
-from skysift.filters.functions import install, mjdnow
+from skysift.filters.functions import install, install_postgres_functions, mjdnow
 from skysift.filters.validate import validate_filter
 
 BASE_ID = 170587115523932323  # > 2**53: must come back exact
@@ -82,6 +82,7 @@ def store(store_url, test_catalogue):
         conn.execute(tables["sherlock_classifications"].insert(), sherlock_rows())
         if dialect == "postgresql":
             conn.exec_driver_sql(PG_SLEEP_FUNCTION)
+            install_postgres_functions(conn)  # a schema made without the migrations
     yield Store(engine, dialect)
     engine.dispose()
 

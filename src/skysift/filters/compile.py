@@ -25,32 +25,30 @@ import sqlglot
 from sqlglot import exp
 
 from skysift.filters import jsonpath
+from skysift.errors import FilterRejected
 from skysift.filters.allowlist import bottom_up
+from skysift.filters.functions import POSTGRES_FUNCTIONS, POSTGRES_PREFIX
 from skysift.filters.resolve import key_column
 from skysift.filters.validate import HIDDEN_KEY, ValidatedFilter
 
-__all__ = ["WRITE_DIALECTS", "Dialect", "compile_filter"]
+__all__ = ["MAX_COMPILED_CHARS", "WRITE_DIALECTS", "Dialect", "check_compiles", "compile_filter"]
 
 Dialect = Literal["sqlite", "postgresql"]
 WRITE_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres"}
 
-#: PostgreSQL forms of the canonical functions; __a and __b are the arguments.
+#: PostgreSQL forms of the canonical functions that name each argument once; __a and __b are
+#: the arguments. The guarded ones (NULL outside their domain) are SQL functions in the store
+#: (:data:`skysift.filters.functions.POSTGRES_FUNCTIONS`), called with each argument written once,
+#: so the compiled text grows linearly with nesting.
 PG_TEMPLATES = {
     "mjdnow": "(CAST(EXTRACT(EPOCH FROM NOW()) AS DOUBLE PRECISION) / 86400.0 + 40587)",
-    "flux2mag": "CASE WHEN __a > 0 THEN -2.5 * LOG(CAST(__a AS DOUBLE PRECISION)) + 31.4 END",
-    "log10": "CASE WHEN __a > 0 THEN LOG(CAST(__a AS DOUBLE PRECISION)) END",
-    "ln": "CASE WHEN __a > 0 THEN LN(CAST(__a AS DOUBLE PRECISION)) END",
-    "log": ("CASE WHEN __a > 0 AND __a <> 1 AND __b > 0 THEN "
-            "LN(CAST(__b AS DOUBLE PRECISION)) / LN(CAST(__a AS DOUBLE PRECISION)) END"),
-    "sqrt": "CASE WHEN __a >= 0 THEN SQRT(CAST(__a AS DOUBLE PRECISION)) END",
-    "exp": ("CASE WHEN __a > 709.78 THEN NULL WHEN __a < -708.0 THEN 0.0 "
-            "ELSE EXP(CAST(__a AS DOUBLE PRECISION)) END"),
-    "power": ("CASE WHEN (__a = 0 AND __b < 0) OR (__a < 0 AND __b <> FLOOR(__b)) THEN NULL "
-              "ELSE POWER(CAST(__a AS DOUBLE PRECISION), CAST(__b AS DOUBLE PRECISION)) END"),
     "round": "CAST(ROUND(CAST(__a AS NUMERIC), CAST(__b AS INTEGER)) AS DOUBLE PRECISION)",
     "floor": "FLOOR(CAST(__a AS DOUBLE PRECISION))",
     "ceil": "CEIL(CAST(__a AS DOUBLE PRECISION))",
 }
+#: The largest compiled text accepted (characters); a filter of MAX_SQL_CHARS compiles to a few
+#: times its length.
+MAX_COMPILED_CHARS = 200_000
 #: Canonical names SQLite spells differently.
 SQLITE_NAMES = {"greatest": "max", "least": "min"}
 _SIMPLE = (exp.Column, exp.Literal, exp.Paren, exp.Func, exp.Null, exp.Boolean)
@@ -117,6 +115,30 @@ def compile_filter(
     return sql
 
 
+def check_compiles(vf: ValidatedFilter) -> None:
+    """Compile ``vf`` for every engine now (a filter is saved only if it compiles everywhere).
+
+    Raises
+    ------
+    FilterRejected
+        An engine's compiler fails on it (whatever the error), or its text would pass
+        :data:`MAX_COMPILED_CHARS`; the message says which engine.
+    """
+    for dialect in ("sqlite", "postgresql"):
+        try:
+            text = compile_filter(vf, dialect)  # type: ignore[arg-type]
+        except RecursionError as exc:
+            raise FilterRejected(f"the filter is too deeply nested to compile for {dialect}",
+                                 filter=vf.name) from exc
+        except Exception as exc:  # noqa: BLE001 - any compiler failure refuses the filter
+            raise FilterRejected(f"the filter cannot be compiled for {dialect}: "
+                                 f"{type(exc).__name__}: {exc}", filter=vf.name) from exc
+        if len(text) > MAX_COMPILED_CHARS:
+            vf._compiled.pop(dialect, None)
+            raise FilterRejected(f"the filter compiles to {len(text):,} characters for "
+                                 f"{dialect}, more than {MAX_COMPILED_CHARS:,}", filter=vf.name)
+
+
 def _ids(values: Sequence[int]) -> list[int]:
     out: list[int] = []
     for value in values:
@@ -149,10 +171,11 @@ def _rewrite_postgres(node: exp.Expression) -> exp.Expression:
             args.append(exp.Literal.number(0))
         if name in PG_TEMPLATES:
             return _fill(name, args)
-        if name in ("greatest", "least"):
-            any_null = exp.or_(*(exp.Is(this=_wrap(a.copy()), expression=exp.Null()) for a in args))
-            call = exp.Anonymous(this=name.upper(), expressions=args)
-            return exp.Case(ifs=[exp.If(this=any_null, true=exp.Null())], default=call)
+        if name in ("greatest", "least"):  # NULL if any argument is NULL, as in MySQL
+            return exp.Anonymous(this=POSTGRES_PREFIX + name, expressions=args)
+        if name in POSTGRES_FUNCTIONS:
+            return exp.Anonymous(this=POSTGRES_PREFIX + name,
+                                 expressions=[exp.cast(a, "DOUBLE") for a in args])
         return node
     if isinstance(node, exp.IntDiv):
         quotient = exp.Div(

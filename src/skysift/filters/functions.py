@@ -23,9 +23,11 @@ from typing import Any
 
 __all__ = [
     "FUNCTIONS",
+    "POSTGRES_FUNCTIONS",
     "FunctionSpec",
     "flux2mag",
     "install",
+    "install_postgres_functions",
     "mjdnow",
     "register_sqlite_functions",
 ]
@@ -223,3 +225,49 @@ def install(engine: Any) -> None:
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     register_sqlite_functions(dbapi_connection)
+
+
+#: The PostgreSQL side of the guarded functions: SQL functions (IMMUTABLE, so the planner may
+#: inline them) that the compiler calls with each argument written once. Inline templates that
+#: repeat their argument grow exponentially with nesting (``exp(exp(exp(...)))``: 3^depth).
+#: Created by migration 0004 (a frozen copy); :func:`install_postgres_functions` creates them
+#: on a database made without the migrations (engine tests).
+POSTGRES_FUNCTIONS: dict[str, str] = {
+    "flux2mag": "(a double precision) RETURNS double precision AS "
+                "$$ SELECT CASE WHEN a > 0 THEN -2.5 * log(a) + 31.4 END $$",
+    "log10": "(a double precision) RETURNS double precision AS "
+             "$$ SELECT CASE WHEN a > 0 THEN log(a) END $$",
+    "ln": "(a double precision) RETURNS double precision AS "
+          "$$ SELECT CASE WHEN a > 0 THEN ln(a) END $$",
+    "log": "(b double precision, x double precision) RETURNS double precision AS "
+           "$$ SELECT CASE WHEN b > 0 AND b <> 1 AND x > 0 THEN ln(x) / ln(b) END $$",
+    "sqrt": "(a double precision) RETURNS double precision AS "
+            "$$ SELECT CASE WHEN a >= 0 THEN sqrt(a) END $$",
+    "exp": "(a double precision) RETURNS double precision AS "
+           f"$$ SELECT CASE WHEN a > {EXP_MAX} THEN NULL WHEN a < {EXP_MIN} THEN 0.0 "
+           "ELSE exp(a) END $$",
+    "power": "(a double precision, b double precision) RETURNS double precision AS "
+             "$$ SELECT CASE WHEN (a = 0 AND b < 0) OR (a < 0 AND b <> floor(b)) THEN NULL "
+             "ELSE power(a, b) END $$",
+    "greatest": "(VARIADIC xs anycompatiblearray) RETURNS anycompatible AS "
+                "$$ SELECT CASE WHEN array_position(xs, NULL) IS NULL "
+                "THEN (SELECT max(x) FROM unnest(xs) AS u(x)) END $$",
+    "least": "(VARIADIC xs anycompatiblearray) RETURNS anycompatible AS "
+             "$$ SELECT CASE WHEN array_position(xs, NULL) IS NULL "
+             "THEN (SELECT min(x) FROM unnest(xs) AS u(x)) END $$",
+}
+#: Prefix of their names in the database.
+POSTGRES_PREFIX = "skysift_"
+
+
+def postgres_function_ddl() -> list[str]:
+    """``CREATE OR REPLACE FUNCTION`` statements of :data:`POSTGRES_FUNCTIONS`."""
+    return [f"CREATE OR REPLACE FUNCTION {POSTGRES_PREFIX}{name}{body} "
+            "LANGUAGE sql IMMUTABLE PARALLEL SAFE"
+            for name, body in POSTGRES_FUNCTIONS.items()]
+
+
+def install_postgres_functions(connection: Any) -> None:
+    """Create the PostgreSQL functions on a SQLAlchemy connection (idempotent)."""
+    for statement in postgres_function_ddl():
+        connection.exec_driver_sql(statement)

@@ -84,7 +84,10 @@ def catalogue():
 def _validate(sql: str, name: str, user_id: int | None = None, *, engine: Any = None,
               conn: Any = None):
     """Validate against the catalogue of ``user_id``: the documented tables plus the annotators
-    that user may read (public ones and their own; see skysift.annotations.catalogue)."""
+    that user may read (public ones and their own; see skysift.annotations.catalogue), and
+    compile for every engine (:func:`skysift.filters.compile.check_compiles`): a filter that
+    cannot run everywhere is refused when it is saved or run, never met by the pipeline."""
+    from skysift.filters.compile import check_compiles
     from skysift.filters.validate import validate_filter
 
     cat = catalogue()
@@ -96,7 +99,9 @@ def _validate(sql: str, name: str, user_id: int | None = None, *, engine: Any = 
         else:
             with engine.connect() as c:
                 cat = user_catalogue(c, user_id)
-    return validate_filter(sql, cat, name=name)
+    vf = validate_filter(sql, cat, name=name)
+    check_compiles(vf)
+    return vf
 
 
 def _check_choice(value: str, allowed: tuple[str, ...], what: str, name: str) -> None:

@@ -24,12 +24,17 @@ from skysift.errors import FilterRejected, FilterSyntaxError
 from skysift.filters import allowlist, jsonpath, resolve
 from skysift.filters.catalogue import KEY_COLUMN, OBJECTS, Catalogue
 
-__all__ = ["HIDDEN_KEY", "MAX_SQL_CHARS", "ValidatedFilter", "validate_filter"]
+__all__ = ["HIDDEN_KEY", "MAX_DEPTH", "MAX_SQL_CHARS", "ValidatedFilter", "nesting_depth",
+           "validate_filter"]
 
 #: The result column that carries objects.diaObjectId when the filter does not select it.
 HIDDEN_KEY = "__diaObjectId"
 MAX_SQL_CHARS = 20_000
 MAX_NODES = 5_000
+#: Deepest nesting of expressions (``-(-(-x))``, ``abs(abs(x))``...); chains of one operator
+#: (``a AND b AND c``, ``x + 1 + 1``) count once. Deeper trees cannot be compiled or printed
+#: without exhausting Python's recursion limit.
+MAX_DEPTH = 50
 READ_DIALECT = "mysql"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -129,6 +134,10 @@ def validate_filter(sql: str, catalogue: Catalogue, *, name: str | None = None) 
     jsonpath.rewrite_json_extract(select, name)
     if sum(1 for _ in select.walk()) > MAX_NODES:
         raise FilterRejected("the filter is too large", filter=name)
+    depth = nesting_depth(select)
+    if depth > MAX_DEPTH:
+        raise FilterRejected(f"the filter nests expressions {depth} levels deep; at most "
+                             f"{MAX_DEPTH} are allowed", filter=name)
     allowlist.check_nodes(select, name, catalogue.extra_functions)
     refs = resolve.read_scope(select, catalogue, name)
     names = resolve.expand_outputs(select, refs, catalogue, name)
@@ -143,6 +152,26 @@ def validate_filter(sql: str, catalogue: Catalogue, *, name: str | None = None) 
         sql=sql, columns=tuple(columns), tables=tables, ast=select, name=name,
         key_output=_key_output(select, columns, objects_ref), objects_ref=objects_ref,
         annotators=tuple(t for t in tables if t in catalogue.annotators))
+
+
+def nesting_depth(root: exp.Expression) -> int:
+    """The deepest nesting of ``root``'s tree, counted without recursion; a chain of one binary
+    operator (``a AND b AND c``) counts as one level.
+
+    >>> nesting_depth(sqlglot.parse_one("SELECT - - - x FROM t"))  # SELECT, 3 x -, column, name
+    6
+    >>> nesting_depth(sqlglot.parse_one("SELECT x FROM t WHERE a = 1 AND b = 2 AND c = 3"))
+    6
+    """
+    best = 0
+    stack: list[tuple[exp.Expression, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        best = max(best, depth)
+        for child in node.iter_expressions():
+            same_chain = isinstance(child, exp.Binary) and type(child) is type(node)
+            stack.append((child, depth if same_chain else depth + 1))
+    return best
 
 
 def _check_tokens(sql: str, name: str | None) -> None:

@@ -86,9 +86,9 @@ def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
                   offset: int) -> list[dict]:
     """Validate and run ``sql`` for ``user``; the rows, at most the user's row cap."""
     from skysift.errors import ConfigError
-    from skysift.filters.compile import compile_filter
-    from skysift.filters.engine import run_query
     from skysift.annotations.catalogue import user_catalogue
+    from skysift.filters.compile import check_compiles, compile_filter
+    from skysift.filters.engine import run_query
     from skysift.filters.validate import HIDDEN_KEY, validate_filter
 
     if settings.api_query_timeout_s <= 0:
@@ -96,6 +96,7 @@ def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
     cap = settings.api_power_query_row_cap if user.is_power else settings.api_query_row_cap
     limit = min(limit, cap)
     vf = validate_filter(sql, user_catalogue(conn, user.id), name="query")
+    check_compiles(vf)
     from sqlglot import exp
 
     from skysift.filters.resolve import key_column
