@@ -11,14 +11,17 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import sqlalchemy as sa
+import sqlglot
 
 from skysift.accounts import add_user
 from skysift.errors import FilterRejected
 from skysift.filters.compile import check_compiles, compile_filter
 from skysift.filters.manage import add_filter, catalogue, run_filter
-from skysift.filters.validate import MAX_DEPTH, validate_filter
+from skysift.filters.validate import MAX_DEPTH, nesting_depth, validate_filter
 from skysift.ingest import ingest_files
 from skysift.store.database import open_store
 from skysift.store.schema import filters
@@ -74,17 +77,25 @@ def test_nested_functions_compile_linearly_and_agree_on_both_engines(world, test
     settings, engine, user, _ = world
     ingest_files(settings, [test_data / "rubin"], progress=False, engine=engine)
     sizes = {}
+    with engine.connect() as conn:
+        decl = dict(conn.execute(sa.text('SELECT "diaObjectId", decl FROM objects')).all())
+    assert decl, "the real alerts are stored"
     for depth in (1, 6, 12):
-        sql = ("SELECT objects.diaObjectId, " + "exp(" * depth + "objects.decl / 1000"
+        # exp(-exp(-exp(... decl/100))) stays finite at any depth
+        sql = ("SELECT objects.diaObjectId, " + "exp(-" * depth + "objects.decl / 100"
                + ")" * depth + " AS x FROM objects")
         vf = validate_filter(sql, catalogue(), name="nested")
         check_compiles(vf)
         sizes[depth] = len(compile_filter(vf, "postgresql"))
         with engine.connect() as conn:
             result = run_filter(conn, settings, sql, name="nested")
-        assert result.rows, "the real alerts are stored"
-        for row in result.rows:  # exp nested: e^(e^(...)) of a small number, finite here
-            assert row["x"] is not None
+        got = {r["diaObjectId"]: r["x"] for r in result.rows}
+        assert set(got) == set(decl)
+        for oid, value in got.items():  # against the same formula in Python
+            want = decl[oid] / 100
+            for _ in range(depth):
+                want = math.exp(-want)
+            assert value == pytest.approx(want, rel=1e-12), (depth, oid)
     per_level = (sizes[12] - sizes[6]) / 6
     assert per_level == (sizes[6] - sizes[1]) / 5, f"linear growth: {sizes}"
     assert per_level < 60
@@ -93,10 +104,11 @@ def test_nested_functions_compile_linearly_and_agree_on_both_engines(world, test
 
 def test_the_depth_limit_is_what_the_compilers_can_take(world):
     """A filter at the limit compiles for both engines; one level more is refused."""
-    at_limit = ("SELECT objects.diaObjectId, " + "- " * (MAX_DEPTH - 5)
-                + "objects.ra AS x FROM objects")
-    check_compiles(validate_filter(at_limit, catalogue(), name="limit"))
-    over = ("SELECT objects.diaObjectId, " + "- " * (MAX_DEPTH - 4)
-            + "objects.ra AS x FROM objects")
-    with pytest.raises(FilterRejected, match="levels deep"):
-        validate_filter(over, catalogue(), name="over")
+    def minus(n: int) -> str:
+        return "SELECT objects.diaObjectId, " + "- " * n + "objects.ra AS x FROM objects"
+
+    n = MAX_DEPTH - 4  # SELECT, AS, the minus signs, the column, its name
+    assert nesting_depth(sqlglot.parse_one(minus(n), read="mysql")) == MAX_DEPTH
+    check_compiles(validate_filter(minus(n), catalogue(), name="limit"))
+    with pytest.raises(FilterRejected, match=f"{MAX_DEPTH + 1} levels deep"):
+        validate_filter(minus(n + 1), catalogue(), name="over")

@@ -29,7 +29,7 @@ from typing import Any
 
 from skysift.alerts.encode import encode_wire, frame, load_wire_record
 
-SAMPLES = Path(__file__).resolve().parents[2] / "src" / "skysift" / "data" / "sample_alerts"
+SAMPLES = Path(__file__).resolve().parents[1] / "src" / "skysift" / "data" / "sample_alerts"
 NAN, INF = float("nan"), float("inf")
 
 
