@@ -47,8 +47,11 @@ def _row_to_user(row: Any) -> User:
 
 
 def add_user(conn: sa.Connection, name: str, email: str | None = None, *,
-             is_admin: bool = False) -> tuple[User, str]:
-    """Create a user; returns the user and their new API token (shown once)."""
+             is_admin: bool = False, email_confirmed: bool = True) -> tuple[User, str]:
+    """Create a user; returns the user and their new API token (shown once).
+
+    ``email_confirmed``: whether the address counts as confirmed (the operator's ``skysift user
+    add`` vouches for it; a web sign-up passes False and confirms by the emailed link)."""
     users = _tables()
     if not _NAME.match(name):
         raise UserError("a user name is 1-150 characters of letters, digits and _ . @ + -",
@@ -57,9 +60,11 @@ def add_user(conn: sa.Connection, name: str, email: str | None = None, *,
     if exists.first() is not None:
         raise UserError("a user with that name exists already", user=name)
     token = secrets.token_hex(20)
+    now = datetime.now(timezone.utc)
     result = conn.execute(users.insert().values(
         name=name, email=email, token_hash=hash_token(token), token_prefix=token[:8],
-        is_admin=is_admin, is_power=False, created=datetime.now(timezone.utc)))
+        is_admin=is_admin, is_power=False, created=now,
+        email_verified_at=now if (email and email_confirmed) else None))
     user_id = int(result.inserted_primary_key[0])
     return User(user_id, name, email, is_admin, False), token
 

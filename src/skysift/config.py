@@ -75,9 +75,16 @@ class Settings:
     api_query_timeout_s: float = 30.0
     api_query_row_cap: int = 10_000
     api_power_query_row_cap: int = 1_000_000
+    filter_save_rate_limit: int = 60  # filter saves per user per api_rate_window_s; <= 0 = no limit
+    filter_run_rate_limit: int = 120  # runs over the store per user per api_rate_window_s
+    anonymous_run_rate_limit: int = 20  # runs of public filters per visitor address, same window
+    login_failure_limit: int = 10  # failed log-ins per account per login_window_s (5x per address)
+    login_window_s: float = 900.0
     # the web site
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    forwarded_allow_ips: str | None = None  # proxies whose X-Forwarded-For is trusted; None = none
+    session_cookie_secure: bool = False  # send the session cookie over HTTPS only (behind TLS)
     public_kafka: str | None = None  # bootstrap shown to users; None = the one skysift uses
     session_key_file: str | None = None  # None = session.key in data_dir (made 0600)
     session_max_age_s: int = 14 * 24 * 3600
@@ -266,7 +273,8 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"setting {name!r} must not be negative, not {getattr(s, name)}")
     if not 0 <= s.metrics_port <= 65535:
         raise ConfigError(f"setting 'metrics_port' must be 0-65535, not {s.metrics_port}")
-    for name in ("filter_timeout_s", "run_timeout_s", "batch_wait_s", "retry_backoff_max_s"):
+    for name in ("filter_timeout_s", "run_timeout_s", "batch_wait_s", "retry_backoff_max_s",
+                 "login_window_s"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name!r} must be positive, not {getattr(s, name)}")
     if s.kafka is not None and ":" not in s.kafka:

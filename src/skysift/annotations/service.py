@@ -7,9 +7,7 @@ index and reason, instead of stopping at the first as Lasair does.
 
 from __future__ import annotations
 
-import atexit
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,36 +65,20 @@ def submit(engine: sa.Engine, items: Sequence[Mapping[str, Any]], *,
     return result
 
 
-_producers: dict[str, Any] = {}  # one per Kafka configuration, shared by the web workers
-_lock = threading.Lock()
-
-
 def close_producers(timeout: float = 10.0) -> None:
-    """Deliver what the shared producers hold and let them go (at exit, and in tests before
-    their broker stops)."""
-    with _lock:
-        producers = list(_producers.values())
-        _producers.clear()
-    for producer in producers:
-        producer.flush(timeout)
+    """Deliver what the shared producers hold and let them go (tests call it before their
+    broker stops; at exit it runs by itself)."""
+    from skysift.streams.kafka import close_shared
 
-
-atexit.register(close_producers)
+    close_shared(timeout)
 
 
 def _sink(settings: Settings) -> Any:
-    from confluent_kafka import Producer
-
-    from skysift.streams.kafka import producer_config
+    from skysift.streams.kafka import shared_producer
     from skysift.streams.output import RecordSink
 
-    config = producer_config(settings)
-    key = repr(sorted(config.items()))
-    with _lock:
-        producer = _producers.get(key)
-        if producer is None:
-            producer = _producers[key] = Producer(config)
-    return RecordSink(producer, max_message_bytes=settings.topic_max_message_bytes)
+    return RecordSink(shared_producer(settings),
+                      max_message_bytes=settings.topic_max_message_bytes)
 
 
 def has_triggered_filters(engine: sa.Engine) -> bool:

@@ -195,7 +195,8 @@ def delete(ctx: Context, name: str, user_name: str | None) -> None:
 @filter_group.command("run")
 @click.argument("name")
 @click.option("--user", "user_name", default=None, help="Owner, when names clash.")
-@click.option("--limit", type=int, default=None, help="Row limit (default: run_row_limit).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Row limit (default: run_row_limit).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_ctx
 def run(ctx: Context, name: str, user_name: str | None, limit: int | None, as_json: bool) -> None:

@@ -26,14 +26,23 @@ _metrics_port = click.option("--metrics-port", type=click.IntRange(1, 65535), de
                              help="Serve Prometheus metrics on this port (setting metrics_port).")
 
 
+def uvicorn_config(app, settings):
+    """uvicorn's configuration for ``app``: proxy headers believed only from the proxies in
+    ``forwarded_allow_ips`` (none by default), no Server header."""
+    import uvicorn
+
+    trusted = settings.forwarded_allow_ips
+    return uvicorn.Config(app, host=settings.web_host, port=settings.web_port,
+                          log_config=None, log_level="debug" if settings.debug else "info",
+                          proxy_headers=bool(trusted), forwarded_allow_ips=trusted or "",
+                          server_header=False)
+
+
 def _run_uvicorn(app, settings) -> None:
     """Serve ``app`` until Ctrl-C/SIGTERM (uvicorn handles the signals)."""
     import uvicorn
 
-    config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port,
-                            log_config=None, log_level="debug" if settings.debug else "info",
-                            proxy_headers=True, server_header=False)
-    uvicorn.Server(config).run()
+    uvicorn.Server(uvicorn_config(app, settings)).run()
 
 
 @click.command()

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from skysift.accounts import User
 from skysift.config import Settings
-from skysift.errors import FilterConflict, FilterError, FilterRejected
+from skysift.errors import FilterConflict, FilterError, FilterRejected, SkysiftError
 
 __all__ = [
     "Filter",
@@ -204,7 +204,12 @@ def _check_name_free(conn: sa.Connection, user: User, name: str, topic: str,
 def add_filter(engine: sa.Engine, settings: Settings, user: User, *, name: str, sql: str,
                description: str = "", trigger: str = "none", output: str = "plain",
                public: bool = False, byte_quota: int | None = None) -> Filter:
-    """Validate and save a new filter; for Kafka output, create and seed its topic."""
+    """Validate and save a new filter; for Kafka output, create and seed its topic.
+
+    The row is written in a short transaction; the topic is created and seeded after it, so a
+    slow seed query never holds the store's write lock. If the topic cannot be made, the row is
+    deleted again and the topic removed: a failed save leaves nothing behind.
+    """
     from skysift.store.schema import filters
     from skysift.streams.topics import topic_name
 
@@ -222,8 +227,17 @@ def add_filter(engine: sa.Engine, settings: Settings, user: User, *, name: str, 
             byte_quota=settings.daily_byte_quota if byte_quota is None else byte_quota,
             created=now, modified=now, expires=_expiry(settings, trigger, now)))
         flt = get_filter(conn, f"#{int(result.inserted_primary_key[0])}")
-        if flt.output in KAFKA_OUTPUTS:
-            reset_topic(conn, settings, flt)
+    if flt.output in KAFKA_OUTPUTS:
+        try:
+            reset_topic(engine, settings, flt)
+        except BaseException:
+            with engine.begin() as conn:
+                conn.execute(filters.delete().where(filters.c.id == flt.id))
+            try:
+                _delete_topic(settings, topic)
+            except SkysiftError as exc:
+                log.warning("could not remove topic %s of a failed save: %s", topic, exc)
+            raise
     return flt
 
 
@@ -296,13 +310,14 @@ def edit_filter(engine: sa.Engine, settings: Settings, flt: Filter, **changes: A
             from skysift.store.schema import email_pending
 
             conn.execute(email_pending.delete().where(email_pending.c.filter_id == flt.id))
-        if flt.topic and flt.topic != new.topic:
-            _delete_topic(settings, flt.topic)
-        if new.output in KAFKA_OUTPUTS:
-            if reset:
-                reset_topic(conn, settings, new)
-        elif new.topic:
-            _delete_topic(settings, new.topic)  # email filters have no Kafka topic
+    # the topics change after the row is saved, outside its write transaction
+    if flt.topic and flt.topic != new.topic:
+        _delete_topic(settings, flt.topic)
+    if new.output in KAFKA_OUTPUTS:
+        if reset:
+            reset_topic(engine, settings, new)
+    elif new.topic:
+        _delete_topic(settings, new.topic)  # email filters have no Kafka topic
     return new
 
 
@@ -317,10 +332,10 @@ def delete_filter(engine: sa.Engine, settings: Settings, flt: Filter) -> None:
 
 
 def _delete_topic(settings: Settings, topic: str) -> None:
-    from skysift.streams.kafka import admin
+    from skysift.streams.kafka import shared_admin
     from skysift.streams.topics import delete_topic
 
-    delete_topic(admin(settings), topic)
+    delete_topic(shared_admin(settings), topic)
 
 
 def record_error(conn: sa.Connection, filter_id: int, error: str | None) -> None:
@@ -355,49 +370,67 @@ def run_filter(conn: sa.Connection, settings: Settings, sql: str, *, name: str |
 
 
 def _order_recent_first(vf):
+    """``vf`` ordered by the objects' latest detection, newest first (for seeding), whatever
+    the objects table is called in it (``FROM objects AS o``)."""
     import dataclasses
 
-    ast = vf.ast.copy().order_by("objects.lastDiaSourceMjdTai DESC", dialect="mysql")
-    return dataclasses.replace(vf, ast=ast)
+    from sqlglot import exp
+
+    column = exp.column("lastDiaSourceMjdTai", table=vf.objects_ref, quoted=True)
+    ast = vf.ast.copy().order_by(exp.Ordered(this=column, desc=True), copy=False)
+    return dataclasses.replace(vf, ast=ast, _compiled={})
 
 
-def reset_topic(conn: sa.Connection, settings: Settings, flt: Filter) -> int:
-    """Empty the filter's topic and seed it with up to ``seed_records`` records (reason reset)."""
+def reset_topic(engine: sa.Engine, settings: Settings, flt: Filter) -> int:
+    """Empty the filter's topic and seed it with up to ``seed_records`` records (reason reset).
+
+    The seed query reads the store on its own connection (no write lock held); the records go
+    through the process's shared producer. A seed query that fails (past its deadline, say)
+    leaves the topic empty and is recorded on the filter (``last_error``); the save stands.
+    """
     from skysift.filters.deliver import LightCurve, deliver_rows
     from skysift.store.lightcurve import fetch_lightcurves, fetch_objects
-    from skysift.streams.kafka import admin, producer_config
+    from skysift.streams.kafka import shared_admin, shared_producer
     from skysift.streams.output import RecordSink, save_counts
     from skysift.streams.records import utc_now_text
     from skysift.streams.topics import recreate_topic
 
     assert flt.topic is not None
-    recreate_topic(admin(settings), settings, flt.topic)
-    result = run_filter(conn, settings, flt.sql, name=flt.name, limit=settings.seed_records,
-                        recent_first=True, user_id=flt.user_id)
-    rows = result.rows[: settings.seed_records]
+    recreate_topic(shared_admin(settings), settings, flt.topic)
     lightcurves: dict[int, Any] = {}
-    if flt.output != "plain" and rows:
-        from skysift.filters.deliver import row_object_id
+    with engine.connect() as conn:
+        try:
+            result = run_filter(conn, settings, flt.sql, name=flt.name,
+                                limit=settings.seed_records, recent_first=True,
+                                user_id=flt.user_id)
+        except FilterError as exc:
+            log.warning("topic %s emptied, not seeded: %s", flt.topic, exc)
+            conn.rollback()
+            with engine.begin() as write:
+                record_error(write, flt.id, f"seeding the topic: {exc}")
+            return 0
+        rows = result.rows[: settings.seed_records]
+        if flt.output != "plain" and rows:
+            from skysift.filters.deliver import row_object_id
 
-        ids = [i for i in (row_object_id(r) for r in rows) if i is not None]
-        objs = fetch_objects(conn, ids)
-        lcs = fetch_lightcurves(conn, ids)
-        for oid in ids:
-            lc = lcs.get(oid)
-            obj = objs.get(oid) or {}
-            lightcurves[oid] = LightCurve(
-                dia_object=_dia_object_of(obj),
-                sources=list(lc.diaSources) if lc is not None else [],
-                forced=list(lc.diaForcedSources) if lc is not None else [])
-    from confluent_kafka import Producer
-
-    sink = RecordSink(Producer(producer_config(settings)),
+            ids = [i for i in (row_object_id(r) for r in rows) if i is not None]
+            objs = fetch_objects(conn, ids)
+            lcs = fetch_lightcurves(conn, ids)
+            for oid in ids:
+                lc = lcs.get(oid)
+                obj = objs.get(oid) or {}
+                lightcurves[oid] = LightCurve(
+                    dia_object=_dia_object_of(obj),
+                    sources=list(lc.diaSources) if lc is not None else [],
+                    forced=list(lc.diaForcedSources) if lc is not None else [])
+    sink = RecordSink(shared_producer(settings),
                       max_message_bytes=settings.topic_max_message_bytes)
     produced, _ = deliver_rows(
         sink, topic=flt.topic, filter_name=flt.name, output=flt.output, quota=-1, rows=rows,
         utc=utc_now_text(), reason="reset", lightcurve_for=lightcurves.get)
     sink.flush()
-    save_counts(conn, sink.take_counts())
+    with engine.begin() as conn:
+        save_counts(conn, sink.take_counts())
     log.info("topic %s emptied and seeded with %d records", flt.topic, produced)
     return produced
 

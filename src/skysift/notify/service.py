@@ -125,11 +125,18 @@ class Notifier:
     def _owners(self, conn: sa.Connection) -> sa.Select:
         from skysift.store.schema import filters, users
 
-        return sa.select(filters, users.c.email.label("owner_email"),
+        # only a confirmed address receives mail (skysift.web.verify)
+        confirmed = sa.case((users.c.email_verified_at.is_not(None), users.c.email), else_=None)
+        return sa.select(filters, confirmed.label("owner_email"),
+                         users.c.email.label("owner_address"),
                          users.c.name.label("owner_name")).join(users, users.c.id == filters.c.user_id)
 
     def _no_address(self, what: str, row: Any, report: NotifyReport) -> None:
-        msg = f"{what}: user {row.owner_name} has no email address"
+        if row.owner_address:
+            msg = (f"{what}: user {row.owner_name} has not confirmed the email address "
+                   f"{row.owner_address}; nothing sent")
+        else:
+            msg = f"{what}: user {row.owner_name} has no email address"
         log.warning(msg)
         report.errors.append(msg)
 

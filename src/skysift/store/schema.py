@@ -35,6 +35,7 @@ __all__ = [
     "sources",
     "topic_stats",
     "users",
+    "web_sessions",
 ]
 
 TRIGGERS = ("none", "alert", "annotation", "both")
@@ -154,6 +155,20 @@ users = sa.Table(
               server_default=sa.false()),
     sa.Column("is_power", sa.Boolean, nullable=False, default=False,
               server_default=sa.false()),
+    sa.Column("created", UTCDateTime, nullable=False, default=_now,
+              server_default=sa.func.current_timestamp()),
+    # migration 0005: digests go only to an address its owner has confirmed
+    sa.Column("email_verified_at", UTCDateTime,
+              comment="UTC time the owner confirmed the email address; NULL = not confirmed"),
+)
+
+#: Log-in sessions of the web site (migration 0005): the cookie holds a random session id, the
+#: store its SHA-256. Logging out deletes the row; a password change deletes the user's rows.
+web_sessions = sa.Table(
+    "web_sessions", metadata,
+    sa.Column("id_hash", sa.Text, primary_key=True, comment="sha256 hex of the session id"),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
     sa.Column("created", UTCDateTime, nullable=False, default=_now,
               server_default=sa.func.current_timestamp()),
 )

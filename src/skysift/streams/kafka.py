@@ -12,6 +12,7 @@ batch loop knows that the connection had trouble (and checks its topics when it 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import re
 import threading
@@ -24,7 +25,7 @@ from skysift.errors import BrokerError
 
 __all__ = ["bootstrap_servers", "client_config", "producer_config", "consumer_config", "admin",
            "prefetch_kbytes", "BrokerWatch", "FoldRepeats", "make_producer", "make_consumer",
-           "make_admin", "KAFKA_LOG"]
+           "make_admin", "KAFKA_LOG", "shared_producer", "shared_admin", "close_shared"]
 
 #: The logger librdkafka's messages go to.
 KAFKA_LOG = logging.getLogger("skysift.kafka")
@@ -208,3 +209,41 @@ def make_admin(settings: Settings):
     from confluent_kafka.admin import AdminClient
 
     return AdminClient(_hooks(client_config(settings, log_level=3), None))
+
+
+_shared: dict[tuple[str, str], Any] = {}
+_shared_lock = threading.Lock()
+
+
+def _shared_client(kind: str, settings: Settings, make: Any) -> Any:
+    key = (kind, repr(sorted((k, repr(v)) for k, v in client_config(settings).items())))
+    with _shared_lock:
+        client = _shared.get(key)
+        if client is None:
+            client = _shared[key] = make(settings)
+    return client
+
+
+def shared_producer(settings: Settings) -> Any:
+    """The process's producer for occasional records (topic seeding, annotation triggers in the
+    web app): one per Kafka configuration, made on first use, flushed by :func:`close_shared`."""
+    return _shared_client("producer", settings, make_producer)
+
+
+def shared_admin(settings: Settings) -> Any:
+    """The process's AdminClient for this Kafka configuration (made on first use)."""
+    return _shared_client("admin", settings, make_admin)
+
+
+def close_shared(timeout: float = 10.0) -> None:
+    """Deliver what the shared producers hold and let every shared client go (at exit, and in
+    tests before their broker stops)."""
+    with _shared_lock:
+        clients = list(_shared.items())
+        _shared.clear()
+    for (kind, _), client in clients:
+        if kind == "producer":
+            client.flush(timeout)
+
+
+atexit.register(close_shared)

@@ -7,6 +7,7 @@ the config file), but ``skysift serve`` / ``skysift web`` is the usual way.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 
@@ -26,7 +27,8 @@ from skysift.config import Settings
 from skysift.errors import SkysiftError
 from skysift.web.httperrors import NotLoggedIn, status_of
 
-__all__ = ["MAX_BODY_BYTES", "RedactQueryFilter", "app_from_env", "create_app"]
+__all__ = ["CSP", "MAX_BODY_BYTES", "RedactQueryFilter", "SecurityHeaders", "app_from_env",
+           "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,52 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+#: Content-Security-Policy of every page: scripts and everything else from this site only (the
+#: light-curve data is a JSON block, not a script); inline styles allowed (Plotly sets them).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+       "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+#: /docs (Swagger UI) starts itself with an inline script: allowed there, and only there.
+CSP_DOCS = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+class SecurityHeaders:
+    """Adds Content-Security-Policy, X-Frame-Options, X-Content-Type-Options, Referrer-Policy and
+    Cross-Origin-Opener-Policy to every response, and Strict-Transport-Security when the request
+    came over HTTPS (directly, or from a proxy trusted with ``forwarded_allow_ips``) or the
+    session cookie is set to be Secure."""
+
+    def __init__(self, app: ASGIApp, always_hsts: bool = False) -> None:
+        self.app = app
+        self.always_hsts = always_hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        csp = CSP_DOCS if path == "/docs" or path.startswith("/docs/") else CSP
+        hsts = self.always_hsts or scope.get("scheme") == "https"
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                for name, value in ((b"content-security-policy", csp),
+                                    (b"x-frame-options", "DENY"),
+                                    (b"x-content-type-options", "nosniff"),
+                                    (b"referrer-policy", "same-origin"),
+                                    (b"cross-origin-opener-policy", "same-origin"),
+                                    *(((b"strict-transport-security", HSTS),) if hsts else ())):
+                    if name not in present:
+                        headers.append((name, value.encode("latin-1")))
+                message = dict(message, headers=headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _wants_json(request: Request) -> bool:
     if request.url.path.startswith("/api"):
         return True
@@ -88,10 +136,15 @@ async def _skysift_error(request: Request, exc: Exception) -> Response:
     if status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
     if _wants_json(request):
-        return JSONResponse({"error": exc.message}, status_code=status)
-    if isinstance(exc, NotLoggedIn) and request.method == "GET":
+        response: Response = JSONResponse({"error": exc.message}, status_code=status)
+    elif isinstance(exc, NotLoggedIn) and request.method == "GET":
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    return _error_page(request, status, exc.message)
+    else:
+        response = _error_page(request, status, exc.message)
+    retry = getattr(exc, "retry_after", None)
+    if isinstance(retry, (int, float)):
+        response.headers["Retry-After"] = str(math.ceil(retry))
+    return response
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -156,6 +209,7 @@ def create_app(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     app.state.engine = engine
     install_sessions(app, settings)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders, always_hsts=settings.session_cookie_secure)
     app.add_exception_handler(SkysiftError, _skysift_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -17,7 +17,8 @@ from skysift.errors import (
     UserError,
 )
 
-__all__ = ["BadInput", "Forbidden", "NotFound", "NotLoggedIn", "WebError", "status_of"]
+__all__ = ["BadInput", "Forbidden", "NotFound", "NotLoggedIn", "RateLimited", "WebError",
+           "status_of"]
 
 
 class WebError(SkysiftError):
@@ -48,6 +49,12 @@ class NotFound(WebError):
     """No such thing, or not one this user may see (404; private things are never 403)."""
 
     status = 404
+
+
+class RateLimited(WebError):
+    """Too many calls or attempts (429); ``retry_after`` is in seconds."""
+
+    status = 429
 
 
 def status_of(exc: SkysiftError) -> int:

@@ -1,9 +1,15 @@
-"""Signed-cookie sessions, the logged-in user, and CSRF tokens.
+"""Signed-cookie sessions, kept in the store too, the logged-in user, and CSRF tokens.
 
-Sessions are Starlette's ``SessionMiddleware``: the session is a small JSON dict (the user's id
-and a CSRF token, nothing secret) in a cookie signed with itsdangerous, ``HttpOnly`` and
-``SameSite=Lax``. The signing key is made on first run (32 random bytes) in a file of the data
-directory with mode 0600; there is no default key in the code.
+Sessions are Starlette's ``SessionMiddleware``: the session is a small JSON dict (the user's id,
+a random session id and a CSRF token) in a cookie signed with itsdangerous, ``HttpOnly``,
+``SameSite=Lax``, and ``Secure`` when ``session_cookie_secure`` is set (behind TLS). The signing
+key is made on first run (32 random bytes) in a file of the data directory with mode 0600; there
+is no default key in the code.
+
+A signed cookie alone cannot be taken back, so each log-in also writes the SHA-256 of its session
+id to ``web_sessions``, and a request is logged in only while that row exists: logging out deletes
+it (an old copy of the cookie no longer works), and a password change deletes every session of
+the user but the one that made it.
 
 Every form carries the session's CSRF token in a hidden field ``csrf_token``; every
 state-changing request checks it (:func:`check_csrf`) before doing anything.
@@ -11,9 +17,13 @@ state-changing request checks it (:func:`check_csrf`) before doing anything.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -29,6 +39,7 @@ __all__ = [
     "check_csrf",
     "csrf_token",
     "current_user",
+    "end_other_sessions",
     "install_sessions",
     "log_in",
     "log_out",
@@ -75,7 +86,12 @@ def install_sessions(app: ASGIApp, settings: Settings) -> None:
     """Add the signed-cookie session middleware to ``app`` (a FastAPI/Starlette app)."""
     app.add_middleware(  # type: ignore[attr-defined]
         SessionMiddleware, secret_key=session_secret(settings), session_cookie=COOKIE,
-        max_age=settings.session_max_age_s, same_site="lax", https_only=False)
+        max_age=settings.session_max_age_s, same_site="lax",
+        https_only=settings.session_cookie_secure)
+
+
+def _hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def csrf_token(request: Request) -> str:
@@ -96,15 +112,46 @@ def check_csrf(request: Request, supplied: str | None) -> None:
 
 
 def log_in(request: Request, user: User) -> None:
-    """Start a fresh session for ``user`` (new CSRF token: no session fixation)."""
+    """Start a fresh session for ``user`` (new session id and CSRF token: no session fixation);
+    sessions of the user older than ``session_max_age_s`` are forgotten."""
+    from skysift.store.schema import web_sessions as ws
+
     request.session.clear()
+    session_id = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    max_age = request.app.state.settings.session_max_age_s
+    with request.app.state.engine.begin() as conn:
+        conn.execute(ws.delete().where(ws.c.user_id == user.id,
+                                       ws.c.created < now - timedelta(seconds=max_age)))
+        conn.execute(ws.insert().values(id_hash=_hash(session_id), user_id=user.id, created=now))
     request.session["uid"] = user.id
+    request.session["sid"] = session_id
     request.session["csrf"] = secrets.token_urlsafe(32)
 
 
 def log_out(request: Request) -> None:
-    """End the session (the cookie is cleared)."""
+    """End the session: its row is deleted (an old copy of the cookie stops working) and the
+    cookie cleared."""
+    from skysift.store.schema import web_sessions as ws
+
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        with request.app.state.engine.begin() as conn:
+            conn.execute(ws.delete().where(ws.c.id_hash == _hash(session_id)))
     request.session.clear()
+
+
+def end_other_sessions(request: Request, user_id: int) -> int:
+    """Delete every session of ``user_id`` but this request's (after a password change);
+    returns how many ended."""
+    from skysift.store.schema import web_sessions as ws
+
+    keep = request.session.get("sid") if request.session.get("uid") == user_id else None
+    condition = ws.c.user_id == user_id
+    if isinstance(keep, str):
+        condition = sa.and_(condition, ws.c.id_hash != _hash(keep))
+    with request.app.state.engine.begin() as conn:
+        return int(conn.execute(ws.delete().where(condition)).rowcount or 0)
 
 
 def current_user(request: Request) -> User | None:
@@ -113,14 +160,22 @@ def current_user(request: Request) -> User | None:
         return request.state.user
     user = None
     uid = request.session.get("uid") if "session" in request.scope else None
-    if isinstance(uid, int):
+    session_id = request.session.get("sid") if "session" in request.scope else None
+    if isinstance(uid, int) and isinstance(session_id, str):
         from skysift.accounts import get_user
+        from skysift.store.schema import web_sessions as ws
 
         try:
             with request.app.state.engine.connect() as conn:
-                user = get_user(conn, uid)
+                live = conn.execute(sa.select(ws.c.user_id).where(
+                    ws.c.id_hash == _hash(session_id))).scalar()
+                user = get_user(conn, uid) if live == uid else None
         except UserError:
-            request.session.clear()
+            user = None
+        if user is None:
+            request.session.clear()  # logged out elsewhere, password changed, or user deleted
+    elif uid is not None:
+        request.session.clear()  # a cookie from before sessions were kept in the store
     request.state.user = user
     return user
 

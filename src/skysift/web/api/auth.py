@@ -19,9 +19,6 @@ limiter (PostgreSQL or Redis) is the change to make if that matters.
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections import deque
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -29,7 +26,8 @@ from fastapi.security import APIKeyHeader, APIKeyQuery
 
 from skysift.accounts import User, user_for_token
 from skysift.web.api.deps import Engine, SettingsDep
-from skysift.web.httperrors import NotLoggedIn, WebError
+from skysift.web.httperrors import NotLoggedIn, RateLimited
+from skysift.web.throttles import RateLimiter, limiter_of, throttle
 
 __all__ = ["ApiUser", "RateLimited", "RateLimiter", "api_user", "limiter_of", "throttle"]
 
@@ -37,61 +35,6 @@ _TOKEN = re.compile(r"^\w{1,128}$", re.ASCII)
 _header = APIKeyHeader(name="Authorization", auto_error=False,
                        description="`Token <your API token>` (from your profile page)")
 _query = APIKeyQuery(name="token", auto_error=False, description="your API token")
-_create_lock = threading.Lock()
-
-
-class RateLimited(WebError):
-    """Too many calls (429); ``retry_after`` is in seconds."""
-
-    status = 429
-
-
-class RateLimiter:
-    """Sliding-window call counts per key, safe across threads."""
-
-    def __init__(self) -> None:
-        self._calls: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str, limit: int, window_s: float, now: float | None = None) -> float | None:
-        """Count a call; None when allowed, else the seconds until one is allowed again."""
-        if limit <= 0:
-            return None
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            calls = self._calls.setdefault(key, deque())
-            while calls and calls[0] <= now - window_s:
-                calls.popleft()
-            if len(calls) >= limit:
-                return max(calls[0] + window_s - now, 0.0)
-            calls.append(now)
-            if len(self._calls) > 10_000:
-                self._forget_idle(now - window_s)
-            return None
-
-    def _forget_idle(self, cutoff: float) -> None:
-        for key in [k for k, q in self._calls.items() if not q or q[-1] <= cutoff]:
-            del self._calls[key]
-
-
-def limiter_of(request: Request) -> RateLimiter:
-    """The app's limiter (made on first use)."""
-    state = request.app.state
-    limiter = getattr(state, "api_limiter", None)
-    if limiter is None:
-        with _create_lock:
-            limiter = getattr(state, "api_limiter", None)
-            if limiter is None:
-                limiter = state.api_limiter = RateLimiter()
-    return limiter
-
-
-def throttle(request: Request, key: str, limit: int, window_s: float) -> None:
-    """Raise :class:`RateLimited` when ``key`` is over ``limit`` calls per ``window_s``."""
-    wait = limiter_of(request).hit(key, limit, window_s)
-    if wait is not None:
-        raise RateLimited(f"Request was throttled. Expected available in {int(wait) + 1} "
-                          "seconds.", retry_after=wait)
 
 
 def _token_of(header: str | None, query: str | None) -> str:

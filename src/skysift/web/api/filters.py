@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Path, Response
+from fastapi import Path, Request, Response
 
 from skysift.accounts import User
 from skysift.web.api.auth import ApiUser
@@ -27,6 +27,7 @@ from skysift.web.api.params import Params, openapi_params
 from skysift.web.api.query import MAX_CONDITIONS, MAX_SELECTED, MAX_TABLES, build_sql
 from skysift.web.api.routing import ApiJSONResponse, api_router
 from skysift.web.httperrors import BadInput, Forbidden, NotFound
+from skysift.web.throttles import throttle
 
 __all__ = ["filter_json", "router"]
 
@@ -128,11 +129,14 @@ def list_all(user: ApiUser, p: ApiParams, engine: Engine) -> Response:
 
 @router.post("/filters/", summary="Create a filter (its topic is emptied and seeded)",
              status_code=201, openapi_extra=openapi_params(*SPECS, body=True))
-def create(user: ApiUser, p: ApiParams, settings: SettingsDep, engine: Engine) -> Response:
+def create(request: Request, user: ApiUser, p: ApiParams, settings: SettingsDep,
+           engine: Engine) -> Response:
     """The new filter, 201."""
     from skysift.filters.manage import add_filter
 
     fields = _changes(p, creating=True)
+    throttle(request, f"save:{user.id}", settings.filter_save_rate_limit,
+             settings.api_rate_window_s, "Too many saves.")
     flt = add_filter(engine, settings, user, **fields)
     return ApiJSONResponse(filter_json(flt), status_code=201)
 
@@ -143,30 +147,33 @@ def read(filter_id: FilterId, user: ApiUser, engine: Engine) -> Response:
     return ApiJSONResponse(filter_json(_visible(engine, user, filter_id)))
 
 
-def _update(filter_id: int, user: User, p: Params, settings, engine) -> Response:
+def _update(request: Request, filter_id: int, user: User, p: Params, settings,
+            engine) -> Response:
     from skysift.filters.manage import edit_filter
 
     flt = _owned(engine, user, filter_id)
     changes = _changes(p, creating=False)
     if not changes:
         raise BadInput("nothing to change")
+    throttle(request, f"save:{user.id}", settings.filter_save_rate_limit,
+             settings.api_rate_window_s, "Too many saves.")
     return ApiJSONResponse(filter_json(edit_filter(engine, settings, flt, **changes)))
 
 
 @router.put("/filters/{filter_id}/", summary="Change a filter (owner only; topic re-seeded)",
             openapi_extra=openapi_params(*SPECS, body=True))
-def update_put(filter_id: FilterId, user: ApiUser, p: ApiParams, settings: SettingsDep,
-               engine: Engine) -> Response:
+def update_put(request: Request, filter_id: FilterId, user: ApiUser, p: ApiParams,
+               settings: SettingsDep, engine: Engine) -> Response:
     """The changed filter. Fields not given are left as they are."""
-    return _update(filter_id, user, p, settings, engine)
+    return _update(request, filter_id, user, p, settings, engine)
 
 
 @router.patch("/filters/{filter_id}/", summary="Change a filter (owner only; topic re-seeded)",
               openapi_extra=openapi_params(*SPECS, body=True))
-def update_patch(filter_id: FilterId, user: ApiUser, p: ApiParams, settings: SettingsDep,
-                 engine: Engine) -> Response:
+def update_patch(request: Request, filter_id: FilterId, user: ApiUser, p: ApiParams,
+                 settings: SettingsDep, engine: Engine) -> Response:
     """The changed filter. Fields not given are left as they are."""
-    return _update(filter_id, user, p, settings, engine)
+    return _update(request, filter_id, user, p, settings, engine)
 
 
 @router.delete("/filters/{filter_id}/", summary="Delete a filter and its topic (owner only)")

@@ -69,8 +69,18 @@ def _ecliptic(ra: float, dec: float) -> tuple[float, float]:
     return math.degrees(lon) % 360.0, math.degrees(math.asin(max(-1.0, min(1.0, sin_b))))
 
 
-def _utc(mjd: float) -> str:
-    return (datetime(1858, 11, 17) + timedelta(days=mjd)).strftime("%Y-%m-%d %H:%M:%S")
+def _utc(mjd: float) -> str | None:
+    """UTC text of an MJD; None when it is not a date (NaN, or beyond years 1-9999).
+
+    >>> _utc(60924.5)
+    '2025-09-05 12:00:00'
+    >>> _utc(1e300) is None and _utc(-1e9) is None
+    True
+    """
+    try:
+        return (datetime(1858, 11, 17) + timedelta(days=mjd)).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, ValueError):
+        return None
 
 
 def _flux_text(s: Mapping[str, Any]) -> str | None:

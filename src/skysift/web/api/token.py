@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from skysift.web.api.auth import throttle
+from skysift.web.throttles import client_address, login_allowed, login_failed, throttle
 from skysift.web.api.deps import ApiParams, Engine, SettingsDep
 from skysift.web.api.params import openapi_params
 from skysift.web.api.routing import ApiJSONResponse, api_router
@@ -35,14 +35,16 @@ def auth_token(request: Request, p: ApiParams, settings: SettingsDep, engine: En
     from skysift.store.schema import users
     from skysift.web.passwords import verify_password
 
-    client = request.client.host if request.client else "unknown"
-    throttle(request, f"auth-token:{client}", settings.api_rate_limit, settings.api_rate_window_s)
+    throttle(request, f"auth-token:{client_address(request)}", settings.api_rate_limit,
+             settings.api_rate_window_s)
     name = p.text("username", max_len=150)
     password = p.text("password", max_len=1024)
+    login_allowed(request, settings, name)
     with engine.begin() as conn:
         row = conn.execute(sa.select(users.c.id, users.c.password_hash)
                            .where(sa.func.lower(users.c.name) == name.lower())).first()
         if not verify_password(row.password_hash if row is not None else None, password):
+            login_failed(request, settings, name)
             raise BadInput(BAD_LOGIN)
         token = new_token(conn, int(row.id))
     return ApiJSONResponse({"token": token})

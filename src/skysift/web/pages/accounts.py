@@ -18,9 +18,9 @@ from starlette.responses import RedirectResponse, Response
 from skysift.accounts import User, add_user, get_user, new_token, user_for_token
 from skysift.errors import UserError
 from skysift.web.forms import Form, read_form
-from skysift.web.httperrors import BadInput
+from skysift.web.httperrors import BadInput, RateLimited
 from skysift.web.passwords import MAX_PASSWORD, MIN_PASSWORD, hash_password, verify_password
-from skysift.web.sessions import log_in, log_out, require_user
+from skysift.web.sessions import end_other_sessions, log_in, log_out, require_user
 from skysift.web.templating import flash, render
 
 __all__ = ["router", "safe_next"]
@@ -71,13 +71,66 @@ async def signup(request: Request) -> Response:
         if password != form.values.get("password2", password):
             raise BadInput("the two passwords differ", field="password2")
         with request.app.state.engine.begin() as conn:
-            user, token = add_user(conn, name, email)
+            user, token = add_user(conn, name, email, email_confirmed=False)
             _set_password(conn, user.id, password)
     except (BadInput, UserError) as exc:
         return render(request, "signup.html", status=400, error=exc.message, values=values)
     log.info("new user %s (id %d) signed up", user.name, user.id)
     log_in(request, user)
-    return render(request, "profile.html", profile=user, token=token, welcome=True)
+    sent = _send_confirmation(request, user)
+    return render(request, "profile.html", profile=user, token=token, welcome=True,
+                  verified=False, confirmation_sent=sent)
+
+
+def _send_confirmation(request: Request, user: User) -> bool:
+    """Send the address-confirmation link; False (logged) when it could not be sent."""
+    from skysift.web.verify import send_verification
+
+    try:
+        send_verification(request.app.state.settings, user)
+    except Exception as exc:  # noqa: BLE001 - the account exists; the link can be sent again
+        log.warning("could not send the confirmation link to user %d: %s", user.id, exc)
+        return False
+    return True
+
+
+def _verified(request: Request, user: User) -> bool:
+    from skysift.store.schema import users
+
+    with request.app.state.engine.connect() as conn:
+        return conn.execute(sa.select(users.c.email_verified_at).where(
+            users.c.id == user.id)).scalar() is not None
+
+
+@router.get("/verify-email")
+def verify_email(request: Request, token: str = "") -> Response:
+    """Confirm an email address from the link sent to it."""
+    from skysift.web.verify import confirm
+
+    try:
+        confirm(request.app.state.engine, request.app.state.settings, token)
+    except BadInput as exc:
+        return render(request, "error.html", status=400, status_code=400, message=exc.message)
+    flash(request, "Your email address is confirmed: digests of your email filters go to it.")
+    return RedirectResponse("/profile", status_code=303)
+
+
+@router.post("/profile/verify-email")
+async def resend_confirmation(request: Request) -> Response:
+    """Send the confirmation link again (at most a few times an hour)."""
+    from skysift.web.throttles import throttle
+
+    user = require_user(request)
+    await read_form(request)
+    if not user.email:
+        raise BadInput("your account has no email address", field="email")
+    settings = request.app.state.settings
+    throttle(request, f"verify-mail:{user.id}", 5, settings.api_rate_window_s,
+             "Too many confirmation emails.")
+    sent = _send_confirmation(request, user)
+    flash(request, f"A confirmation link was sent to {user.email}." if sent else
+          "The confirmation link could not be sent; try again later.")
+    return RedirectResponse("/profile", status_code=303)
 
 
 @router.get("/login")
@@ -95,7 +148,14 @@ async def login(request: Request) -> Response:
     user: User | None = None
     password_hash = None
     from skysift.store.schema import users
+    from skysift.web.throttles import login_allowed, login_failed
 
+    settings = request.app.state.settings
+    try:
+        login_allowed(request, settings, name)
+    except RateLimited as exc:
+        return render(request, "login.html", status=429, next=target, values={"name": name},
+                      error=exc.message)
     with request.app.state.engine.connect() as conn:
         row = conn.execute(sa.select(users.c.id, users.c.password_hash)
                            .where(sa.func.lower(users.c.name) == name.lower())).first()
@@ -103,6 +163,7 @@ async def login(request: Request) -> Response:
             password_hash = row.password_hash
             user = get_user(conn, int(row.id))
     if user is None or not verify_password(password_hash, password):
+        login_failed(request, settings, name)
         log.info("failed login for a user name of %d characters", len(name))
         return render(request, "login.html", status=401, next=target, values={"name": name},
                       error="wrong user name or password")
@@ -120,7 +181,8 @@ async def logout(request: Request) -> Response:
 @router.get("/profile")
 def profile(request: Request) -> Response:
     user = require_user(request)
-    return render(request, "profile.html", profile=user, token=None, token_prefix=_prefix(request, user))
+    return render(request, "profile.html", profile=user, token=None,
+                  token_prefix=_prefix(request, user), verified=_verified(request, user))
 
 
 def _prefix(request: Request, user: User) -> str:
@@ -139,7 +201,8 @@ async def regenerate_token(request: Request) -> Response:
     with request.app.state.engine.begin() as conn:
         token = new_token(conn, user.id)
     log.info("user %d made a new API token", user.id)
-    return render(request, "profile.html", profile=user, token=token)
+    return render(request, "profile.html", profile=user, token=token,
+                  verified=_verified(request, user))
 
 
 @router.get("/password")
@@ -163,6 +226,8 @@ async def set_password(request: Request) -> Response:
             _set_password(conn, user.id, password)
     except BadInput as exc:
         return render(request, "password.html", status=400, error=exc.message, values=values)
+    ended = end_other_sessions(request, user.id)
+    log.info("user %d set a password; %d other session(s) ended", user.id, ended)
     log_in(request, user)
     flash(request, "Your password is set; you are logged in.")
     return RedirectResponse("/profile", status_code=303)

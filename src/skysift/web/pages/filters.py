@@ -28,11 +28,12 @@ from skysift.filters.manage import (
 from skysift.filters.validate import MAX_SQL_CHARS
 from skysift.web import filterview as fv
 from skysift.web.forms import Form, read_form
-from skysift.web.httperrors import BadInput
+from skysift.web.httperrors import BadInput, RateLimited
 from skysift.web.pages.home import visible_topics
 from skysift.web.sessions import current_user, require_user
 from skysift.web.sqlparts import compose, locate, split
 from skysift.web.templating import flash, render
+from skysift.web.throttles import client_address, throttle
 
 __all__ = ["router"]
 
@@ -110,14 +111,21 @@ async def _editor_post(request: Request, user: User, flt: Filter | None) -> Resp
     try:
         action = form.choice("action", ("run", "save"), default="run")
         sql = _read_sql(form, values)
+        settings = request.app.state.settings
         if action == "run":
+            throttle(request, f"run:{user.id}", settings.filter_run_rate_limit,
+                     settings.api_rate_window_s, "Too many runs.")
             with request.app.state.engine.connect() as conn:
                 result = run_filter(conn, request.app.state.settings, sql,
                                     name=values["name"] or None, user_id=user.id)
             columns, rows, ids = fv.result_table(result.rows)
             return _editor(request, flt, values, result=result, columns=columns, rows=rows,
                            ids=ids)
+        throttle(request, f"save:{user.id}", settings.filter_save_rate_limit,
+                 settings.api_rate_window_s, "Too many saves.")
         saved = _save(request, user, flt, form, sql)
+    except RateLimited as exc:
+        return _editor(request, flt, values, status=429, error=exc.message, error_part=None)
     except (BadInput, FilterError) as exc:
         where = getattr(exc, "field", None)
         if where is None and isinstance(exc, FilterConflict):
@@ -172,6 +180,13 @@ def filter_page(request: Request, fid: str, run: str = "") -> Response:
         stats = fv.today_stats(conn, flt.topic)
         run_error = None
         if run:
+            if user is None:
+                throttle(request, f"run-anon:{client_address(request)}",
+                         settings.anonymous_run_rate_limit, settings.api_rate_window_s,
+                         "Too many runs from your address: log in, or wait.")
+            else:
+                throttle(request, f"run:{user.id}", settings.filter_run_rate_limit,
+                         settings.api_rate_window_s, "Too many runs.")
             try:
                 result = run_filter(conn, settings, flt.sql, name=flt.name,
                                     user_id=flt.user_id)
