@@ -85,6 +85,7 @@ class Settings:
     web_port: int = 8000
     forwarded_allow_ips: str | None = None  # proxies whose X-Forwarded-For is trusted; None = none
     session_cookie_secure: bool = False  # send the session cookie over HTTPS only (behind TLS)
+    private_topics_protected: bool = False  # the Kafka enforces read ACLs on lasair_* topics
     public_kafka: str | None = None  # bootstrap shown to users; None = the one skysift uses
     session_key_file: str | None = None  # None = session.key in data_dir (made 0600)
     session_max_age_s: int = 14 * 24 * 3600

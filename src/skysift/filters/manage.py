@@ -35,6 +35,7 @@ __all__ = [
     "list_filters",
     "run_filter",
     "reset_topic",
+    "private_annotators_read",
     "record_error",
     "active_filters",
 ]
@@ -102,6 +103,26 @@ def _validate(sql: str, name: str, user_id: int | None = None, *, engine: Any = 
     vf = validate_filter(sql, cat, name=name)
     check_compiles(vf)
     return vf
+
+
+def private_annotators_read(conn: sa.Connection, vf: Any) -> list[str]:
+    """The private annotators that a validated filter reads (their data must not be shown to
+    people other than the annotator's owner, so such a filter cannot be public)."""
+    from skysift.annotations.catalogue import annotator_acl
+
+    private = {topic for topic, _owner, public in annotator_acl(conn) if not public}
+    return sorted(t for t in vf.annotators if t in private)
+
+
+def _check_public(conn: sa.Connection, vf: Any, public: bool, name: str) -> None:
+    if not public:
+        return
+    private = private_annotators_read(conn, vf)
+    if private:
+        raise FilterRejected(
+            f"a public filter cannot read the private annotator {', '.join(private)}: anyone "
+            "could run it and see that annotator's data. Keep the filter private, or make the "
+            "annotator public", filter=name)
 
 
 def _check_choice(value: str, allowed: tuple[str, ...], what: str, name: str) -> None:
@@ -216,9 +237,10 @@ def add_filter(engine: sa.Engine, settings: Settings, user: User, *, name: str, 
     name = name.strip()
     _check_choice(trigger, TRIGGERS, "trigger", name)
     _check_choice(output, OUTPUTS, "output", name)
-    _validate(sql, name, user.id, engine=engine)
+    vf = _validate(sql, name, user.id, engine=engine)
     topic = topic_name(user.id, name)
     with engine.begin() as conn:
+        _check_public(conn, vf, public, name)
         _check_name_free(conn, user, name, topic, None)
         now = _now()
         result = conn.execute(filters.insert().values(
@@ -290,12 +312,12 @@ def edit_filter(engine: sa.Engine, settings: Settings, flt: Filter, **changes: A
         _check_choice(changes["trigger"], TRIGGERS, "trigger", name)
     if "output" in changes:
         _check_choice(changes["output"], OUTPUTS, "output", name)
-    if "sql" in changes:
-        _validate(changes["sql"], name, flt.user_id, engine=engine)
+    vf = _validate(changes.get("sql", flt.sql), name, flt.user_id, engine=engine)
     topic = topic_name(flt.user_id, name)
     user = User(flt.user_id, flt.user_name, None)
     reset = _needs_reset(flt, changes, name)
     with engine.begin() as conn:
+        _check_public(conn, vf, changes.get("public", flt.public), name)
         _check_name_free(conn, user, name, topic, flt.id)
         now = _now()
         values = dict(changes, name=name, topic=topic, modified=now)

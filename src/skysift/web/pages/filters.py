@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from skysift.accounts import User
-from skysift.errors import BrokerError, FilterConflict, FilterError
+from skysift.errors import BrokerError, FilterConflict, FilterError, FilterRejected
 from skysift.filters.manage import (
     OUTPUTS,
     TRIGGERS,
@@ -23,6 +23,7 @@ from skysift.filters.manage import (
     delete_filter,
     edit_filter,
     list_filters,
+    private_annotators_read,
     run_filter,
 )
 from skysift.filters.validate import MAX_SQL_CHARS
@@ -188,6 +189,8 @@ def filter_page(request: Request, fid: str, run: str = "") -> Response:
                 throttle(request, f"run:{user.id}", settings.filter_run_rate_limit,
                          settings.api_rate_window_s, "Too many runs.")
             try:
+                if user is None or user.id != flt.user_id:
+                    _refuse_private_annotators(conn, flt)
                 result = run_filter(conn, settings, flt.sql, name=flt.name,
                                     user_id=flt.user_id)
             except FilterError as exc:
@@ -197,10 +200,24 @@ def filter_page(request: Request, fid: str, run: str = "") -> Response:
     return render(request, "filter.html", flt=flt, stats=stats, result=result, run_error=run_error,
                   columns=table[0], rows=table[1], ids=table[2],
                   owner=user is not None and user.id == flt.user_id,
+                  topics_protected=settings.private_topics_protected,
                   trigger_label=fv.TRIGGER_LABELS.get(flt.trigger, flt.trigger),
                   output_label=fv.OUTPUT_LABELS.get(flt.output, flt.output),
                   python=fv.python_consumer(bootstrap, flt.topic or ""),
                   command=fv.consume_command(bootstrap, flt.topic or ""))
+
+
+def _refuse_private_annotators(conn, flt: Filter) -> None:
+    """A public filter run by someone else must not show a private annotator's data (the
+    annotator may have been made private after the filter was saved)."""
+    from skysift.annotations.catalogue import user_catalogue
+    from skysift.filters.validate import validate_filter
+
+    vf = validate_filter(flt.sql, user_catalogue(conn, flt.user_id), name=flt.name)
+    private = private_annotators_read(conn, vf)
+    if private:
+        raise FilterRejected(f"this filter reads the private annotator {', '.join(private)}: "
+                             "only its owner can run it", filter=flt.name)
 
 
 @router.get("/filters/{fid}/edit")
