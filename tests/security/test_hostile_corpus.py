@@ -42,6 +42,8 @@ def test_the_corpus_is_larger_than_the_red_teams():
 def test_every_path_refuses_the_hostile_and_survives_the_rest(store_url, make_settings,
                                                                kafka_bootstrap, unique_name,
                                                                test_data, topic_reader):
+    """Every path on SQLite; on PostgreSQL the paths that differ by store (``filter run`` and
+    ``filter add``): the web layers above them are the same code."""
     from fastapi.testclient import TestClient
 
     from skysift.web.app import create_app
@@ -102,6 +104,8 @@ def test_every_path_refuses_the_hostile_and_survives_the_rest(store_url, make_se
         else:
             assert expect == "harmless", where
             accepted.append(name)
+        if store_url.startswith("postgresql"):
+            continue
         # the REST API
         r = api.post("/api/filters/", headers=auth,
                      json={"name": f"api{n}", "sql": sql, "output": "email", "trigger": "alert"})
@@ -120,7 +124,8 @@ def test_every_path_refuses_the_hostile_and_survives_the_rest(store_url, make_se
         saved = {r[0] for r in conn.execute(sa.select(filters.c.name))}
     refused = [c for c in corpus() if c["expect"] == "refused"]
     assert not {f"h{n}" for n, c in enumerate(corpus()) if c["expect"] == "refused"} & saved
-    assert statuses[400] == len(refused) and statuses[500] == 0
+    if not store_url.startswith("postgresql"):
+        assert statuses[400] == len(refused) and statuses[500] == 0
 
     # everything accepted is active: ingest goes on, and a good filter gets every alert
     good = add_filter(engine, settings, user, name=unique_name("good"),

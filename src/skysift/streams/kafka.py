@@ -32,13 +32,19 @@ KAFKA_LOG = logging.getLogger("skysift.kafka")
 
 
 class FoldRepeats(logging.Filter):
-    """Lets a message through once per ``window_s``; later repeats (equal once digits are
-    ignored) are counted, and the count is added to the next one let through.
+    """Lets a message through once per ``window_s``; later repeats are counted, and the count is
+    added to the next one let through. Messages are the same when they differ only in numbers,
+    librdkafka's thread names and which broker connection (bootstrap, coordinator, node) spoke.
 
     >>> f = FoldRepeats(window_s=60)
     >>> rec = lambda m: logging.LogRecord("k", 30, "", 0, m, None, None)
     >>> [f.filter(rec(f"Connect to 127.0.0.1:{n} failed")) for n in (1, 2, 3)]
     [True, False, False]
+    >>> [f.filter(rec(m)) for m in ("FAIL [rdkafka#consumer-7] [thrd:GroupCoordinator]: "
+    ...     "GroupCoordinator: 127.0.0.1:4841: Connect to ipv4#127.0.0.1:4841 failed",
+    ...     "FAIL [rdkafka#consumer-7] [thrd:127.0.0.1:4841/bootstrap]: 127.0.0.1:4841/bootstrap: "
+    ...     "Connect to ipv4#127.0.0.1:4841 failed")]
+    [True, False]
     """
 
     def __init__(self, window_s: float = 300.0) -> None:
@@ -48,7 +54,7 @@ class FoldRepeats(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = re.sub(r"\d+", "#", record.getMessage())
+        key = re.sub(r"[#\s:]+", "#", _FOLD.sub("#", record.getMessage()))
         now = time.monotonic()
         with self._lock:
             seen = self._seen.get(key)
@@ -64,6 +70,10 @@ class FoldRepeats(logging.Filter):
             record.args = None
         return True
 
+
+#: What is left out when comparing messages: thread names, "host:port/node:" and
+#: "GroupCoordinator: host:port:" prefixes, and numbers.
+_FOLD = re.compile(r"\[thrd:[^\]]*\]|GroupCoordinator:|\S+:\d+(/\S+)?:|\d+")
 
 KAFKA_LOG.addFilter(FoldRepeats())
 
@@ -85,7 +95,10 @@ class BrokerWatch:
         self.trouble += 1
         self.last_error = err.str() if hasattr(err, "str") else str(err)
         self.last_error_at = time.time()
-        KAFKA_LOG.warning("Kafka: %s", self.last_error)
+        # librdkafka logs the connection failures itself; say only what it does not
+        transport = hasattr(err, "name") and err.name() == "_TRANSPORT"
+        KAFKA_LOG.log(logging.DEBUG if transport else logging.WARNING, "Kafka: %s",
+                      self.last_error)
 
 
 def bootstrap_servers(settings: Settings) -> str:

@@ -19,9 +19,9 @@ Every error met while a batch is processed is sorted into one of three kinds (:f
     halves, each tried once and split again when it fails, until the alert that fails alone is
     found. That alert is dead-lettered with the error as the reason; the others go on.
 
-A transient error that keeps coming back while both probes answer is, after
-``batch_max_attempts`` such attempts, handled as ``content`` (a lock that never clears, a
-statement that always times out): the loop must not stall for ever on one batch.
+A transient error is never turned into a dead letter, however long it lasts: a good alert must
+not be thrown away because the database was locked or away. If one ever stays, the loop stays with
+it, and says so (the log every 5 minutes, ``/health``, ``skysift_worker_retrying``).
 """
 
 from __future__ import annotations
@@ -230,7 +230,6 @@ class BatchRunner(Generic[T, R]):
 
     def _run(self, items: list[T], attempts: int, out: RunResult[T, R]) -> None:
         failures = 0
-        stubborn = 0  # transient failures while both probes answered
         repairs = 0
         while True:
             try:
@@ -253,15 +252,13 @@ class BatchRunner(Generic[T, R]):
                     except Exception as repair_exc:  # noqa: BLE001
                         self._pause(f"cannot create topics again: {reason_of(repair_exc)}")
                     continue
+                # which part is away, in words; and a content error during an outage is the
+                # outage's, not the batch's
                 unhealthy = self.probe()
-                if unhealthy is not None:
-                    self._pause(f"{unhealthy} ({reason_of(exc)})")
+                if kind in ("transient", "missing_topics") or unhealthy is not None:
+                    self._pause(reason_of(exc) if unhealthy is None
+                                else f"{unhealthy} ({reason_of(exc)})")
                     continue
-                if kind in ("transient", "missing_topics"):
-                    stubborn += 1
-                    if stubborn < self.max_attempts:
-                        self._pause(reason_of(exc))
-                        continue
                 failures += 1
                 if failures < attempts:
                     log.warning("batch of %d failed (attempt %d of %d), trying again: %s",
