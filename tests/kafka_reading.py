@@ -36,7 +36,8 @@ def read_topic(bootstrap: str, topic: str, *, expect: int | None = None, idle_s:
                 break
             continue
         if m.error():
-            if m.error().code() not in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
+            if m.error().code() not in (KafkaError._PARTITION_EOF,
+                                        KafkaError.UNKNOWN_TOPIC_OR_PART):
                 raise AssertionError(m.error().str())
             continue
         last = time.monotonic()

@@ -1,4 +1,4 @@
-"""Helpers of the outage tests: topics, publishing, the stored ids, PostgreSQL refusing connections."""
+"""Helpers of the outage tests: topics, publishing, stored ids, PostgreSQL refusing connections."""
 
 from __future__ import annotations
 

@@ -155,7 +155,8 @@ WIRE_MUTATIONS: list[tuple[str, str, str, Any]] = [
     ("diaObject ra 1e300", "refused", "diaObject.ra is 1e+300", _set("diaObject.ra", 1e300)),
     ("diaObject dec -91", "refused", "diaObject.dec is -91.0", _set("diaObject.dec", -91.0)),
     # kept, with NULL where the value is impossible
-    ("trigger reliability 7.5", "nulled", "sources.reliability", _set("diaSource.reliability", 7.5)),
+    ("trigger reliability 7.5", "nulled", "sources.reliability",
+     _set("diaSource.reliability", 7.5)),
     ("trigger error negative", "nulled", "sources.psfFluxErr", _set("diaSource.psfFluxErr", -5.0)),
     ("trigger snr inf", "nulled", "sources.snr", _set("diaSource.snr", INF)),
     ("history flux inf", "nulled", "sources.psfFlux@1", _set("prvDiaSources.0.psfFlux", INF)),

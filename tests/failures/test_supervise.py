@@ -35,6 +35,6 @@ def test_a_loop_that_dies_is_started_again_with_backoff(make_settings, kafka_boo
         sup.stop(timeout=10)
     assert not sup.thread.is_alive()
     assert sup.state.snapshot().status == "stopped"
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     assert gaps[0] >= 0.9 and gaps[1] >= 1.9, f"pauses double from 1 s: {gaps}"
     assert sum("starting it again" in r.getMessage() for r in caplog.records) >= 2

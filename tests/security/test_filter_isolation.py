@@ -66,7 +66,8 @@ def test_bad_filters_fail_alone_and_ingest_goes_on(store_url, make_settings, kaf
         for kind, (sql, _) in BAD.items():
             t = topic_name(user.id, names[kind])
             conn.execute(filters.insert().values(
-                user_id=user.id, name=names[kind], sql=sql, trigger="alert", output="plain", topic=t,
+                user_id=user.id, name=names[kind], sql=sql, trigger="alert", output="plain",
+                topic=t,
                 public=False, byte_quota=-1, created=now, modified=now))
             admin.create_topics([NewTopic(t, 1, -1)])[t].result(10)
     alerts = good_alerts(50, 8_800_000_000)

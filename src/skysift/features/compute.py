@@ -11,7 +11,6 @@ the diaObject's own columns.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,11 +29,17 @@ _FLOAT_DIAOBJECT = tuple(c.name for c in DIAOBJECT_COLUMNS if c.type == "float")
 
 
 def _clean(value: Any) -> float | None:
-    """A diaObject float as stored: NULL for NaN, infinities and non-numbers."""
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A diaObject float as stored: NULL for NaN, infinities and non-numbers.
+
+    >>> [_clean(v) for v in (1.5, float("nan"), float("inf"), "3", True, 2)]
+    [1.5, None, None, None, None, 2.0]
+    """
+    if type(value) is float:  # the common case first: x - x is 0.0 unless x is NaN or infinite
+        return value if value - value == 0.0 else None
+    if value is None or type(value) is bool or not isinstance(value, (int, float)):
         return None
     value = float(value)
-    return value if math.isfinite(value) else None
+    return value if value - value == 0.0 else None
 
 
 def _clean_int(value: Any) -> int | None:

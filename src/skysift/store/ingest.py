@@ -195,11 +195,32 @@ def _conflict(sid: int, stored: tuple[Any, ...], source: Mapping[str, Any]) -> s
     names = ("diaObjectId", "midpointMjdTai", "band", "psfFlux")
     mine = (_object_id(source.get("diaObjectId")), source.get("midpointMjdTai"),
             source.get("band"), _num(source.get("psfFlux")))
-    diffs = [f"{n} {theirs!r} (this alert: {ours!r})" for n, theirs, ours in zip(names, stored, mine)
+    diffs = [f"{n} {theirs!r} (this alert: {ours!r})"
+             for n, theirs, ours in zip(names, stored, mine, strict=True)
              if not _same(theirs, ours)]
     if not diffs:
         return None
     return f"diaSource {sid} is stored already with other values: " + ", ".join(diffs)
+
+
+def _ids_ok(values: list[Any]) -> bool:
+    """Whether every value is an int id in 1..2**63-1 (a fast check for whole lists)."""
+    return not values or (set(map(type, values)) == {int} and min(values) > 0
+                          and max(values) <= ID_MAX)
+
+
+def _bad_history_id(alert: Alert) -> str | None:
+    """Why ``alert`` must be refused for a history item without a valid id, or None."""
+    for kind, items, key in (("prvDiaSources", alert.prvDiaSources, "diaSourceId"),
+                             ("prvDiaForcedSources", alert.prvDiaForcedSources,
+                              "diaForcedSourceId")):
+        if _ids_ok([item.get(key) for item in items]):
+            continue
+        for i, item in enumerate(items):
+            if _int_id(item.get(key)) is None:
+                return (f"refused: {kind}[{i}].{key} is {item.get(key)!r}, not an id in "
+                        "1..2**63-1")
+    return None
 
 
 def _vet_history(alert: Alert, new_src: set[int], new_forced: set[int],
@@ -209,17 +230,19 @@ def _vet_history(alert: Alert, new_src: set[int], new_forced: set[int],
     for kind, items, key, new in (("prvDiaSources", alert.prvDiaSources, "diaSourceId", new_src),
                                   ("prvDiaForcedSources", alert.prvDiaForcedSources,
                                    "diaForcedSourceId", new_forced)):
-        for i, item in enumerate(items):
-            sid = _int_id(item.get(key))
-            if sid is not None and sid not in new:
+        if not items:
+            continue
+        ids = [item[key] for item in items]
+        if new.isdisjoint(ids):  # the steady state: the whole history is stored already
+            continue
+        for i, (sid, item) in enumerate(zip(ids, items, strict=True)):
+            if sid not in new:
                 continue
-            cache_key = (kind, sid if sid is not None else -1)
-            if sid is not None and cache_key in seen:
+            cache_key = (kind, sid)
+            if cache_key in seen:
                 problem = seen[cache_key]
             else:
-                problem = refusal(item, f"{kind}[{i}]")
-                if sid is not None:
-                    seen[cache_key] = problem
+                problem = seen[cache_key] = refusal(item, f"{kind}[{i}]")
             if problem is not None:
                 return f"refused: {problem}"
     return None
@@ -278,21 +301,18 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert]) -> StoreResult:
     valid: list[Alert] = []
     for a in ordered:
         problem = trigger_refusal(a.diaSource, a.diaObject)
-        if problem is not None:
-            result.refused.append((a, f"refused: {problem}"))
-            continue
-        bad = next((f"refused: {kind}[{i}].{key} is {item.get(key)!r}, not an id in 1..2**63-1"
-                    for kind, items, key in (("prvDiaSources", a.prvDiaSources, "diaSourceId"),
-                                             ("prvDiaForcedSources", a.prvDiaForcedSources,
-                                              "diaForcedSourceId"))
-                    for i, item in enumerate(items) if _int_id(item.get(key)) is None), None)
-        if bad is None:
+        if problem is None:
+            problem = _bad_history_id(a)
+        else:
+            problem = f"refused: {problem}"
+        if problem is None:
             valid.append(a)
         else:
-            result.refused.append((a, bad))
+            result.refused.append((a, problem))
+    # every id below is now an int in 1..2**63-1 (JSON digit strings were checked by value)
     all_src = {int(a.diaSource["diaSourceId"]) for a in valid}
-    all_src.update(int(s["diaSourceId"]) for a in valid for s in a.prvDiaSources)
-    all_forced = {int(f["diaForcedSourceId"]) for a in valid for f in a.prvDiaForcedSources}
+    all_src.update(s["diaSourceId"] for a in valid for s in a.prvDiaSources)
+    all_forced = {f["diaForcedSourceId"] for a in valid for f in a.prvDiaForcedSources}
 
     touched_all = sorted({oid for a in valid if (oid := _object_id(a.diaObjectId)) is not None})
     # the stored light curves of the touched objects: feature input, and most of the batch's
@@ -336,16 +356,20 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert]) -> StoreResult:
     forced_rows: list[dict[str, Any]] = []
     for a in kept:
         soft.origin = a.origin.describe()
-        for s in (a.diaSource, *a.prvDiaSources):
-            sid = int(s["diaSourceId"])
-            if sid in new_src:
-                new_src.discard(sid)
-                new_rows.append(_source_row(s, now, soft))
-        for f in a.prvDiaForcedSources:
-            fid = int(f["diaForcedSourceId"])
-            if fid in new_forced:
-                new_forced.discard(fid)
-                forced_rows.append(_forced_row(f, soft))
+        if int(a.diaSource["diaSourceId"]) in new_src or not new_src.isdisjoint(
+                [s["diaSourceId"] for s in a.prvDiaSources]):
+            for s in (a.diaSource, *a.prvDiaSources):
+                sid = int(s["diaSourceId"])
+                if sid in new_src:
+                    new_src.discard(sid)
+                    new_rows.append(_source_row(s, now, soft))
+        if a.prvDiaForcedSources and not new_forced.isdisjoint(
+                [f["diaForcedSourceId"] for f in a.prvDiaForcedSources]):
+            for f in a.prvDiaForcedSources:
+                fid = f["diaForcedSourceId"]
+                if fid in new_forced:
+                    new_forced.discard(fid)
+                    forced_rows.append(_forced_row(f, soft))
     new_rows.sort(key=lambda r: r["diaSourceId"])
     forced_rows.sort(key=lambda r: r["diaForcedSourceId"])
     insert_ignore(conn, sources, new_rows, "diaSourceId")

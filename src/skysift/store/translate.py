@@ -48,10 +48,11 @@ def is_transient_db_error(exc: BaseException) -> bool:
     Examples
     --------
     >>> import sqlite3, sqlalchemy as sa
-    >>> locked = sa.exc.OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
-    >>> is_transient_db_error(locked)
+    >>> locked = sqlite3.OperationalError("database is locked")
+    >>> is_transient_db_error(sa.exc.OperationalError("INSERT", {}, locked))
     True
-    >>> null = sa.exc.IntegrityError("INSERT", {}, sqlite3.IntegrityError("NOT NULL constraint failed"))
+    >>> null = sqlite3.IntegrityError("NOT NULL constraint failed")
+    >>> null = sa.exc.IntegrityError("INSERT", {}, null)
     >>> is_transient_db_error(null)
     False
     """

@@ -92,7 +92,7 @@ class DeadLetters:
                 results[i] = exc.args[0] if exc.args else exc
         self.producer.flush(self.timeout_s)
         kept: list[Letter] = []
-        for letter, result in zip(letters, results):
+        for letter, result in zip(letters, results, strict=True):
             if result is True:
                 kept.append(letter)
                 continue
