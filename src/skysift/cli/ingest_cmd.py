@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from skysift.cli.context import Context, pass_ctx
@@ -50,10 +52,15 @@ def ingest(ctx: Context, paths: tuple[str, ...], topics: tuple[str, ...], group_
         click.echo(f"consuming {', '.join(topics)} as group "
                    f"{group_id or settings.ingest_group_id}; Ctrl-C to stop", err=True)
 
+        last = [time.perf_counter()]
+
         def show(report, totals) -> None:
+            now = time.perf_counter()
             stages = ", ".join(f"{k} {v:.2f}" for k, v in report.seconds.items())
             click.echo(f"batch: {report.alerts} alerts, {report.records_produced} records "
-                       f"({stages} s); total {totals.summary()}", err=True)
+                       f"({stages} s; {now - last[0]:.2f} s since the last batch line); "
+                       f"total {totals.summary()}", err=True)
+            last[0] = now
 
         totals = ingest_kafka(settings, list(topics), group_id=group_id, stop=stop,
                               idle_exit_s=idle_exit, max_alerts=max_alerts, on_batch=show)
