@@ -103,6 +103,9 @@ class Settings:
     notify_interval_s: float = 60.0  # ingest loops check for due emails this often; 0 = never
     filter_expiry_days: int = 180  # active filters are deactivated this long after saving; 0 = never
     filter_expiry_warning_days: int = 28  # the owner is warned this long before
+    # context (skysift.context): gravitational-wave events in filters
+    gw_max_contour: float = 0.95  # an object hits an event where its credible level is <= this
+    gw_active_days: float = 21.0  # an event is live for detections this many days after it
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -265,6 +268,11 @@ def _validate(s: Settings) -> None:
     for name in positive:
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name!r} must be positive, not {getattr(s, name)}")
+    if not 0 < s.gw_max_contour <= 1:
+        raise ConfigError(f"setting 'gw_max_contour' must be above 0 and at most 1, "
+                          f"not {s.gw_max_contour}")
+    if s.gw_active_days <= 0:
+        raise ConfigError(f"setting 'gw_active_days' must be positive, not {s.gw_active_days}")
     if s.smtp_security not in ("none", "starttls", "ssl"):
         raise ConfigError(f"setting 'smtp_security' must be none, starttls or ssl, "
                           f"not {s.smtp_security!r}")

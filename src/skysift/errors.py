@@ -22,6 +22,8 @@ topic/partition/offset, filter name), not only as text, so loops can log and dea
     │   ├── BrokerUnavailable    * the broker cannot be reached now, or did not answer in time
     │   └── DeliveryError        a record could not be produced (* when the broker was away)
     ├── SkymapError              a sky map that cannot be read or is inconsistent
+    ├── ContextError             a watchlist, watchmap or GW event that cannot be made or used
+    │   └── ContextNotFound      no such watchlist, watchmap or event (or not the caller's to see)
     └── GcnError                 the GCN listener (settings, notices, daemon)
 
 ``*``: *transient* (``error.transient`` is True): the same work may succeed later, unchanged. The
@@ -50,6 +52,8 @@ __all__ = [
     "BrokerUnavailable",
     "DeliveryError",
     "SkymapError",
+    "ContextError",
+    "ContextNotFound",
     "GcnError",
 ]
 
@@ -160,6 +164,21 @@ class DeliveryError(BrokerError):
 
 class SkymapError(SkysiftError):
     """A sky map that cannot be read or is inconsistent."""
+
+
+class ContextError(SkysiftError):
+    """A watchlist, watchmap or gravitational-wave event that cannot be made, read or used;
+    ``where`` names the file and line, or the list, map or event."""
+
+    #: the HTTP status the API answers with
+    status = 400
+
+
+class ContextNotFound(ContextError):
+    """No such watchlist, watchmap or event, or one the caller may not see (the same answer,
+    so that private lists do not reveal that they exist)."""
+
+    status = 404
 
 
 class GcnError(SkysiftError):

@@ -4,6 +4,8 @@ One call of :meth:`Pipeline.process` handles one batch of decoded alerts:
 
 1. ``store``: sources and forced sources inserted (de-duplicated), features of every touched
    object recomputed from its stored light curve, objects rows upserted; one transaction.
+   ``context``: the batch's objects matched against every active watchlist and watchmap and
+   every gravitational-wave event live for them; their hits replaced (skysift.context.stage).
 2. ``filters``: the batch's objects rows are loaded into a small in-memory SQLite database
    (Lasair's proven design), holding only the columns the active filters read, and every active
    filter runs against it with a deadline and a row cap.
@@ -62,6 +64,7 @@ class BatchReport:
     email_matches: int = 0  # matches of email filters kept for their next digest
     refused: list[tuple[Alert, str]] = field(default_factory=list)  # not stored, and why
     warnings: list[str] = field(default_factory=list)  # values stored as NULL
+    context_hits: dict[str, int] = field(default_factory=dict)  # hits found, per table
 
 
 def _latest_alert_per_object(alerts: Sequence[Alert]) -> dict[int, Alert]:
@@ -101,6 +104,10 @@ class Pipeline:
         from skysift.annotations.catalogue import BATCH_ANNOTATIONS_COLUMNS
 
         self.batch_engine.add_table("annotations", BATCH_ANNOTATIONS_COLUMNS)
+        from skysift.context.stage import ContextStage
+
+        self.context = ContextStage(max_contour=settings.gw_max_contour,
+                                    active_days=settings.gw_active_days)
         self._compiled = CompiledFilters()
         self._today: Any = None
 
@@ -167,22 +174,37 @@ class Pipeline:
             self._compiled.refresh(conn)
         errors: dict[int, str] = {}
         email: list[tuple[Filter, Any, str, dict[int, int]]] = []  # kept for the digests
+        compiled: dict[int, Any] = {}
+        for flt in filters:
+            try:
+                compiled[flt.id] = self._compiled.get(flt)
+            except Exception as exc:  # noqa: BLE001 - reported when the filter runs
+                compiled[flt.id] = filter_failure(exc, flt.name)
+        valid = [vf for vf in compiled.values() if not isinstance(vf, FilterError)]
+        context = None
+        if stored.object_ids:
+            from skysift.context.tables import CONTEXT_TABLES
+
+            read_back = {t for vf in valid for t in vf.tables if t in CONTEXT_TABLES}
+            t_context = time.perf_counter()
+            with db_errors("match the batch against the context"), self.engine.begin() as conn:
+                self.context.refresh(conn)
+                context = self.context.apply(conn, stored.rows.values(), read_back=read_back)
+            report.context_hits = context.hits
+            report.seconds["context"] = time.perf_counter() - t_context
         if filters and stored.object_ids:
-            compiled: dict[int, Any] = {}
-            for flt in filters:
-                try:
-                    compiled[flt.id] = self._compiled.get(flt)
-                except Exception as exc:  # noqa: BLE001 - reported when the filter runs
-                    compiled[flt.id] = filter_failure(exc, flt.name)
             # the batch table holds only the columns the active filters read (narrow rows are
             # several times faster to filter)
-            valid = [vf for vf in compiled.values() if not isinstance(vf, FilterError)]
             self.batch_engine.keep_columns("objects",
                                            frozenset().union(*(vf.objects_columns for vf in valid)))
             cols = self.batch_engine.held_columns("objects")
             rows = [{k: r.get(k) for k in cols} for r in stored.rows.values()]
             self.batch_engine.load("objects", rows)
             self._load_annotations(valid, stored.object_ids)
+            from skysift.context.tables import CONTEXT_TABLES
+
+            for table in CONTEXT_TABLES:
+                self.batch_engine.load(table, context.rows.get(table, []) if context else [])
             latest = _latest_alert_per_object(alerts)
             utc = utc_now_text()
 
@@ -256,8 +278,9 @@ class Pipeline:
                     report.email_matches += queued
                     report.records_rejected += rejected
         t4 = time.perf_counter()
-        report.seconds = {"store": t1 - t0, "filters": t2 - t1 - records_s, "records": records_s,
-                          "flush": t3 - t2,
-                          "bookkeeping": t4 - t3}
+        context_s = report.seconds.get("context", 0.0)
+        report.seconds = {"store": t1 - t0, "context": context_s,
+                          "filters": t2 - t1 - records_s - context_s, "records": records_s,
+                          "flush": t3 - t2, "bookkeeping": t4 - t3}
         return report
 

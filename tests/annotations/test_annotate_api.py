@@ -88,7 +88,7 @@ def test_query_tables_take_lasairs_annotator_spelling(world, live):
     rows = bob.query("objects.diaObjectId, fruitbat.classification AS f, bobcat.classification AS b",
                      "objects, annotator:fruitbat&bobcat", "")
     assert rows == [{"diaObjectId": 72, "f": "AGN", "b": "var"}]
-    for tables, word in (("objects,watchlist:3", "watchlist"), ("objects,annotator:x y", "x y"),
+    for tables, word in (("objects,watchlist:x", "watchlist ids"), ("objects,annotator:x y", "x y"),
                          ("objects,annotator:secretbat", "secretbat")):
         with pytest.raises(LasairError, match=word):
             bob.query("objects.diaObjectId", tables, "")

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from skysift.filters.catalogue import Catalogue
 
 __all__ = ["ANNOTATOR_COLUMNS", "BATCH_ANNOTATIONS_COLUMNS", "catalogue_with", "user_catalogue",
-           "visible_topics"]
+           "visible_context", "visible_topics"]
 
 ANNOTATOR_COLUMNS = {
     "diaObjectId": "int", "classification": "text", "version": "text", "explanation": "text",
@@ -39,24 +39,39 @@ def visible_topics(conn: sa.Connection, user_id: int | None) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=256)
-def catalogue_with(topics: frozenset[str]) -> Catalogue:
-    """The documented catalogue plus these annotator tables (cached per set of topics)."""
+def catalogue_with(topics: frozenset[str], watchlists: frozenset[int] = frozenset(),
+                   watchmaps: frozenset[int] = frozenset()) -> Catalogue:
+    """The documented catalogue plus these annotator tables, reading the hits of these
+    watchlists and watchmaps (cached per combination)."""
+    from skysift.context.tables import SCOPED
     from skysift.filters.manage import catalogue
 
     base = catalogue()
-    if not topics:
+    if not topics and not watchlists and not watchmaps:
         return base
     tables = dict(base.tables)
     for topic in sorted(topics):
         if base.find_table(topic) is None:
             tables[topic] = ANNOTATOR_COLUMNS
+    ids = {"watchlist_hits": watchlists, "area_hits": watchmaps}
     return Catalogue(tables, extra_functions=base.extra_functions,
-                     annotators=[t for t in topics if t in tables])
+                     annotators=[t for t in topics if t in tables],
+                     scopes={t: (c, ids.get(t, frozenset())) for t, c in SCOPED.items()},
+                     join_keys=base.join_keys)
+
+
+def visible_context(conn: sa.Connection, user_id: int | None) -> tuple[frozenset[int],
+                                                                       frozenset[int]]:
+    """Ids of the watchlists and watchmaps ``user_id``'s filters read: public ones and theirs."""
+    from skysift.context.owned import visible_ids
+    from skysift.store.schema import watchlists, watchmaps
+
+    return visible_ids(conn, watchlists, user_id), visible_ids(conn, watchmaps, user_id)
 
 
 def user_catalogue(conn: sa.Connection, user_id: int | None) -> Catalogue:
     """The catalogue for validating ``user_id``'s filters and queries."""
-    return catalogue_with(visible_topics(conn, user_id))
+    return catalogue_with(visible_topics(conn, user_id), *visible_context(conn, user_id))
 
 
 def annotator_acl(conn: sa.Connection) -> list[tuple[str, int, bool]]:

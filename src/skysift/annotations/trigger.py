@@ -2,152 +2,36 @@
 
 When annotations arrive (the API or the Kafka path), every active filter with trigger
 ``annotation`` or ``both`` that reads one of the annotated annotators runs over the store,
-restricted to the annotated objects (``AND objects.diaObjectId IN (...)``), with the filter
-deadline and row cap; its rows are produced to its topic with header ``reason=annotation``
-(lite and full records take their light curves from the store). A filter that fails has its
-error recorded (``last_error``) and the others go on.
+restricted to the annotated objects, with header ``reason=annotation``
+(:func:`skysift.filters.trigger.run_store_filters`).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from skysift.config import Settings
+from skysift.filters.trigger import TriggerReport, run_store_filters
 
 __all__ = ["TriggerReport", "run_annotation_filters"]
 
-log = logging.getLogger(__name__)
 TRIGGERS = ("annotation", "both")
-
-
-@dataclass
-class TriggerReport:
-    filters_run: int = 0
-    records_produced: int = 0
-    records_rejected: int = 0
-    per_topic: dict[str, int] = field(default_factory=dict)
-    filter_errors: dict[str, str] = field(default_factory=dict)
-
-
-_CACHE: Any = None
-
-
-def _cache() -> Any:
-    global _CACHE
-    if _CACHE is None:
-        from skysift.filters.compiled import CompiledFilters
-
-        _CACHE = CompiledFilters()
-    return _CACHE
-
-
-def _lightcurves(conn: sa.Connection, ids: list[int]) -> dict[int, Any]:
-    from skysift.filters.deliver import LightCurve
-    from skysift.store.lightcurve import fetch_lightcurves, fetch_objects
-
-    objs = fetch_objects(conn, ids)
-    lcs = fetch_lightcurves(conn, ids)
-    out = {}
-    for oid in ids:
-        lc, raw = lcs.get(oid), (objs.get(oid) or {}).get("diaObject")
-        out[oid] = LightCurve(
-            dia_object=json.loads(raw) if isinstance(raw, str) else raw,
-            sources=list(lc.diaSources) if lc is not None else [],
-            forced=list(lc.diaForcedSources) if lc is not None else [])
-    return out
 
 
 def run_annotation_filters(engine: sa.Engine, settings: Settings, sink: Any,
                            touched: Mapping[str, set[int]]) -> TriggerReport:
     """Run the annotation-triggered filters over ``touched`` ({topic: object ids}), produce
     their records to ``sink`` (a :class:`~skysift.streams.output.RecordSink`) and flush it."""
-    from skysift.filters.compile import compile_filter
-    from skysift.filters.compiled import filter_failure
-    from skysift.filters.deliver import KAFKA_OUTPUTS, deliver_rows, row_object_id
-    from skysift.filters.engine import run_query
-    from skysift.filters.manage import active_filters, record_error
-    from skysift.streams.output import load_today_bytes, save_counts
-    from skysift.store.translate import db_errors
-    from skysift.streams.records import utc_now_text
-
-    report = TriggerReport()
     touched = {t: set(ids) for t, ids in touched.items() if ids}
     if not touched:
-        return report
-    cache = _cache()
-    errors: dict[int, str | None] = {}
-    email: list[tuple[Any, list, str]] = []
-    with db_errors("run the annotation-triggered filters"), engine.connect() as conn:
-        filters = active_filters(conn, TRIGGERS)
-        cache.refresh(conn)
-        sink.today_bytes = load_today_bytes(conn)
-        dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
-        for flt in filters:
-            try:
-                vf = cache.get(flt)
-            except Exception as exc:  # noqa: BLE001 - recorded on the filter
-                errors[flt.id] = str(filter_failure(exc, flt.name))
-                continue
-            used = [t for t in vf.annotators if t in touched]
-            if not used:
-                continue
-            ids = sorted(set().union(*(touched[t] for t in used)))
-            report.filters_run += 1
-            try:
-                text = compile_filter(vf, dialect, restrict_ids=ids,
-                                      limit=settings.filter_row_cap + 1)
-                result = run_query(conn, text, dialect=dialect,
-                                   timeout_s=settings.filter_timeout_s,
-                                   row_cap=settings.filter_row_cap, filter_name=flt.name)
-            except Exception as exc:  # noqa: BLE001 - recorded on the filter
-                exc = filter_failure(exc, flt.name)
-                errors[flt.id] = str(exc)
-                report.filter_errors[flt.name] = str(exc)
-                log.warning("filter %s (annotation trigger) failed: %s", flt.name, exc)
-                continue
-            if not result.rows:
-                continue
-            utc = utc_now_text()
-            if flt.output == "email":
-                email.append((flt, result.rows, utc))
-                continue
-            if flt.output not in KAFKA_OUTPUTS or not flt.topic:
-                continue
-            lcs: dict[int, Any] = {}
-            if flt.output != "plain":
-                lcs = _lightcurves(conn, [i for i in map(row_object_id, result.rows)
-                                          if i is not None])
-            produced, rejected = deliver_rows(
-                sink, topic=flt.topic, filter_name=flt.name, output=flt.output,
-                quota=flt.byte_quota, rows=result.rows, utc=utc, reason="annotation",
-                lightcurve_for=lcs.get)
-            report.records_produced += produced
-            report.records_rejected += rejected
-            if produced:
-                report.per_topic[flt.topic] = report.per_topic.get(flt.topic, 0) + produced
-    sink.flush()
-    with db_errors("record the triggered filters' counts"), engine.begin() as conn:
-        save_counts(conn, sink.take_counts())
-        for fid, err in errors.items():
-            record_error(conn, fid, err)
-        if email:
-            _queue_email(conn, settings, email)
-    return report
+        return TriggerReport()
 
+    def ids_for(vf: Any) -> list[int]:
+        used = [t for t in vf.annotators if t in touched]
+        return sorted(set().union(*(touched[t] for t in used))) if used else []
 
-def _queue_email(conn: sa.Connection, settings: Settings, email: list) -> None:
-    """Email filters keep their annotation-triggered matches for the next digest."""
-    try:
-        from skysift.notify.digest import queue_matches
-    except ImportError:  # the digests are not installed in this build
-        return
-    now = datetime.now(UTC)
-    for flt, rows, utc in email:
-        queue_matches(conn, settings, flt, rows, utc, lambda _oid: None, now)
+    return run_store_filters(engine, settings, sink, triggers=TRIGGERS, ids_for=ids_for,
+                             reason="annotation")

@@ -27,9 +27,21 @@ def _path(ctx: click.Context, given: Path | None) -> Path:
 
 
 def _load(ctx: click.Context, given: Path | None) -> Any:
+    """The GCN settings; the global --data-dir / --database, when given, name the broker's
+    store that every written alert is registered in (as the settings' ``broker`` section)."""
+    import dataclasses
+
     from skysift.gcn.settings import load_settings
 
-    return load_settings(_path(ctx, given))
+    settings = load_settings(_path(ctx, given))
+    root = ctx.find_root().obj
+    overrides = getattr(root, "overrides", {}) or {}
+    if overrides.get("data_dir") or overrides.get("database"):
+        settings = dataclasses.replace(
+            settings, broker_data_dir=(Path(overrides["data_dir"]) if overrides.get("data_dir")
+                                       else settings.broker_data_dir),
+            broker_database=overrides.get("database") or settings.broker_database)
+    return settings
 
 
 @click.group()

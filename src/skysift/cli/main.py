@@ -37,6 +37,9 @@ COMMANDS: dict[str, str] = {
     "serve": "skysift.cli.web_cmd:serve",
     "web": "skysift.cli.web_cmd:web",
     "notify": "skysift.cli.notify_cmd:notify",
+    "watchlist": "skysift.cli.context_cmd:watchlist",
+    "watchmap": "skysift.cli.context_cmd:watchmap",
+    "gw": "skysift.cli.context_cmd:gw",
 }
 
 

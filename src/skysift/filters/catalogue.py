@@ -37,6 +37,13 @@ class Catalogue:
     annotators
         Which of ``tables`` are annotators (see :mod:`skysift.annotations`): the compiler reads
         each from the ``annotations`` table, restricted to that topic.
+    scopes
+        ``{table: (column, ids)}``: the compiler reads ``table`` only where ``column`` is one
+        of ``ids`` (a user's filters read the rows of their own and public watchlists and
+        watchmaps; see :mod:`skysift.context.tables`).
+    join_keys
+        ``{table: (column, other)}``: a table without diaObjectId, listed after a comma, is
+        joined to ``other`` on ``column`` when both are in FROM (``gw_events`` to ``gw_hits``).
 
     Examples
     --------
@@ -50,6 +57,8 @@ class Catalogue:
     tables: Mapping[str, Mapping[str, str]]
     extra_functions: frozenset[str] = field(default=frozenset())
     annotators: frozenset[str] = field(default=frozenset())
+    scopes: Mapping[str, tuple[str, frozenset[int]]] = field(default_factory=dict)
+    join_keys: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     _lower_tables: Mapping[str, str] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     _lower_columns: Mapping[str, Mapping[str, str]] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
 
@@ -59,6 +68,8 @@ class Catalogue:
         *,
         extra_functions: Iterable[str] = (),
         annotators: Iterable[str] = (),
+        scopes: Mapping[str, tuple[str, Iterable[int]]] | None = None,
+        join_keys: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         frozen: dict[str, Mapping[str, str]] = {}
         lower_tables: dict[str, str] = {}
@@ -84,6 +95,17 @@ class Catalogue:
         if unknown:
             raise ValueError(f"annotator tables {unknown} are not declared as tables")
         object.__setattr__(self, "annotators", frozenset(annotators))
+        scoped: dict[str, tuple[str, frozenset[int]]] = {}
+        for table, (column, ids) in (scopes or {}).items():
+            if column not in frozen.get(table, {}):
+                raise ValueError(f"scope {table}.{column} is not a declared column")
+            scoped[table] = (column, frozenset(int(i) for i in ids))
+        object.__setattr__(self, "scopes", MappingProxyType(scoped))
+        keys: dict[str, tuple[str, str]] = {}
+        for table, (column, other) in (join_keys or {}).items():
+            if table in frozen and other in frozen:
+                keys[table] = (column, other)
+        object.__setattr__(self, "join_keys", MappingProxyType(keys))
         object.__setattr__(self, "_lower_tables", MappingProxyType(lower_tables))
         object.__setattr__(self, "_lower_columns", MappingProxyType(lower_columns))
 

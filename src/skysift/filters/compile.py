@@ -109,6 +109,8 @@ def compile_filter(
     tree = bottom_up(tree, rewrite)
     if vf.annotators:
         _annotator_tables(tree, vf.annotators, dialect)
+    if vf.scopes:
+        _scoped_tables(tree, vf.scopes)
     sql = tree.sql(dialect=WRITE_DIALECTS[dialect], identify=True, comments=False)
     if cacheable:
         vf._compiled[dialect] = sql
@@ -210,6 +212,26 @@ def _annotator_tables(tree: exp.Expression, annotators: Sequence[str], dialect: 
         for col in list(sub.find_all(exp.Column)):
             if col.name == "__topic":
                 col.replace(exp.Literal.string(table.name))
+        alias = table.alias or table.name
+        table.replace(exp.Subquery(this=sub, alias=exp.TableAlias(
+            this=exp.Identifier(this=alias, quoted=True))))
+
+
+def _scoped_tables(tree: exp.Expression, scopes: dict[str, tuple[str, frozenset[int]]]) -> None:
+    """Replace each scoped table by its rows whose scope column is one of the allowed ids
+    (``(SELECT * FROM watchlist_hits WHERE wl_id IN (...)) AS watchlist_hits``)."""
+    for table in list(tree.find_all(exp.Table)):
+        scope = scopes.get(table.name)
+        if scope is None or table.args.get("db"):
+            continue
+        column, ids = scope
+        key = exp.Column(this=exp.Identifier(this=column, quoted=True))
+        condition: exp.Expression = (
+            exp.In(this=key, expressions=[exp.Literal.number(i) for i in sorted(ids)])
+            if ids else exp.EQ(this=exp.Literal.number(1), expression=exp.Literal.number(0)))
+        sub = exp.select(exp.Star()).from_(exp.Table(this=exp.Identifier(this=table.name,
+                                                                          quoted=True)))
+        sub = sub.where(condition)
         alias = table.alias or table.name
         table.replace(exp.Subquery(this=sub, alias=exp.TableAlias(
             this=exp.Identifier(this=alias, quoted=True))))

@@ -52,11 +52,19 @@ class CompiledFilters:
         #: (topic, owner id, public) of every annotator, refreshed per batch: each filter is
         #: validated with the annotator tables its owner may read (skysift.annotations)
         self.annotators: list[tuple[str, int, bool]] = []
+        #: (id, owner id, public) of every watchlist and watchmap, refreshed per batch
+        self.watchlists: list[tuple[int, int, bool]] = []
+        self.watchmaps: list[tuple[int, int, bool]] = []
 
     def refresh(self, conn: sa.Connection) -> None:
         from skysift.annotations.catalogue import annotator_acl
+        from skysift.store.schema import watchlists, watchmaps
 
         self.annotators = annotator_acl(conn)
+        self.watchlists, self.watchmaps = (
+            [(int(i), int(u), bool(p)) for i, u, p in conn.execute(
+                sa.select(t.c.id, t.c.user_id, t.c.public))]
+            for t in (watchlists, watchmaps))
 
     def get(self, flt: Filter) -> Any:
         from skysift.annotations.catalogue import catalogue_with
@@ -64,10 +72,14 @@ class CompiledFilters:
 
         topics = frozenset(t for t, owner, public in self.annotators
                            if public or owner == flt.user_id)
-        stamp = (flt.modified, flt.sql, topics)
+        lists = frozenset(i for i, owner, public in self.watchlists
+                          if public or owner == flt.user_id)
+        maps = frozenset(i for i, owner, public in self.watchmaps
+                         if public or owner == flt.user_id)
+        stamp = (flt.modified, flt.sql, topics, lists, maps)
         hit = self._cache.get(flt.id)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        vf = validate_filter(flt.sql, catalogue_with(topics), name=flt.name)
+        vf = validate_filter(flt.sql, catalogue_with(topics, lists, maps), name=flt.name)
         self._cache[flt.id] = (stamp, vf)
         return vf

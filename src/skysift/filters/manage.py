@@ -74,12 +74,18 @@ class Filter:
 
 
 @functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def catalogue():
-    """The allow-list of tables and columns a filter may use."""
+    """The allow-list of tables and columns a filter may use: ``objects`` and the context
+    tables (skysift.context.tables). The scoped ones (watchlist and watchmap hits) read no
+    rows here; a user's catalogue (skysift.annotations.catalogue.user_catalogue) opens the
+    lists and maps that user may read."""
+    from skysift.context.tables import CONTEXT_TABLES, JOIN_KEYS, SCOPED
     from skysift.filters.catalogue import Catalogue
     from skysift.store.columns import filter_catalogue
 
-    return Catalogue(filter_catalogue())
+    return Catalogue({**filter_catalogue(), **CONTEXT_TABLES},
+                     scopes={t: (c, ()) for t, c in SCOPED.items()}, join_keys=JOIN_KEYS)
 
 
 def _validate(sql: str, name: str, user_id: int | None = None, *, engine: Any = None,

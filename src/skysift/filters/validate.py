@@ -64,6 +64,9 @@ class ValidatedFilter:
         How the query names the objects table (``objects`` or its alias).
     annotators
         The annotator topics the filter reads as tables (see :mod:`skysift.annotations`).
+    scopes
+        ``{table: (column, ids)}`` for the scoped tables the filter reads (the compiler reads
+        only those rows; see :class:`~skysift.filters.catalogue.Catalogue`).
     """
 
     sql: str
@@ -74,6 +77,7 @@ class ValidatedFilter:
     key_output: str | None = None
     objects_ref: str = OBJECTS
     annotators: tuple[str, ...] = ()
+    scopes: dict[str, tuple[str, frozenset[int]]] = field(default_factory=dict)
     _compiled: dict[str, str] = field(default_factory=dict, repr=False)
     _objects_columns: list[frozenset[str]] = field(default_factory=list, repr=False)
 
@@ -151,7 +155,8 @@ def validate_filter(sql: str, catalogue: Catalogue, *, name: str | None = None) 
     return ValidatedFilter(
         sql=sql, columns=tuple(columns), tables=tables, ast=select, name=name,
         key_output=_key_output(select, columns, objects_ref), objects_ref=objects_ref,
-        annotators=tuple(t for t in tables if t in catalogue.annotators))
+        annotators=tuple(t for t in tables if t in catalogue.annotators),
+        scopes={t: catalogue.scopes[t] for t in tables if t in catalogue.scopes})
 
 
 def nesting_depth(root: exp.Expression) -> int:
@@ -232,7 +237,9 @@ def _parse_message(exc: ParseError) -> str:
 
 def _add_implicit_joins(select: exp.Select, refs: list[resolve.TableRef], catalogue: Catalogue,
                         objects_ref: str) -> None:
-    """``FROM objects, t`` joins t on diaObjectId (as Lasair's query builder does)."""
+    """``FROM objects, t`` joins t on diaObjectId (as Lasair's query builder does); a table
+    without diaObjectId joins the table its catalogue ``join_keys`` names, when that is in FROM
+    (``FROM objects, gw_hits, gw_events``: gw_events on superevent_id)."""
     conditions: list[exp.Expression] = []
     for ref in refs:
         if ref.implicit and ref.table != OBJECTS:
@@ -241,8 +248,18 @@ def _add_implicit_joins(select: exp.Select, refs: list[resolve.TableRef], catalo
                 other = resolve.key_column(ref.ref)
                 other.set("this", exp.Identifier(this=column, quoted=True))
                 conditions.append(exp.EQ(this=resolve.key_column(objects_ref), expression=other))
+            elif ref.table in catalogue.join_keys:
+                key, target = catalogue.join_keys[ref.table]
+                for partner in (r for r in refs if r.table == target):
+                    conditions.append(exp.EQ(this=_qualified(ref.ref, key),
+                                             expression=_qualified(partner.ref, key)))
     if conditions:
         select.where(*conditions, append=True, copy=False)
+
+
+def _qualified(ref: str, column: str) -> exp.Column:
+    return exp.Column(this=exp.Identifier(this=column, quoted=True),
+                      table=exp.Identifier(this=ref, quoted=True))
 
 
 def _key_output(select: exp.Select, columns: list[str], objects_ref: str) -> str | None:

@@ -55,6 +55,10 @@ class AlertProcessor:
         self.settings = settings
         self.plugins = settings.plugins_enabled if plugins is None else plugins
         self.log = log or logging.getLogger("skysift.gcn")
+        from skysift.bridge import StoreBridge
+
+        #: registers each written alert in the broker's store (None: not configured)
+        self.bridge = StoreBridge.for_gcn(settings, self.log)
 
     def warm_up(self) -> None:
         """Import the heavy modules and the ephemeris now, so the first alert is not slower."""
@@ -145,6 +149,8 @@ class AlertProcessor:
                                          problems)
             update_event_index(ev_dir, sid)
         self.log.info("%s %s: %s %s", sid, atype, status, alert_dir)
+        if self.bridge is not None:
+            self.bridge(notice)
         if self.plugins and not (alert_dir / PLUGINS_DONE_FILE).exists():
             from skysift.gcn.plugins import run_plugins
 

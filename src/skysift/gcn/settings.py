@@ -75,6 +75,10 @@ class GcnSettings:
     plugins_enabled: bool = True
     plugins_dir: Path = Path("plugins")
     plugin_timeout: float = 60.0
+    #: the broker's store to register every written alert in (the ``broker`` section, or the
+    #: global --data-dir / --database of ``skysift gcn ...``); both None = not registered
+    broker_data_dir: Path | None = None
+    broker_database: str | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -136,6 +140,7 @@ def load_settings(path: Path | str) -> GcnSettings:
     ascii_map = _section(lvk, "ascii_map", {"convert", "nside"}, p)
     moc = _section(lvk, "moc", {"convert"}, p)
     plugins = _section(raw, "plugins", {"enabled", "folder", "timeout"}, p)
+    broker = _section(raw, "broker", {"data_dir", "database"}, p)
     base = path.parent
 
     domain = str(gk.get("domain") or "gcn.nasa.gov")
@@ -178,6 +183,8 @@ def load_settings(path: Path | str) -> GcnSettings:
         plugins_enabled=_typed(plugins, "enabled", bool, True, p, "plugins"),
         plugins_dir=_path(plugins.get("folder") or "plugins", base),
         plugin_timeout=_typed(plugins, "timeout", float, 60.0, p, "plugins"),
+        broker_data_dir=_path(broker["data_dir"], base) if broker.get("data_dir") else None,
+        broker_database=str(broker["database"]) if broker.get("database") else None,
     )
 
 

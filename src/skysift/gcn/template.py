@@ -76,6 +76,13 @@ plugins:
   folder: plugins
   # seconds before a plugin is stopped
   timeout: 60
+
+# The bridge (docs/context.md): register every written alert in skysift's broker store, so
+# filters can join gw_hits and gw_events. Uncomment and name the broker's data directory
+# (its skysift.toml is read) or its database URL; `skysift --data-dir D gcn ...` does the same.
+# broker:
+#   data_dir: ~/skysift-data
+#   database: postgresql+psycopg://skysift@127.0.0.1/skysift
 """
 
 PLUGIN_TEMPLATE = '''\

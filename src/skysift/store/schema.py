@@ -6,8 +6,7 @@ spelling; SQLAlchemy quotes them, so in raw PostgreSQL SQL write ``"diaObjectId"
 The migrations in ``skysift/store/migrations/versions`` create exactly this ``metadata`` (a test
 compares them with Alembic's autogenerate on both engines). A change here needs a new migration.
 
-Room is left for later issues: annotators/annotations and sky-map areas get their own tables in
-their own migrations.
+Later issues add their tables in their own migrations (annotators 0002, context 0006).
 """
 
 from __future__ import annotations
@@ -36,6 +35,14 @@ __all__ = [
     "topic_stats",
     "users",
     "web_sessions",
+    "watchlists",
+    "watchlist_cones",
+    "watchlist_hits",
+    "watchmaps",
+    "area_hits",
+    "gw_events",
+    "gw_maps",
+    "gw_hits",
 ]
 
 TRIGGERS = ("none", "alert", "annotation", "both")
@@ -276,4 +283,117 @@ annotations = sa.Table(
     sa.Column("timestamp", UTCDateTime, nullable=False, default=_now,
               comment="UTC time of the last write"),
     sa.UniqueConstraint("diaObjectId", "topic"),
+)
+
+# ---------------------------------------------------------------------------------------------
+# Context (migration 0006; see skysift.context): watchlists, watchmaps, gravitational-wave events.
+# Hit tables are many-to-many: one object may hit several cones, lists, areas and events.
+
+watchlists = sa.Table(
+    "watchlists", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default="", server_default=""),
+    sa.Column("public", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("active", sa.Boolean, nullable=False, default=True, server_default=sa.true()),
+    sa.Column("radius_arcsec", sa.Double, nullable=False,
+              comment="default cone radius (arcsec), for cones without their own"),
+    sa.Column("n_cones", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("created", UTCDateTime, nullable=False, default=_now,
+              server_default=sa.func.current_timestamp()),
+    sa.Column("modified", UTCDateTime, nullable=False, default=_now, onupdate=_now,
+              server_default=sa.func.current_timestamp()),
+)
+
+watchlist_cones = sa.Table(
+    "watchlist_cones", metadata,
+    sa.Column("cone_id", ID64, primary_key=True, autoincrement=True),
+    sa.Column("wl_id", sa.Integer, sa.ForeignKey("watchlists.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("ra", sa.Double, nullable=False, comment="degrees, ICRS"),
+    sa.Column("decl", sa.Double, nullable=False, comment="degrees, ICRS"),
+    sa.Column("name", sa.Text, nullable=False, default="", server_default=""),
+    sa.Column("radius_arcsec", sa.Double, comment="this cone's radius; NULL = the list's"),
+)
+
+watchlist_hits = sa.Table(
+    "watchlist_hits", metadata,
+    sa.Column("diaObjectId", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("cone_id", sa.BigInteger, sa.ForeignKey("watchlist_cones.cone_id", ondelete="CASCADE"),
+              primary_key=True, autoincrement=False),
+    sa.Column("wl_id", sa.Integer, sa.ForeignKey("watchlists.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False, default="", server_default=""),
+    sa.Column("arcsec", sa.Double, nullable=False, comment="angular separation (arcsec)"),
+)
+
+watchmaps = sa.Table(
+    "watchmaps", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default="", server_default=""),
+    sa.Column("public", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("active", sa.Boolean, nullable=False, default=True, server_default=sa.true()),
+    sa.Column("moc", sa.Text, nullable=False, comment="the MOC, mocpy's ASCII serialisation"),
+    sa.Column("area_deg2", sa.Double, nullable=False, comment="sky area (deg2)"),
+    sa.Column("max_order", sa.Integer, nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False, default=_now,
+              server_default=sa.func.current_timestamp()),
+    sa.Column("modified", UTCDateTime, nullable=False, default=_now, onupdate=_now,
+              server_default=sa.func.current_timestamp()),
+)
+
+area_hits = sa.Table(
+    "area_hits", metadata,
+    sa.Column("ar_id", sa.Integer, sa.ForeignKey("watchmaps.id", ondelete="CASCADE"),
+              primary_key=True, autoincrement=False),
+    sa.Column("diaObjectId", sa.BigInteger, primary_key=True, autoincrement=False, index=True),
+)
+
+gw_events = sa.Table(
+    "gw_events", metadata,
+    sa.Column("superevent_id", sa.Text, primary_key=True),
+    sa.Column("alert_type", sa.Text, nullable=False, comment="of the latest notice"),
+    sa.Column("alert_time", UTCDateTime, nullable=False, comment="time_created of the latest notice"),
+    sa.Column("t_event", sa.Double, comment="event time (MJD, TAI scale as midpointMjdTai)"),
+    sa.Column("far", sa.Double, comment="false alarm rate (Hz)"),
+    sa.Column("significant", sa.Boolean),
+    sa.Column("gw_group", sa.Text, comment="CBC or Burst (the notice's event.group)"),
+    sa.Column("p_BNS", sa.Double), sa.Column("p_NSBH", sa.Double),
+    sa.Column("p_BBH", sa.Double), sa.Column("p_Terrestrial", sa.Double),
+    sa.Column("HasNS", sa.Double), sa.Column("HasRemnant", sa.Double),
+    sa.Column("HasMassGap", sa.Double),
+    sa.Column("area50", sa.Double, comment="50% credible area (deg2)"),
+    sa.Column("area90", sa.Double, comment="90% credible area (deg2)"),
+    sa.Column("dist_mean", sa.Double, comment="posterior mean distance (Mpc)"),
+    sa.Column("dist_std", sa.Double, comment="posterior distance standard deviation (Mpc)"),
+    sa.Column("retracted", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("map_version", sa.Integer, comment="the gw_maps version in use; NULL = no map"),
+    sa.Column("updated", UTCDateTime, nullable=False, default=_now, onupdate=_now,
+              server_default=sa.func.current_timestamp()),
+)
+
+gw_maps = sa.Table(
+    "gw_maps", metadata,
+    sa.Column("superevent_id", sa.Text, sa.ForeignKey("gw_events.superevent_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("alert_type", sa.Text, nullable=False),
+    sa.Column("alert_time", UTCDateTime, nullable=False),
+    sa.Column("fits", sa.LargeBinary, nullable=False, comment="the multi-order sky map, as sent"),
+)
+
+gw_hits = sa.Table(
+    "gw_hits", metadata,
+    sa.Column("superevent_id", sa.Text, sa.ForeignKey("gw_events.superevent_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("diaObjectId", sa.BigInteger, primary_key=True, autoincrement=False, index=True),
+    sa.Column("contour", sa.Double, nullable=False,
+              comment="credible level (0-1) of the object's position in the latest map"),
+    sa.Column("probdens2", sa.Double, nullable=False, comment="probability per deg2 there"),
+    sa.Column("t_gw", sa.Double, comment="days from the event to the first detection"),
 )

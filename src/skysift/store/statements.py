@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from skysift.errors import StoreError
 from skysift.store.records import dumps_record
 
-__all__ = ["IN_CHUNK", "chunks", "insert_ignore", "insert_statement", "select_in", "upsert"]
+__all__ = ["IN_CHUNK", "chunks", "in_ids", "insert_ignore", "insert_statement", "select_in", "upsert"]
 
 #: Ids per select: keeps single statements and their parameters of bounded size.
 IN_CHUNK = 50_000
@@ -43,16 +43,17 @@ def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str,
 
 
 def upsert(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
-           key: str) -> None:
-    """Insert ``rows``, replacing every other column of rows whose ``key`` exists
-    (ON CONFLICT (key) DO UPDATE). Keys must be unique within ``rows``."""
+           key: str | Sequence[str]) -> None:
+    """Insert ``rows``, replacing every other column of rows whose ``key`` (a column, or the
+    columns of a composite key) exists (ON CONFLICT (key) DO UPDATE). Keys must be unique
+    within ``rows``."""
     if not rows:
         return
+    keys = [key] if isinstance(key, str) else list(key)
     stmt = insert_statement(conn, table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[key],
-        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != key},
-    )
+    others = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    stmt = (stmt.on_conflict_do_update(index_elements=keys, set_=others) if others
+            else stmt.on_conflict_do_nothing(index_elements=keys))
     conn.execute(stmt, list(rows))
 
 
@@ -62,7 +63,7 @@ def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any
         yield values[start:start + size]
 
 
-def _in_ids(conn: sa.Connection, key: sa.ColumnElement[Any],
+def in_ids(conn: sa.Connection, key: sa.ColumnElement[Any],
             ids: Sequence[int]) -> sa.ColumnElement[bool]:
     """``key IN ids`` as one bound parameter: a PostgreSQL array, or a JSON array unpacked by
     SQLite's ``json_each`` (64-bit integers stay exact). Rendering one placeholder per id costs
@@ -83,7 +84,7 @@ def select_in(conn: sa.Connection, columns: Iterable[sa.ColumnElement[Any]],
     cols = list(columns)
     out: list[Any] = []
     for part in chunks(ids):
-        result = conn.execute(sa.select(*cols).where(_in_ids(conn, key, part)))
+        result = conn.execute(sa.select(*cols).where(in_ids(conn, key, part)))
         if all(_plain(c) for c in cols):
             # plain numbers and text need no result processing: read the driver's tuples
             # directly (3x faster on the 30,000-row light-curve reads of a batch)

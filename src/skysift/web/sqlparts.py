@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["PARTS", "compose", "locate", "split"]
+__all__ = ["PARTS", "compose", "locate", "split", "top_level_tail"]
 
 #: The box names, as the Lasair API names them.
 PARTS = ("selected", "tables", "conditions")
@@ -67,6 +67,21 @@ def _top_level_keywords(sql: str) -> list[tuple[str, int, int]]:
             continue
         i += 1
     return found
+
+
+def top_level_tail(conditions: str) -> tuple[str, str]:
+    """``conditions`` cut before a top-level ORDER BY (not one inside brackets or strings):
+    (the conditions, ``"\\nORDER BY ..."`` or "").
+
+    >>> top_level_tail("objects.ra > 1 ORDER BY objects.ra")
+    ('objects.ra > 1', '\\nORDER BY objects.ra')
+    >>> top_level_tail("objects.name = 'order by'")
+    ("objects.name = 'order by'", '')
+    """
+    for word, start, _end in _top_level_keywords(conditions):
+        if word == "order":
+            return conditions[:start].rstrip(), "\n" + conditions[start:].strip()
+    return conditions, ""
 
 
 def split(sql: str) -> tuple[str, str, str] | None:

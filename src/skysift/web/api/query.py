@@ -46,27 +46,55 @@ SPECS = (
 _TOPIC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def lasair_tables(tables: str) -> str:
-    """Lasair's picker spellings in ``tables`` made plain FROM items: ``annotator:a&b`` becomes
-    ``a, b`` (each annotator is a table of its own in skysift's filters). Watchlists and areas
-    (``watchlist:N``, ``area:N``) are refused: skysift has none yet."""
-    items = []
+def lasair_tables(tables: str) -> tuple[str, list[str]]:
+    """Lasair's picker spellings in ``tables`` made plain FROM items, and the conditions they
+    imply:
+
+    - ``annotator:a&b`` becomes ``a, b`` (each annotator is a table of its own);
+    - ``watchlist:N`` becomes ``watchlist_hits`` with ``watchlist_hits.wl_id = N``;
+    - ``area:N`` becomes ``area_hits`` with ``area_hits.ar_id = N``, and ``area:N&M`` the
+      objects in every one of the areas: ``area_hits AS ar0, area_hits AS ar1`` with
+      ``ar0.ar_id = N AND ar1.ar_id = M`` (Lasair's aliases).
+
+    >>> lasair_tables("objects, watchlist:3, area:1&2")
+    ('objects, watchlist_hits, area_hits AS ar0, area_hits AS ar1', ['watchlist_hits.wl_id = 3', 'ar0.ar_id = 1', 'ar1.ar_id = 2'])
+    """
+    items: list[str] = []
+    conditions: list[str] = []
     for item in tables.split(","):
         word = item.strip()
         kind, sep, rest = word.partition(":")
         if not sep:
-            items.append(item)
+            items.append(word)
             continue
-        if kind.strip().lower() != "annotator":
-            raise BadInput(f"tables: skysift has no {kind.strip()!r} tables ('{word}'); "
-                           "objects, sherlock_classifications and annotators can be used",
-                           field="tables")
-        for topic in rest.split("&"):
-            if not _TOPIC.match(topic.strip()):
-                raise BadInput(f"tables: '{topic.strip()}' in '{word}' is not an annotator name",
+        kind = kind.strip().lower()
+        parts = [x.strip() for x in rest.split("&")]
+        if kind == "annotator":
+            for topic in parts:
+                if not _TOPIC.match(topic):
+                    raise BadInput(f"tables: '{topic}' in '{word}' is not an annotator name",
+                                   field="tables")
+                items.append(topic)
+        elif kind in ("watchlist", "area"):
+            if not all(x.isdigit() and len(x) < 10 for x in parts) or not parts:
+                raise BadInput(f"tables: '{word}' needs {kind} ids (numbers, & between them)",
                                field="tables")
-            items.append(" " + topic.strip())
-    return ",".join(items).strip()
+            if kind == "watchlist" and len(parts) > 1:
+                raise BadInput(f"tables: '{word}': one watchlist per query", field="tables")
+            table, column = (("watchlist_hits", "wl_id") if kind == "watchlist"
+                             else ("area_hits", "ar_id"))
+            if len(parts) == 1:
+                items.append(table)
+                conditions.append(f"{table}.{column} = {int(parts[0])}")
+            else:
+                for i, ident in enumerate(parts):
+                    items.append(f"{table} AS ar{i}")
+                    conditions.append(f"ar{i}.{column} = {int(ident)}")
+        else:
+            raise BadInput(f"tables: skysift has no {kind!r} tables ('{word}'); objects, "
+                           "annotator:..., watchlist:N, area:N, gw_hits, gw_events and the "
+                           "other tables of docs/filters.md can be used", field="tables")
+    return ", ".join(i for i in items if i), conditions
 
 
 def build_sql(selected: str, tables: str, conditions: str) -> str:
@@ -76,17 +104,27 @@ def build_sql(selected: str, tables: str, conditions: str) -> str:
         for bad in FORBIDDEN:
             if bad in text:
                 raise BadInput(f"{name} may not contain '{bad}'", field=name)
-    sql = f"SELECT {selected}\nFROM {lasair_tables(tables)}"
+    from_items, implied = lasair_tables(tables)
+    sql = f"SELECT {selected}\nFROM {from_items}"
+    implied_text = " AND ".join(implied)
     if _ORDER.match(conditions):
-        return f"{sql}\n{conditions}"
-    return f"{sql}\nWHERE {conditions}" if conditions.strip() else sql
+        where = f"\nWHERE {implied_text}" if implied else ""
+        return f"{sql}{where}\n{conditions}"
+    if conditions.strip():
+        if implied:
+            from skysift.web.sqlparts import top_level_tail
+
+            body, tail = top_level_tail(conditions)
+            return f"{sql}\nWHERE {implied_text} AND (\n{body}\n){tail}"
+        return f"{sql}\nWHERE {conditions}"
+    return f"{sql}\nWHERE {implied_text}" if implied else sql
 
 
 def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
                   offset: int) -> list[dict]:
     """Validate and run ``sql`` for ``user``; the rows, at most the user's row cap."""
-    from skysift.errors import ConfigError
     from skysift.annotations.catalogue import user_catalogue
+    from skysift.errors import ConfigError
     from skysift.filters.compile import check_compiles, compile_filter
     from skysift.filters.engine import run_query
     from skysift.filters.validate import HIDDEN_KEY, validate_filter
