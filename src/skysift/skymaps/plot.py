@@ -45,6 +45,9 @@ class PlotOptions:
     areas: dict[float, float] = field(default_factory=dict)
     width_px: int = 900
     dpi: int = 110
+    #: positions (RA, Dec in degrees) to mark on the map, e.g. the objects an event hit
+    marks: list[tuple[float, float]] = field(default_factory=list)
+    marks_label: str = "objects"
 
 
 def _xy(ra_deg: np.ndarray, dec_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,6 +153,11 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
         ax.plot(x, y, marker=marker, color=colour, mec="black", ms=8, ls="none")
         handles.append(Line2D([], [], marker=marker, color=colour, mec="black", ls="none",
                               label=f"{name} ({radius:.0f}° zone)"))
+    if opt.marks:
+        mx, my = _xy(np.array([m[0] for m in opt.marks]), np.array([m[1] for m in opt.marks]))
+        ax.plot(mx, my, marker="x", color="#e7298a", ms=6, mew=1.5, ls="none")
+        handles.append(Line2D([], [], marker="x", color="#e7298a", mew=1.5, ls="none",
+                              label=f"{opt.marks_label} ({len(opt.marks)})"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(-0.01, 1.02), fontsize=7,
               framealpha=0.9)  # the empty corner outside the ellipse
     if opt.title:

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from skysift.web.httperrors import BadInput
 from skysift.web.sessions import check_csrf
 
-__all__ = ["MAX_FIELDS", "Form", "parse_float", "parse_int", "read_form"]
+__all__ = ["MAX_FIELDS", "MAX_UPLOAD", "Form", "parse_float", "parse_int", "read_form",
+           "read_upload_form"]
 
 MAX_FIELDS = 40
 _MAX_PART = 256 * 1024
@@ -121,3 +122,34 @@ async def read_form(request: Request, *, csrf: bool = True) -> Form:
     if csrf:
         check_csrf(request, values.get("csrf_token"))
     return Form(values)
+
+
+#: The largest uploaded file (a watchlist of a million cones is about 40 MB of text).
+MAX_UPLOAD = 96 << 20
+
+
+async def read_upload_form(request: Request, file_field: str) -> tuple[Form, tuple[str, bytes] | None]:
+    """A form with one optional file, CSRF-checked: (the text fields, (filename, bytes) or
+    None when no file was chosen)."""
+    declared = request.headers.get("content-length")
+    if declared is None or not declared.isdigit() or int(declared) > MAX_UPLOAD + 65536:
+        raise BadInput(f"the upload is larger than {MAX_UPLOAD >> 20} MB (or has no length)")
+    try:
+        raw = await request.form(max_files=1, max_fields=MAX_FIELDS, max_part_size=MAX_UPLOAD)
+    except MultiPartException as exc:
+        raise BadInput(f"the form could not be read: {exc.message}") from exc
+    values: dict[str, str] = {}
+    upload: tuple[str, bytes] | None = None
+    for key, value in raw.multi_items():
+        if isinstance(value, UploadFile):
+            if key != file_field:
+                raise BadInput("files cannot be uploaded here", field=key)
+            data = await value.read()
+            if data:
+                upload = (value.filename or "upload", data)
+            continue
+        if len(key) > 64:
+            raise BadInput("a form field name is too long")
+        values.setdefault(key, value)
+    check_csrf(request, values.get("csrf_token"))
+    return Form(values), upload

@@ -83,9 +83,14 @@ def object_page(request: Request, object_id: str) -> Response:
     from skysift.store.lightcurve import fetch_lightcurves, fetch_objects
 
     oid = parse_int(object_id, "object id", lo=0, hi=2**63 - 1, label="an object id")
+    from skysift.context.owned import Viewer
+    from skysift.web.pages.context import context_of_object
+    from skysift.web.sessions import current_user
+
     with request.app.state.engine.connect() as conn:
         obj = fetch_objects(conn, [oid]).get(oid)
         lc = fetch_lightcurves(conn, [oid]).get(oid)
+        context = context_of_object(conn, oid, Viewer.of(current_user(request)))
     if obj is None and lc is None:
         raise NotFound(f"the store has no object {oid}")
     obj = obj or {"diaObjectId": oid}
@@ -101,4 +106,4 @@ def object_page(request: Request, object_id: str) -> Response:
                   dia_object=dia_object if isinstance(dia_object, dict) else None,
                   sources=sources, forced=forced, source_columns=SOURCE_COLUMNS,
                   forced_columns=FORCED_COLUMNS, plot=plot_data(sources, forced),
-                  updated=obj.get("updated"))
+                  updated=obj.get("updated"), context=context)
