@@ -1,9 +1,12 @@
 """``skysift demo``: the whole loop on embedded defaults, with real Rubin alerts.
 
-Starts the embedded broker, creates a demo user and three filters (plain, lite, full), replays the
-bundled sample of real LSSTCam alerts into the input topic with a progress bar, ingests them, and
-prints what each topic received and how to consume it. Keeps ingesting until Ctrl-C; ``--once``
-exits when the replay is processed (the broker is left running so the topics can be read).
+Starts the embedded broker, creates a demo user and four filters (plain, lite, full, and a
+kilonova filter joining gw_hits), replays the bundled sample of real LSSTCam alerts into the input
+topic with a progress bar, ingests them, then registers a mock gravitational-wave event whose sky
+map (made for the demo) covers some of those alerts: the kilonova filter receives the candidates
+detected after the event the moment the map arrives (Kafka header ``reason=skymap``). Prints what
+each topic received and how to consume it. Keeps ingesting until Ctrl-C; ``--once`` exits when the
+replay is processed (the broker is left running so the topics can be read).
 """
 
 from __future__ import annotations
@@ -29,13 +32,53 @@ DEMO_FILTERS = [
      "description": "New objects (at most 2 detections) seen in the i band, full alert",
      "sql": "SELECT objects.diaObjectId, objects.ra, objects.decl, objects.nDiaSources "
             "FROM objects WHERE objects.niSources >= 1 AND objects.nDiaSources <= 2"},
+    {"name": "kilonova_candidates", "output": "plain",
+     "description": "Inside the 90% region of a live gravitational-wave event with a neutron star",
+     "sql": "SELECT objects.diaObjectId, objects.ra, objects.decl, gw_hits.superevent_id, "
+            "gw_hits.contour, gw_hits.t_gw FROM objects, gw_hits, gw_events "
+            "WHERE gw_hits.contour < 0.9 AND gw_events.HasNS > 0.5"},
 ]
+#: The demo's mock event: a binary neutron star merger half a day before the sample night,
+#: its map a Fisher distribution of width 0.25 deg centred among the sample alerts.
+DEMO_EVENT = {"superevent_id": "MS250905a", "ra": 10.2, "dec": -45.1, "sigma_deg": 0.25,
+              "days_before": 0.5}
 
 
 def sample_alerts_dir():
     from importlib.resources import files
 
     return files("skysift") / "data" / "sample_alerts"
+
+
+def demo_notice(first_mjd_tai: float) -> bytes:
+    """The demo's mock LVK notice (PRELIMINARY, with its sky map) for a night starting at
+    ``first_mjd_tai``."""
+    from datetime import UTC, timedelta
+
+    from astropy.time import Time
+
+    from skysift.skymaps.mock import gaussian_skymap, mock_notice
+
+    ev = DEMO_EVENT
+    when = Time(first_mjd_tai - ev["days_before"], format="mjd", scale="tai").utc.to_datetime(timezone=UTC)
+    skymap = gaussian_skymap(ev["ra"], ev["dec"], ev["sigma_deg"], distance_mpc=(40.0, 8.0),
+                             object_name=ev["superevent_id"])
+    return mock_notice(ev["superevent_id"], when, skymap, alert_type="PRELIMINARY",
+                       time_created=when + timedelta(minutes=1))
+
+
+def _register_demo_event(engine, settings, sample: str) -> tuple[object, str]:
+    """Write the demo notice beside the data and register it; (bridge report, notice path)."""
+    from skysift.alerts.files import iter_alert_files, read_alerts
+    from skysift.bridge import register_notices
+    from skysift.gcn.notice import decode_notice
+
+    times = [a.diaSource["midpointMjdTai"] for p in iter_alert_files([sample])
+             for a in read_alerts(p) if not isinstance(a, Exception)]
+    raw = demo_notice(min(times))
+    path = settings.data_dir / f"{DEMO_EVENT['superevent_id']}-preliminary.json"
+    path.write_bytes(raw)
+    return register_notices(engine, settings, [decode_notice(raw, path=str(path))]), str(path)
 
 
 def _ensure_filters(engine, settings):
@@ -128,9 +171,18 @@ def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) 
                           idle_exit_s=60.0, engine=engine)
     click.echo("")
     click.echo(totals.summary())
-    click.echo("records produced by this replay (each topic also holds up to 10 seeded records):")
+    report, notice_path = _register_demo_event(engine, settings, sample)
+    change = report.changes[0]
+    skymap_records = report.trigger.per_topic if report.trigger is not None else {}
+    click.echo(f"gravitational-wave event {change.superevent_id} (a mock BNS merger half a day "
+               f"before the night, {notice_path}): {change.action}, {change.hits} stored "
+               f"objects inside its map's 95% region")
+    click.echo("records produced by this replay and by the GW map (each topic also holds up to "
+               "10 seeded records):")
     for f in flts:
-        click.echo(f"  {f.topic}: {totals.per_topic.get(f.topic, 0)}")
+        extra = skymap_records.get(f.topic, 0)
+        click.echo(f"  {f.topic}: {totals.per_topic.get(f.topic, 0)}"
+                   + (f" + {extra} when the map arrived (reason=skymap)" if extra else ""))
     click.echo("")
     click.echo("consume a topic from the command line:")
     for f in flts:
