@@ -150,7 +150,7 @@ def moc_from_cones(ra: np.ndarray, dec: np.ndarray, radius_arcsec: np.ndarray,
     if not len(ra):
         raise ContextError("no cones to make a watchmap from")
     moc = MOC.from_cones(np.asarray(ra) * u.deg, np.asarray(dec) * u.deg,
-                         np.asarray(radius_arcsec) * u.arcsec, max_depth=order,
+                         radius=np.asarray(radius_arcsec) * u.arcsec, max_depth=order,
                          union_strategy="large_cones")
     return _checked(moc, "cones")
 
