@@ -130,17 +130,18 @@ def _notices() -> list[tuple[str, bytes]]:
 
 
 def gw_stage() -> None:
+    from datetime import UTC, datetime
+
     import sqlalchemy as sa
 
     from skysift.context.gw import ScoredMap, score_objects
     from skysift.context.stage import ContextStage
     from skysift.gcn.notice import decode_notice
+    from skysift.gcn.tag import tag_positions
     from skysift.skymaps.mock import mock_notice
+    from skysift.skymaps.multiorder import read_multiorder
     from skysift.store.database import open_store
     from skysift.store.schema import objects
-    from skysift.gcn.tag import tag_positions
-    from skysift.skymaps.multiorder import read_multiorder
-    from datetime import UTC, datetime
 
     maps = _notices()
     rng = np.random.default_rng(3)
@@ -152,7 +153,7 @@ def gw_stage() -> None:
 
         with engine.begin() as conn:
             for i in range(10):
-                name, fits = maps[i % 2]
+                _name, fits = maps[i % 2]
                 raw = mock_notice(f"MS260101{chr(97 + i)}", when, fits)
                 register_notice(conn, decode_notice(raw), max_contour=0.95, active_days=21)
         stage = ContextStage(max_contour=0.95, active_days=21)
@@ -194,6 +195,8 @@ def gw_stage() -> None:
 
 
 def rescore() -> None:
+    from datetime import UTC, datetime
+
     import sqlalchemy as sa
 
     from skysift.context.gw import register_notice
@@ -201,7 +204,6 @@ def rescore() -> None:
     from skysift.skymaps.mock import mock_notice
     from skysift.store.database import open_store
     from skysift.store.schema import objects
-    from datetime import UTC, datetime
 
     _name, fits = _notices()[1]  # S230518h, about 666 deg2 at 90%
     rng = np.random.default_rng(4)

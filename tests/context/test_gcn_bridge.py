@@ -28,7 +28,8 @@ def _gcn_yaml(tmp_path, **sections):
     return path
 
 
-@pytest.mark.parametrize("how", ["flags", "section"])
+@pytest.mark.parametrize("how,store_url", [("flags", "sqlite"), ("section", "postgresql")],
+                         indirect=["store_url"])
 def test_gcn_process_registers_the_alert_and_triggers_the_kilonova_filter(
         ctx_world, tmp_path, topic_reader, how):
     world = ctx_world

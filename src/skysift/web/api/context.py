@@ -134,8 +134,12 @@ def _settings_changes(p: Params, *, radius: bool) -> dict[str, Any]:
     return out
 
 
-@router.api_route("/watchlists/{wl_id}/", methods=["PUT", "PATCH"],
-                  summary="Change a watchlist (owner only)")
+@router.put("/watchlists/{wl_id}/", summary="Change a watchlist (owner only)")
+def watchlist_put(wl_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) -> Response:
+    return watchlist_update(wl_id, user, p, engine)
+
+
+@router.patch("/watchlists/{wl_id}/", summary="Change a watchlist (owner only)")
 def watchlist_update(wl_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) -> Response:
     from skysift.context.watchlists import set_watchlist
 
@@ -219,8 +223,12 @@ def watchmap_read(ar_id: ItemId, user: ApiUser, engine: Engine) -> Response:
     return ApiJSONResponse({**made.as_dict(), "hits": int(hits)})
 
 
-@router.api_route("/watchmaps/{ar_id}/", methods=["PUT", "PATCH"],
-                  summary="Change a watchmap (owner only)")
+@router.put("/watchmaps/{ar_id}/", summary="Change a watchmap (owner only)")
+def watchmap_put(ar_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) -> Response:
+    return watchmap_update(ar_id, user, p, engine)
+
+
+@router.patch("/watchmaps/{ar_id}/", summary="Change a watchmap (owner only)")
 def watchmap_update(ar_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) -> Response:
     from skysift.context.watchmaps import set_watchmap
 
