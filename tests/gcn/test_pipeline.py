@@ -51,6 +51,8 @@ def test_bayestar_alert_writes_every_product_with_reference_numbers(gcn_settings
     assert x["distmean"] == pytest.approx(39.770, abs=5e-4) and x["diststd"] == pytest.approx(8.308, abs=5e-4)
     assert x["latency_seconds"] == pytest.approx(693.346, abs=1e-3)  # 22:22:46.654 -> 22:34:20
     assert x["far_text"] == "1 per 3.48e+05 years"
+    # the rate, by hand: FAR 9.11069936486e-14 Hz x 365.25 x 86400 s per year
+    assert x["far_per_year"] == pytest.approx(9.11069936486e-14 * 365.25 * 86400, rel=1e-12)
     assert x["kept_by"] == ["(no filters)"]
     shutil.copy(d / "skymap.png", artifacts / "skymap-MS181101ab.png")
 

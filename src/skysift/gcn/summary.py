@@ -6,16 +6,26 @@ from typing import Any
 
 from skysift.gcn.notice import Notice, parse_time
 
-__all__ = ["far_per_year", "far_text", "latency_seconds", "panel_lines"]
+__all__ = ["far_per_year", "far_text", "latency_seconds", "panel_lines", "years_per_false_alarm"]
 
 _YEAR_S = 365.25 * 86400.0
 
 
 def far_per_year(far_hz: float | None) -> float | None:
-    """N in "1 per N years" for a false-alarm rate in Hz."""
+    """The false-alarm rate in Hz as false alarms per (Julian) year.
+
+    >>> round(far_per_year(3.218261352069347e-10), 5)   # S230518h
+    0.01016
+    """
     if far_hz is None or far_hz <= 0:
         return None
-    return 1.0 / (float(far_hz) * _YEAR_S)
+    return float(far_hz) * _YEAR_S
+
+
+def years_per_false_alarm(far_hz: float | None) -> float | None:
+    """N in "1 per N years": the mean time between false alarms, in years."""
+    rate = far_per_year(far_hz)
+    return None if rate is None else 1.0 / rate
 
 
 def far_text(far_hz: float | None) -> str:
@@ -24,7 +34,7 @@ def far_text(far_hz: float | None) -> str:
     >>> far_text(9.11069936486e-14)
     '1 per 3.48e+05 years'
     """
-    n = far_per_year(far_hz)
+    n = years_per_false_alarm(far_hz)
     if n is None:
         return "unknown"
     if n >= 1000:
