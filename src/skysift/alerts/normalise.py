@@ -117,6 +117,12 @@ def normalise_lsst(record: dict[str, Any], schema_version: str, origin: AlertOri
     dia_object_id = _as_id(source.get("diaObjectId"), "diaSource.diaObjectId", where) or None
     if dia_object_id is None and obj is not None:
         dia_object_id = _as_id(obj.get("diaObjectId"), "diaObject.diaObjectId", where) or None
+    if obj is not None and dia_object_id is not None:
+        # the alert's diaSource and history belong to its diaObject when their own id is
+        # missing (lsst-alert-packet's schema 10 and 11 samples leave diaSource.diaObjectId null)
+        for rec in (source, *prv, *forced):
+            if isinstance(rec, dict) and not rec.get("diaObjectId"):
+                rec["diaObjectId"] = dia_object_id
     ss_object_id = _as_id(source.get("ssObjectId"), "diaSource.ssObjectId", where) or None
     if dia_object_id is None and ss_object_id is None:
         raise AlertDecodeError(
