@@ -137,3 +137,21 @@ def test_public_filters_are_readable_copyable_but_only_owner_edits(browser, uniq
     assert original.name == "shared_one" and original.user_id != mine[0].user_id
     assert alice.submit(f"/filters/{fid}/delete", {}, form_page=f"/filters/{fid}").status_code == 303
     assert alice.get(f"/filters/{fid}").status_code == 404
+
+
+def test_a_new_filter_saved_as_the_editor_offers_it_runs_on_new_alerts(browser, unique_name,
+                                                                        web_engine):
+    """The editor's default is "on new alert" (the CLI's): a saved stream is not stuck with its
+    ten seeded records."""
+    b, _ = _new_user(browser, unique_name, "dflt")
+    page = b.get("/filters/new").text
+    checked = re.search(r'<input type="radio" name="trigger" value="(\w+)" checked>', page)
+    assert checked and checked.group(1) == "alert"
+    r = b.submit("/filters/new", {**SQL, "action": "save", "name": "defaults", "output": "plain"},
+                 form_page="/filters/new")  # no trigger field: as a script posting the form
+    assert r.status_code == 303, r.text
+    from skysift.store.schema import filters
+
+    fid = int(r.headers["location"].rsplit("/", 1)[1])
+    with web_engine.connect() as conn:
+        assert conn.execute(sa.select(filters.c.trigger).where(filters.c.id == fid)).scalar() == "alert"

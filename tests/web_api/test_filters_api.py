@@ -123,3 +123,29 @@ def test_bad_filters_answer_400(make_world, kafka_bootstrap):
 
     with world.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(filters)).scalar() == 1
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_lasair_style_form_post_makes_an_active_filter(make_world, kafka_bootstrap, unique_name):
+    """Lasair's scripts POST selected/tables/conditions as a form, with no trigger: the filter
+    runs on new alerts (as `skysift filter add`), not only holds its seeded records."""
+    world = make_world(kafka=kafka_bootstrap)
+    r = world.client.post("/api/filters/", headers=world.headers(), data={
+        "name": unique_name("form"), "selected": "objects.diaObjectId", "tables": "objects",
+        "conditions": "objects.decl > 89"})
+    assert r.status_code == 201, r.text
+    assert r.json()["trigger"] == "alert" and r.json()["active"] is True
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_name_with_no_ascii_letter_or_digit_is_refused(make_world, kafka_bootstrap):
+    world = make_world(kafka=kafka_bootstrap)
+    r = world.client.post("/api/filters/", headers=world.headers(), json={
+        "name": "超新星_ñ_🚀", "sql": "SELECT objects.diaObjectId FROM objects"})
+    assert r.status_code == 400
+    assert "at least one ASCII letter or digit" in r.json()["error"]
+    assert "'lasair_" in r.json()["error"]
+    with world.engine.connect() as conn:
+        from skysift.store.schema import filters
+
+        assert conn.execute(sa.select(sa.func.count()).select_from(filters)).scalar() == 0

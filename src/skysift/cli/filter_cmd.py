@@ -147,7 +147,23 @@ def show(ctx: Context, name: str, user_name: str | None) -> None:
         click.echo(f"expires:     {f.expires:%Y-%m-%d %H:%M} UTC (save it again to renew)")
     if f.last_error:
         click.echo(f"last error:  {f.last_error}  (at {f.last_error_at})")
-    click.echo(f"consume:     skysift consume --topic {f.topic} --group-id my-group")
+    click.echo(f"consume:     {consume_command(ctx, f.topic)}")
+
+
+def consume_command(ctx: Context, topic: str) -> str:
+    """The `skysift consume` line for ``topic`` with the global options this run was given
+    (data directory, config file, Kafka), so it works when pasted as it is."""
+    import shlex
+
+    parts = [".venv/bin/skysift"]
+    if ctx.overrides.get("data_dir") is not None:
+        parts += ["--data-dir", str(ctx.overrides["data_dir"])]
+    if ctx.config_file:
+        parts += ["--config", str(ctx.config_file)]
+    if ctx.overrides.get("kafka"):
+        parts += ["--kafka", str(ctx.overrides["kafka"])]
+    parts += ["consume", "--topic", topic, "--group-id", "my-group", "--timeout", "10"]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 @filter_group.command("edit")

@@ -7,7 +7,8 @@ its topic and seeds it from the store; renaming moves the topic; deleting delete
 - ``GET /api/filters/``: ``{"filters": [...]}``, yours and the public ones of other users
   (``?mine=true`` for yours only);
 - ``POST /api/filters/``: create; ``name`` and ``sql`` (or Lasair's ``selected``, ``tables``,
-  ``conditions``), optional ``description``, ``trigger`` (none | alert | annotation | both), ``output``
+  ``conditions``), optional ``description``, ``trigger`` (none | alert | annotation | both;
+  default alert, as the command line), ``output``
   (plain | lite | full), ``public``; answers 201 with the filter;
 - ``GET /api/filters/{id}/``: one filter, yours or public (others' private ones are 404);
 - ``PUT`` or ``PATCH /api/filters/{id}/``: change any of those fields (owner only: 403 else);
@@ -135,6 +136,7 @@ def create(request: Request, user: ApiUser, p: ApiParams, settings: SettingsDep,
     from skysift.filters.manage import add_filter
 
     fields = _changes(p, creating=True)
+    fields.setdefault("trigger", "alert")  # active on new alerts unless told otherwise, as the CLI
     throttle(request, f"save:{user.id}", settings.filter_save_rate_limit,
              settings.api_rate_window_s, "Too many saves.")
     flt = add_filter(engine, settings, user, **fields)

@@ -66,7 +66,7 @@ def _editor_values(flt: Filter | None) -> dict[str, Any]:
     if flt is None:
         sel, tab, cond = EXAMPLE
         return {"selected": sel, "tables": tab, "conditions": cond, "sql": compose(*EXAMPLE),
-                "mode": "parts", "name": "", "description": "", "trigger": "none",
+                "mode": "parts", "name": "", "description": "", "trigger": "alert",
                 "output": "plain", "public": False}
     parts = split(flt.sql)
     values: dict[str, Any] = {"sql": flt.sql, "mode": "parts" if parts else "sql",
@@ -147,7 +147,8 @@ async def _editor_post(request: Request, user: User, flt: Filter | None) -> Resp
 def _save(request: Request, user: User, flt: Filter | None, form: Form, sql: str) -> Filter:
     name = form.text("name", max_len=MAX_NAME, required=True, label="name")
     description = form.text("description", max_len=MAX_DESCRIPTION, label="description")
-    trigger = form.choice("trigger", TRIGGERS, default="none", label="trigger")
+    # a new stream runs on new alerts unless told otherwise, as `skysift filter add` does
+    trigger = form.choice("trigger", TRIGGERS, default="alert", label="trigger")
     output = form.choice("output", OUTPUTS, default="plain", label="output")
     public = form.flag("public")
     engine, settings = request.app.state.engine, request.app.state.settings
