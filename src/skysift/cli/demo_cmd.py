@@ -100,11 +100,12 @@ def _ensure_filters(engine, settings):
                 existing = get_filter(conn, spec["name"], user)
             # same definition, fresh topic (the in-memory broker may have been restarted)
             flt = edit_filter(engine, settings, existing, sql=spec["sql"], output=spec["output"],
-                              trigger="alert", description=spec["description"])
+                              trigger="alert", description=spec["description"], public=True)
         except FilterError:
+            # public: a new user who signs up sees the demo's filters and topics
             flt = add_filter(engine, settings, user, name=spec["name"], sql=spec["sql"],
                              description=spec["description"], trigger="alert",
-                             output=spec["output"])
+                             output=spec["output"], public=True)
         flts.append(flt)
     return user, token, flts
 
@@ -148,7 +149,9 @@ def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) 
                   else f"no SMTP configured, written as .eml files into {settings.maildir / 'new'}"))
     user, token, flts = _ensure_filters(engine, settings)
     click.echo(f"demo user: {user.name} (id {user.id})"
-               + (f", API token {token}" if token else ""))
+               + (f", API token {token}" if token else
+                  f"; its API token was printed by the first demo: `.venv/bin/skysift "
+                  f"--data-dir {settings.data_dir} user token {user.name}` makes a new one"))
     for f in flts:
         click.echo(f"  filter {f.name:22s} output={f.output:5s} topic={f.topic}")
 
@@ -162,7 +165,9 @@ def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) 
     create_topic(admin(settings), settings, topic)
     producer = Producer(producer_config(settings))
     published = publish_files(producer, topic, [sample], rate=rate, progress=True)
-    group = "skysift-demo"  # a rerun reads only its own replay
+    # the group every command that ingests the input topic uses (serve, ingest --from-kafka): what
+    # the demo ingested is not ingested again by them, and a rerun reads only its own replay
+    group = settings.ingest_group_id
     stop = StopFlag().install()
     from skysift.processes import tune_gc_for_batches
 
