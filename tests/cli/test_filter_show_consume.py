@@ -42,3 +42,28 @@ def test_alerts_publish_sample_publishes_the_alerts_that_ship_with_skysift(
     n = len(list(iter_alert_files([str(sample_alerts_dir())])))
     assert out.strip() == f"published {n} alerts to {topic}"
     assert len(topic_reader(topic, expect=n)) == n
+
+
+def test_commands_start_the_embedded_broker_when_it_is_stopped_and_say_so(tmp_path, capsys,
+                                                                          caplog):
+    """After `make demo` was stopped with Ctrl-C (which stops the broker it started), the tour's
+    next command starts the data directory's broker itself instead of failing."""
+    from skysift.streams.embedded import find_running
+
+    data = tmp_path / "d"
+    _run(capsys, ["--data-dir", str(data), "user", "add", "zed"])
+    assert find_running(data) is None
+    try:
+        out = _run(capsys, ["--data-dir", str(data), "filter", "add", "--user", "zed", "--name",
+                            "all", "--sql", "SELECT objects.diaObjectId FROM objects"])
+        assert out.strip() == "lasair_1all"
+        running = find_running(data)
+        assert running is not None
+        assert any(f"started the embedded Kafka broker at {running.bootstrap}" in r.getMessage()
+                   for r in caplog.records)
+    finally:
+        _run(capsys, ["--data-dir", str(data), "kafka", "down"])
+    assert find_running(data) is None
+    from skysift.streams import kafka
+
+    assert kafka.AUTOSTART_EMBEDDED is False  # only while the command line runs

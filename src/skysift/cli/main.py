@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    from skysift.streams import kafka as kafka_clients
+
+    kafka_clients.AUTOSTART_EMBEDDED = True  # a person at a prompt: start the broker, say so
     try:
         rc = cli.main(args=args, prog_name="skysift", standalone_mode=False)
         if isinstance(rc, int) and rc != 0:
@@ -123,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         click.echo(f"skysift: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)
+    finally:
+        kafka_clients.AUTOSTART_EMBEDDED = False
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -101,8 +101,14 @@ class BrokerWatch:
                       self.last_error)
 
 
+#: Set while the command line runs (skysift.cli.main): with no Kafka configured and the data
+#: directory's embedded broker stopped, commands start it instead of failing, and say so.
+AUTOSTART_EMBEDDED = False
+
+
 def bootstrap_servers(settings: Settings) -> str:
-    """The broker to talk to: ``--kafka`` if given, else the data directory's embedded broker."""
+    """The broker to talk to: ``--kafka`` if given, else the data directory's embedded broker
+    (started here when the command line runs and it is not running)."""
     if settings.kafka:
         return settings.kafka
     if settings.kafka_config.get("bootstrap.servers"):
@@ -110,6 +116,15 @@ def bootstrap_servers(settings: Settings) -> str:
     from skysift.streams.embedded import find_running
 
     found = find_running(Path(settings.data_dir))
+    if found is None and AUTOSTART_EMBEDDED:
+        from skysift.streams.embedded import up
+
+        info = up(Path(settings.data_dir), settings.embedded_kafka_port)
+        logging.getLogger("skysift").warning(
+            "started the embedded Kafka broker at %s for %s (it keeps everything in memory: topics "
+            "and records from before it last stopped are gone; `skysift kafka down` stops it)",
+            info.bootstrap, settings.data_dir)
+        return info.bootstrap
     if found is None:
         raise BrokerError(
             "no Kafka configured and the embedded broker is not running: "
