@@ -82,6 +82,15 @@ def test_save_seeds_the_topic_and_the_page_shows_how_to_consume(
     assert all("diaSourcesList" in json.loads(m.value())["alert"] for m in records)  # lite
     m = re.search(r"produced <b>(\d+)</b> records today", page)
     assert m and int(m.group(1)) == len(records)
+    # the quota meter says what it measures: bytes used of the quota, as a number
+    from skysift.store.schema import topic_stats
+
+    with web_engine.connect() as conn:
+        used = conn.execute(sa.select(sa.func.sum(topic_stats.c.bytes_produced))
+                            .where(topic_stats.c.topic == flt.topic)).scalar()
+    label = re.search(r'id="quota-label">Today\'s quota: ([\d,]+) of ([\d,]+) bytes used', page)
+    assert label and int(label.group(1).replace(",", "")) == used > 0
+    assert int(label.group(2).replace(",", "")) == flt.byte_quota
     # the filter is in "my filters", and editing it keeps the same side effects
     assert flt.topic in b.get("/filters").text
     edit = b.submit(f"/filters/{fid}/edit", {**SQL, "action": "save", "name": "bright_ones",
