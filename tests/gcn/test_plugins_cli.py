@@ -64,7 +64,7 @@ def test_template_plugin_runs_standalone_like_gocart(gcn_settings, lvk_dir, tmp_
 def test_cli_init_and_process_json_and_bad_files(tmp_path, lvk_dir, capsys, caplog):
     settings = tmp_path / "cfg" / "gcn.yaml"
     main(["gcn", "init", "--settings", str(settings)])
-    assert (tmp_path / "cfg" / "plugins" / "gp_template.py").exists()
+    assert (tmp_path / "cfg" / "plugins" / "gp_template.py.example").exists()
     text = settings.read_text().replace("download_dir: ~/lvk_events", f"download_dir: {tmp_path / 'ev'}")
     text = text.replace("parse_mock_events: false", "parse_mock_events: true")
     text = text.replace("  enabled: true", "  enabled: false")

@@ -19,7 +19,9 @@ def test_init_writes_commented_settings_with_every_key_and_a_template_plugin(tmp
                                      "start_at", "kafka"}
     assert set(doc["lvk"]) == {"parse_mock_events", "parse_real_events", "download_dir", "json",
                                "aitoff", "ascii_map", "moc", "filters"}
-    assert (plugins / "gp_template.py").read_text().startswith("#!/usr/bin/env python")
+    # installed disabled: the listener runs gp_*.py only
+    assert (plugins / "gp_template.py.example").read_text().startswith("#!/usr/bin/env python")
+    assert not list(plugins.glob("gp_*.py"))
     s = load_settings(path)
     assert s.topic == "igwn.gwalert" and s.start_at == "end" and s.nside == 64
     assert s.plugins_dir == plugins

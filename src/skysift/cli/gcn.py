@@ -58,12 +58,13 @@ def gcn(ctx: click.Context, settings_path: Path | None) -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing settings file.")
 @click.pass_context
 def init(ctx: click.Context, settings_path: Path | None, force: bool) -> None:
-    """Write a commented settings file and a plugins folder with gp_template.py."""
+    """Write a commented settings file and a plugins folder with a template plugin (disabled)."""
     from skysift.gcn.settings import init_settings
 
     path, plugins = init_settings(_path(ctx, settings_path), force=force)
     click.echo(f"settings: {path}")
-    click.echo(f"plugins:  {plugins}")
+    click.echo(f"plugins:  {plugins} (gp_template.py.example: copy it to gp_<name>.py and "
+               "edit it to run it for every kept alert)")
     click.echo("add your GCN client_id and client_secret (https://gcn.nasa.gov/quickstart), "
                "then run `skysift gcn listen`")
 

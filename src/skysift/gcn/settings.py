@@ -188,8 +188,14 @@ def load_settings(path: Path | str) -> GcnSettings:
     )
 
 
+#: The template plugin's name as installed: not gp_*.py, so the listener does not run it (it
+#: prints every alert's files); copy it to gp_<name>.py to make a plugin of it.
+TEMPLATE_NAME = "gp_template.py.example"
+
+
 def init_settings(path: Path | str, *, force: bool = False) -> tuple[Path, Path]:
-    """Write the commented settings file and ``plugins/gp_template.py`` beside it.
+    """Write the commented settings file and ``plugins/gp_template.py.example`` beside it
+    (installed disabled: copy it to ``gp_<name>.py`` to run it for every alert).
 
     An existing settings file is kept unless ``force``; returns (settings path, plugins folder).
     """
@@ -199,7 +205,7 @@ def init_settings(path: Path | str, *, force: bool = False) -> tuple[Path, Path]
     atomic.write_text(path, SETTINGS_TEMPLATE)
     plugins = path.parent / "plugins"
     plugins.mkdir(parents=True, exist_ok=True)
-    template = plugins / "gp_template.py"
+    template = plugins / TEMPLATE_NAME
     if not template.exists() or force:
         atomic.write_text(template, PLUGIN_TEMPLATE)
     return path, plugins
