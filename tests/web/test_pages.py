@@ -51,6 +51,26 @@ def test_cone_search_finds_an_object_at_its_own_position(browser, alerts_ingeste
     assert browser().get(f"/search?objectId={oid}").headers["location"] == f"/objects/{oid}"
 
 
+def test_search_takes_sexagesimal_positions_and_ids_in_one_box(browser, alerts_ingested,
+                                                               web_engine):
+    """As Lasair's search box: hh:mm:ss ±dd:mm:ss, h/m/s d/m/s, degrees, or an object id."""
+    from astropy.coordinates import SkyCoord
+
+    with web_engine.connect() as conn:
+        oid, ra, dec = conn.execute(sa.select(objects.c.diaObjectId, objects.c.ra,
+                                              objects.c.decl)).first()
+    c = SkyCoord(ra, dec, unit="deg")
+    colons = c.to_string("hmsdms", sep=":", precision=3)
+    letters = c.to_string("hmsdms", precision=3)  # 00h41m29.160s -45d14m38.811s
+    for q in (colons, letters, f"{ra} {dec}", f"{ra}, {dec}"):
+        r = browser().get("/search", params={"q": q, "radius": "2"})
+        assert r.status_code == 200 and f'href="/objects/{oid}"' in r.text, q
+    ra_s, dec_s = colons.split()
+    r = browser().get("/search", params={"ra": ra_s, "dec": dec_s, "radius": "2"})
+    assert f'href="/objects/{oid}"' in r.text
+    assert browser().get("/search", params={"q": str(oid)}).headers["location"] == f"/objects/{oid}"
+
+
 def test_schema_page_lists_every_filter_column_with_its_meaning(browser):
     from skysift.store.columns import COLUMNS
 
@@ -62,11 +82,13 @@ def test_schema_page_lists_every_filter_column_with_its_meaning(browser):
 def test_bad_input_gets_a_400_with_a_clear_message(browser, unique_name):
     b = browser()
     cases = {
-        "/search?ra=abc&dec=1": "must be a number",
+        "/search?ra=abc&dec=1": "RA &#39;abc&#39; is neither degrees nor hh:mm:ss",
         "/search?ra=400&dec=1": "between 0 and 360",
         "/search?ra=10&dec=-91": "between -90 and 90",
         "/search?ra=10&dec=1&radius=1e9": "radius",
-        "/search?ra=nan&dec=1": "finite",
+        "/search?ra=nan&dec=1": "RA &#39;nan&#39; is neither degrees nor hh:mm:ss",
+        "/search?q=10.4+100": "Dec 100 is not between -90 and 90",
+        "/search?q=hello": "is not a position",
         "/search?ra=10&dec=1&radius=0": "more than 0",
         "/search?objectId=12ab": "whole number",
         "/objects/not-a-number": "whole number",

@@ -85,6 +85,23 @@ def test_get_form_and_json_give_the_same_answer(api):
     assert by_get == by_form == by_json == by_multipart and by_get["count"] > 0
 
 
+def test_sexagesimal_positions_give_the_same_answer_as_degrees(api):
+    from astropy.coordinates import SkyCoord
+
+    ra, dec = 10.4, -45.2
+    c = SkyCoord(ra, dec, unit="deg")
+    by_degrees = api.get("/api/cone/", ra=ra, dec=dec, radius=900).json()
+    assert by_degrees["count"] > 0
+    for ra_s, dec_s in (c.to_string("hmsdms", sep=":", precision=4).split(),
+                        c.to_string("hmsdms", precision=4).split(),
+                        ("00 41 36.0", "-45 12 00")):
+        got = api.client.post("/api/cone/", json={"ra": ra_s, "dec": dec_s, "radius": 900},
+                              headers=api.headers())
+        assert got.status_code == 200 and got.json() == by_degrees, (ra_s, dec_s)
+    bad = api.get("/api/cone/", ra="25:00:00", dec="0", radius=5)
+    assert bad.status_code == 400 and "RA" in bad.json()["error"]
+
+
 BAD = [
     ({"ra": 361, "dec": 0, "radius": 5}, "ra must be between 0 and 360"),
     ({"ra": -0.1, "dec": 0, "radius": 5}, "ra must be between 0 and 360"),

@@ -5,11 +5,14 @@
 - ``requestType=all`` (default): ``{"objects": [{"object", "separation"}...], "count": n,
   "nearest": {...} or {}}``, nearest first.
 
-``ra`` in [0, 360], ``dec`` in [-90, 90] (degrees), ``radius`` in arcseconds, > 0 and at most
+``ra`` in [0, 360], ``dec`` in [-90, 90] (degrees, or sexagesimal: ``00:41:36.0``, ``-45:12:00``,
+``00h41m36s``), ``radius`` in arcseconds, > 0 and at most
 1000 (Lasair's limit). The search itself is :func:`skysift.search.cone.cone_search`.
 """
 
 from __future__ import annotations
+
+import re
 
 from typing import Any
 
@@ -27,8 +30,8 @@ __all__ = ["cone_answer", "router"]
 router = api_router()
 REQUEST_TYPES = ("all", "nearest", "count")
 SPECS = (
-    ("ra", "number", "right ascension, degrees, 0 to 360", True),
-    ("dec", "number", "declination, degrees, -90 to 90", True),
+    ("ra", "number", "right ascension: degrees, 0 to 360, or hh:mm:ss", True),
+    ("dec", "number", "declination: degrees, -90 to 90, or ±dd:mm:ss", True),
     ("radius", "number", "radius, arcseconds, above 0 and at most 1000", True),
     ("requestType", "string", "all (default), nearest or count", False),
 )
@@ -45,9 +48,23 @@ def cone_answer(matches: list, request_type: str) -> dict[str, Any]:
     return {"objects": items, "count": len(items), "nearest": nearest}
 
 
+def _angle(p: Params, name: str) -> float:
+    """``ra`` / ``dec``: a number in degrees, or sexagesimal text (``00:41:36.0``, ``-45d12m``)."""
+    from skysift.search.position import PositionError, parse_dec, parse_ra
+
+    value = p.values.get(name)
+    if isinstance(value, str) and re.search(r"[:°]|\d\s*[hdms]|\d\s+\d", value.strip()):
+        try:
+            return parse_ra(value) if name == "ra" else parse_dec(value)
+        except PositionError as exc:
+            raise BadInput(str(exc), field=name) from exc
+    return p.number(name, lo=0.0, hi=360.0) if name == "ra" else p.number(name, lo=-90.0,
+                                                                         hi=90.0)
+
+
 def _cone(p: Params, engine) -> Response:
-    ra = p.number("ra", lo=0.0, hi=360.0)
-    dec = p.number("dec", lo=-90.0, hi=90.0)
+    ra = _angle(p, "ra")
+    dec = _angle(p, "dec")
     radius = p.number("radius")
     if radius > MAX_RADIUS_ARCSEC:
         raise BadInput(f"Max radius is {MAX_RADIUS_ARCSEC:g} arcsec.", field="radius")

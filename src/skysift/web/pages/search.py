@@ -50,10 +50,26 @@ def _search(request: Request, ra: float, dec: float, radius: float) -> list[dict
 
 @router.get("/search")
 def search(request: Request, ra: str = "", dec: str = "", radius: str = "",
-           objectId: str = "") -> Response:
-    """The search form, and its results when coordinates (or an object id) are given."""
-    values = {"ra": ra, "dec": dec, "radius": radius or "5", "objectId": objectId}
+           objectId: str = "", q: str = "") -> Response:
+    """The search form, and its results when coordinates (or an object id) are given.
+
+    ``q`` is Lasair's one search box: an object id, or a position in degrees or sexagesimal
+    (``00:41:36.0 -45:12:00``, ``00h41m36s -45d12m00s``); ``ra`` and ``dec`` take either form too.
+    """
+    from skysift.search.position import PositionError, parse_dec, parse_position, parse_ra
+
+    values = {"ra": ra, "dec": dec, "radius": radius or "5", "objectId": objectId, "q": q}
     max_radius = _max_radius()
+    if q.strip():
+        if q.strip().isdigit():
+            objectId = q.strip()
+        else:
+            try:
+                ra_q, dec_q = parse_position(q)
+            except PositionError as exc:
+                return render(request, "search.html", status=400, v=values, error=str(exc),
+                              error_field="q", max_radius=max_radius)
+            ra, dec = repr(ra_q), repr(dec_q)
     if objectId.strip():
         try:
             oid = parse_int(objectId, "objectId", lo=0, hi=2**63 - 1, label="object id")
@@ -64,8 +80,10 @@ def search(request: Request, ra: str = "", dec: str = "", radius: str = "",
     if not (ra.strip() or dec.strip()):
         return render(request, "search.html", v=values, max_radius=max_radius)
     try:
-        ra_v = parse_float(ra, "ra", lo=0.0, hi=360.0, label="RA (degrees)")
-        dec_v = parse_float(dec, "dec", lo=-90.0, hi=90.0, label="Dec (degrees)")
+        try:
+            ra_v, dec_v = parse_ra(ra), parse_dec(dec)
+        except PositionError as exc:
+            raise BadInput(str(exc), field="ra" if str(exc).startswith("RA") else "dec") from exc
         rad_v = parse_float(radius or "5", "radius", lo=0.0, hi=max_radius,
                             label="radius (arcsec)")
         if not rad_v:
