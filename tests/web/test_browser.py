@@ -204,13 +204,21 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
             page.hover("#lightcurve .scatterlayer .trace .points path >> nth=0", force=True)
             shot("10-object")
             page.locator("#lightcurve").screenshot(path=str(ARTIFACTS / "10b-lightcurve.png"))
+            # the magnitude view: every point with a positive flux, the axis reversed
+            page.click("#lc-mode button[data-mode=mag]")
+            page.wait_for_selector("#lightcurve[data-mode=mag]")
+            with_mag = sum(1 for s in series for m in s["mag"] if m is not None)
+            assert 0 < with_mag
+            assert page.locator("#lightcurve .scatterlayer .trace .points path").count() == with_mag
+            assert page.locator("#lightcurve .ytitle").text_content() == "AB magnitude"
+            page.locator("#lightcurve").screenshot(path=str(ARTIFACTS / "10c-lightcurve-mag.png"))
 
             ra, dec = re.search(r"RA ([-\d.e]+)°, Dec ([-\d.e]+)°",
                                 page.inner_text(".lead")).groups()
             page.goto(base + "/search")
             page.fill("input[name=ra]", ra)
             page.fill("input[name=dec]", dec)
-            page.click("form.stack button:has-text('Search')")
+            page.click("form#cone button:has-text('Search')")
             page.wait_for_url(re.compile(r".*/search\?ra=.*"))
             assert page.locator(f"#cone-results a[href='/objects/{history_oid}']").count() == 1
             shot("11-search")

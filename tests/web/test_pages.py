@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from skysift.store.schema import objects, sources
@@ -69,6 +71,48 @@ def test_search_takes_sexagesimal_positions_and_ids_in_one_box(browser, alerts_i
     r = browser().get("/search", params={"ra": ra_s, "dec": dec_s, "radius": "2"})
     assert f'href="/objects/{oid}"' in r.text
     assert browser().get("/search", params={"q": str(oid)}).headers["location"] == f"/objects/{oid}"
+
+
+def test_object_page_gives_magnitudes_sexagesimal_and_galactic_positions_and_links(
+        browser, alerts_ingested, web_engine):
+    """What an astronomer looks at first, each number against an independent computation."""
+    import math
+    from urllib.parse import parse_qs, urlparse
+
+    from astropy.coordinates import SkyCoord
+
+    with web_engine.connect() as conn:
+        oid = conn.execute(sa.select(sources.c.diaObjectId)
+                           .join(objects, objects.c.diaObjectId == sources.c.diaObjectId)
+                           .where(sources.c.psfFlux > 0)
+                           .order_by(sources.c.diaObjectId)).scalars().first()
+        ra, dec = conn.execute(sa.select(objects.c.ra, objects.c.decl)
+                               .where(objects.c.diaObjectId == oid)).one()
+        flux, err = conn.execute(sa.select(sources.c.psfFlux, sources.c.psfFluxErr)
+                                 .where(sources.c.diaObjectId == oid, sources.c.psfFlux > 0)
+                                 .order_by(sources.c.midpointMjdTai.desc())).first()
+    text = browser().get(f"/objects/{oid}").text
+    c = SkyCoord(ra, dec, unit="deg")
+    hms, dms = re.search(r'id="sexagesimal">(\S+) (\S+)</span>', text).groups()
+    back = SkyCoord(hms, dms, unit=("hourangle", "deg"))
+    assert back.separation(c).arcsec < 0.1  # 0.01 s of RA, 0.1 arcsec of Dec
+    l, b = map(float, re.search(r'id="galactic">l ([\d.]+)°, b ([+-][\d.]+)°', text).groups())
+    assert l == pytest.approx(c.galactic.l.deg, abs=1e-5)
+    assert b == pytest.approx(c.galactic.b.deg, abs=1e-5)
+    # the newest detection's AB magnitude: m = -2.5 log10(f / 3631 Jy), f in nJy
+    mag, mag_err = map(float, re.search(r'<td class="mag">([\d.]+) ± ([\d.]+)</td>',
+                                        text).groups())
+    assert mag == pytest.approx(-2.5 * math.log10(flux * 1e-9 / 3631), abs=1e-3)
+    assert mag_err == pytest.approx(2.5 / math.log(10) * err / flux, abs=1e-3)
+    links = dict(re.findall(r'<a href="([^"]+)" rel="noopener noreferrer" target="_blank">([^<]+)</a>',
+                            text.split('id="links-out"')[1].split("</p>")[0]))
+    by_name = {v: html.unescape(k) for k, v in links.items()}
+    assert set(by_name) == {"TNS", "SIMBAD", "NED", "Legacy Survey", "Aladin"}
+    tns = parse_qs(urlparse(by_name["TNS"]).query)
+    assert float(tns["ra"][0]) == pytest.approx(ra, abs=1e-6)
+    assert float(tns["decl"][0]) == pytest.approx(dec, abs=1e-6)
+    simbad = parse_qs(urlparse(by_name["SIMBAD"]).query)["Coord"][0].split()
+    assert [float(x) for x in simbad] == [pytest.approx(ra, abs=1e-6), pytest.approx(dec, abs=1e-6)]
 
 
 def test_schema_page_lists_every_filter_column_with_its_meaning(browser):

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 from fastapi import Response

@@ -21,7 +21,7 @@ from skysift.web.forms import parse_int
 from skysift.web.httperrors import NotFound
 from skysift.web.templating import render
 
-__all__ = ["BAND_COLOURS", "plot_data", "router"]
+__all__ = ["BAND_COLOURS", "ab_mag", "links_out", "plot_data", "positions", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,11 +41,70 @@ def _num(value: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+#: AB magnitude zero point for fluxes in nJy: m = -2.5 log10(f / 3631 Jy) = -2.5 log10(f) + 31.4
+AB_ZEROPOINT_NJY = 31.4
+_MAG_ERR = 2.5 / math.log(10.0)
+
+
+def ab_mag(flux_njy: Any, err_njy: Any = None) -> tuple[float | None, float | None]:
+    """(AB magnitude, its error) of a flux in nJy; (None, None) when the flux is not positive.
+
+    >>> m, e = ab_mag(3631e9); abs(m) < 1e-4, e   # 3631 Jy is AB 0 (31.4 rounds 31.40007)
+    (True, None)
+    >>> m, e = ab_mag(1000.0, 100.0); round(m, 4), round(e, 4)
+    (23.9, 0.1086)
+    """
+    f, df = _num(flux_njy), _num(err_njy)
+    if f is None or f <= 0:
+        return None, None
+    mag = round(-2.5 * math.log10(f) + AB_ZEROPOINT_NJY, 10)
+    return mag, (None if df is None or df < 0 else _MAG_ERR * df / f)
+
+
+def positions(ra: Any, dec: Any) -> dict[str, str] | None:
+    """The header's coordinates: sexagesimal ICRS and galactic, or None without a position."""
+    r, d = _num(ra), _num(dec)
+    if r is None or d is None:
+        return None
+    from astropy.coordinates import SkyCoord
+
+    c = SkyCoord(r, d, unit="deg")
+    g = c.galactic
+    return {"hms": c.ra.to_string(unit="hourangle", sep=":", precision=2, pad=True),
+            "dms": c.dec.to_string(sep=":", precision=1, alwayssign=True, pad=True),
+            "l": f"{g.l.deg:.5f}", "b": f"{g.b.deg:+.5f}"}
+
+
+def links_out(ra: Any, dec: Any) -> list[tuple[str, str]]:
+    """(name, URL) of the services an astronomer checks a position in, built from (ra, dec)."""
+    from urllib.parse import quote, urlencode
+
+    r, d = _num(ra), _num(dec)
+    if r is None or d is None:
+        return []
+    pos = f"{r:.6f} {d:+.6f}"
+    return [
+        ("TNS", "https://www.wis-tns.org/search?" + urlencode(
+            {"ra": f"{r:.6f}", "decl": f"{d:.6f}", "radius": "5", "coords_unit": "arcsec"})),
+        ("SIMBAD", "https://simbad.cds.unistra.fr/simbad/sim-coo?" + urlencode(
+            {"Coord": pos, "Radius": "5", "Radius.unit": "arcsec"})),
+        ("NED", "https://ned.ipac.caltech.edu/conesearch?" + urlencode(
+            {"search_type": "Near Position Search", "in_csys": "Equatorial",
+             "in_equinox": "J2000", "ra": f"{r:.6f}", "dec": f"{d:.6f}", "radius": "0.1"})),
+        ("Legacy Survey", "https://www.legacysurvey.org/viewer?" + urlencode(
+            {"ra": f"{r:.6f}", "dec": f"{d:.6f}", "layer": "ls-dr10", "zoom": "16",
+             "mark": f"{r:.6f},{d:.6f}"})),
+        ("Aladin", "https://aladin.cds.unistra.fr/AladinLite/?target=" + quote(pos)
+         + "&fov=0.02&survey=CDS%2FP%2FDSS2%2Fcolor"),
+    ]
+
+
 def plot_data(sources: list[dict[str, Any]], forced: list[dict[str, Any]]) -> dict[str, Any]:
     """Per band and kind, the points to plot: ``{"bands": [...], "series": [...]}``.
 
-    Each series is ``{band, kind, colour, mjd, flux, err}``, kind ``detection`` or ``forced``;
-    points without a time or flux are left out.
+    Each series is ``{band, kind, colour, mjd, flux, err, mag, mag_err}``, kind ``detection``
+    or ``forced``; ``mag`` is the AB magnitude (None where the flux is not positive). Points
+    without a time or flux are left out.
     """
     series = []
     bands_seen: list[str] = []
@@ -59,9 +118,11 @@ def plot_data(sources: list[dict[str, Any]], forced: list[dict[str, Any]]) -> di
                 continue
             if band not in bands_seen:
                 bands_seen.append(band)
+            mags = [ab_mag(p[1], p[2]) for p in pts]
             series.append({"band": band, "kind": kind, "colour": BAND_COLOURS.get(band, "#333"),
                            "mjd": [p[0] for p in pts], "flux": [p[1] for p in pts],
-                           "err": [p[2] for p in pts]})
+                           "err": [p[2] for p in pts], "mag": [m[0] for m in mags],
+                           "mag_err": [m[1] for m in mags]})
     return {"bands": bands_seen, "series": series}
 
 
@@ -106,4 +167,6 @@ def object_page(request: Request, object_id: str) -> Response:
                   dia_object=dia_object if isinstance(dia_object, dict) else None,
                   sources=sources, forced=forced, source_columns=SOURCE_COLUMNS,
                   forced_columns=FORCED_COLUMNS, plot=plot_data(sources, forced),
-                  updated=obj.get("updated"), context=context)
+                  updated=obj.get("updated"), context=context,
+                  where=positions(obj.get("ra"), obj.get("decl")),
+                  links=links_out(obj.get("ra"), obj.get("decl")), ab_mag=ab_mag)
