@@ -17,7 +17,13 @@ import sqlalchemy as sa
 
 from skysift.errors import UserError
 
-__all__ = ["User", "add_user", "get_user", "list_users", "user_for_token", "new_token", "hash_token"]
+__all__ = ["ApiToken", "User", "add_user", "get_user", "hash_token", "list_tokens", "list_users",
+           "new_token", "revoke_token", "user_for_token"]
+
+#: The most tokens one user may hold; beyond it, making one revokes the least recently used.
+MAX_TOKENS = 20
+#: last_used is written at most this often per token (seconds): a call is a read, not a write.
+LAST_USED_GRANULARITY_S = 60.0
 
 _NAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,150}$")
 
@@ -66,16 +72,63 @@ def add_user(conn: sa.Connection, name: str, email: str | None = None, *,
         is_admin=is_admin, is_power=False, created=now,
         email_verified_at=now if (email and email_confirmed) else None))
     user_id = int(result.inserted_primary_key[0])
+    _insert_token(conn, user_id, token, "first", now)
     return User(user_id, name, email, is_admin, False), token
 
 
-def new_token(conn: sa.Connection, user_id: int) -> str:
-    """Replace a user's API token; returns the new one (the old one stops working)."""
-    users = _tables()
+@dataclass(frozen=True)
+class ApiToken:
+    """One of a user's API tokens, as listed (the token itself is never kept)."""
+
+    id: int
+    name: str
+    prefix: str
+    created: datetime
+    last_used: datetime | None
+
+
+def _insert_token(conn: sa.Connection, user_id: int, token: str, name: str,
+                  now: datetime) -> int:
+    from skysift.store.schema import api_tokens
+
+    return int(conn.execute(api_tokens.insert().values(
+        user_id=user_id, name=name[:100], token_hash=hash_token(token), token_prefix=token[:8],
+        created=now)).inserted_primary_key[0])
+
+
+def new_token(conn: sa.Connection, user_id: int, name: str = "") -> str:
+    """Make another API token for a user and return it (shown once; the others keep working).
+
+    A user holds at most :data:`MAX_TOKENS`: making one more revokes the least recently used.
+    """
+    from skysift.store.schema import api_tokens
+
     token = secrets.token_hex(20)
-    conn.execute(users.update().where(users.c.id == user_id)
-                 .values(token_hash=hash_token(token), token_prefix=token[:8]))
+    now = datetime.now(timezone.utc)
+    held = conn.execute(sa.select(api_tokens.c.id).where(api_tokens.c.user_id == user_id)
+                        .order_by(sa.func.coalesce(api_tokens.c.last_used, api_tokens.c.created),
+                                  api_tokens.c.id)).scalars().all()
+    for old in held[: max(0, len(held) - MAX_TOKENS + 1)]:
+        conn.execute(api_tokens.delete().where(api_tokens.c.id == old))
+    _insert_token(conn, user_id, token, name or f"made {now:%Y-%m-%d %H:%M} UTC", now)
     return token
+
+
+def list_tokens(conn: sa.Connection, user_id: int) -> list[ApiToken]:
+    """A user's tokens, newest first."""
+    from skysift.store.schema import api_tokens as t
+
+    return [ApiToken(int(r.id), r.name, r.token_prefix, r.created, r.last_used)
+            for r in conn.execute(sa.select(t).where(t.c.user_id == user_id)
+                                  .order_by(t.c.created.desc(), t.c.id.desc()))]
+
+
+def revoke_token(conn: sa.Connection, user_id: int, token_id: int) -> bool:
+    """Revoke one of the user's tokens; False when they hold no such token."""
+    from skysift.store.schema import api_tokens as t
+
+    done = conn.execute(t.delete().where(t.c.id == token_id, t.c.user_id == user_id))
+    return bool(done.rowcount)
 
 
 def get_user(conn: sa.Connection, name_or_id: str | int) -> User:
@@ -96,6 +149,20 @@ def list_users(conn: sa.Connection) -> list[User]:
 
 
 def user_for_token(conn: sa.Connection, token: str) -> User | None:
+    """The user holding ``token`` (None for an unknown or revoked one). Notes when the token was
+    last used, at most once a minute (written on ``conn``: call it in ``engine.begin()``)."""
+    from skysift.store.schema import api_tokens as t
+
     users = _tables()
-    row = conn.execute(sa.select(users).where(users.c.token_hash == hash_token(token))).first()
-    return _row_to_user(row) if row is not None else None
+    row = conn.execute(sa.select(users, t.c.id.label("token_id"), t.c.last_used)
+                       .join(t, t.c.user_id == users.c.id)
+                       .where(t.c.token_hash == hash_token(token))).first()
+    if row is None:
+        return None
+    now = datetime.now(timezone.utc)
+    last = row._mapping["last_used"]
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=timezone.utc)
+    if last is None or (now - last).total_seconds() >= LAST_USED_GRANULARITY_S:
+        conn.execute(t.update().where(t.c.id == row._mapping["token_id"]).values(last_used=now))
+    return _row_to_user(row)

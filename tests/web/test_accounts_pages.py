@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from skysift.accounts import add_user, user_for_token
@@ -32,15 +34,32 @@ def test_signup_shows_id_and_a_working_token_then_logout_and_login(browser, web_
     assert f'id="user-id">{uid}<' in b.get("/profile").text
 
 
-def test_new_token_replaces_the_old_one(browser, web_engine, unique_name):
+def test_a_user_holds_several_tokens_lists_and_revokes_each(browser, web_engine, unique_name):
     b = browser()
     old = b.token_on(b.signup(unique_name("tok").replace("-", "_")).text)
-    page = b.submit("/profile/token", {}, form_page="/profile")
+    page = b.submit("/profile/token", {"name": "cron job"}, form_page="/profile")
     assert page.status_code == 200
     new = b.token_on(page.text)
     assert new != old
-    with web_engine.connect() as conn:
+    with web_engine.begin() as conn:  # both work: a new token logs no other script out
+        assert user_for_token(conn, old) is not None
+        assert user_for_token(conn, new) is not None
+    listed = b.get("/profile").text.split('id="tokens"')[1].split("</table>")[0]
+    rows = re.findall(r"<code>([0-9a-f]{8})…</code></td><td>([^<]*)</td><td>[^<]+</td>"
+                      r"<td>([^<]+)</td>", listed)
+    assert {(p, n) for p, n, _ in rows} == {(old[:8], "first"), (new[:8], "cron job")}
+    assert all(used != "never" for _, _, used in rows)  # both were used just above
+    ids = dict(zip((p for p, _, _ in rows), re.findall(r"/profile/token/(\d+)/revoke", listed)))
+    r = b.submit(f"/profile/token/{ids[old[:8]]}/revoke", {}, form_page="/profile")
+    assert r.status_code == 303
+    with web_engine.begin() as conn:
         assert user_for_token(conn, old) is None
+        assert user_for_token(conn, new) is not None
+    other = browser()
+    other.signup(unique_name("tok2").replace("-", "_"))
+    r = other.submit(f"/profile/token/{ids[new[:8]]}/revoke", {}, form_page="/profile")
+    assert r.status_code == 404  # not theirs to revoke
+    with web_engine.begin() as conn:
         assert user_for_token(conn, new) is not None
 
 

@@ -46,12 +46,29 @@ def list_(ctx: Context) -> None:
 
 @user.command("token")
 @click.argument("name")
+@click.option("--label", default="", help="A name for the new token (a script, a machine).")
+@click.option("--list", "list_", is_flag=True, help="List the user's tokens instead.")
+@click.option("--revoke", "revoke_id", type=int, default=None, metavar="ID",
+              help="Revoke the token with this id (from --list) instead.")
 @pass_ctx
-def token(ctx: Context, name: str) -> None:
-    """Make a new API token for a user (the old one stops working)."""
-    from skysift.accounts import get_user, new_token
-    from skysift.cli._common import store
+def token(ctx: Context, name: str, label: str, list_: bool, revoke_id: int | None) -> None:
+    """Make another API token for user NAME (the others keep working); or --list, --revoke."""
+    from skysift.accounts import get_user, list_tokens, new_token, revoke_token
+    from skysift.cli._common import print_table, store
+    from skysift.errors import UserError
 
     with store(ctx.settings).begin() as conn:
         u = get_user(conn, name)
-        click.echo(f"token={new_token(conn, u.id)}")
+        if list_:
+            print_table([{"id": t.id, "token": t.prefix + "...", "name": t.name,
+                          "created": f"{t.created:%Y-%m-%d %H:%M}",
+                          "last_used": f"{t.last_used:%Y-%m-%d %H:%M}" if t.last_used else "never"}
+                         for t in list_tokens(conn, u.id)],
+                        ["id", "token", "name", "created", "last_used"])
+            return
+        if revoke_id is not None:
+            if not revoke_token(conn, u.id, revoke_id):
+                raise UserError(f"{u.name} holds no token {revoke_id}", user=name)
+            click.echo(f"revoked token {revoke_id} of {u.name}")
+            return
+        click.echo(f"token={new_token(conn, u.id, name=label)}")

@@ -43,6 +43,7 @@ __all__ = [
     "gw_events",
     "gw_maps",
     "gw_hits",
+    "api_tokens",
 ]
 
 TRIGGERS = ("none", "alert", "annotation", "both")
@@ -396,4 +397,21 @@ gw_hits = sa.Table(
               comment="credible level (0-1) of the object's position in the latest map"),
     sa.Column("probdens2", sa.Double, nullable=False, comment="probability per deg2 there"),
     sa.Column("t_gw", sa.Double, comment="days from the event to the first detection"),
+)
+
+#: API tokens (migration 0007): a user may hold several (one per script or machine), each
+#: revocable; only the SHA-256 of a token is kept. ``users.token_hash`` holds the hash of the
+#: token the user was made with (kept for old rows; tokens are looked up here).
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False, default="", server_default=""),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True,
+              comment="sha256 hex of the token; the token is never stored"),
+    sa.Column("token_prefix", sa.Text, nullable=False, comment="first 8 characters, to show"),
+    sa.Column("created", UTCDateTime, nullable=False, default=_now,
+              server_default=sa.func.current_timestamp()),
+    sa.Column("last_used", UTCDateTime, comment="UTC time of the last call (to the minute)"),
 )

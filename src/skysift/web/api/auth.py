@@ -60,7 +60,7 @@ def api_user(request: Request, settings: SettingsDep, engine: Engine,
              query: Annotated[str | None, Security(_query)] = None) -> User:
     """The calling user (401 without a valid token), counted against their rate limit (429)."""
     token = _token_of(header, query)
-    with engine.connect() as conn:
+    with engine.begin() as conn:  # begin: the token's last_used may be noted
         user = user_for_token(conn, token)
     if user is None:
         raise NotLoggedIn("Invalid token.")

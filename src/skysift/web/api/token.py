@@ -1,8 +1,9 @@
 """``/api/auth-token/``: a user name and password in, an API token out (Lasair's route).
 
-The store keeps only a hash of each token, so it cannot hand back the one in use: every call
-makes a **new** token and the old one stops working (as the profile page's "new token" button
-does). Passwords are checked with :func:`skysift.web.passwords.verify_password`; users made with
+The store keeps only a hash of each token, so it cannot hand back one in use: every call makes
+a **new** token, named "auth-token", and the user's other tokens keep working (a script that
+fetches a token at start-up logs nobody out). A user holds at most 20 tokens: beyond that the
+least recently used is revoked. The profile page and ``skysift user token`` list and revoke them. Passwords are checked with :func:`skysift.web.passwords.verify_password`; users made with
 ``skysift user add`` have no password until they set one on the web site. Calls are limited per
 client address with the default rate (no token is needed, so this is what slows guessing).
 """
@@ -28,7 +29,7 @@ SPECS = (("username", "string", "your user name", True),
 @router.post("/auth-token/", summary="Get a new API token with your user name and password",
              openapi_extra=openapi_params(*SPECS, body=True))
 def auth_token(request: Request, p: ApiParams, settings: SettingsDep, engine: Engine) -> Response:
-    """``{"token": "..."}``: a new token for the user (the previous one stops working)."""
+    """``{"token": "..."}``: a new token for the user (their other tokens keep working)."""
     import sqlalchemy as sa
 
     from skysift.accounts import new_token
@@ -46,5 +47,5 @@ def auth_token(request: Request, p: ApiParams, settings: SettingsDep, engine: En
         if not verify_password(row.password_hash if row is not None else None, password):
             login_failed(request, settings, name)
             raise BadInput(BAD_LOGIN)
-        token = new_token(conn, int(row.id))
+        token = new_token(conn, int(row.id), name="auth-token")
     return ApiJSONResponse({"token": token})

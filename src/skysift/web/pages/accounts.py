@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from skysift.accounts import User, add_user, get_user, new_token, user_for_token
+from skysift.accounts import MAX_TOKENS, User, add_user, get_user, new_token, user_for_token
 from skysift.errors import UserError
 from skysift.web.forms import Form, read_form
-from skysift.web.httperrors import BadInput, RateLimited
+from skysift.web.httperrors import BadInput, NotFound, RateLimited
 from skysift.web.passwords import MAX_PASSWORD, MIN_PASSWORD, hash_password, verify_password
 from skysift.web.sessions import end_other_sessions, log_in, log_out, require_user
 from skysift.web.templating import flash, render
@@ -79,6 +80,7 @@ async def signup(request: Request) -> Response:
     log_in(request, user)
     sent = _send_confirmation(request, user)
     return render(request, "profile.html", profile=user, token=token, welcome=True,
+                  tokens=_tokens(request, user), max_tokens=MAX_TOKENS,
                   verified=False, confirmation_sent=sent)
 
 
@@ -182,27 +184,46 @@ async def logout(request: Request) -> Response:
 def profile(request: Request) -> Response:
     user = require_user(request)
     return render(request, "profile.html", profile=user, token=None,
-                  token_prefix=_prefix(request, user), verified=_verified(request, user))
+                  tokens=_tokens(request, user), max_tokens=MAX_TOKENS,
+                  verified=_verified(request, user))
 
 
-def _prefix(request: Request, user: User) -> str:
-    from skysift.store.schema import users
+def _tokens(request: Request, user: User) -> list[Any]:
+    from skysift.accounts import list_tokens
 
     with request.app.state.engine.connect() as conn:
-        return str(conn.execute(sa.select(users.c.token_prefix).where(users.c.id == user.id))
-                   .scalar() or "")
+        return list_tokens(conn, user.id)
 
 
 @router.post("/profile/token")
 async def regenerate_token(request: Request) -> Response:
-    """Make a new API token (the old one stops working) and show it once."""
+    """Make another API token (the others keep working) and show it once."""
     user = require_user(request)
-    await read_form(request)
+    form = await read_form(request)
+    name = form.text("name", max_len=100, label="token name")
     with request.app.state.engine.begin() as conn:
-        token = new_token(conn, user.id)
+        token = new_token(conn, user.id, name=name)
     log.info("user %d made a new API token", user.id)
     return render(request, "profile.html", profile=user, token=token,
+                  tokens=_tokens(request, user), max_tokens=MAX_TOKENS,
                   verified=_verified(request, user))
+
+
+@router.post("/profile/token/{token_id}/revoke")
+async def revoke(request: Request, token_id: str) -> Response:
+    """Revoke one of your tokens (it stops working at once)."""
+    from skysift.accounts import revoke_token
+    from skysift.web.forms import parse_int
+
+    user = require_user(request)
+    await read_form(request)
+    ident = parse_int(token_id, "token id", lo=1, hi=2**31 - 1, label="a token id")
+    with request.app.state.engine.begin() as conn:
+        if not revoke_token(conn, user.id, ident):
+            raise NotFound("you hold no such token")
+    log.info("user %d revoked API token %d", user.id, ident)
+    flash(request, "Token revoked: it no longer works.")
+    return RedirectResponse("/profile", status_code=303)
 
 
 @router.get("/password")
