@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pytest
+import yaml
 
 from skysift.cli.main import main
 from skysift.gcn.pipeline import AlertProcessor
 from skysift.gcn.template import PLUGIN_TEMPLATE
+
+LVK = Path(__file__).resolve().parent.parent / "data" / "lvk"
 
 
 def _write(path, text):
@@ -122,3 +126,30 @@ def test_cli_status_of_a_listener_that_never_ran(tmp_path, capsys):
         main(["gcn", "status", "--settings", str(settings)])
     assert ex.value.code == 1
     assert "listener: not running" in capsys.readouterr().out
+
+
+def test_process_reads_tarballs_and_bare_maps_and_names_what_is_not_a_notice(
+        tmp_path, gcn_settings, capsys, caplog):
+    """`gcn process` on the forms people have at hand: a .tar.xz of notices, a .fits.xz map,
+    and a file that is not a notice at all (said plainly, the rest goes on)."""
+    from skysift.gcn.pipeline import AlertProcessor
+    from skysift.gcn.process import process_files
+
+    s = gcn_settings(lvk={"aitoff": {"convert": False}, "ascii_map": {"convert": False},
+                          "moc": {"convert": False}})
+    text = tmp_path / "notes.txt"
+    text.write_text("hello: not a notice\n")
+    counts = process_files([LVK / "MS230425k-preliminary-initial.tar.xz",
+                            LVK / "MS220722v_bayestar.multiorder.fits.xz", text],
+                           AlertProcessor(s, plugins=False), progress=False)
+    assert counts == {"written": 3, "unreadable": 1}
+    events = s.download_dir / "mockevents"
+    assert sorted(p.name for p in (events / "MS230425k").iterdir()
+                  if p.is_dir() and not p.is_symlink()) == [
+        "20230425T105653_preliminary", "20230425T121940_initial"]
+    (bare,) = [p for p in (events / "MS220722v").iterdir() if p.is_dir() and not p.is_symlink()]
+    meta = yaml.safe_load((bare / "meta.yaml").read_text())
+    assert meta["ALERT"]["superevent_id"] == "MS220722v"
+    assert meta["EXTRA"]["area90"] == pytest.approx(1262, rel=0.01)  # the data README: ~1262 deg2
+    assert any(f"{text} is not a notice: it is text starting 'hello: not a notice'" in r.getMessage()
+               for r in caplog.records)
