@@ -191,3 +191,28 @@ def test_sun_and_moon_are_geocentric():
     (sra, sdec), (mra, mdec) = sun_moon("2018-11-01T22:22:46.654")
     assert (sra, sdec) == pytest.approx((216.79, -14.55), abs=0.05)  # 1 Nov: RA 14h27, Dec -14.5
     assert -30 < mdec < 30 and 0 <= mra < 360
+
+
+def test_the_zoom_holds_the_whole_90_percent_region_around_the_reference_peak(maps):
+    """The plot's zoomed inset is centred on the densest pixel (the data README's reference
+    peak) and is wide enough for every pixel of the 90% region."""
+    from astropy.coordinates import SkyCoord
+    from astropy_healpix import healpix_to_lonlat, level_to_nside
+
+    from skysift.skymaps.credible import region_mask
+    from skysift.skymaps.plot import zoom_extent
+
+    for m in maps.values():
+        ra0, dec0, half = zoom_extent(m)
+        rows = np.flatnonzero(region_mask(m, 0.9, credible_levels(m)))
+        ra = np.empty(rows.size)
+        dec = np.empty(rows.size)
+        for lev in np.unique(m.level[rows]):
+            sel = m.level[rows] == lev
+            lon, lat = healpix_to_lonlat(m.ipix[rows[sel]], level_to_nside(int(lev)),
+                                         order="nested")
+            ra[sel], dec[sel] = lon.deg, lat.deg
+        far = SkyCoord(ra, dec, unit="deg").separation(SkyCoord(ra0, dec0, unit="deg")).deg.max()
+        assert far < half
+    ra0, dec0, _ = zoom_extent(maps["MS181101ab"])
+    assert (ra0, dec0) == (pytest.approx(194.30419921874997), pytest.approx(-17.856895095545468))

@@ -22,7 +22,7 @@ from skysift.skymaps.lookup import rows_at
 from skysift.skymaps.multiorder import MultiOrderMap
 from skysift.skymaps.projection import X_MAX, Y_MAX, hammer, inverse_hammer
 
-__all__ = ["PlotOptions", "render_skymap"]
+__all__ = ["PlotOptions", "render_skymap", "zoom_extent"]
 
 _CONTOURS = {0.5: "#d62728", 0.9: "#1f77b4"}
 
@@ -43,11 +43,13 @@ class PlotOptions:
     panel: list[tuple[str, str]] = field(default_factory=list)
     title: str = ""
     areas: dict[float, float] = field(default_factory=dict)
-    width_px: int = 900
-    dpi: int = 110
+    width_px: int = 1000
+    dpi: int = 130
     #: positions (RA, Dec in degrees) to mark on the map, e.g. the objects an event hit
     marks: list[tuple[float, float]] = field(default_factory=list)
     marks_label: str = "objects"
+    #: draw a zoomed inset around the 90% region when it is smaller than this (deg²); 0 = never
+    inset_max_area: float = 2000.0
 
 
 def _xy(ra_deg: np.ndarray, dec_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +98,7 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
 
     fig = plt.figure(figsize=(w / opt.dpi * 1.45, h / opt.dpi * 1.25), dpi=opt.dpi)
     ax = fig.add_axes((0.01, 0.13, 0.68, 0.80))
-    cax = fig.add_axes((0.12, 0.07, 0.46, 0.025))
+    cax = fig.add_axes((0.12, 0.085, 0.46, 0.025))
     side = fig.add_axes((0.70, 0.05, 0.29, 0.9))
     side.axis("off")
     ax.set_axis_off()
@@ -128,6 +130,8 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
     for d in (-60, -30, 30, 60):
         x, y = _xy(np.array([359.999]), np.array([d]))
         ax.text(x[0] - 0.05, y[0], f"{d:+d}°", fontsize=7, ha="right", va="center")
+    x, y = _xy(np.array([359.999]), np.array([0.0]))  # the equator meets the edge: label inside
+    ax.text(x[0] + 0.06, y[0] + 0.03, "0°", color="white", fontsize=7, ha="left", va="bottom")
     edge = np.linspace(0, 2 * np.pi, 400)
     ax.plot(X_MAX * np.cos(edge), Y_MAX * np.sin(edge), color="black", lw=0.8)
 
@@ -163,6 +167,14 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
     if opt.title:
         ax.set_title(opt.title, fontsize=11)
 
+    area90 = opt.areas.get(0.9)
+    if area90 is None and opt.inset_max_area > 0:
+        from skysift.skymaps.credible import credible_area
+
+        area90 = credible_area(m, 0.9)
+    if opt.inset_max_area > 0 and area90 is not None and area90 < opt.inset_max_area:
+        _zoom_inset(fig, m, opt)
+
     y = 1.0
     for label, value in opt.panel:
         if label:
@@ -183,3 +195,71 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
     finally:
         plt.close(fig)
     return path
+
+
+def zoom_extent(m: MultiOrderMap, levels: np.ndarray | None = None) -> tuple[float, float, float]:
+    """(ra, dec) of the densest pixel and the half-width in degrees of a square around it that
+    holds the whole 90% region (its farthest pixel centre, plus a margin; at least 1 degree)."""
+    from astropy_healpix import healpix_to_lonlat, level_to_nside
+
+    from skysift.skymaps.credible import peak, region_mask
+
+    top = peak(m)
+    mask = region_mask(m, 0.9, levels)
+    if not mask.any():
+        return top.ra, top.dec, 1.0
+    ra = np.empty(int(mask.sum()))
+    dec = np.empty_like(ra)
+    rows = np.flatnonzero(mask)
+    for lev in np.unique(m.level[rows]):
+        sel = m.level[rows] == lev
+        lon, lat = healpix_to_lonlat(m.ipix[rows[sel]], level_to_nside(int(lev)), order="nested")
+        ra[sel], dec[sel] = lon.deg, lat.deg
+    cos_sep = np.clip(_unit(ra, dec) @ _unit(np.array(top.ra), np.array(top.dec)), -1, 1)
+    far = float(np.degrees(np.arccos(cos_sep)).max())
+    return top.ra, top.dec, max(1.0, far * 1.15 + 0.5)
+
+
+def _zoom_inset(fig, m: MultiOrderMap, opt: PlotOptions) -> None:
+    """A zoomed view around the 90% region (gnomonic projection about the densest pixel): the
+    density, the 50% and 90% contours, the peak, and axes in degrees as the scale."""
+    levels = credible_levels(m)
+    ra0, dec0, half = zoom_extent(m, levels)
+    n = 240
+    xi = np.linspace(-half, half, n)
+    gx, gy = np.meshgrid(xi, xi)
+    # inverse gnomonic projection (tangent plane at ra0, dec0), offsets in degrees
+    x, y = np.radians(gx), np.radians(gy)
+    d0, a0 = np.radians(dec0), np.radians(ra0)
+    rho = np.hypot(x, y)
+    c = np.arctan(rho)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dec = np.arcsin(np.cos(c) * np.sin(d0) + np.where(rho > 0, y * np.sin(c) * np.cos(d0) / rho, 0))
+        ra = a0 + np.arctan2(x * np.sin(c), rho * np.cos(d0) * np.cos(c) - y * np.sin(d0) * np.sin(c))
+    ra_deg = np.degrees(ra) % 360.0
+    dec_deg = np.degrees(dec)
+    rows = rows_at(m, ra_deg.ravel(), dec_deg.ravel())
+    dens = (m.probdensity[rows] / SR_TO_DEG2).reshape(gx.shape)
+    lev = levels[rows].reshape(gx.shape)
+    ax = fig.add_axes((0.735, 0.08, 0.235, 0.36))
+    # RA increases to the left, as on the sky
+    ax.imshow(dens, origin="lower", extent=(half, -half, -half, half), cmap="cividis",
+              interpolation="nearest")
+    for level, colour in _CONTOURS.items():
+        ax.contour(-gx, gy, lev, levels=[level], colors=[colour], linewidths=1.0)
+    ax.plot([0], [0], marker="*", color="white", mec="black", ms=10, ls="none")
+    if opt.marks:
+        mra = np.radians(np.array([p[0] for p in opt.marks]))
+        mdec = np.radians(np.array([p[1] for p in opt.marks]))
+        cosc = np.sin(d0) * np.sin(mdec) + np.cos(d0) * np.cos(mdec) * np.cos(mra - a0)
+        ok = cosc > 0
+        mx = np.degrees(np.cos(mdec) * np.sin(mra - a0) / cosc)[ok]
+        my = np.degrees((np.cos(d0) * np.sin(mdec) - np.sin(d0) * np.cos(mdec)
+                         * np.cos(mra - a0)) / cosc)[ok]
+        ax.plot(-mx, my, marker="x", color="#e7298a", ms=5, mew=1.2, ls="none")
+    ax.set_xlim(half, -half)
+    ax.set_ylim(-half, half)
+    ax.tick_params(labelsize=6)
+    ax.set_xlabel("ΔRA cos δ (deg, east left)", fontsize=6)
+    ax.set_ylabel("ΔDec (deg)", fontsize=6)
+    ax.set_title(f"zoom on the peak (★ {ra0:.2f}°, {dec0:+.2f}°)", fontsize=7)
