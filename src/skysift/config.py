@@ -103,6 +103,8 @@ class Settings:
     notify_interval_s: float = 60.0  # ingest loops check for due emails this often; 0 = never
     filter_expiry_days: int = 180  # active filters are deactivated this long after saving; 0 = never
     filter_expiry_warning_days: int = 28  # the owner is warned this long before
+    # image cutouts (skysift.store.cutouts): kept in <data_dir>/cutouts when true (~110 KB/alert)
+    keep_cutouts: bool = False
     # context (skysift.context): gravitational-wave events in filters
     gw_max_contour: float = 0.95  # an object hits an event where its credible level is <= this
     gw_active_days: float = 21.0  # an event is live for detections this many days after it

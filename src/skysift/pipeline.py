@@ -134,6 +134,20 @@ class Pipeline:
         with db_errors("store the batch", alerts=len(alerts)), self.engine.begin() as conn:
             return store_alerts(conn, alerts)
 
+    def _keep_cutouts(self, alerts: Sequence[Alert], report: BatchReport) -> None:
+        """Write the batch's cutouts (keep_cutouts): a disk that refuses is logged, and ingest
+        goes on (the cutouts are for looking at, the photometry is stored)."""
+        from skysift.store.cutouts import save_cutouts
+
+        started = time.perf_counter()
+        try:
+            save_cutouts(self.settings.data_dir / "cutouts", list(alerts))
+        except Exception as exc:  # noqa: BLE001 - cutouts never stop ingest
+            log.error("cannot keep this batch's cutouts in %s: %s",
+                      self.settings.data_dir / "cutouts", exc)
+            report.warnings.append(f"cutouts not kept: {exc}")
+        report.seconds["cutouts"] = time.perf_counter() - started
+
     def _refresh_quota_state(self, conn: sa.Connection) -> None:
         today = datetime.now(timezone.utc).date()
         if self._today != today:  # a new UTC day: quotas start again
@@ -165,6 +179,8 @@ class Pipeline:
             report.refused = stored.refused
             report.alerts = len(alerts)
         report.warnings = stored.warnings
+        if self.settings.keep_cutouts and alerts:
+            self._keep_cutouts(alerts, report)
         t1 = time.perf_counter()
         records_s = 0.0  # of the filters stage: building and producing records
         report.objects = len(stored.object_ids)
@@ -279,7 +295,8 @@ class Pipeline:
                     report.records_rejected += rejected
         t4 = time.perf_counter()
         context_s = report.seconds.get("context", 0.0)
-        report.seconds = {"store": t1 - t0, "context": context_s,
+        cutouts_s = report.seconds.get("cutouts", 0.0)
+        report.seconds = {"store": t1 - t0 - cutouts_s, "cutouts": cutouts_s, "context": context_s,
                           "filters": t2 - t1 - records_s - context_s, "records": records_s,
                           "flush": t3 - t2, "bookkeeping": t4 - t3}
         return report

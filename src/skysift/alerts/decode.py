@@ -28,6 +28,7 @@ from skysift.alerts.schemas import schema_for_id, version_of_id
 from skysift.errors import AlertDecodeError, UnknownSchemaError
 
 __all__ = [
+    "decode_record",
     "decode_message",
     "decode_full",
     "decode_body",
@@ -156,6 +157,15 @@ def _remember_source(sid: int, registry_url: str | None) -> None:
     if seen is None or registry_url not in seen:
         with _sources_lock:
             _sources.setdefault(sid, set()).add(registry_url)
+
+
+def decode_record(value: bytes, origin: AlertOrigin, *,
+                  registry_url: str | None = None) -> dict[str, Any]:
+    """The whole Avro record of a Rubin-framed message, as sent (cutouts included), without
+    normalising it."""
+    sid, body = split_frame(value, origin)
+    parsed, version = _writer_schema(sid, registry_url, origin)
+    return read_body(body, parsed, version, origin)
 
 
 def decode_message(

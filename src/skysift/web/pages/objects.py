@@ -169,4 +169,33 @@ def object_page(request: Request, object_id: str) -> Response:
                   forced_columns=FORCED_COLUMNS, plot=plot_data(sources, forced),
                   updated=obj.get("updated"), context=context,
                   where=positions(obj.get("ra"), obj.get("decl")),
-                  links=links_out(obj.get("ra"), obj.get("decl")), ab_mag=ab_mag)
+                  links=links_out(obj.get("ra"), obj.get("decl")), ab_mag=ab_mag,
+                  cutouts=_cutouts(request, oid))
+
+
+def _cutouts(request: Request, oid: int) -> dict[str, Any] | None:
+    """The newest detection's cutouts kept for the object (keep_cutouts), or None."""
+    from skysift.store.cutouts import KINDS, latest_cutouts
+
+    found = latest_cutouts(request.app.state.settings.data_dir / "cutouts", oid)
+    if found is None:
+        return None
+    source_id, paths = found
+    return {"source": source_id, "kinds": [k for k in KINDS if k in paths]}
+
+
+@router.get("/objects/{object_id}/cutouts/{source_id}/{kind}.png")
+def cutout_png(request: Request, object_id: str, source_id: str, kind: str) -> Response:
+    """One kept cutout as a PNG scaled for viewing (zscale, asinh)."""
+    from skysift.store.cutouts import KINDS, render_png
+
+    oid = parse_int(object_id, "object id", lo=0, hi=2**63 - 1, label="an object id")
+    sid = parse_int(source_id, "diaSourceId", lo=0, hi=2**63 - 1, label="a diaSourceId")
+    if kind not in KINDS:
+        raise NotFound(f"no cutout kind {kind!r}: science, template or difference")
+    root = request.app.state.settings.data_dir / "cutouts"
+    path = root / f"{oid % 1000:03d}" / str(oid) / f"{sid}-{kind}.fits"
+    if not path.is_file():
+        raise NotFound(f"no {kind} cutout kept for diaSource {sid} of object {oid}")
+    return Response(render_png(path.read_bytes()), media_type="image/png",
+                    headers={"Cache-Control": "private, max-age=3600"})
