@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -40,11 +41,11 @@ from skysift.errors import FilterError
 from skysift.filters.compiled import CompiledFilters, filter_failure
 from skysift.filters.deliver import LightCurve, deliver_rows
 from skysift.filters.manage import Filter, active_filters, record_error
-from skysift.streams.output import RecordSink, load_today_bytes, save_counts
 from skysift.store.translate import db_errors
+from skysift.streams.output import RecordSink, load_today_bytes, save_counts
 from skysift.streams.records import utc_now_text
 
-__all__ = ["Pipeline", "BatchReport"]
+__all__ = ["BatchReport", "Pipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class Pipeline:
         report.seconds["cutouts"] = time.perf_counter() - started
 
     def _refresh_quota_state(self, conn: sa.Connection) -> None:
-        today = datetime.now(timezone.utc).date()
+        today = datetime.now(UTC).date()
         if self._today != today:  # a new UTC day: quotas start again
             self.sink.today_bytes = load_today_bytes(conn, today)
             self._today = today
@@ -287,7 +288,7 @@ class Pipeline:
             if email:
                 from skysift.notify.digest import queue_matches
 
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
                 for flt, rows, when, source_ids in email:
                     queued, rejected = queue_matches(conn, self.settings, flt, rows, when,
                                                      source_ids.get, now)
