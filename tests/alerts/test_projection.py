@@ -351,9 +351,10 @@ def test_items_the_expression_does_not_match_are_read_field_by_field(band, real_
 
 def test_item_ids_keep_their_own_values_when_objects_differ(real_records):
     """The repeated diaObjectId is converted once per run of equal bytes: items whose
-    diaObjectIds differ (or are null) still get their own."""
+    diaObjectIds differ still get their own. (A null one belongs to the alert's diaObject:
+    tests/alerts/test_sample_object_ids.py.)"""
     record = with_history(real_records[wire_files()[0]], 6, 4)
-    ids = [5, None, 2**62 + 7, 2**62 + 7, -3, 5]
+    ids = [5, 2**40 + 1, 2**62 + 7, 2**62 + 7, -3, 5]
     for item, oid in zip(record["prvDiaSources"], ids):
         item["diaObjectId"] = oid
     fast, full = _check_pair(encode_wire(record, 9, 0))
