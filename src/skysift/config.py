@@ -105,6 +105,13 @@ class Settings:
     filter_expiry_warning_days: int = 28  # the owner is warned this long before
     # image cutouts (skysift.store.cutouts): kept in <data_dir>/cutouts when true (~110 KB/alert)
     keep_cutouts: bool = False
+    cutouts_url: str | None = None  # a folder or s3://BUCKET[/PREFIX]; None = <data_dir>/cutouts
+    # S3-compatible object stores (skysift.store.blobs): AWS, MinIO, Ceph RGW, ...
+    s3_endpoint_url: str | None = None  # None = AWS S3
+    s3_region: str | None = None  # None = us-east-1
+    s3_access_key_id: str | None = None  # None = boto3's own chain (AWS_* variables, ~/.aws)
+    s3_secret_access_key: str | None = field(default=None, repr=False)  # never in repr or logs
+    s3_max_workers: int = 16  # parallel uploads of one batch
     # context (skysift.context): gravitational-wave events in filters
     gw_max_contour: float = 0.95  # an object hits an event where its credible level is <= this
     gw_active_days: float = 21.0  # an event is live for detections this many days after it

@@ -111,6 +111,7 @@ class Pipeline:
                                     active_days=settings.gw_active_days)
         self._compiled = CompiledFilters()
         self._today: Any = None
+        self._cutout_store: Any = None  # made at the first batch that keeps cutouts
 
     def prepare(self) -> int:
         """Validate and compile every active filter now (not in the first batch's time).
@@ -138,14 +139,16 @@ class Pipeline:
     def _keep_cutouts(self, alerts: Sequence[Alert], report: BatchReport) -> None:
         """Write the batch's cutouts (keep_cutouts): a disk that refuses is logged, and ingest
         goes on (the cutouts are for looking at, the photometry is stored)."""
-        from skysift.store.cutouts import save_cutouts
+        from skysift.store.cutouts import cutout_store, save_cutouts
 
         started = time.perf_counter()
         try:
-            save_cutouts(self.settings.data_dir / "cutouts", list(alerts))
+            if self._cutout_store is None:
+                self._cutout_store = cutout_store(self.settings)
+            save_cutouts(self._cutout_store, list(alerts))
         except Exception as exc:  # noqa: BLE001 - cutouts never stop ingest
-            log.error("cannot keep this batch's cutouts in %s: %s",
-                      self.settings.data_dir / "cutouts", exc)
+            where = self.settings.cutouts_url or self.settings.data_dir / "cutouts"
+            log.error("cannot keep this batch's cutouts in %s: %s", where, exc)
             report.warnings.append(f"cutouts not kept: {exc}")
         report.seconds["cutouts"] = time.perf_counter() - started
 

@@ -1,23 +1,26 @@
 """An alert's image cutouts (science, template, difference), kept on disk when asked.
 
 Off by default (``keep_cutouts``): Rubin's three FITS stamps are about 110 KB per alert, so a
-night of a million alerts is about 100 GB. When on, each alert's cutouts are written to
-``<data_dir>/cutouts/<diaObjectId % 1000>/<diaObjectId>/<diaSourceId>-<kind>.fits`` (atomically:
-a temporary file, then a rename), as sent. The object page shows the newest three, scaled for
+night of a million alerts is about 100 GB. When on, each alert's cutouts are written, as sent,
+under the key ``<diaObjectId % 1000>/<diaObjectId>/<diaSourceId>-<kind>.fits`` of a
+:mod:`~skysift.store.blobs` store: ``<data_dir>/cutouts`` (atomically: a temporary file, then a
+rename), or the folder or S3-compatible bucket that ``cutouts_url`` names. The object page shows the newest three, scaled for
 viewing by :func:`render_png` (zscale limits, asinh stretch; astropy.visualization).
 """
 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skysift.alerts.model import Alert
 
-__all__ = ["KINDS", "cutouts_of", "latest_cutouts", "render_png", "save_cutouts"]
+if TYPE_CHECKING:
+    from skysift.config import Settings
+    from skysift.store.blobs import BlobStore
+
+__all__ = ["KINDS", "cutout_key", "cutout_store", "cutouts_of", "latest_cutouts", "render_png",
+           "save_cutouts"]
 
 #: The three stamps, in the order the object page shows them; the alert field of each.
 KINDS = {"science": "cutoutScience", "template": "cutoutTemplate",
@@ -37,48 +40,53 @@ def cutouts_of(alert: Alert) -> dict[str, bytes]:
             if isinstance(record.get(field), (bytes, bytearray)) and record[field]}
 
 
-def _folder(root: Path, object_id: int) -> Path:
-    return root / f"{object_id % 1000:03d}" / str(object_id)
+def cutout_store(settings: Settings) -> BlobStore:
+    """Where the settings keep cutouts: ``cutouts_url`` (a folder or ``s3://bucket/prefix``),
+    else ``<data_dir>/cutouts``."""
+    from skysift.store.blobs import open_blob_store
+
+    return open_blob_store(settings.cutouts_url or settings.data_dir / "cutouts", settings)
 
 
-def save_cutouts(root: Path, alerts: list[Alert]) -> int:
-    """Write the cutouts of ``alerts`` (those with an object) under ``root``; the number of
-    files written. An alert whose cutouts are there already is skipped."""
-    written = 0
+def _folder(object_id: int) -> str:
+    return f"{object_id % 1000:03d}/{object_id}/"
+
+
+def save_cutouts(store: BlobStore, alerts: list[Alert]) -> int:
+    """Write the cutouts of ``alerts`` (those with an object) into ``store``, in one call (an
+    S3 store uploads them in parallel); the number of files written. Writing again the same
+    alert's cutouts writes the same bytes under the same keys."""
+    items: dict[str, bytes] = {}
     for alert in alerts:
         if alert.diaObjectId is None:
             continue
         source_id = alert.diaSource.get("diaSourceId", alert.diaSourceId)
-        folder = _folder(root, int(alert.diaObjectId))
-        if (folder / f"{source_id}-difference.fits").exists():
-            continue
-        stamps = cutouts_of(alert)
-        if not stamps:
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        for kind, data in stamps.items():
-            fd, tmp = tempfile.mkstemp(prefix=".cutout.", dir=folder)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, folder / f"{source_id}-{kind}.fits")
-            written += 1
-    return written
+        folder = _folder(int(alert.diaObjectId))
+        for kind, data in cutouts_of(alert).items():
+            items[f"{folder}{source_id}-{kind}.fits"] = data
+    return store.put_many(items)
 
 
-def latest_cutouts(root: Path, object_id: int) -> tuple[int, dict[str, Path]] | None:
-    """(diaSourceId, {kind: path}) of the object's newest detection with cutouts, or None."""
-    folder = _folder(root, int(object_id))
-    if not folder.is_dir():
-        return None
-    by_source: dict[int, dict[str, Path]] = {}
-    for path in folder.glob("*-*.fits"):
-        source, _, kind = path.stem.partition("-")
+def latest_cutouts(store: BlobStore, object_id: int) -> tuple[int, dict[str, str]] | None:
+    """(diaSourceId, {kind: key}) of the object's newest detection with cutouts, or None."""
+    folder = _folder(int(object_id))
+    by_source: dict[int, dict[str, str]] = {}
+    for key in store.keys(folder):
+        name = key[len(folder):]
+        if "/" in name or not name.endswith(".fits"):
+            continue
+        source, _, kind = name[:-5].partition("-")
         if source.isdigit() and kind in KINDS:
-            by_source.setdefault(int(source), {})[kind] = path
+            by_source.setdefault(int(source), {})[kind] = key
     if not by_source:
         return None
     newest = max(by_source)  # Rubin's diaSourceIds grow with time
     return newest, by_source[newest]
+
+
+def cutout_key(object_id: int, source_id: int, kind: str) -> str:
+    """The key of one cutout in a store."""
+    return f"{_folder(int(object_id))}{int(source_id)}-{kind}.fits"
 
 
 def image_of(data: bytes) -> Any:

@@ -9,6 +9,7 @@ JavaScript the source tables below show the same numbers.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from typing import Any
 
@@ -16,10 +17,13 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from skysift.errors import SkysiftError
 from skysift.store.columns import BANDS, BOOKKEEPING_COLUMNS, COLUMNS
 from skysift.web.forms import parse_int
 from skysift.web.httperrors import NotFound
 from skysift.web.templating import render
+
+log = logging.getLogger(__name__)
 
 __all__ = ["BAND_COLOURS", "ab_mag", "links_out", "plot_data", "positions", "router"]
 
@@ -173,29 +177,49 @@ def object_page(request: Request, object_id: str) -> Response:
                   cutouts=_cutouts(request, oid))
 
 
+def _cutout_store(request: Request) -> Any:
+    """The store cutouts are kept in (made once per app), or None when it cannot be used (the
+    reason is logged; the object page shows no cutouts rather than failing)."""
+    from skysift.store.cutouts import cutout_store
+
+    state = request.app.state
+    if getattr(state, "cutout_store", None) is None:
+        try:
+            state.cutout_store = cutout_store(state.settings)
+        except SkysiftError as exc:
+            log.warning("cutouts cannot be shown: %s", exc)
+            return None
+    return state.cutout_store
+
+
 def _cutouts(request: Request, oid: int) -> dict[str, Any] | None:
     """The newest detection's cutouts kept for the object (keep_cutouts), or None."""
     from skysift.store.cutouts import KINDS, latest_cutouts
 
-    found = latest_cutouts(request.app.state.settings.data_dir / "cutouts", oid)
+    store = _cutout_store(request)
+    try:
+        found = latest_cutouts(store, oid) if store is not None else None
+    except SkysiftError as exc:
+        log.warning("cutouts of object %s cannot be listed: %s", oid, exc)
+        return None
     if found is None:
         return None
-    source_id, paths = found
-    return {"source": source_id, "kinds": [k for k in KINDS if k in paths]}
+    source_id, keys = found
+    return {"source": source_id, "kinds": [k for k in KINDS if k in keys]}
 
 
 @router.get("/objects/{object_id}/cutouts/{source_id}/{kind}.png")
 def cutout_png(request: Request, object_id: str, source_id: str, kind: str) -> Response:
     """One kept cutout as a PNG scaled for viewing (zscale, asinh)."""
-    from skysift.store.cutouts import KINDS, render_png
+    from skysift.store.cutouts import KINDS, cutout_key, render_png
 
     oid = parse_int(object_id, "object id", lo=0, hi=2**63 - 1, label="an object id")
     sid = parse_int(source_id, "diaSourceId", lo=0, hi=2**63 - 1, label="a diaSourceId")
     if kind not in KINDS:
         raise NotFound(f"no cutout kind {kind!r}: science, template or difference")
-    root = request.app.state.settings.data_dir / "cutouts"
-    path = root / f"{oid % 1000:03d}" / str(oid) / f"{sid}-{kind}.fits"
-    if not path.is_file():
+    store = _cutout_store(request)
+    data = store.get(cutout_key(oid, sid, kind)) if store is not None else None
+    if data is None:
         raise NotFound(f"no {kind} cutout kept for diaSource {sid} of object {oid}")
-    return Response(render_png(path.read_bytes()), media_type="image/png",
+    return Response(render_png(data), media_type="image/png",
                     headers={"Cache-Control": "private, max-age=3600"})
