@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from skysift.features.htm import htm_id
+from skysift.features.lightcurve import lightcurve_features
 from skysift.features.photometry import SourceArrays, photometry_features
 from skysift.features.sky import galactic_latitude, healpix_index
 from skysift.store.columns import COMPUTED_COLUMNS, DIAOBJECT_COLUMNS
@@ -25,6 +27,9 @@ __all__ = ["FEATURE_COLUMNS", "compute_features", "compute_features_many"]
 #: The columns :func:`compute_features` returns, in table order.
 FEATURE_COLUMNS: tuple[str, ...] = tuple(c.name for c in COMPUTED_COLUMNS + DIAOBJECT_COLUMNS)
 _INT_DIAOBJECT = tuple(c.name for c in DIAOBJECT_COLUMNS if c.type == "int")
+#: Columns that have their place but need data skysift does not have yet (always NULL here).
+_NOT_YET = ("BBBRiseRate", "BBBFallRate", "BBBTemp", "BBBPeakFlux", "BBBPeakMJD",
+            "BBBPeakAbsMag", "absMag", "absMagMJD", "ebv", "tns_name")
 _FLOAT_DIAOBJECT = tuple(c.name for c in DIAOBJECT_COLUMNS if c.type == "float")
 
 
@@ -112,14 +117,24 @@ def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None]
     known = np.isfinite(ra) & np.isfinite(dec)
     glat = galactic_latitude(ra, dec)
     hpx = np.full(n, -1, dtype=np.int64)
+    htm = np.full(n, -1, dtype=np.int64)
     if known.any():
         hpx[known] = healpix_index(ra[known], dec[known])
+        htm[known] = htm_id(ra[known], dec[known])
 
     columns: dict[str, list[Any]] = {"diaObjectId": list(object_ids)}
     for name, values in phot.items():
         columns[name] = values.tolist() if values.dtype.kind == "i" else _nullable(values)
     columns["ra"], columns["decl"], columns["glat"] = _nullable(ra), _nullable(dec), _nullable(glat)
     columns["healpix"] = [h if ok else None for h, ok in zip(hpx.tolist(), known.tolist())]
+    columns["htm16"] = [h if ok else None for h, ok in zip(htm.tolist(), known.tolist())]
+    for name, values in lightcurve_features(arrays, n).items():
+        if isinstance(values, list):
+            columns[name] = values
+        else:
+            columns[name] = values.tolist() if values.dtype.kind == "i" else _nullable(values)
+    for name in _NOT_YET:
+        columns[name] = [None] * n
     objs = [obj or {} for obj in dia_objects]
     for name in _FLOAT_DIAOBJECT:
         columns[name] = [_clean(obj.get(name)) for obj in objs]

@@ -106,6 +106,53 @@ def _computed() -> tuple[ColumnDoc, ...]:
         ColumnDoc("glat", "float", "deg", "Galactic latitude of (ra, decl)."),
         ColumnDoc("healpix", "int", "", "Nested HEALPix index of (ra, decl) at order 14 "
                   "(nside 16384, pixels about 12.9 arcsec)."),
+        ColumnDoc("htm16", "int", "", "Hierarchical Triangular Mesh id of (ra, decl) at level 16 "
+                  "(Lasair's spatial index; trixels about 4.6 arcsec on a side)."),
+        ColumnDoc("nPosDiaSourcesNights", "int", "", "Number of nights with a diaSource of "
+                  "psfFlux > 0 (a night is Rubin's dayObs: floor(MJD - 0.5))."),
+        ColumnDoc("nSourcesGood", "int", "", "Number of stored diaSources with reliability > 0.5."),
+        ColumnDoc("jump1", "float", "sigma", "Lasair's jump detector: the largest |flux - mean| / "
+                  "sd of a detection in the last 10 days, against the same band's detections 10 "
+                  "to 70 days before the latest (at least 5 of them); NULL when no band has "
+                  "enough."),
+        ColumnDoc("jump2", "float", "sigma", "As jump1, the largest jump in another band; NULL "
+                  "when fewer than two bands have enough."),
+    ]
+    for which, word in (("latest", "most recent"), ("penultimate", "second most recent")):
+        cols += [
+            ColumnDoc(f"{which}PairMJD", "float", mjd, f"Time of the later detection of the "
+                      f"{word} pair: two detections consecutive in time, in different bands, "
+                      "under 33 minutes apart, both with psfFlux > 0."),
+            ColumnDoc(f"{which}PairColourMag", "float", "mag", f"Colour of the {word} pair, AB: "
+                      "-2.5 log10(flux in the bluer band / flux in the redder band)."),
+            ColumnDoc(f"{which}PairColourBands", "text", "", f"Bands of the {word} pair, bluer "
+                      "first, e.g. `g-r`."),
+            ColumnDoc(f"{which}PairColourTemp", "float", "kK", f"Blackbody temperature with the "
+                      f"{word} pair's flux ratio (f_nu at Lasair's band wavelengths); NULL "
+                      "outside 0.1-1000 kK. Not extinction corrected."),
+        ]
+    cols += [
+        ColumnDoc("BBBRiseRate", "float", "mag/day", "Rise rate of Lasair's Bazin-blackbody fit. "
+                  "Not computed yet: NULL."),
+        ColumnDoc("BBBFallRate", "float", "mag/day", "Fall rate of the Bazin-blackbody fit (NULL "
+                  "for an exponential-rise fit). Not computed yet: NULL."),
+        ColumnDoc("BBBTemp", "float", "kK", "Temperature of the Bazin-blackbody fit. Not "
+                  "computed yet: NULL."),
+        ColumnDoc("BBBPeakFlux", "float", "nJy", "Peak flux of the Bazin fit. Not computed yet: "
+                  "NULL."),
+        ColumnDoc("BBBPeakMJD", "float", mjd, "Time of the Bazin fit's peak. Not computed yet: "
+                  "NULL."),
+        ColumnDoc("BBBPeakAbsMag", "float", "mag", "Peak absolute magnitude of the Bazin fit: "
+                  "needs a host distance, which skysift does not have (Lasair's comes from "
+                  "Sherlock): NULL."),
+        ColumnDoc("absMag", "float", "mag", "Peak absolute magnitude: needs a host distance "
+                  "(Sherlock in Lasair): NULL."),
+        ColumnDoc("absMagMJD", "float", mjd, "Time of absMag: NULL, as absMag."),
+        ColumnDoc("ebv", "float", "mag", "Galactic extinction E(B-V) of Schlegel, Finkbeiner & "
+                  "Davis (1998) at (ra, decl). Needs the SFD dust map: NULL until an operator "
+                  "provides one."),
+        ColumnDoc("tns_name", "text", "", "Name of the TNS object at this position (e.g. "
+                  "`2025abc`). Needs a TNS catalogue loaded by the operator: NULL until then."),
     ]
     return tuple(cols)
 

@@ -49,7 +49,7 @@ __all__ = [
 TRIGGERS = ("none", "alert", "annotation", "both")
 OUTPUTS = ("plain", "lite", "full", "email")
 DEFAULT_BYTE_QUOTA = 100_000_000
-_BIGINT_OBJECT_COLUMNS = {"diaObjectId", "healpix"}
+_BIGINT_OBJECT_COLUMNS = {"diaObjectId", "healpix", "htm16"}
 #: 64-bit id primary keys: BIGINT on PostgreSQL; on SQLite ``INTEGER PRIMARY KEY``, which makes
 #: the id the rowid (64-bit signed): no separate unique index, one B-tree lookup per id.
 ID64 = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -120,6 +120,7 @@ objects = sa.Table(
     "objects", metadata,
     *_object_columns(),
     sa.Index(None, "healpix"),
+    sa.Index(None, "htm16"),
     sa.Index(None, "lastDiaSourceMjdTai"),
 )
 
