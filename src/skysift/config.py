@@ -14,13 +14,14 @@ import dataclasses
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from skysift.errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "ENV_PREFIX", "CONFIG_FILENAME"]
+__all__ = ["CONFIG_FILENAME", "ENV_PREFIX", "Settings", "load_settings"]
 
 ENV_PREFIX = "SKYSIFT_"
 CONFIG_FILENAME = "skysift.toml"
@@ -103,6 +104,9 @@ class Settings:
     notify_interval_s: float = 60.0  # ingest loops check for due emails this often; 0 = never
     filter_expiry_days: int = 180  # active filters are deactivated this long after saving; 0 = never
     filter_expiry_warning_days: int = 28  # the owner is warned this long before
+    # the Bazin-blackbody light-curve fit (skysift.features.bbb): on/off, seconds per batch at most
+    bbb_fit: bool = True
+    bbb_fit_budget_s: float = 5.0
     # image cutouts (skysift.store.cutouts): kept in <data_dir>/cutouts when true (~110 KB/alert)
     keep_cutouts: bool = False
     cutouts_url: str | None = None  # a folder or s3://BUCKET[/PREFIX]; None = <data_dir>/cutouts
@@ -292,7 +296,7 @@ def _validate(s: Settings) -> None:
     if not 0 <= s.metrics_port <= 65535:
         raise ConfigError(f"setting 'metrics_port' must be 0-65535, not {s.metrics_port}")
     for name in ("filter_timeout_s", "run_timeout_s", "batch_wait_s", "retry_backoff_max_s",
-                 "login_window_s"):
+                 "login_window_s", "bbb_fit_budget_s"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name!r} must be positive, not {getattr(s, name)}")
     if s.kafka is not None and ":" not in s.kafka:

@@ -134,7 +134,8 @@ class Pipeline:
         from skysift.store.ingest import store_alerts
 
         with db_errors("store the batch", alerts=len(alerts)), self.engine.begin() as conn:
-            return store_alerts(conn, alerts)
+            return store_alerts(conn, alerts, bbb=self.settings.bbb_fit,
+                                bbb_budget_s=self.settings.bbb_fit_budget_s)
 
     def _keep_cutouts(self, alerts: Sequence[Alert], report: BatchReport) -> None:
         """Write the batch's cutouts (keep_cutouts): a disk that refuses is logged, and ingest

@@ -11,11 +11,13 @@ the diaObject's own columns.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from skysift.features.bbb import BBB_COLUMNS, fit_bbb
 from skysift.features.htm import htm_id
 from skysift.features.lightcurve import lightcurve_features
 from skysift.features.photometry import SourceArrays, photometry_features
@@ -24,12 +26,13 @@ from skysift.store.columns import COMPUTED_COLUMNS, DIAOBJECT_COLUMNS
 
 __all__ = ["FEATURE_COLUMNS", "compute_features", "compute_features_many"]
 
+log = logging.getLogger(__name__)
+
 #: The columns :func:`compute_features` returns, in table order.
 FEATURE_COLUMNS: tuple[str, ...] = tuple(c.name for c in COMPUTED_COLUMNS + DIAOBJECT_COLUMNS)
 _INT_DIAOBJECT = tuple(c.name for c in DIAOBJECT_COLUMNS if c.type == "int")
 #: Columns that have their place but need data skysift does not have yet (always NULL here).
-_NOT_YET = ("BBBRiseRate", "BBBFallRate", "BBBTemp", "BBBPeakFlux", "BBBPeakMJD",
-            "BBBPeakAbsMag", "absMag", "absMagMJD", "ebv", "tns_name")
+_NOT_YET = ("BBBPeakAbsMag", "absMag", "absMagMJD", "ebv", "tns_name")
 _FLOAT_DIAOBJECT = tuple(c.name for c in DIAOBJECT_COLUMNS if c.type == "float")
 
 
@@ -89,7 +92,9 @@ def compute_features(sources: list[dict[str, Any]], forced: list[dict[str, Any]]
 
 
 def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None],
-                          dia_objects: Sequence[Mapping[str, Any] | None]) -> list[dict[str, Any]]:
+                          dia_objects: Sequence[Mapping[str, Any] | None], *,
+                          bbb: bool = True, bbb_budget_s: float | None = None,
+                          ) -> list[dict[str, Any]]:
     """The ``objects`` columns of many objects in one vectorised pass.
 
     Parameters
@@ -101,6 +106,10 @@ def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None]
         The diaObjectId of each group.
     dia_objects
         The diaObject to copy for each group (or ``None``).
+    bbb, bbb_budget_s
+        Whether to run the Bazin-blackbody fit (:mod:`skysift.features.bbb`; its columns are
+        NULL when not), and the most seconds it may take for all the groups (``None``: no
+        limit; objects not fitted by then get NULL).
 
     Returns
     -------
@@ -133,6 +142,17 @@ def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None]
             columns[name] = values
         else:
             columns[name] = values.tolist() if values.dtype.kind == "i" else _nullable(values)
+    if bbb:
+        fit = fit_bbb(arrays, n, deadline_s=bbb_budget_s)
+        if fit.timed_out:
+            log.warning("Bazin-blackbody fit stopped at its budget of %s s (bbb_fit_budget_s): "
+                        "%d of %d objects not fitted; their BBB columns are NULL until their "
+                        "next alert", bbb_budget_s, fit.timed_out, fit.fitted)
+        for name, values in fit.columns().items():
+            columns[name] = _nullable(values)
+    else:
+        for name in BBB_COLUMNS:
+            columns[name] = [None] * n
     for name in _NOT_YET:
         columns[name] = [None] * n
     objs = [obj or {} for obj in dia_objects]

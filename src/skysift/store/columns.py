@@ -132,16 +132,20 @@ def _computed() -> tuple[ColumnDoc, ...]:
                       "outside 0.1-1000 kK. Not extinction corrected."),
         ]
     cols += [
-        ColumnDoc("BBBRiseRate", "float", "mag/day", "Rise rate of Lasair's Bazin-blackbody fit. "
-                  "Not computed yet: NULL."),
-        ColumnDoc("BBBFallRate", "float", "mag/day", "Fall rate of the Bazin-blackbody fit (NULL "
-                  "for an exponential-rise fit). Not computed yet: NULL."),
-        ColumnDoc("BBBTemp", "float", "kK", "Temperature of the Bazin-blackbody fit. Not "
-                  "computed yet: NULL."),
-        ColumnDoc("BBBPeakFlux", "float", "nJy", "Peak flux of the Bazin fit. Not computed yet: "
-                  "NULL."),
-        ColumnDoc("BBBPeakMJD", "float", mjd, "Time of the Bazin fit's peak. Not computed yet: "
-                  "NULL."),
+        ColumnDoc("BBBRiseRate", "float", "1/day", "Rise rate of Lasair's Bazin-blackbody fit "
+                  "(a Bazin or exponential curve in time times one blackbody over the bands, "
+                  "fitted to all diaSources when there are at least 5): k in flux ~ e^(k t), the "
+                  "e-folding rate of the flux, as Lasair stores it. 1/day is 1.0857 mag/day, so "
+                  "Lasair's docs read it as about magnitudes per day. NULL when no fit passes "
+                  "Lasair's checks."),
+        ColumnDoc("BBBFallRate", "float", "1/day", "Fall rate of the Bazin fit, the e-folding rate "
+                  "of the decline; NULL when the exponential-rise fit was chosen (no peak yet)."),
+        ColumnDoc("BBBTemp", "float", "kK", "Blackbody temperature of the fit (one for all bands, "
+                  "all epochs). Not extinction corrected."),
+        ColumnDoc("BBBPeakFlux", "float", "nJy", "The Bazin fit's flux at its peak, in the LSST "
+                  "band where the fitted blackbody is brightest; NULL for the exponential fit."),
+        ColumnDoc("BBBPeakMJD", "float", mjd, "Time of the Bazin fit's peak, t0 + ln(kr / kf - 1) "
+                  "/ kr; NULL for the exponential fit."),
         ColumnDoc("BBBPeakAbsMag", "float", "mag", "Peak absolute magnitude of the Bazin fit: "
                   "needs a host distance, which skysift does not have (Lasair's comes from "
                   "Sherlock): NULL."),

@@ -268,7 +268,8 @@ def _choose_dia_objects(conn: sa.Connection, alerts: Sequence[Alert], touched: l
     return best
 
 
-def store_alerts(conn: sa.Connection, alerts: Sequence[Alert]) -> StoreResult:
+def store_alerts(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool = True,
+                 bbb_budget_s: float | None = None) -> StoreResult:
     """Store the sources of ``alerts`` and upsert the ``objects`` row of every object they touch.
 
     Parameters
@@ -277,6 +278,9 @@ def store_alerts(conn: sa.Connection, alerts: Sequence[Alert]) -> StoreResult:
         A connection inside the caller's transaction (nothing is committed here).
     alerts
         The batch, any order.
+    bbb, bbb_budget_s
+        The Bazin-blackbody fit: on or off, and its time budget for the batch (settings
+        ``bbb_fit`` and ``bbb_fit_budget_s``; see :func:`skysift.features.compute_features_many`).
 
     Returns
     -------
@@ -289,10 +293,11 @@ def store_alerts(conn: sa.Connection, alerts: Sequence[Alert]) -> StoreResult:
         :class:`~skysift.errors.StoreUnavailable` when it could not be reached.
     """
     with db_errors("store alerts", alerts=len(alerts)):
-        return _store(conn, alerts)
+        return _store(conn, alerts, bbb=bbb, bbb_budget_s=bbb_budget_s)
 
 
-def _store(conn: sa.Connection, alerts: Sequence[Alert]) -> StoreResult:
+def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
+           bbb_budget_s: float | None) -> StoreResult:
     now = datetime.now(UTC)
     result = StoreResult()
     ordered = sorted(alerts, key=lambda a: (a.diaObjectId or 0, a.diaSourceId))
@@ -391,7 +396,7 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert]) -> StoreResult:
         for r in new_rows if r["diaObjectId"] in group_of]
     arrays = SourceArrays.from_rows((r[1:] for r in curve), (group_of[r[0]] for r in curve))
     dia_objects = [chosen[o][1] if o in chosen else None for o in touched]
-    rows = compute_features_many(arrays, touched, dia_objects)
+    rows = compute_features_many(arrays, touched, dia_objects, bbb=bbb, bbb_budget_s=bbb_budget_s)
     for oid, row in zip(touched, rows):
         if oid in chosen:
             _, record, sid, text = chosen[oid]

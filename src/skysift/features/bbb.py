@@ -1,0 +1,364 @@
+"""Lasair-LSST's Bazin-blackbody (BBB) fit: every object of a batch fitted at once.
+
+The model (Lasair's ``BBB``, after Williams' "Bazin Exp Blackbody" note) is a product of a time
+part and a blackbody in wavelength, with one temperature for all bands:
+
+* Bazin: ``f(t, wl) = A B(wl, T) exp(-kf (t - t0)) / (1 + exp(-kr (t - t0)))``
+* Exp (a rise with no peak yet): ``f(t, wl) = A B(wl, T) exp(k t)``
+
+where ``B(wl, T)`` is the blackbody's f_nu shape, ``wl**-3 / (exp(hc / (wl k T)) - 1)``, at
+Lasair's band wavelengths (:data:`~skysift.features.lightcurve.PAIR_WAVELENGTH_UM`), and ``t`` is
+days since the first diaSource. Both are fitted; of those that pass the checks below the one
+with the lower AIC (``n ln(chi2 / n) + 2 p``) is kept. The outputs, as Lasair's:
+
+``BBBRiseRate``
+    ``kr`` (Bazin) or ``k`` (Exp), 1/day: the e-folding rate of the flux on the rise. 1/day is
+    1.0857 mag/day (2.5 / ln 10), which is why Lasair's docs call it "about magnitudes per day".
+``BBBFallRate``
+    ``kf``, 1/day (NULL for Exp).
+``BBBTemp``
+    ``T`` in kiloKelvin.
+``BBBPeakMJD``, ``BBBPeakFlux``
+    The time of the Bazin maximum, ``t0 + ln(kr / kf - 1) / kr``, and the model's flux then
+    (nJy, as psfFlux) in the LSST band where the fitted blackbody is brightest (NULL for Exp).
+
+Checks (Lasair's): at least 5 diaSources; Bazin 0 < kr <= 15, 0 < kf <= 2, kf < kr (a
+maximum exists) and a fraction of unexplained variance chi2 / chi2(constant) <= 0.25; Exp
+0 < k <= 2, its 1-sigma error below k and the fraction <= 0.35.
+
+Differences from Lasair's code, each a choice for the user: the residuals are weighted by
+psfFluxErr (Lasair's are unweighted, so one bright point outweighs ten faint ones); no forced
+photometry is prepended (skysift's batch path has the diaSources only); no extinction
+correction until an E(B-V) map is configured; it runs for every object with enough points, not
+only those Sherlock calls SN, NT or ORPHAN.
+
+The fitter is Levenberg-Marquardt, written for many small problems at once: every iteration
+evaluates the residuals and Jacobians of all objects in one numpy pass and solves all the 5x5
+(or 3x3) normal equations with one batched ``numpy.linalg.solve``. Parameters are fitted as
+logarithms (A, T, kr, kf) so that they stay positive. Each model starts from two guesses (an
+early and a late t0); the better fit is kept. ``tests/features/test_bbb.py`` checks it against
+scipy.optimize.least_squares fitting one object at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from skysift.features.lightcurve import HC_OVER_K_UM_KK, PAIR_WAVELENGTH_UM
+from skysift.features.photometry import SourceArrays
+from skysift.store.columns import BANDS
+
+__all__ = ["BBB_COLUMNS", "MIN_POINTS", "BBBFit", "bazin_flux", "blackbody_shape", "fit_bbb"]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+BBB_COLUMNS = ("BBBRiseRate", "BBBFallRate", "BBBTemp", "BBBPeakFlux", "BBBPeakMJD")
+MIN_POINTS = 5
+MAX_RISE, MAX_FALL, MAX_EXP = 15.0, 2.0, 2.0
+MAX_UNEXPLAINED_BAZIN, MAX_UNEXPLAINED_EXP = 0.25, 0.35
+_WL = np.array([PAIR_WAVELENGTH_UM[b] for b in BANDS])
+_WL_REF = PAIR_WAVELENGTH_UM["r"]
+_MAX_ITER = 60
+_CLIP = 60.0  # exponents are clipped here: e^60 ~ 1e26, far beyond any real light curve
+
+
+def blackbody_shape(wl_um: npt.ArrayLike, t_kk: npt.ArrayLike) -> F64:
+    """f_nu of a blackbody up to a constant: ``wl**-3 / (exp(hc / (wl k T)) - 1)``.
+
+    >>> float(blackbody_shape(0.5, 10.0) / blackbody_shape(0.62, 10.0)) > 1   # 10 kK is blue
+    True
+    """
+    wl = np.asarray(wl_um, dtype=float)
+    x = np.minimum(HC_OVER_K_UM_KK / (wl * np.asarray(t_kk, dtype=float)), 700.0)
+    return np.asarray(wl**-3.0 / np.expm1(x))
+
+
+def bazin_flux(t: npt.ArrayLike, wl_um: npt.ArrayLike, a: npt.ArrayLike, t_kk: npt.ArrayLike,
+               t0: npt.ArrayLike, kr: npt.ArrayLike, kf: npt.ArrayLike) -> F64:
+    """The Bazin-blackbody model, with ``a`` the amplitude in r: ``a B(wl) / B(r) S(t)``."""
+    tau = np.asarray(t, dtype=float) - np.asarray(t0)
+    shape = blackbody_shape(wl_um, t_kk) / blackbody_shape(_WL_REF, t_kk)
+    return np.asarray(np.asarray(a) * shape * np.exp(np.clip(-np.asarray(kf) * tau, -_CLIP, _CLIP))
+                      / (1 + np.exp(np.clip(-np.asarray(kr) * tau, -_CLIP, _CLIP))))
+
+
+@dataclass
+class BBBFit:
+    """The BBB columns of every group (NaN where there is no acceptable fit)."""
+
+    rise: F64
+    fall: F64
+    temp: F64
+    peak_flux: F64
+    peak_mjd: F64
+    chi2: F64 | None = None  # chi-square of the chosen fit (sum of squared residuals / error)
+    fitted: int = 0       # groups that had enough points to be fitted
+    timed_out: int = 0    # groups given up on at the deadline
+
+    def columns(self) -> dict[str, F64]:
+        return dict(zip(BBB_COLUMNS, (self.rise, self.fall, self.temp, self.peak_flux,
+                                      self.peak_mjd)))
+
+
+@dataclass
+class _Problem:
+    """Rows of the problems being fitted (one problem = one object and one start)."""
+
+    prob: I64      # problem index of each row
+    t: F64
+    wl: F64
+    f: F64         # flux / scale of the problem
+    w: F64         # 1 / error (same scale)
+    starts: I64    # first row of each problem (rows are grouped by problem)
+    n_prob: int
+
+
+def _dlnb_dlnt(wl: F64, t_kk: F64) -> F64:
+    """d ln B(wl, T) / d ln T."""
+    x = np.minimum(HC_OVER_K_UM_KK / (wl * t_kk), 700.0)
+    return np.asarray(x / -np.expm1(-x))
+
+
+def _bazin(theta: F64, p: _Problem) -> tuple[F64, F64]:
+    """Model values and d ln model / d theta (rows x 5) for theta = ln A, ln T, t0, ln kr, ln kf."""
+    th = theta[p.prob]
+    a, t_kk, t0, kr, kf = (np.exp(th[:, 0]), np.exp(th[:, 1]), th[:, 2], np.exp(th[:, 3]),
+                           np.exp(th[:, 4]))
+    tau = p.t - t0
+    z = np.clip(-kr * tau, -_CLIP, _CLIP)
+    sig = 1.0 / (1.0 + np.exp(-z))             # e^z / (1 + e^z)
+    ln_s = np.clip(-kf * tau, -_CLIP, _CLIP) - np.logaddexp(0.0, z)
+    ln_b = np.log(blackbody_shape(p.wl, t_kk) / blackbody_shape(_WL_REF, t_kk))
+    m = a * np.exp(np.clip(ln_b + ln_s, -_CLIP, _CLIP))
+    d = np.empty((p.t.size, 5))
+    d[:, 0] = 1.0
+    d[:, 1] = _dlnb_dlnt(p.wl, t_kk) - _dlnb_dlnt(np.full_like(p.wl, _WL_REF), t_kk)
+    d[:, 2] = kf - kr * sig
+    d[:, 3] = kr * tau * sig
+    d[:, 4] = -kf * tau
+    return m, d
+
+
+def _expo(theta: F64, p: _Problem) -> tuple[F64, F64]:
+    """Model values and d ln model / d theta (rows x 3) for theta = ln A, ln T, k."""
+    th = theta[p.prob]
+    a, t_kk, k = np.exp(th[:, 0]), np.exp(th[:, 1]), th[:, 2]
+    ln_b = np.log(blackbody_shape(p.wl, t_kk) / blackbody_shape(_WL_REF, t_kk))
+    m = a * np.exp(np.clip(ln_b + k * p.t, -_CLIP, _CLIP))
+    d = np.empty((p.t.size, 3))
+    d[:, 0] = 1.0
+    d[:, 1] = _dlnb_dlnt(p.wl, t_kk) - _dlnb_dlnt(np.full_like(p.wl, _WL_REF), t_kk)
+    d[:, 2] = p.t
+    return m, d
+
+
+def _chi2(model, theta: F64, p: _Problem) -> F64:
+    m, _ = model(theta, p)
+    r = p.w * (p.f - m)
+    return np.asarray(np.add.reduceat(r * r, p.starts))
+
+
+#: Bounds of the fitted parameters (a step is clipped to them): ln A (flux / its largest
+#: value), ln T (kK), then t0 (days) and ln kr, ln kf (1/day) for Bazin, or k (1/day) for Exp.
+_BOUNDS = {
+    5: (np.array([-12.0, np.log(0.3), -300.0, np.log(1e-4), np.log(1e-5)]),
+        np.array([12.0, np.log(300.0), 600.0, np.log(100.0), np.log(30.0)])),
+    3: (np.array([-30.0, np.log(0.3), -1.0]), np.array([12.0, np.log(300.0), 3.0])),
+}
+
+
+def _levenberg_marquardt(model, theta: F64, p: _Problem, deadline: float) -> tuple[F64, F64, F64, bool]:
+    """Fit every problem; returns theta, chi2, the inverse normal matrix (for errors), and
+    whether the deadline stopped it."""
+    with np.errstate(all="ignore"):
+        return _lm(model, theta, p, deadline)
+
+
+def _subset(p: _Problem, keep: npt.NDArray[np.bool_]) -> _Problem:
+    """The problems where ``keep`` is true, renumbered 0.. in order."""
+    rows = keep[p.prob]
+    renumber = np.cumsum(keep) - 1
+    prob = renumber[p.prob[rows]]
+    starts = np.flatnonzero(np.r_[True, prob[1:] != prob[:-1]]) if prob.size else prob
+    return _Problem(prob=prob, t=p.t[rows], wl=p.wl[rows], f=p.f[rows], w=p.w[rows],
+                    starts=starts, n_prob=int(keep.sum()))
+
+
+def _normal(model, theta: F64, p: _Problem) -> tuple[F64, F64]:
+    """J^T J and J^T r of every problem (J = d residual / d theta, r = w (f - model))."""
+    m, d = model(theta, p)
+    jac = -(p.w * m)[:, None] * d
+    r = p.w * (p.f - m)
+    jtj = np.add.reduceat(jac[:, :, None] * jac[:, None, :], p.starts, axis=0)
+    jtr = np.add.reduceat(jac * r[:, None], p.starts, axis=0)
+    return jtj, jtr
+
+
+def _lm(model, theta: F64, p: _Problem, deadline: float) -> tuple[F64, F64, F64, bool]:
+    n_par = theta.shape[1]
+    lo, hi = _BOUNDS[n_par]
+    lam = np.full(p.n_prob, 1e-3)
+    active = np.ones(p.n_prob, dtype=bool)
+    cost = _chi2(model, theta, p)
+    eye = np.eye(n_par)
+    timed_out = False
+    sub = p
+    for _ in range(_MAX_ITER):
+        if time.monotonic() > deadline:
+            timed_out = True
+            break
+        idx = np.flatnonzero(active)
+        if idx.size < sub.n_prob:  # only the problems still iterating are evaluated
+            sub = _subset(p, active)
+        th, la = theta[idx], lam[idx]
+        jtj, jtr = _normal(model, th, sub)
+        sane = np.isfinite(jtj).all(axis=(1, 2)) & np.isfinite(jtr).all(axis=1)
+        jtj[~sane], jtr[~sane] = eye, 0.0
+        # a parameter at a bound that the gradient pushes outwards is held there (projected LM)
+        held = ((th <= lo) & (jtr > 0)) | ((th >= hi) & (jtr < 0))
+        if held.any():
+            jtr = np.where(held, 0.0, jtr)
+            jtj = np.where(held[:, :, None] | held[:, None, :], 0.0, jtj) + held[:, :, None] * eye
+        diag = np.einsum("kii->ki", jtj).copy()
+        h = jtj + (la[:, None] * diag + 1e-9)[:, :, None] * eye
+        trial = np.clip(th - np.linalg.solve(h, jtr[:, :, None])[:, :, 0], lo, hi)
+        new_cost = _chi2(model, trial, sub)
+        old = cost[idx]
+        better = np.isfinite(new_cost) & (new_cost < old) & sane
+        theta[idx[better]] = trial[better]
+        cost[idx[better]] = new_cost[better]
+        lam[idx] = np.where(better, np.maximum(la / 3.0, 1e-7), la * 4.0)
+        done = ~sane | (better & (old - new_cost <= 1e-6 * old + 1e-12)) | (lam[idx] > 1e8)
+        active[idx[done]] = False
+        if not active.any():
+            break
+    jtj, _ = _normal(model, theta, p)
+    cov = np.full_like(jtj, np.nan)
+    good = np.isfinite(jtj).all(axis=(1, 2))
+    if good.any():
+        cov[good] = np.linalg.pinv(jtj[good])
+    return theta, cost, cov, timed_out
+
+
+def _rows(src: SourceArrays, n_groups: int) -> tuple[I64, F64, F64, F64, F64, F64, F64]:
+    ok = (np.isfinite(src.flux) & np.isfinite(src.mjd) & (src.band >= 0)
+          & np.isfinite(src.flux_err) & (src.flux_err > 0))
+    g = src.group[ok]
+    order = np.lexsort((src.mjd[ok], g))
+    g, mjd = g[order], src.mjd[ok][order]
+    wl, f, err = _WL[src.band[ok][order]], src.flux[ok][order], src.flux_err[ok][order]
+    first = np.full(n_groups, np.inf)
+    np.minimum.at(first, g, mjd)
+    scale = np.zeros(n_groups)
+    np.maximum.at(scale, g, np.abs(f))
+    return g, mjd - first[g], wl, f / scale[g], err / scale[g], first, scale
+
+
+def _problems(g: I64, t: F64, wl: F64, f: F64, e: F64, groups: I64, n_starts: int) -> _Problem:
+    """Rows of ``groups`` repeated ``n_starts`` times, as problems start * len(groups) + k."""
+    index = np.full(int(g.max()) + 1 if g.size else 1, -1)
+    index[groups] = np.arange(groups.size)
+    keep = index[g] >= 0
+    k = index[g[keep]]
+    reps = [k + s * groups.size for s in range(n_starts)]
+    prob = np.concatenate(reps)
+    rows = np.tile(np.flatnonzero(keep), n_starts)
+    order = np.argsort(prob, kind="stable")
+    prob, rows = prob[order], rows[order]
+    starts = np.flatnonzero(np.r_[True, prob[1:] != prob[:-1]])
+    return _Problem(prob=prob, t=t[rows], wl=wl[rows], f=f[rows], w=1.0 / e[rows],
+                    starts=starts, n_prob=groups.size * n_starts)
+
+
+def fit_bbb(src: SourceArrays, n_groups: int, *, deadline_s: float | None = None) -> BBBFit:
+    """The BBB columns of every group with at least :data:`MIN_POINTS` usable diaSources.
+
+    ``deadline_s`` bounds the time spent (both models); problems still iterating then keep
+    their best parameters so far, and are accepted only if they pass the checks.
+    """
+    nan = np.full(n_groups, np.nan)
+    out = BBBFit(nan.copy(), nan.copy(), nan.copy(), nan.copy(), nan.copy(), chi2=nan.copy())
+    g, t, wl, f, e, first, scale = _rows(src, n_groups)
+    counts = np.bincount(g, minlength=n_groups)
+    groups = np.flatnonzero(counts >= MIN_POINTS)
+    out.fitted = int(groups.size)
+    if not groups.size:
+        return out
+    deadline = time.monotonic() + (deadline_s if deadline_s is not None else np.inf)
+    ng = groups.size
+    p2 = _problems(g, t, wl, f, e, groups, 2)
+    n_rows = np.add.reduceat(np.ones(p2.prob.size), p2.starts)
+
+    # chi2 of the best constant (weighted mean): the "total" the fits must explain
+    w2 = p2.w**2
+    mean = np.add.reduceat(w2 * p2.f, p2.starts) / np.add.reduceat(w2, p2.starts)
+    chi2_const = np.add.reduceat(w2 * (p2.f - mean[p2.prob]) ** 2, p2.starts)
+
+    # starting points from the data: the brightest point, 10 kK; t0 a week before it or at it
+    t_peak = np.zeros(p2.n_prob)
+    best = np.full(p2.n_prob, -np.inf)
+    np.maximum.at(best, p2.prob, p2.f)
+    is_peak = p2.f == best[p2.prob]
+    t_peak[p2.prob[is_peak]] = p2.t[is_peak]
+    early = np.arange(p2.n_prob) < ng
+    theta_b = np.stack([np.zeros(p2.n_prob), np.full(p2.n_prob, np.log(10.0)),
+                        np.where(early, t_peak - 7.0, t_peak - 2.0),
+                        np.full(p2.n_prob, np.log(np.where(early, 0.3, 1.0))),
+                        np.full(p2.n_prob, np.log(np.where(early, 0.05, 0.1)))], axis=1)
+    # the exp starts: a straight line through ln(flux) of the positive points, and one steeper
+    pos = (p2.f > 0).astype(float)
+    y = np.log(np.where(p2.f > 0, p2.f, 1.0))
+    s0, st, sy = (np.add.reduceat(v, p2.starts) for v in (pos, pos * p2.t, pos * y))
+    stt, sty = np.add.reduceat(pos * p2.t**2, p2.starts), np.add.reduceat(pos * p2.t * y, p2.starts)
+    with np.errstate(all="ignore"):
+        slope = np.nan_to_num((s0 * sty - st * sy) / (s0 * stt - st**2))
+        icept = np.nan_to_num((sy - slope * st) / s0)
+    slope = np.clip(slope + np.where(early, 0.0, 0.2), -0.9, 2.9)
+    theta_e = np.stack([np.clip(icept, -29.0, 11.0), np.full(p2.n_prob, np.log(10.0)), slope],
+                       axis=1)
+    tb, cb, covb, late_b = _levenberg_marquardt(_bazin, theta_b, p2, deadline)
+    te, ce, cove, late_e = _levenberg_marquardt(_expo, theta_e, p2, deadline)
+    out.timed_out = ng if (late_b or late_e) else 0
+
+    def pick(theta: F64, cost: F64, cov: F64) -> tuple[F64, F64, F64]:
+        first_better = cost[:ng] <= cost[ng:]
+        return (np.where(first_better[:, None], theta[:ng], theta[ng:]),
+                np.where(first_better, cost[:ng], cost[ng:]),
+                np.where(first_better[:, None, None], cov[:ng], cov[ng:]))
+
+    tb, cb, covb = pick(tb, cb, covb)
+    te, ce, cove = pick(te, ce, cove)
+    n = n_rows[:ng]
+    total = chi2_const[:ng]
+    with np.errstate(all="ignore"):
+        kr, kf, k = np.exp(tb[:, 3]), np.exp(tb[:, 4]), te[:, 2]
+        ok_b = (np.isfinite(cb) & (kr <= MAX_RISE) & (kf <= MAX_FALL) & (kf < kr)
+                & (cb <= MAX_UNEXPLAINED_BAZIN * total))
+        red_chi2 = np.maximum(ce / np.maximum(n - 3, 1), 1.0)
+        k_err = np.sqrt(np.abs(cove[:, 2, 2]) * red_chi2)
+        ok_e = (np.isfinite(ce) & (k > 0) & (k <= MAX_EXP) & (k_err < k)
+                & (ce <= MAX_UNEXPLAINED_EXP * total))
+        aic_b = n * np.log(cb / n) + 2 * 5
+        aic_e = n * np.log(ce / n) + 2 * 3
+    use_b = ok_b & (~ok_e | (aic_b <= aic_e))
+    use_e = ok_e & ~use_b
+
+    gb, ge = groups[use_b], groups[use_e]
+    tb, te = tb[use_b], te[use_e]
+    t_kk_b = np.exp(tb[:, 1])
+    out.rise[gb], out.fall[gb], out.temp[gb] = np.exp(tb[:, 3]), np.exp(tb[:, 4]), t_kk_b
+    peak_t = tb[:, 2] + np.log(np.exp(tb[:, 3]) / np.exp(tb[:, 4]) - 1.0) / np.exp(tb[:, 3])
+    out.peak_mjd[gb] = first[gb] + peak_t
+    brightest = _WL[np.argmax(blackbody_shape(_WL[None, :], t_kk_b[:, None]), axis=1)]
+    peak = bazin_flux(peak_t, brightest, np.exp(tb[:, 0]), t_kk_b, tb[:, 2], np.exp(tb[:, 3]),
+                      np.exp(tb[:, 4]))
+    out.peak_flux[gb] = peak * scale[gb]
+    out.rise[ge], out.temp[ge] = te[:, 2], np.exp(te[:, 1])
+    assert out.chi2 is not None
+    out.chi2[gb], out.chi2[ge] = cb[use_b], ce[use_e]  # scale-free: f and err share a scale
+    return out
