@@ -104,6 +104,8 @@ class Settings:
     notify_interval_s: float = 60.0  # ingest loops check for due emails this often; 0 = never
     filter_expiry_days: int = 180  # active filters are deactivated this long after saving; 0 = never
     filter_expiry_warning_days: int = 28  # the owner is warned this long before
+    # the TNS catalogue loaded by `skysift tns load` (skysift.context.tns): match radius
+    tns_radius_arcsec: float = 1.5
     # the Bazin-blackbody light-curve fit (skysift.features.bbb): on/off, seconds per batch at most
     bbb_fit: bool = True
     bbb_fit_budget_s: float = 5.0
@@ -296,7 +298,7 @@ def _validate(s: Settings) -> None:
     if not 0 <= s.metrics_port <= 65535:
         raise ConfigError(f"setting 'metrics_port' must be 0-65535, not {s.metrics_port}")
     for name in ("filter_timeout_s", "run_timeout_s", "batch_wait_s", "retry_backoff_max_s",
-                 "login_window_s", "bbb_fit_budget_s"):
+                 "login_window_s", "bbb_fit_budget_s", "tns_radius_arcsec"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name!r} must be positive, not {getattr(s, name)}")
     if s.kafka is not None and ":" not in s.kafka:

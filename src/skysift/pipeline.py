@@ -108,7 +108,8 @@ class Pipeline:
         from skysift.context.stage import ContextStage
 
         self.context = ContextStage(max_contour=settings.gw_max_contour,
-                                    active_days=settings.gw_active_days)
+                                    active_days=settings.gw_active_days,
+                                    tns_radius_arcsec=settings.tns_radius_arcsec)
         self._compiled = CompiledFilters()
         self._today: Any = None
         self._cutout_store: Any = None  # made at the first batch that keeps cutouts

@@ -10,7 +10,7 @@ import click
 
 from skysift.cli.context import Context, pass_ctx
 
-__all__ = ["gw", "watchlist", "watchmap"]
+__all__ = ["gw", "tns", "watchlist", "watchmap"]
 
 
 def _viewer(conn, user: str | None):
@@ -322,3 +322,31 @@ def gw_show(ctx: Context, event: str, n_hits: int) -> None:
         click.echo(f"{key:14} {value}")
     click.echo("")
     print_table(hits, ["diaObjectId", "contour", "probdens2", "t_gw"])
+
+
+# ------------------------------------------------------------------------------------- TNS
+@click.group("tns")
+def tns() -> None:
+    """The Transient Name Server catalogue behind objects.tns_name."""
+
+
+@tns.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def tns_load(ctx: Context, file: Path) -> None:
+    """Load TNS's public objects file (tns_public_objects.csv, or the .zip it comes in),
+    replacing the catalogue, and name every stored object on a TNS position."""
+    from skysift.cli._common import store
+    from skysift.context.tns import load_tns
+
+    engine = store(ctx.settings)
+    done = load_tns(engine, file, radius_arcsec=ctx.settings.tns_radius_arcsec,
+                    progress=sys.stderr.isatty())
+    for problem in done.skipped[:20]:
+        click.echo(f"skipped: {problem}", err=True)
+    if len(done.skipped) > 20:
+        click.echo(f"skipped: ... and {len(done.skipped) - 20} more", err=True)
+    dated = f" (file dated {done.dated})" if done.dated else ""
+    click.echo(f"TNS: {done.loaded:,} objects loaded{dated}, {len(done.skipped):,} rows skipped; "
+               f"{done.objects_named:,} stored objects named within "
+               f"{ctx.settings.tns_radius_arcsec:g} arcsec, {done.objects_cleared:,} names cleared")

@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "watchlist": "skysift.cli.context_cmd:watchlist",
     "watchmap": "skysift.cli.context_cmd:watchmap",
     "gw": "skysift.cli.context_cmd:gw",
+    "tns": "skysift.cli.context_cmd:tns",
 }
 
 

@@ -51,9 +51,13 @@ class _Event:
 class ContextStage:
     """Crossmatches batches against the context; one per worker (not thread-safe)."""
 
-    def __init__(self, *, max_contour: float, active_days: float) -> None:
+    def __init__(self, *, max_contour: float, active_days: float,
+                 tns_radius_arcsec: float = 1.5) -> None:
         self.max_contour = max_contour
         self.active_days = active_days
+        self.tns_radius_arcsec = tns_radius_arcsec
+        self._tns_names: list[str] = []
+        self._tns_index: Any = None
         self._stamps: dict[str, Any] = {}
         self._cones: ListCones | None = None
         self._index: Any = None
@@ -64,12 +68,13 @@ class ContextStage:
     # ------------------------------------------------------------------ what to match against
     def refresh(self, conn: sa.Connection) -> None:
         """Reload what changed since the last batch (watchlists, watchmaps, events)."""
-        from skysift.store.schema import gw_events, watchlists, watchmaps
+        from skysift.store.schema import gw_events, tns_objects, watchlists, watchmaps
 
         for name, table, when in (("watchlists", watchlists, watchlists.c.modified),
                                   ("watchmaps", watchmaps, watchmaps.c.modified),
-                                  ("gw", gw_events, gw_events.c.updated)):
-            active = table.c.active.is_(True) if name != "gw" else sa.true()
+                                  ("gw", gw_events, gw_events.c.updated),
+                                  ("tns", tns_objects, tns_objects.c.loaded)):
+            active = table.c.active.is_(True) if name in ("watchlists", "watchmaps") else sa.true()
             stamp = tuple(conn.execute(sa.select(sa.func.count(), sa.func.max(when))
                                        .where(active)).one())
             if self._stamps.get(name) == stamp:
@@ -82,6 +87,16 @@ class ContextStage:
     def _load_watchlists(self, conn: sa.Connection) -> None:
         self._cones = load_active_cones(conn)
         self._index = self._cones.index() if len(self._cones) else None
+
+    def _load_tns(self, conn: sa.Connection) -> None:
+        from skysift.context.tns import tns_index
+        from skysift.store.schema import tns_objects as t
+
+        rows = conn.execute(sa.select(t.c.tns_name, t.c.ra, t.c.decl)).all()
+        self._tns_names = [r[0] for r in rows]
+        self._tns_index = (tns_index(self._tns_names, np.array([r[1] for r in rows], float),
+                                     np.array([r[2] for r in rows], float),
+                                     self.tns_radius_arcsec) if rows else None)
 
     def _load_watchmaps(self, conn: sa.Connection) -> None:
         self._mocs = load_active_mocs(conn)
@@ -186,6 +201,12 @@ class ContextStage:
         if "gw_events" in wanted:
             result.rows["gw_events"] = list(self._event_rows)
         t4 = time.perf_counter()
+        # TNS names: set on the rows (the batch engine reads them) and in the store
+        if self._tns_index is not None:
+            from skysift.context.tns import name_batch
+
+            result.hits["tns"] = len(name_batch(conn, self._tns_names, self._tns_index, rows))
+        t5 = time.perf_counter()
         result.seconds = {"watchlists": t1 - t0, "watchmaps": t2 - t1, "gw": t3 - t2,
-                          "read": t4 - t3}
+                          "read": t4 - t3, "tns": t5 - t4}
         return result

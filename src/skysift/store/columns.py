@@ -155,8 +155,11 @@ def _computed() -> tuple[ColumnDoc, ...]:
         ColumnDoc("ebv", "float", "mag", "Galactic extinction E(B-V) of Schlegel, Finkbeiner & "
                   "Davis (1998) at (ra, decl). Needs the SFD dust map: NULL until an operator "
                   "provides one."),
-        ColumnDoc("tns_name", "text", "", "Name of the TNS object at this position (e.g. "
-                  "`2025abc`). Needs a TNS catalogue loaded by the operator: NULL until then."),
+        ColumnDoc("tns_name", "text", "", "Name (without prefix, e.g. `2025abc`) of the nearest "
+                  "object of the Transient Name Server within `tns_radius_arcsec` (1.5 arcsec), "
+                  "from the TNS catalogue the operator loads with `skysift tns load FILE` "
+                  "(docs/context.md); set on every new batch and on every stored object at each "
+                  "load. NULL when there is none, or no catalogue was loaded."),
     ]
     return tuple(cols)
 
