@@ -106,6 +106,9 @@ class Settings:
     filter_expiry_warning_days: int = 28  # the owner is warned this long before
     # the TNS catalogue loaded by `skysift tns load` (skysift.context.tns): match radius
     tns_radius_arcsec: float = 1.5
+    # the SFD dust map for objects.ebv (skysift.features.dust): a folder with the NGP/SGP pair or
+    # a HEALPix file; None = ebv is NULL
+    sfd_dust_map: str | None = None
     # the Bazin-blackbody light-curve fit (skysift.features.bbb): on/off, seconds per batch at most
     bbb_fit: bool = True
     bbb_fit_budget_s: float = 5.0

@@ -106,7 +106,9 @@ class Pipeline:
 
         self.batch_engine.add_table("annotations", BATCH_ANNOTATIONS_COLUMNS)
         from skysift.context.stage import ContextStage
+        from skysift.features.dust import open_dust_map
 
+        self.dust = open_dust_map(settings.sfd_dust_map)  # ConfigError: a wrong path stops here
         self.context = ContextStage(max_contour=settings.gw_max_contour,
                                     active_days=settings.gw_active_days,
                                     tns_radius_arcsec=settings.tns_radius_arcsec)
@@ -136,7 +138,7 @@ class Pipeline:
 
         with db_errors("store the batch", alerts=len(alerts)), self.engine.begin() as conn:
             return store_alerts(conn, alerts, bbb=self.settings.bbb_fit,
-                                bbb_budget_s=self.settings.bbb_fit_budget_s)
+                                bbb_budget_s=self.settings.bbb_fit_budget_s, dust=self.dust)
 
     def _keep_cutouts(self, alerts: Sequence[Alert], report: BatchReport) -> None:
         """Write the batch's cutouts (keep_cutouts): a disk that refuses is logged, and ingest

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from skysift.features.bbb import BBB_COLUMNS, fit_bbb
+from skysift.features.dust import DustMap
 from skysift.features.htm import htm_id
 from skysift.features.lightcurve import lightcurve_features
 from skysift.features.photometry import SourceArrays, photometry_features
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 FEATURE_COLUMNS: tuple[str, ...] = tuple(c.name for c in COMPUTED_COLUMNS + DIAOBJECT_COLUMNS)
 _INT_DIAOBJECT = tuple(c.name for c in DIAOBJECT_COLUMNS if c.type == "int")
 #: Columns that have their place but need data skysift does not have yet (always NULL here).
-_NOT_YET = ("BBBPeakAbsMag", "absMag", "absMagMJD", "ebv", "tns_name")
+_NOT_YET = ("BBBPeakAbsMag", "absMag", "absMagMJD", "tns_name")
 _FLOAT_DIAOBJECT = tuple(c.name for c in DIAOBJECT_COLUMNS if c.type == "float")
 
 
@@ -94,7 +95,7 @@ def compute_features(sources: list[dict[str, Any]], forced: list[dict[str, Any]]
 def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None],
                           dia_objects: Sequence[Mapping[str, Any] | None], *,
                           bbb: bool = True, bbb_budget_s: float | None = None,
-                          ) -> list[dict[str, Any]]:
+                          dust: DustMap | None = None) -> list[dict[str, Any]]:
     """The ``objects`` columns of many objects in one vectorised pass.
 
     Parameters
@@ -110,6 +111,8 @@ def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None]
         Whether to run the Bazin-blackbody fit (:mod:`skysift.features.bbb`; its columns are
         NULL when not), and the most seconds it may take for all the groups (``None``: no
         limit; objects not fitted by then get NULL).
+    dust
+        The SFD dust map for ``ebv`` (:mod:`skysift.features.dust`); None: ``ebv`` is NULL.
 
     Returns
     -------
@@ -155,6 +158,7 @@ def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None]
             columns[name] = [None] * n
     for name in _NOT_YET:
         columns[name] = [None] * n
+    columns["ebv"] = _nullable(dust.ebv(ra, dec)) if dust is not None else [None] * n
     objs = [obj or {} for obj in dia_objects]
     for name in _FLOAT_DIAOBJECT:
         columns[name] = [_clean(obj.get(name)) for obj in objs]

@@ -152,9 +152,9 @@ def _computed() -> tuple[ColumnDoc, ...]:
         ColumnDoc("absMag", "float", "mag", "Peak absolute magnitude: needs a host distance "
                   "(Sherlock in Lasair): NULL."),
         ColumnDoc("absMagMJD", "float", mjd, "Time of absMag: NULL, as absMag."),
-        ColumnDoc("ebv", "float", "mag", "Galactic extinction E(B-V) of Schlegel, Finkbeiner & "
-                  "Davis (1998) at (ra, decl). Needs the SFD dust map: NULL until an operator "
-                  "provides one."),
+        ColumnDoc("ebv", "float", "mag", "Galactic reddening E(B-V) of Schlegel, Finkbeiner & "
+                  "Davis (1998) at (ra, decl), as Lasair's (not rescaled by 0.86). From the SFD "
+                  "map the operator points `sfd_dust_map` at; NULL without one."),
         ColumnDoc("tns_name", "text", "", "Name (without prefix, e.g. `2025abc`) of the nearest "
                   "object of the Transient Name Server within `tns_radius_arcsec` (1.5 arcsec), "
                   "from the TNS catalogue the operator loads with `skysift tns load FILE` "

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from skysift.alerts.model import Alert
 from skysift.alerts.vet import FLUX_MAX, ID_MAX, refusal, soft_float, trigger_refusal
 from skysift.features.compute import compute_features_many
+from skysift.features.dust import DustMap
 from skysift.features.photometry import SourceArrays
 from skysift.store.records import dumps_record, loads_record
 from skysift.store.schema import forced_sources, objects, sources
@@ -269,7 +270,7 @@ def _choose_dia_objects(conn: sa.Connection, alerts: Sequence[Alert], touched: l
 
 
 def store_alerts(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool = True,
-                 bbb_budget_s: float | None = None) -> StoreResult:
+                 bbb_budget_s: float | None = None, dust: DustMap | None = None) -> StoreResult:
     """Store the sources of ``alerts`` and upsert the ``objects`` row of every object they touch.
 
     Parameters
@@ -281,6 +282,8 @@ def store_alerts(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool = Tr
     bbb, bbb_budget_s
         The Bazin-blackbody fit: on or off, and its time budget for the batch (settings
         ``bbb_fit`` and ``bbb_fit_budget_s``; see :func:`skysift.features.compute_features_many`).
+    dust
+        The SFD dust map for ``objects.ebv`` (setting ``sfd_dust_map``), or None.
 
     Returns
     -------
@@ -293,11 +296,11 @@ def store_alerts(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool = Tr
         :class:`~skysift.errors.StoreUnavailable` when it could not be reached.
     """
     with db_errors("store alerts", alerts=len(alerts)):
-        return _store(conn, alerts, bbb=bbb, bbb_budget_s=bbb_budget_s)
+        return _store(conn, alerts, bbb=bbb, bbb_budget_s=bbb_budget_s, dust=dust)
 
 
 def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
-           bbb_budget_s: float | None) -> StoreResult:
+           bbb_budget_s: float | None, dust: DustMap | None) -> StoreResult:
     now = datetime.now(UTC)
     result = StoreResult()
     ordered = sorted(alerts, key=lambda a: (a.diaObjectId or 0, a.diaSourceId))
@@ -396,7 +399,8 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
         for r in new_rows if r["diaObjectId"] in group_of]
     arrays = SourceArrays.from_rows((r[1:] for r in curve), (group_of[r[0]] for r in curve))
     dia_objects = [chosen[o][1] if o in chosen else None for o in touched]
-    rows = compute_features_many(arrays, touched, dia_objects, bbb=bbb, bbb_budget_s=bbb_budget_s)
+    rows = compute_features_many(arrays, touched, dia_objects, bbb=bbb, bbb_budget_s=bbb_budget_s,
+                                 dust=dust)
     for oid, row in zip(touched, rows):
         if oid in chosen:
             _, record, sid, text = chosen[oid]
