@@ -87,21 +87,23 @@ def preload_history(settings, n: int, first: int, seed: int) -> None:
             batch.append(decode_message(encode_wire(prev, 9, 0), AlertOrigin(path="preload")))
         if len(batch) >= 1000:
             with engine.begin() as conn:
-                store_alerts(conn, batch)
+                store_alerts(conn, batch, bbb=False)  # the stored history is what matters
             batch = []
     if batch:
         with engine.begin() as conn:
-            store_alerts(conn, batch)
+            store_alerts(conn, batch, bbb=False)
+    engine.dispose()
 
 
 def start_worker(args, data_dir: Path, bootstrap: str, topic: str, group: str, n: int,
-                 profile_to: Path | None) -> subprocess.Popen:
+                 profile_to: Path | None, *, database: str | None = None,
+                 env: dict[str, str] | None = None) -> subprocess.Popen:
     cmd = [sys.executable]
     if profile_to:
         cmd += ["-m", "cProfile", "-o", str(profile_to)]
     cmd += ["-m", "skysift", "--data-dir", str(data_dir), "--kafka", bootstrap]
-    if args.database:
-        cmd += ["--database", args.database]
+    if database or args.database:
+        cmd += ["--database", database or args.database]
     cmd += ["ingest", "--from-kafka", topic, "--group-id", group, "--max-alerts", str(n),
             "--idle-exit", "60"]
 
@@ -110,7 +112,34 @@ def start_worker(args, data_dir: Path, bootstrap: str, topic: str, group: str, n
             os.sched_setaffinity(0, {0})
 
     return subprocess.Popen(cmd, preexec_fn=pin, stdout=subprocess.DEVNULL,
-                            stderr=open(data_dir / f"worker-{group}.log", "w"))
+                            stderr=open(data_dir / f"worker-{group}.log", "w"),
+                            env={**os.environ, **(env or {})})
+
+
+def throughput(args, data_dir: Path, bs: str, topic: str, group: str, n: int, *,
+               profile_to: Path | None = None, database: str | None = None,
+               env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """Run one worker over ``n`` alerts already on ``topic``: (alerts/s, peak RSS MB, last
+    batch line); alerts/s is NaN when the run failed."""
+    worker = start_worker(args, data_dir, bs, topic, group, n, profile_to, database=database,
+                          env=env)
+    samples = []
+    rss_trace: list[int] = []
+    watch_rss(worker, rss_trace)
+    while worker.poll() is None:
+        samples.append((time.perf_counter(), committed(bs, group, topic)))
+        time.sleep(0.5)
+    if os.environ.get("BENCH_RSS_TRACE"):
+        print("worker RSS (MB) every 0.5 s:", rss_trace)
+    moving = [(ts, off) for ts, off in samples if off > 0]
+    log = (data_dir / f"worker-{group}.log").read_text()
+    if worker.returncode != 0 or len(moving) < 2:
+        print(log[-3000:])
+        return float("nan"), max(rss_trace, default=0), ""
+    (t_a, o_a), (t_b, o_b) = moving[0], moving[-1]
+    rate = (o_b - o_a) / (t_b - t_a) if t_b > t_a else float("nan")
+    summary = [ln for ln in log.splitlines() if ln.startswith("batch:")]
+    return rate, max(rss_trace, default=0), summary[-1] if summary else ""
 
 
 def rss_mb(pid: int) -> int | None:
@@ -244,33 +273,42 @@ def main() -> int:
             preload_history(settings, args.alerts, 0, 1)
             print(f"stored the previous alert of each object in {time.perf_counter() - t:.1f} s "
                   "(steady state: history already stored)")
+        baseline_dir = None
+        if not args.database:  # the same starting store for the run without the BBB fit
+            import shutil
+
+            baseline_dir = tmp / "no-bbb"
+            baseline_dir.mkdir()
+            db_file = Path(settings.database_url.removeprefix("sqlite:///"))
+            for suffix in ("", "-wal", "-shm"):
+                if Path(f"{db_file}{suffix}").exists():
+                    shutil.copy(f"{db_file}{suffix}", baseline_dir / f"{db_file.name}{suffix}")
+            baseline_db = f"sqlite:///{baseline_dir / db_file.name}"
         make_input_topic(bs, "bench-throughput")
         publish(bs, "bench-throughput", night, None)
         profile_to = tmp / "worker.prof" if args.profile else None
-        worker = start_worker(args, tmp, bs, "bench-throughput", "bench-t", len(night), profile_to)
-        samples = []
-        rss_trace: list[int] = []
-        watch_rss(worker, rss_trace)
-        while worker.poll() is None:
-            samples.append((time.perf_counter(), committed(bs, "bench-t", "bench-throughput")))
-            time.sleep(0.5)
-        if os.environ.get("BENCH_RSS_TRACE"):
-            print("worker RSS (MB) every 0.5 s:", rss_trace)
-        peak_t = max(rss_trace, default=0)
-        moving = [(ts, off) for ts, off in samples if off > 0]
-        if worker.returncode != 0 or len(moving) < 2:
-            print((tmp / "worker-bench-t.log").read_text()[-3000:])
+        rate, peak_t, last_line = throughput(args, tmp, bs, "bench-throughput", "bench-t",
+                                             len(night), profile_to=profile_to)
+        if np.isnan(rate):
             print("throughput run failed")
             return 1
-        (t_a, o_a), (t_b, o_b) = moving[0], moving[-1]
-        rate = (o_b - o_a) / (t_b - t_a) if t_b > t_a else float("nan")
-        summary = [ln for ln in (tmp / "worker-bench-t.log").read_text().splitlines()
-                   if ln.startswith("batch:")]
-        if summary:
-            print("worker's last batch line:", summary[-1])
+        if last_line:
+            print("worker's last batch line:", last_line)
         where = "one worker, unpinned" if args.no_pin else "one core"
         print(f"throughput: {rate:.0f} alerts/s on {where} = {rate / RUBIN_RATE:.2f}x Rubin's mean "
               f"250/s (target {TARGET_RATE:.0f}/s: {'met' if rate >= TARGET_RATE else 'NOT met'})")
+        if baseline_dir is not None:
+            make_input_topic(bs, "bench-throughput-nobbb")
+            publish(bs, "bench-throughput-nobbb", night, None)
+            rate0, _, line0 = throughput(args, baseline_dir, bs, "bench-throughput-nobbb",
+                                         "bench-t0", len(night), database=baseline_db,
+                                         env={"SKYSIFT_BBB_FIT": "false"})
+            if line0:
+                print("without the BBB fit, last batch line:", line0)
+            cost_ms = (1 / rate - 1 / rate0) * 1000
+            print(f"the Bazin-blackbody fit: {rate:.0f} alerts/s with it, {rate0:.0f} without = "
+                  f"{rate / rate0:.2f}x ({cost_ms:.2f} ms per alert; issue 10's target >= 0.85x: "
+                  f"{'met' if rate / rate0 >= 0.85 else 'NOT met'})")
         if profile_to:
             import pstats
 

@@ -117,7 +117,7 @@ def test_stored_objects_get_ebv_at_their_position(engine, tmp_path):
     with engine.begin() as conn:
         result = store_alerts(conn, alerts, dust=dust)
         without = store_alerts(conn, grown_light_curves(1, 1, seed=13, first_object_id=7 * 10**17))
-    for oid, row in result.rows.items():
+    for row in result.rows.values():
         g = SkyCoord(row["ra"] * u.deg, row["decl"] * u.deg).galactic
         assert row["ebv"] == pytest.approx(float(truth(g.l.deg, g.b.deg)), abs=2e-5)
     assert all(r["ebv"] is None for r in without.rows.values())
