@@ -19,6 +19,7 @@ from sqlglot import exp
 from skysift.errors import FilterRejected
 from skysift.filters.allowlist import snippet
 from skysift.filters.catalogue import KEY_COLUMN, OBJECTS, Catalogue
+from skysift.filters.lasair_only import unavailable
 
 __all__ = ["HIDDEN_PREFIX", "TableRef", "expand_outputs", "key_column", "qualify", "read_scope"]
 
@@ -79,7 +80,7 @@ def _table_ref(node: exp.Expression, catalogue: Catalogue, name: str | None, *, 
         raise FilterRejected(f"table '{full}' is not allowed", filter=name)
     table = catalogue.find_table(node.name)
     if table is None or not isinstance(node.this, exp.Identifier):
-        raise FilterRejected(f"table '{full}' is not allowed", filter=name)
+        raise FilterRejected(unavailable(full) or f"table '{full}' is not allowed", filter=name)
     alias = node.alias
     if alias:
         _check_name(alias, "table alias", name)
@@ -155,6 +156,8 @@ def qualify(
                 if table is not None and table not in tables_in_from:
                     raise FilterRejected(
                         f"table '{table}' is not in FROM: add it to use '{snippet(col)}'", filter=name)
+                if table is None and (message := unavailable(col.table)):
+                    raise FilterRejected(message, filter=name)
                 raise FilterRejected(f"table '{col.table}' is not in FROM: '{snippet(col)}'", filter=name)
             found = catalogue.find_column(ref.table, cname)
             if found is None:
