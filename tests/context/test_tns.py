@@ -17,7 +17,7 @@ from skysift.cli.main import main
 from skysift.context.tns import read_tns
 from skysift.errors import ContextError
 from skysift.filters.manage import add_filter
-from skysift.store.schema import objects, tns_objects
+from skysift.store.schema import crossmatch_tns, objects
 
 HEADER = ('"objid","name_prefix","name","ra","declination","redshift","typeid","type",'
           '"reporting_groupid","reporting_group","source_groupid","source_group","discoverydate",'
@@ -55,9 +55,9 @@ def test_read_tns_keeps_good_rows_and_names_each_bad_line(tmp_path):
     assert cat.dated == "2026-12-01 00:00:00"
     assert [r["tns_name"] for r in cat.rows] == ["2026aaa", "2026ddd"]
     first = cat.rows[0]
-    assert (first["name_prefix"], first["ra"], first["decl"], first["redshift"], first["type"]) == \
+    assert (first["tns_prefix"], first["ra"], first["decl"], first["z"], first["type"]) == \
         ("SN", 10.0, 20.0, 0.031, "SN Ia")
-    assert cat.rows[1]["redshift"] is None and cat.rows[1]["type"] is None
+    assert cat.rows[1]["z"] is None and cat.rows[1]["type"] is None
     assert cat.problems == [
         f"{f}, line 4: no name",
         f"{f}, line 5: position ('12.0', '95.0') is not on the sky",
@@ -117,20 +117,28 @@ def test_load_names_stored_objects_and_a_newer_file_refreshes_them(ctx_world, tm
 
     # a newer file: 2026aaa withdrawn, 2026ccc moved onto the third object
     f2 = tns_file(tmp_path / "tns2.csv", [
-        _row(2, "AT", "2026bbb", *near2), _row(4, "AT", "2026ccc", *_offset(*POS[2], 0.2))])
+        _row(2, "AT", "2026bbb", *near2), _row(4, "TDE", "2026ccc", *_offset(*POS[2], 0.2), "0.02", "TDE")])
     out = _cli(capsys, world, "tns", "load", str(f2))
     assert "2 stored objects named within 1.5 arcsec, 1 names cleared" in out.out
     assert _names(world) == {o1: None, o2: "2026bbb", o3: "2026ccc"}
     with world.engine.connect() as conn:
-        assert sorted(conn.execute(sa.select(tns_objects.c.tns_name)).scalars()) == \
+        assert sorted(conn.execute(sa.select(crossmatch_tns.c.tns_name)).scalars()) == \
             ["2026bbb", "2026ccc"]
 
     # the next alert of a named object keeps its name, and a filter on tns_name sees it at once
     flt = add_filter(world.engine, world.settings, world.users["alice"], name="named",
                      sql="SELECT diaObjectId, tns_name FROM objects WHERE tns_name IS NOT NULL",
                      trigger="alert")
+    tdes = add_filter(world.engine, world.settings, world.users["alice"], name="tdes",
+                      sql="SELECT objects.diaObjectId, crossmatch_tns.tns_name, crossmatch_tns.z "
+                          "FROM objects, crossmatch_tns WHERE crossmatch_tns.type = 'TDE'",
+                      trigger="alert")
     again = placed(reals[3], *_offset(*POS[2], 0.1))  # a new object on 2026ccc
     world.ingest([again])
+    # Lasair's crossmatch_tns, joined on tns_name, in the batch: seeded with o3, then the new one
+    got = [(r["diaObjectId"], r["tns_name"], r["z"])
+           for r in (json.loads(m.value()) for m in topic_reader(tdes.topic, expect=2))]
+    assert got == [(o3, "2026ccc", 0.02), (again.diaObjectId, "2026ccc", 0.02)]
     # the topic: the two named objects it was seeded with, then the new one
     records = [json.loads(m.value()) for m in topic_reader(flt.topic, expect=3)]
     assert sorted(r["tns_name"] for r in records) == ["2026bbb", "2026ccc", "2026ccc"]
@@ -150,4 +158,4 @@ def test_a_file_with_no_usable_row_leaves_the_catalogue_alone(ctx_world, tmp_pat
     assert exc.value.code != 0
     assert "no usable TNS rows (1 skipped); the catalogue was left as it was" in capsys.readouterr().err
     with world.engine.connect() as conn:
-        assert list(conn.execute(sa.select(tns_objects.c.tns_name)).scalars()) == ["2026zzz"]
+        assert list(conn.execute(sa.select(crossmatch_tns.c.tns_name)).scalars()) == ["2026zzz"]

@@ -68,12 +68,12 @@ class ContextStage:
     # ------------------------------------------------------------------ what to match against
     def refresh(self, conn: sa.Connection) -> None:
         """Reload what changed since the last batch (watchlists, watchmaps, events)."""
-        from skysift.store.schema import gw_events, tns_objects, watchlists, watchmaps
+        from skysift.store.schema import crossmatch_tns, gw_events, watchlists, watchmaps
 
         for name, table, when in (("watchlists", watchlists, watchlists.c.modified),
                                   ("watchmaps", watchmaps, watchmaps.c.modified),
                                   ("gw", gw_events, gw_events.c.updated),
-                                  ("tns", tns_objects, tns_objects.c.loaded)):
+                                  ("tns", crossmatch_tns, crossmatch_tns.c.loaded)):
             active = table.c.active.is_(True) if name in ("watchlists", "watchmaps") else sa.true()
             stamp = tuple(conn.execute(sa.select(sa.func.count(), sa.func.max(when))
                                        .where(active)).one())
@@ -90,7 +90,7 @@ class ContextStage:
 
     def _load_tns(self, conn: sa.Connection) -> None:
         from skysift.context.tns import tns_index
-        from skysift.store.schema import tns_objects as t
+        from skysift.store.schema import crossmatch_tns as t
 
         rows = conn.execute(sa.select(t.c.tns_name, t.c.ra, t.c.decl)).all()
         self._tns_names = [r[0] for r in rows]
@@ -191,6 +191,12 @@ class ContextStage:
                 gw_found += len(hits)
             result.hits["gw_hits"] = gw_found
         t3 = time.perf_counter()
+        # TNS names: set on the rows (the batch engine reads them) and in the store
+        if self._tns_index is not None:
+            from skysift.context.tns import name_batch
+
+            result.hits["tns"] = len(name_batch(conn, self._tns_names, self._tns_index, rows))
+        t4 = time.perf_counter()
         wanted = set(read_back)
         tables = {"watchlist_hits": watchlist_hits, "area_hits": area_hits, "gw_hits": gw_hits}
         for name, table in tables.items():
@@ -200,13 +206,16 @@ class ContextStage:
                                      select_in(conn, columns, table.c.diaObjectId, id_list)]
         if "gw_events" in wanted:
             result.rows["gw_events"] = list(self._event_rows)
-        t4 = time.perf_counter()
-        # TNS names: set on the rows (the batch engine reads them) and in the store
-        if self._tns_index is not None:
-            from skysift.context.tns import name_batch
+        if "crossmatch_tns" in wanted:
+            from skysift.store.schema import crossmatch_tns as tns
 
-            result.hits["tns"] = len(name_batch(conn, self._tns_names, self._tns_index, rows))
+            names = sorted({r["tns_name"] for r in rows if r.get("tns_name")})
+            columns = [tns.c[c] for c in CONTEXT_TABLES["crossmatch_tns"]]
+            result.rows["crossmatch_tns"] = [
+                dict(zip(CONTEXT_TABLES["crossmatch_tns"], r))
+                for r in (conn.execute(sa.select(*columns).where(tns.c.tns_name.in_(names)))
+                          if names else [])]
         t5 = time.perf_counter()
         result.seconds = {"watchlists": t1 - t0, "watchmaps": t2 - t1, "gw": t3 - t2,
-                          "read": t4 - t3, "tns": t5 - t4}
+                          "tns": t4 - t3, "read": t5 - t4}
         return result

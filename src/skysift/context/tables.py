@@ -2,6 +2,7 @@
 
 Filters may join these to ``objects`` (``FROM objects, gw_hits ...``; the join on diaObjectId
 is implied when left out, and ``gw_events`` joins ``gw_hits`` on superevent_id the same way).
+``crossmatch_tns`` (the TNS catalogue the operator loads) joins ``objects`` on tns_name.
 ``watchlist_hits`` and ``area_hits`` are *scoped*: a filter reads only the rows of the lists and
 maps its owner may see (their own and public ones). The GW tables are public.
 """
@@ -23,11 +24,15 @@ CONTEXT_TABLES: dict[str, dict[str, str]] = {
                   "HasNS": "float", "HasRemnant": "float", "HasMassGap": "float",
                   "area50": "float", "area90": "float", "dist_mean": "float",
                   "dist_std": "float", "retracted": "bool", "map_version": "int"},
+    "crossmatch_tns": {"tns_name": "text", "tns_prefix": "text", "ra": "float", "decl": "float",
+                       "z": "float", "type": "text", "disc_date": "text",
+                       "internal_names": "text"},
 }
 #: Scoped tables: the column whose value must be one of the ids the filter's owner may read.
 SCOPED: dict[str, str] = {"watchlist_hits": "wl_id", "area_hits": "ar_id"}
 #: Tables without diaObjectId joined implicitly to another table of FROM: {table: (column, other)}.
-JOIN_KEYS: dict[str, tuple[str, str]] = {"gw_events": ("superevent_id", "gw_hits")}
+JOIN_KEYS: dict[str, tuple[str, str]] = {"gw_events": ("superevent_id", "gw_hits"),
+                                         "crossmatch_tns": ("tns_name", "objects")}
 #: Units and meaning of each column, for docs/filters.md and the web's schema page.
 UNITS: dict[str, dict[str, tuple[str, str]]] = {
     "watchlist_hits": {
@@ -75,6 +80,17 @@ UNITS: dict[str, dict[str, tuple[str, str]]] = {
         "dist_std": ("Mpc", "Posterior standard deviation of the distance (DISTSTD)."),
         "retracted": ("0/1", "1 once LVK retracted the event (its hits are removed)."),
         "map_version": ("", "Which of the event's maps is in use (1 = the first received)."),
+    },
+    "crossmatch_tns": {
+        "tns_name": ("", ("TNS name without prefix (e.g. 2026abc); joined to objects.tns_name "
+                         "when left out, as in Lasair.")),
+        "tns_prefix": ("", "SN once classified as a supernova, AT otherwise (also TDE, FRB, ...)."),
+        "ra": ("deg", "TNS position, right ascension."),
+        "decl": ("deg", "TNS position, declination."),
+        "z": ("", "Redshift, when reported (NULL otherwise)."),
+        "type": ("", "Classification, e.g. SN Ia, SN II, TDE (NULL when unclassified)."),
+        "disc_date": ("UTC", "Discovery date as TNS writes it, e.g. 2026-11-30 03:04:05.000."),
+        "internal_names": ("", "The survey names of the object, comma separated."),
     },
 }
 

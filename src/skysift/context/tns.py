@@ -4,7 +4,7 @@ The operator downloads TNS's public objects file (``tns_public_objects.csv`` or 
 from https://www.wis-tns.org/system/files/tns_public_objects/; a free TNS bot key is needed) and
 runs ``skysift tns load FILE``. The file is a date line, a header (``"objid","name_prefix",
 "name","ra","declination","redshift","typeid","type",...``) and one quoted row per object.
-Loading replaces the whole catalogue (``tns_objects``), so loading a newer file refreshes it,
+Loading replaces the whole catalogue (table ``crossmatch_tns``, Lasair's name and columns), so loading a newer file refreshes it,
 and crossmatches every stored object: ``objects.tns_name`` becomes the name of the nearest TNS
 object within ``tns_radius_arcsec`` (default 1.5 arcsec), or NULL. From then on each batch's
 objects are matched in the pipeline's context stage, as watchlists are.
@@ -35,7 +35,9 @@ __all__ = ["TnsCatalogue", "TnsLoad", "load_tns", "match_tns", "read_tns"]
 
 log = logging.getLogger(__name__)
 
-_FIELDS = ("name_prefix", "redshift", "type", "discoverydate", "internal_names")
+#: {column of crossmatch_tns: column of the TNS file}
+_FIELDS = {"tns_prefix": "name_prefix", "z": "redshift", "type": "type",
+           "disc_date": "discoverydate", "internal_names": "internal_names"}
 
 
 @dataclass
@@ -120,9 +122,9 @@ def read_tns(source: Path | bytes, *, where: str | None = None) -> TnsCatalogue:
             continue
         seen.add(name)
         row: dict[str, Any] = {"tns_name": name, "ra": ra, "decl": dec}
-        for key in _FIELDS:
-            value = (rec.get(key) or "").strip()
-            row[key] = (_number(value) if key == "redshift" else value) or None
+        for key, field_name in _FIELDS.items():
+            value = (rec.get(field_name) or "").strip()
+            row[key] = (_number(value) if key == "z" else value) or None
         cat.rows.append(row)
     return cat
 
@@ -155,7 +157,7 @@ def load_tns(engine: sa.Engine, source: Path, *, radius_arcsec: float, chunk: in
     """Replace the TNS catalogue with ``source`` and re-name every stored object."""
     from tqdm import tqdm
 
-    from skysift.store.schema import objects, tns_objects
+    from skysift.store.schema import crossmatch_tns, objects
     from skysift.store.statements import insert_ignore
 
     cat = read_tns(source)
@@ -169,8 +171,8 @@ def load_tns(engine: sa.Engine, source: Path, *, radius_arcsec: float, chunk: in
     index = tns_index(names, ra, dec, radius_arcsec)
     named = cleared = 0
     with engine.begin() as conn:
-        conn.execute(tns_objects.delete())
-        insert_ignore(conn, tns_objects, cat.rows, "tns_name")
+        conn.execute(crossmatch_tns.delete())
+        insert_ignore(conn, crossmatch_tns, cat.rows, "tns_name")
         total = int(conn.execute(sa.select(sa.func.count()).select_from(objects)).scalar_one())
         last: int | None = None
         bar = tqdm(total=total, unit="object", desc="tns crossmatch", disable=not progress)

@@ -16,9 +16,6 @@ LASAIR_ONLY_TABLES: dict[str, str] = {
         "crossmatch (Sherlock and its catalogues), which skysift does not run; join an "
         "annotator that classifies objects instead (FROM objects, <annotator topic>), or a "
         "watchlist of the catalogue you need (watchlist_hits)"),
-    "crossmatch_tns": (
-        "skysift keeps only each object's TNS name, not TNS's types, redshifts or dates: use "
-        "objects.tns_name (NULL when the object has none; see skysift tns load)"),
     "objects_ext": (
         "the diaObject columns Lasair keeps in objects_ext are columns of objects here: write "
         "objects.<column>"),
@@ -38,7 +35,7 @@ LASAIR_ONLY_TABLES: dict[str, str] = {
 def unavailable(table: str) -> str | None:
     """The refusal message for a table of Lasair's that skysift does not have, or None.
 
-    >>> unavailable("Crossmatch_TNS").startswith("table 'Crossmatch_TNS' is not available")
+    >>> unavailable("Objects_Ext").startswith("table 'Objects_Ext' is not available")
     True
     >>> unavailable("users") is None
     True

@@ -379,15 +379,15 @@ gw_events = sa.Table(
               server_default=sa.func.current_timestamp()),
 )
 
-tns_objects = sa.Table(
-    "tns_objects", metadata,
+crossmatch_tns = sa.Table(
+    "crossmatch_tns", metadata,
     sa.Column("tns_name", sa.Text, primary_key=True, comment="e.g. 2025abc (no prefix)"),
-    sa.Column("name_prefix", sa.Text, comment="AT, SN, TDE, ..."),
+    sa.Column("tns_prefix", sa.Text, comment="AT, SN, TDE, ..."),
     sa.Column("ra", sa.Double, nullable=False, comment="deg"),
     sa.Column("decl", sa.Double, nullable=False, comment="deg"),
-    sa.Column("redshift", sa.Double),
+    sa.Column("z", sa.Double, comment="redshift"),
     sa.Column("type", sa.Text, comment="classification, e.g. SN Ia; NULL when unclassified"),
-    sa.Column("discoverydate", sa.Text, comment="as TNS writes it (UTC)"),
+    sa.Column("disc_date", sa.Text, comment="discovery date, as TNS writes it (UTC)"),
     sa.Column("internal_names", sa.Text),
     sa.Column("loaded", UTCDateTime, nullable=False, default=_now,
               server_default=sa.func.current_timestamp(), comment="when `skysift tns load` ran"),

@@ -1,4 +1,5 @@
-"""The TNS catalogue an operator loads (``skysift tns load``), for ``objects.tns_name``.
+"""The TNS catalogue an operator loads (``skysift tns load``): Lasair's ``crossmatch_tns``, behind
+``objects.tns_name``.
 
 Revision ID: 0009
 Revises: 0008
@@ -25,14 +26,14 @@ TS = sa.DateTime(timezone=True)
 
 def upgrade() -> None:
     op.create_table(
-        "tns_objects",
+        "crossmatch_tns",
         sa.Column("tns_name", sa.Text(), primary_key=True, comment="e.g. 2025abc (no prefix)"),
-        sa.Column("name_prefix", sa.Text(), comment="AT, SN, TDE, ..."),
+        sa.Column("tns_prefix", sa.Text(), comment="AT, SN, TDE, ..."),
         sa.Column("ra", sa.Double(), nullable=False, comment="deg"),
         sa.Column("decl", sa.Double(), nullable=False, comment="deg"),
-        sa.Column("redshift", sa.Double()),
+        sa.Column("z", sa.Double(), comment="redshift"),
         sa.Column("type", sa.Text(), comment="classification, e.g. SN Ia; NULL when unclassified"),
-        sa.Column("discoverydate", sa.Text(), comment="as TNS writes it (UTC)"),
+        sa.Column("disc_date", sa.Text(), comment="discovery date, as TNS writes it (UTC)"),
         sa.Column("internal_names", sa.Text()),
         sa.Column("loaded", TS, nullable=False, server_default=sa.func.current_timestamp(),
                   comment="when `skysift tns load` ran"),
@@ -40,4 +41,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("tns_objects")
+    op.drop_table("crossmatch_tns")
