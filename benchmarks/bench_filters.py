@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "filte
 
 from lsst_catalogue import lsst_catalogue
 
-from skysift.filters.engine import BatchEngine
+from skysift.filters.batch import BatchEngine
 from skysift.filters.validate import validate_filter
 
 N_FILTERS = 1000

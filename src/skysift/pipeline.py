@@ -95,8 +95,8 @@ class Pipeline:
     """
 
     def __init__(self, settings: Settings, engine: sa.Engine, producer: Any) -> None:
-        from skysift.filters.engine import BatchEngine
-        from skysift.filters.manage import catalogue
+        from skysift.annotations.catalogue import catalogue
+        from skysift.filters.batch import BatchEngine
 
         self.settings = settings
         self.engine = engine

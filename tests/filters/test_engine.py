@@ -17,8 +17,9 @@ from sleepers import PG_SLEEP_FUNCTION, sqlite_sleep
 
 from skysift.errors import FilterError, FilterRejected, FilterTimeout
 from skysift.filters import engine as engine_module
+from skysift.filters.batch import BatchEngine
 from skysift.filters.compile import compile_filter
-from skysift.filters.engine import BatchEngine, QueryResult, run_query
+from skysift.filters.engine import QueryResult, run_query
 from skysift.filters.functions import install, install_postgres_functions, mjdnow
 from skysift.filters.validate import validate_filter
 

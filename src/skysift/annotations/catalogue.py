@@ -1,4 +1,5 @@
-"""The tables a user's filters may read: the documented ones plus the annotators they may use.
+"""The catalogues filters are validated against: the documented tables (:func:`catalogue`), and
+a user's (:func:`user_catalogue`): those plus the annotators, watchlists and watchmaps they may use.
 
 An annotator is a table of the filter language named by its topic, with the columns of
 :data:`ANNOTATOR_COLUMNS`; ``FROM objects, fruitbat`` joins it on diaObjectId (an implicit join,
@@ -14,8 +15,8 @@ import sqlalchemy as sa
 
 from skysift.filters.catalogue import Catalogue
 
-__all__ = ["ANNOTATOR_COLUMNS", "BATCH_ANNOTATIONS_COLUMNS", "catalogue_with", "user_catalogue",
-           "visible_context", "visible_topics"]
+__all__ = ["ANNOTATOR_COLUMNS", "BATCH_ANNOTATIONS_COLUMNS", "catalogue", "catalogue_with",
+           "user_catalogue", "visible_context", "visible_topics"]
 
 ANNOTATOR_COLUMNS = {
     "diaObjectId": "int", "classification": "text", "version": "text", "explanation": "text",
@@ -38,13 +39,25 @@ def visible_topics(conn: sa.Connection, user_id: int | None) -> frozenset[str]:
     return frozenset(r[0] for r in conn.execute(sa.select(annotators.c.topic).where(cond)))
 
 
+@functools.lru_cache(maxsize=1)
+def catalogue() -> Catalogue:
+    """The allow-list of tables and columns a filter may use: ``objects`` and the context
+    tables (skysift.context.tables). The scoped ones (watchlist and watchmap hits) read no
+    rows here; a user's catalogue (:func:`user_catalogue`) opens the lists and maps that user
+    may read, and adds the annotators they may read."""
+    from skysift.context.tables import CONTEXT_TABLES, JOIN_KEYS, SCOPED
+    from skysift.store.columns import filter_catalogue
+
+    return Catalogue({**filter_catalogue(), **CONTEXT_TABLES},
+                     scopes={t: (c, ()) for t, c in SCOPED.items()}, join_keys=JOIN_KEYS)
+
+
 @functools.lru_cache(maxsize=256)
 def catalogue_with(topics: frozenset[str], watchlists: frozenset[int] = frozenset(),
                    watchmaps: frozenset[int] = frozenset()) -> Catalogue:
     """The documented catalogue plus these annotator tables, reading the hits of these
     watchlists and watchmaps (cached per combination)."""
     from skysift.context.tables import SCOPED
-    from skysift.filters.manage import catalogue
 
     base = catalogue()
     if not topics and not watchlists and not watchmaps:

@@ -1,7 +1,7 @@
 """Run compiled filter SQL read-only, with a deadline and a row cap.
 
 :func:`run_query` runs on a SQLAlchemy connection to the store (SQLite file or PostgreSQL);
-:class:`~skysift.filters.batch.BatchEngine` (re-exported here) runs every active filter over one
+:class:`~skysift.filters.batch.BatchEngine` (built on this module) runs every active filter over one
 batch in an in-memory SQLite database.
 
 - PostgreSQL: the query runs in its own transaction (or a savepoint, if the connection is already
@@ -22,15 +22,12 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from skysift.errors import FilterError, FilterTimeout, StoreUnavailable
 from skysift.store.translate import db_error, is_transient_db_error
 
-if TYPE_CHECKING:
-    from skysift.filters.batch import BatchEngine
-
-__all__ = ["PROGRESS_STEPS", "BatchEngine", "QueryResult", "execute_sqlite", "run_query"]
+__all__ = ["PROGRESS_STEPS", "QueryResult", "execute_sqlite", "run_query"]
 
 #: SQLite virtual-machine steps between deadline checks.
 PROGRESS_STEPS = 100
@@ -199,12 +196,3 @@ def _from_postgres(value: Any) -> Any:
     if type(value) is bool:
         return int(value)
     return value
-
-
-def __getattr__(name: str) -> Any:
-    # BatchEngine lives in skysift.filters.batch (which imports this module); re-export it lazily.
-    if name == "BatchEngine":
-        from skysift.filters.batch import BatchEngine
-
-        return BatchEngine
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from skysift.accounts import User
+from skysift.annotations.catalogue import annotator_acl, catalogue, user_catalogue
 from skysift.config import Settings
 from skysift.errors import FilterConflict, FilterError, FilterRejected, SkysiftError
 
@@ -73,21 +73,6 @@ class Filter:
         return self.trigger != "none"
 
 
-@functools.lru_cache(maxsize=1)
-@functools.lru_cache(maxsize=1)
-def catalogue():
-    """The allow-list of tables and columns a filter may use: ``objects`` and the context
-    tables (skysift.context.tables). The scoped ones (watchlist and watchmap hits) read no
-    rows here; a user's catalogue (skysift.annotations.catalogue.user_catalogue) opens the
-    lists and maps that user may read."""
-    from skysift.context.tables import CONTEXT_TABLES, JOIN_KEYS, SCOPED
-    from skysift.filters.catalogue import Catalogue
-    from skysift.store.columns import filter_catalogue
-
-    return Catalogue({**filter_catalogue(), **CONTEXT_TABLES},
-                     scopes={t: (c, ()) for t, c in SCOPED.items()}, join_keys=JOIN_KEYS)
-
-
 def _validate(sql: str, name: str, user_id: int | None = None, *, engine: Any = None,
               conn: Any = None):
     """Validate against the catalogue of ``user_id``: the documented tables plus the annotators
@@ -99,8 +84,6 @@ def _validate(sql: str, name: str, user_id: int | None = None, *, engine: Any = 
 
     cat = catalogue()
     if user_id is not None and (conn is not None or engine is not None):
-        from skysift.annotations.catalogue import user_catalogue
-
         if conn is not None:
             cat = user_catalogue(conn, user_id)
         else:
@@ -114,8 +97,6 @@ def _validate(sql: str, name: str, user_id: int | None = None, *, engine: Any = 
 def private_annotators_read(conn: sa.Connection, vf: Any) -> list[str]:
     """The private annotators that a validated filter reads (their data must not be shown to
     people other than the annotator's owner, so such a filter cannot be public)."""
-    from skysift.annotations.catalogue import annotator_acl
-
     private = {topic for topic, _owner, public in annotator_acl(conn) if not public}
     return sorted(t for t in vf.annotators if t in private)
 

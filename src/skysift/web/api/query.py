@@ -1,7 +1,7 @@
 """``/api/query/``: run ``SELECT <selected> FROM <tables> WHERE <conditions>`` over the store.
 
 The statement goes through the same validation as filters (:func:`validate_filter` against
-:func:`skysift.filters.manage.catalogue`), then runs read-only with a deadline
+:func:`skysift.annotations.catalogue.catalogue`), then runs read-only with a deadline
 (``api_query_timeout_s``) and a row cap (``api_query_row_cap``; ``api_power_query_row_cap`` for
 power users). ``limit`` (default 1000, at most 1,000,000 as Lasair) is cut to the cap; ``offset``
 skips rows. Without an ORDER BY in ``conditions`` the rows come by ``diaObjectId`` so pages are
