@@ -51,11 +51,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from skysift.features.lightcurve import HC_OVER_K_UM_KK, PAIR_WAVELENGTH_UM
+from skysift.features.lightcurve import HC_OVER_K_UM_KK, PAIR_WAVELENGTH_UM, blackbody_shape
 from skysift.features.photometry import SourceArrays
 from skysift.store.columns import BANDS
 
-__all__ = ["BBB_COLUMNS", "MIN_POINTS", "BBBFit", "bazin_flux", "blackbody_shape", "fit_bbb"]
+__all__ = ["BBB_COLUMNS", "MIN_POINTS", "BBBFit", "bazin_flux", "fit_bbb"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -72,17 +72,6 @@ _MAX_ITER = 60
 #: (Giving up earlier, or at a lower chi2, was measured to lose fits of clean Bazin curves.)
 _GIVE_UP = {10: 1.0}
 _CLIP = 60.0  # exponents are clipped here: e^60 ~ 1e26, far beyond any real light curve
-
-
-def blackbody_shape(wl_um: npt.ArrayLike, t_kk: npt.ArrayLike) -> F64:
-    """f_nu of a blackbody up to a constant: ``wl**-3 / (exp(hc / (wl k T)) - 1)``.
-
-    >>> float(blackbody_shape(0.5, 10.0) / blackbody_shape(0.62, 10.0)) > 1   # 10 kK is blue
-    True
-    """
-    wl = np.asarray(wl_um, dtype=float)
-    x = np.minimum(HC_OVER_K_UM_KK / (wl * np.asarray(t_kk, dtype=float)), 700.0)
-    return np.asarray(wl**-3.0 / np.expm1(x))
 
 
 def bazin_flux(t: npt.ArrayLike, wl_um: npt.ArrayLike, a: npt.ArrayLike, t_kk: npt.ArrayLike,
@@ -280,7 +269,8 @@ def _rows(src: SourceArrays, n_groups: int) -> tuple[I64, F64, I64, F64, F64, F6
     ok = (np.isfinite(src.flux) & np.isfinite(src.mjd) & (src.band >= 0)
           & np.isfinite(src.flux_err) & (src.flux_err > 0))
     g = src.group[ok]
-    order = np.lexsort((src.mjd[ok], g))
+    # by group, then time (a SourceArrays from .sorted() is in that order already)
+    order = np.arange(g.size) if src.ordered else np.lexsort((src.mjd[ok], g))
     g, mjd = g[order], src.mjd[ok][order]
     band, f, err = src.band[ok][order], src.flux[ok][order], src.flux_err[ok][order]
     first = np.full(n_groups, np.inf)

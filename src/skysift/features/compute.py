@@ -120,6 +120,7 @@ def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None]
         One dict per group, in the order of ``object_ids``.
     """
     n = len(object_ids)
+    arrays = arrays.sorted()  # once, for every feature function below
     phot = photometry_features(arrays, n)
     ra = phot.pop("_ra_latest")
     dec = phot.pop("_dec_latest")

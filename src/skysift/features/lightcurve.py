@@ -51,6 +51,7 @@ __all__ = [
     "JUMP_MIN_SAMPLE",
     "PAIR_MAX_DAYS",
     "PAIR_WAVELENGTH_UM",
+    "blackbody_shape",
     "blackbody_temperature",
     "lightcurve_features",
 ]
@@ -74,11 +75,20 @@ _WL = np.array([PAIR_WAVELENGTH_UM[b] for b in BANDS])
 _NB = len(BANDS)
 
 
+def blackbody_shape(wl_um: npt.ArrayLike, t_kk: npt.ArrayLike) -> F64:
+    """f_nu of a blackbody up to a constant: ``wl**-3 / (exp(hc / (wl k T)) - 1)``.
+
+    >>> float(blackbody_shape(0.5, 10.0) / blackbody_shape(0.62, 10.0)) > 1   # 10 kK is blue
+    True
+    """
+    wl = np.asarray(wl_um, dtype=float)
+    x = np.minimum(HC_OVER_K_UM_KK / (wl * np.asarray(t_kk, dtype=float)), 700.0)
+    return np.asarray(wl**-3.0 / np.expm1(x))
+
+
 def _bnu_ratio(wl1: F64, wl2: F64, t_kk: F64) -> F64:
     """B_nu(wl1, T) / B_nu(wl2, T), wavelengths in micron, T in kK."""
-    x1, x2 = HC_OVER_K_UM_KK / (wl1 * t_kk), HC_OVER_K_UM_KK / (wl2 * t_kk)
-    # (wl2 / wl1)^3 (e^x2 - 1) / (e^x1 - 1), in a form that does not overflow for large x
-    return np.asarray((wl2 / wl1) ** 3 * np.exp(x2 - x1) * (-np.expm1(-x2)) / (-np.expm1(-x1)))
+    return np.asarray(blackbody_shape(wl1, t_kk) / blackbody_shape(wl2, t_kk))
 
 
 def blackbody_temperature(wl_blue: npt.ArrayLike, wl_red: npt.ArrayLike,

@@ -19,7 +19,7 @@ Estimators (the names are Lasair's ``objects`` columns):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -86,10 +86,16 @@ class SourceArrays:
         ]
         return cls.from_rows(rows, [0] * len(rows))
 
+    #: True for what :meth:`sorted` returns (the feature functions then sort nothing again).
+    ordered: bool = field(default=False, compare=False, repr=False)
+
     def sorted(self) -> SourceArrays:
-        """A copy ordered by (group, midpointMjdTai, diaSourceId)."""
+        """A copy ordered by (group, midpointMjdTai, diaSourceId); itself when it is one."""
+        if self.ordered:
+            return self
         order = np.lexsort((self.source_id, self.mjd, self.group))
-        return SourceArrays(**{k: getattr(self, k)[order] for k in self.__dataclass_fields__})
+        return SourceArrays(**{k: getattr(self, k)[order] for k in self.__dataclass_fields__
+                               if k != "ordered"}, ordered=True)
 
 
 def _at(values: F64, index: I64, present: npt.NDArray[np.bool_]) -> F64:
