@@ -132,37 +132,36 @@ def _colour(t_kk: F64, p: _Problem, deriv: bool) -> tuple[F64, F64 | None]:
 
 
 def _bazin(theta: F64, p: _Problem, deriv: bool = True) -> tuple[F64, F64 | None]:
-    """Model values and d ln model / d theta (rows x 5) for theta = ln A, ln T, t0, ln kr, ln kf."""
+    """Model values and d ln model / d theta (5 x rows) for theta = ln A, ln T, t0, ln kr, ln kf."""
     ln_b, dlnb = _colour(np.exp(theta[:, 1]), p, deriv)
-    th = theta[p.prob]
-    t0, kr, kf = th[:, 2], np.exp(th[:, 3]), np.exp(th[:, 4])
+    # per-problem values first, then spread to the rows (exp once per problem, not per row)
+    t0, kr, kf = theta[p.prob, 2], np.exp(theta[:, 3])[p.prob], np.exp(theta[:, 4])[p.prob]
     tau = p.t - t0
-    z = np.clip(-kr * tau, -_CLIP, _CLIP)
-    ln_s = np.clip(-kf * tau, -_CLIP, _CLIP) - np.logaddexp(0.0, z)
-    m = np.exp(np.clip(th[:, 0] + ln_b + ln_s, -_CLIP, _CLIP))
+    ez = np.exp(np.clip(-kr * tau, -_CLIP, _CLIP))
+    ln_s = np.clip(-kf * tau, -_CLIP, _CLIP) - np.log1p(ez)
+    m = np.exp(np.clip(theta[p.prob, 0] + ln_b + ln_s, -_CLIP, _CLIP))
     if not deriv:
         return m, None
-    sig = 1.0 / (1.0 + np.exp(-z))             # e^z / (1 + e^z)
-    d = np.empty((p.t.size, 5))
-    d[:, 0] = 1.0
-    d[:, 1] = dlnb
-    d[:, 2] = kf - kr * sig
-    d[:, 3] = kr * tau * sig
-    d[:, 4] = -kf * tau
+    sig = ez / (1.0 + ez)
+    d = np.empty((5, p.t.size))  # one contiguous row per parameter: see _normal
+    d[0] = 1.0
+    d[1] = dlnb
+    d[2] = kf - kr * sig
+    d[3] = kr * tau * sig
+    d[4] = -kf * tau
     return m, d
 
 
 def _expo(theta: F64, p: _Problem, deriv: bool = True) -> tuple[F64, F64 | None]:
-    """Model values and d ln model / d theta (rows x 3) for theta = ln A, ln T, k."""
+    """Model values and d ln model / d theta (3 x rows) for theta = ln A, ln T, k."""
     ln_b, dlnb = _colour(np.exp(theta[:, 1]), p, deriv)
-    th = theta[p.prob]
-    m = np.exp(np.clip(th[:, 0] + ln_b + th[:, 2] * p.t, -_CLIP, _CLIP))
+    m = np.exp(np.clip(theta[p.prob, 0] + ln_b + theta[p.prob, 2] * p.t, -_CLIP, _CLIP))
     if not deriv:
         return m, None
-    d = np.empty((p.t.size, 3))
-    d[:, 0] = 1.0
-    d[:, 1] = dlnb
-    d[:, 2] = p.t
+    d = np.empty((3, p.t.size))
+    d[0] = 1.0
+    d[1] = dlnb
+    d[2] = p.t
     return m, d
 
 
@@ -182,9 +181,8 @@ _BOUNDS = {
 
 
 def _levenberg_marquardt(model, theta: F64, p: _Problem, deadline: float,
-                         hopeless: F64 | None = None) -> tuple[F64, F64, F64, bool]:
-    """Fit every problem; returns theta, chi2, the inverse normal matrix (for errors), and
-    whether the deadline stopped it."""
+                         hopeless: F64 | None = None) -> tuple[F64, F64, bool]:
+    """Fit every problem; returns theta, chi2 and whether the deadline stopped it."""
     with np.errstate(all="ignore"):
         return _lm(model, theta, p, deadline, hopeless)
 
@@ -203,21 +201,26 @@ def _normal(model, theta: F64, p: _Problem) -> tuple[F64, F64]:
     """J^T J and J^T r of every problem (J = d residual / d theta, r = w (f - model))."""
     m, d = model(theta, p)
     assert d is not None
-    jac = -(p.w * m)[:, None] * d
-    r = p.w * (p.f - m)
-    n_par = jac.shape[1]
+    n_par = d.shape[0]
     iu, ju = np.triu_indices(n_par)
-    # the upper triangle only (15 products per row rather than 25), mirrored afterwards
-    upper = np.add.reduceat(jac[:, iu] * jac[:, ju], p.starts, axis=0)
-    jtj = np.empty((upper.shape[0], n_par, n_par))
-    jtj[:, iu, ju] = upper
-    jtj[:, ju, iu] = upper
-    jtr = np.add.reduceat(jac * r[:, None], p.starts, axis=0)
-    return jtj, jtr
+    # per-row products, one contiguous row each: the upper triangle of J^T J (15 rather than
+    # 25 for Bazin) then J^T r, summed per problem by one reduceat (measured 4x faster than
+    # the same products laid out rows x products)
+    wm = p.w * m
+    jac = d * -wm
+    prod = np.empty((iu.size + n_par, m.size))
+    for k, (i, j) in enumerate(zip(iu.tolist(), ju.tolist())):
+        np.multiply(jac[i], jac[j], out=prod[k])
+    np.multiply(jac, p.w * p.f - wm, out=prod[iu.size:])
+    sums = np.add.reduceat(prod, p.starts, axis=1).T
+    jtj = np.empty((sums.shape[0], n_par, n_par))
+    jtj[:, iu, ju] = sums[:, :iu.size]
+    jtj[:, ju, iu] = sums[:, :iu.size]
+    return jtj, sums[:, iu.size:]
 
 
 def _lm(model, theta: F64, p: _Problem, deadline: float,
-        hopeless: F64 | None) -> tuple[F64, F64, F64, bool]:
+        hopeless: F64 | None) -> tuple[F64, F64, bool]:
     n_par = theta.shape[1]
     lo, hi = _BOUNDS[n_par]
     lam = np.full(p.n_prob, 1e-3)
@@ -257,12 +260,18 @@ def _lm(model, theta: F64, p: _Problem, deadline: float,
         active[idx[done]] = False
         if not active.any():
             break
-    jtj, _ = _normal(model, theta, p)
+    return theta, cost, timed_out
+
+
+def _covariance(model, theta: F64, p: _Problem) -> F64:
+    """The inverse normal matrix at ``theta`` of every problem (NaN where it is not finite)."""
+    with np.errstate(all="ignore"):
+        jtj, _ = _normal(model, theta, p)
     cov = np.full_like(jtj, np.nan)
     good = np.isfinite(jtj).all(axis=(1, 2))
     if good.any():
         cov[good] = np.linalg.pinv(jtj[good])
-    return theta, cost, cov, timed_out
+    return cov
 
 
 def _rows(src: SourceArrays, n_groups: int) -> tuple[I64, F64, I64, F64, F64, F64, F64]:
@@ -342,20 +351,20 @@ def fit_bbb(src: SourceArrays, n_groups: int, *, deadline_s: float | None = None
     slope = np.clip(slope + np.where(early, 0.0, 0.2), -0.9, 2.9)
     theta_e = np.stack([np.clip(icept, -29.0, 11.0), np.full(p2.n_prob, np.log(10.0)), slope],
                        axis=1)
-    tb, cb, covb, late_b = _levenberg_marquardt(
+    tb, cb, late_b = _levenberg_marquardt(
         _bazin, theta_b, p2, deadline, 2.0 * MAX_UNEXPLAINED_BAZIN * chi2_const)
-    te, ce, cove, late_e = _levenberg_marquardt(
+    te, ce, late_e = _levenberg_marquardt(
         _expo, theta_e, p2, deadline, 2.0 * MAX_UNEXPLAINED_EXP * chi2_const)
     out.timed_out = ng if (late_b or late_e) else 0
 
-    def pick(theta: F64, cost: F64, cov: F64) -> tuple[F64, F64, F64]:
+    def pick(theta: F64, cost: F64) -> tuple[F64, F64, I64]:
+        """The better start of each object: its parameters, chi2 and problem index."""
         first_better = cost[:ng] <= cost[ng:]
-        return (np.where(first_better[:, None], theta[:ng], theta[ng:]),
-                np.where(first_better, cost[:ng], cost[ng:]),
-                np.where(first_better[:, None, None], cov[:ng], cov[ng:]))
+        chosen = np.where(first_better, np.arange(ng), np.arange(ng, 2 * ng))
+        return theta[chosen], cost[chosen], chosen
 
-    tb, cb, covb = pick(tb, cb, covb)
-    te, ce, cove = pick(te, ce, cove)
+    tb, cb, _ = pick(tb, cb)
+    te, ce, chosen_e = pick(te, ce)
     n = n_rows[:ng]
     total = chi2_const[:ng]
     with np.errstate(all="ignore"):
@@ -363,7 +372,17 @@ def fit_bbb(src: SourceArrays, n_groups: int, *, deadline_s: float | None = None
         ok_b = (np.isfinite(cb) & (kr <= MAX_RISE) & (kf <= MAX_FALL) & (kf < kr)
                 & (cb <= MAX_UNEXPLAINED_BAZIN * total))
         red_chi2 = np.maximum(ce / np.maximum(n - 3, 1), 1.0)
-        k_err = np.sqrt(np.abs(cove[:, 2, 2]) * red_chi2)
+        # the error of k is needed only where every other check of Exp passes
+        k_err = np.full(ng, np.nan)
+        maybe = np.isfinite(ce) & (k > 0) & (k <= MAX_EXP) & (ce <= MAX_UNEXPLAINED_EXP * total)
+        if maybe.any():
+            keep = np.zeros(2 * ng, dtype=bool)
+            keep[chosen_e[maybe]] = True
+            # _subset keeps problems in index order: sort the candidates the same way
+            order = np.argsort(chosen_e[maybe])
+            cov = _covariance(_expo, te[maybe][order], _subset(p2, keep))
+            k_err[np.flatnonzero(maybe)[order]] = np.sqrt(np.abs(cov[:, 2, 2])
+                                                          * red_chi2[maybe][order])
         ok_e = (np.isfinite(ce) & (k > 0) & (k <= MAX_EXP) & (k_err < k)
                 & (ce <= MAX_UNEXPLAINED_EXP * total))
         aic_b = n * np.log(cb / n) + 2 * 5
