@@ -49,6 +49,7 @@ __all__ = [
     "refusal",
     "soft_float",
     "soft_int",
+    "storable",
     "trigger_refusal",
 ]
 
@@ -95,6 +96,30 @@ def _range_problem(item: Mapping[str, Any], name: str, kind: str, lo: float, hi:
     if not lo <= value <= hi:  # False for NaN too
         return f"{kind}.{name} is {_show(value)}, {what}"
     return None
+
+
+def storable(item: Mapping[str, Any], forced: bool) -> bool:
+    """True when :func:`refusal` would find nothing, checked without building any message (the
+    common case, on every new history item of a cold batch); False means "ask refusal why".
+
+    >>> storable({"diaSourceId": 5, "midpointMjdTai": 60924.3, "band": "r", "ra": 1.0,
+    ...           "dec": 2.0}, forced=False)
+    True
+    >>> storable({"diaSourceId": 5, "midpointMjdTai": 60924.3, "band": "r", "ra": 361.0,
+    ...           "dec": 2.0}, forced=False)
+    False
+    """
+    sid = item.get("diaForcedSourceId" if forced else "diaSourceId")
+    oid = item.get("diaObjectId")
+    mjd = item.get("midpointMjdTai")
+    if not (type(sid) is int and 0 < sid <= ID_MAX and type(mjd) is float
+            and MJD_RANGE[0] <= mjd <= MJD_RANGE[1] and item.get("band") in BANDS
+            and (oid is None or (type(oid) is int and 0 <= oid <= ID_MAX))):
+        return False
+    if forced:
+        return True
+    ra, dec = item.get("ra"), item.get("dec")
+    return type(ra) is float and 0.0 <= ra <= 360.0 and type(dec) is float and -90.0 <= dec <= 90.0
 
 
 def refusal(item: Mapping[str, Any], kind: str) -> str | None:

@@ -33,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from skysift.alerts.model import Alert
-from skysift.alerts.vet import FLUX_MAX, ID_MAX, refusal, soft_float, trigger_refusal
+from skysift.alerts.vet import FLUX_MAX, ID_MAX, refusal, soft_float, storable, trigger_refusal
 from skysift.features.compute import compute_features_many
 from skysift.features.dust import DustMap
 from skysift.features.photometry import SourceArrays
@@ -236,6 +236,7 @@ def _vet_history(alert: Alert, new_src: set[int], new_forced: set[int],
         ids = [item[key] for item in items]
         if new.isdisjoint(ids):  # the steady state: the whole history is stored already
             continue
+        forced = kind == "prvDiaForcedSources"
         for i, (sid, item) in enumerate(zip(ids, items, strict=True)):
             if sid not in new:
                 continue
@@ -243,7 +244,8 @@ def _vet_history(alert: Alert, new_src: set[int], new_forced: set[int],
             if cache_key in seen:
                 problem = seen[cache_key]
             else:
-                problem = seen[cache_key] = refusal(item, f"{kind}[{i}]")
+                problem = seen[cache_key] = (None if storable(item, forced)
+                                             else refusal(item, f"{kind}[{i}]"))
             if problem is not None:
                 return f"refused: {problem}"
     return None
