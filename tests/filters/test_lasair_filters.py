@@ -10,7 +10,6 @@ examples of the documentation are tested in test_doc_sql.py.)
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,8 +25,6 @@ from skysift.filters.validate import validate_filter
 from skysift.web.api.query import build_sql
 from skysift.web.httperrors import BadInput
 from skysift.web.sqlparts import compose
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
 
 from rubin_alerts import grown_light_curves
 
