@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import pytest
 
-from skysift.annotations.catalogue import catalogue as product_catalogue
 from skysift.annotations.catalogue import catalogue_with
 from skysift.errors import FilterError, FilterRejected, FilterSyntaxError
 from skysift.filters.compile import compile_filter
@@ -114,6 +113,9 @@ HOSTILE = [
     ("SELECT watchlist_hits.name AS n FROM objects", "table 'watchlist_hits' is not in FROM"),
     ("SELECT diaObjectId FROM objects WHERE objects.ra > 1 AND users.is_admin = 1",
      "table 'users' is not in FROM"),
+    ("SELECT users.password_hash AS p FROM objects, users", "table 'users' is not allowed"),
+    ("SELECT objects.diaObjectId, t.token_hash FROM objects JOIN api_tokens AS t ON t.id = 1",
+     "table 'api_tokens' is not allowed"),
     ("SELECT objects.diaObject AS d FROM objects", "column 'objects.diaObject' does not exist"),
     ("SELECT objects.diaObjectId FROM objects WHERE password_hash = 'x'",
      "column 'password_hash' does not exist"),
@@ -167,16 +169,22 @@ def test_the_json_extract_refusals_are_not_refusals_of_the_annotator(fruitbat):
     assert vf.columns == ("x",)
 
 
-#: The store's tables a filter may not read (annotations, Lasair's name too, is tested apart).
-PRIVATE = sorted(set(STORE_TABLES) - set(product_catalogue().tables) - set(LASAIR_ONLY_TABLES))
+#: The store's tables no filter may read: accounts and secrets, other users' filters, lists and
+#: maps, the raw alerts, bookkeeping. Written out, not derived from the catalogue under test: a
+#: new store table fails test_the_store_tables_filters_may_not_read until it is placed here or
+#: documented as a filter table.
+PRIVATE = ["annotators", "api_tokens", "email_pending", "filters", "forced_sources", "gw_maps",
+           "ingest_stats", "sources", "topic_stats", "users", "watchlist_cones", "watchlists",
+           "watchmaps", "web_sessions"]
+#: annotations holds every annotator's rows: refused too, with Lasair's explanation.
+RAW_ANNOTATIONS = "annotations"
 
 
-def test_the_catalogue_is_a_strict_subset_of_the_store(catalogue):
-    """What the hostile tests below stand on: the store has tables (and columns) that the
-    catalogue leaves out, and every table of the catalogue is a table of the store."""
+def test_the_store_tables_filters_may_not_read(catalogue):
+    """The catalogue is the store's objects and context tables, nothing else: every other
+    table of the store is one of PRIVATE (or the raw annotations), and no function is added."""
     assert set(catalogue.tables) <= set(STORE_TABLES)
-    hidden = set(STORE_TABLES) - set(catalogue.tables)
-    assert {"users", "api_tokens", "web_sessions", "filters", "watchlists", "sources"} <= hidden
+    assert sorted(set(STORE_TABLES) - set(catalogue.tables)) == sorted([*PRIVATE, RAW_ANNOTATIONS])
     assert not catalogue.extra_functions
 
 
@@ -194,12 +202,14 @@ def test_every_store_table_outside_the_catalogue_is_refused(catalogue, table):
         assert str(_refusal(sql, catalogue)).startswith(message), sql
 
 
-@pytest.mark.parametrize("table", sorted(set(STORE_TABLES) & set(LASAIR_ONLY_TABLES)))
-def test_raw_store_tables_lasair_also_has_are_refused_saying_why(catalogue, table):
+def test_the_raw_annotations_table_is_refused_saying_why(catalogue, fruitbat):
     """``annotations`` holds every annotator's rows, private ones too: a filter reads an
     annotator through its topic only (and only when its owner allows), never the raw table."""
-    error = _refusal(f"SELECT objects.diaObjectId FROM objects, {table}", catalogue)
-    assert str(error).startswith(f"table '{table}' is not available in skysift")
+    assert RAW_ANNOTATIONS in STORE_TABLES and RAW_ANNOTATIONS in LASAIR_ONLY_TABLES
+    for cat in (catalogue, fruitbat):
+        error = _refusal("SELECT objects.diaObjectId, annotations.classdict AS d "
+                         "FROM objects, annotations WHERE annotations.topic = 'secretbat'", cat)
+        assert str(error).startswith("table 'annotations' is not available in skysift")
 
 
 @pytest.mark.parametrize("table", sorted(set(STORE_TABLES) & {"objects", "crossmatch_tns",
