@@ -177,13 +177,15 @@ def test_hidden_key_and_boolean_outputs(store, mechanics_catalogue):
 
 
 def test_mjdnow_is_now_on_every_engine(store, batch, mechanics_catalogue):
-    vf = validate_filter(f"SELECT mjdnow() AS now FROM objects WHERE diaObjectId = {BASE_ID}", mechanics_catalogue)
+    vf = validate_filter(f"SELECT mjdnow() AS now FROM objects WHERE diaObjectId = {BASE_ID}",
+                         mechanics_catalogue)
     for result in (store.run(vf), batch.run(vf, timeout_s=5, row_cap=10)):
         assert abs(result.rows[0]["now"] - mjdnow()) < 1e-4
 
 
 def test_row_cap_truncation_restrict_ids_and_limit(store, batch, mechanics_catalogue):
-    vf = validate_filter("SELECT diaObjectId FROM objects ORDER BY latestR DESC", mechanics_catalogue, name="cap")
+    vf = validate_filter("SELECT diaObjectId FROM objects ORDER BY latestR DESC",
+                         mechanics_catalogue, name="cap")
     capped = store.run(vf, row_cap=5)
     assert capped.truncated and [r["diaObjectId"] for r in capped.rows] == [BASE_ID + i for i in range(29, 24, -1)]
     assert batch.run(vf, timeout_s=5, row_cap=5).rows == capped.rows
@@ -198,9 +200,11 @@ def test_row_cap_truncation_restrict_ids_and_limit(store, batch, mechanics_catal
     assert len(limited.rows) == 2 and not limited.truncated
 
 
-def test_timeout_is_reported_and_cuts_the_query_short(store, batch, mechanics_catalogue, monkeypatch):
+def test_timeout_is_reported_and_cuts_the_query_short(store, batch, mechanics_catalogue,
+                                                       monkeypatch):
     monkeypatch.setattr(engine_module, "PROGRESS_STEPS", 10)
-    vf = validate_filter("SELECT diaObjectId FROM objects WHERE sleep(0.05) = 0", mechanics_catalogue, name="slow")
+    vf = validate_filter("SELECT diaObjectId FROM objects WHERE sleep(0.05) = 0",
+                         mechanics_catalogue, name="slow")
     for run in (lambda: store.run(vf, timeout_s=0.2), lambda: batch.run(vf, timeout_s=0.2, row_cap=100)):
         started = time.monotonic()
         with pytest.raises(FilterTimeout) as info:
@@ -216,7 +220,8 @@ def test_cpu_bound_filter_is_stopped_at_the_deadline_with_default_checks(mechani
     engine.load("objects", [{"diaObjectId": i, "ra": i / 7} for i in range(3000)])
     engine.load("crossmatch_tns", [{"tns_name": str(i), "ra": i / 3} for i in range(3000)])
     vf = validate_filter("SELECT objects.diaObjectId FROM objects, crossmatch_tns "
-                         "WHERE SQRT(ABS(objects.ra - crossmatch_tns.ra)) < -1", mechanics_catalogue, name="cross")
+                         "WHERE SQRT(ABS(objects.ra - crossmatch_tns.ra)) < -1",
+                         mechanics_catalogue, name="cross")
     started = time.monotonic()
     with pytest.raises(FilterTimeout, match=r"^the filter ran past its deadline") as info:
         engine.run(vf, timeout_s=0.1, row_cap=10)
@@ -225,8 +230,10 @@ def test_cpu_bound_filter_is_stopped_at_the_deadline_with_default_checks(mechani
     engine.close()
 
 
-def test_runtime_error_names_the_filter_and_leaves_the_connection_usable(store, batch, mechanics_catalogue):
-    bad = validate_filter("SELECT diaObjectId, flux2mag(tns_name) AS m FROM objects", mechanics_catalogue, name="typo")
+def test_runtime_error_names_the_filter_and_leaves_the_connection_usable(store, batch,
+                                                                          mechanics_catalogue):
+    bad = validate_filter("SELECT diaObjectId, flux2mag(tns_name) AS m FROM objects",
+                          mechanics_catalogue, name="typo")
     good = validate_filter("SELECT diaObjectId FROM objects", mechanics_catalogue, name="good")
     with store.engine.connect() as conn:
         with pytest.raises(FilterError) as info:
@@ -251,7 +258,8 @@ def test_runtime_error_names_the_filter_and_leaves_the_connection_usable(store, 
 
 
 def test_connection_state_is_restored(store, mechanics_catalogue):
-    slow = validate_filter("SELECT diaObjectId FROM objects WHERE sleep(0.05) = 0", mechanics_catalogue, name="slow")
+    slow = validate_filter("SELECT diaObjectId FROM objects WHERE sleep(0.05) = 0",
+                           mechanics_catalogue, name="slow")
     with store.engine.connect() as conn:
         with pytest.raises(FilterTimeout):
             store.run(slow, conn=conn, timeout_s=0.1)
@@ -290,7 +298,8 @@ def test_batch_engine_load_clear_and_text_filters(batch, mechanics_catalogue):
         batch.load("objects", [{"diaObjectId": 2, "password": "x"}])
     assert type(info.value) is StoreError and info.value.table == "objects"
     batch.load("annotations", [{"diaObjectId": 2, "topic": "t", "classdict": {"a": 1}}])
-    vf = validate_filter("SELECT annotations.classdict AS d FROM objects, annotations", mechanics_catalogue)
+    vf = validate_filter("SELECT annotations.classdict AS d FROM objects, annotations",
+                         mechanics_catalogue)
     batch.load("objects", [{"diaObjectId": 2}])
     assert batch.run(vf, timeout_s=5, row_cap=10).rows == [{"d": '{"a": 1}', "__diaObjectId": 2}]
 
@@ -299,7 +308,8 @@ def test_narrow_batch_table_gives_the_same_rows(batch, mechanics_catalogue):
     """keep_columns holds only the objects columns the filters read: every SAME_RESULTS filter
     gives exactly the rows of the full-width table, the filter's objects_columns are what it
     reads, and a filter reading a column left out is refused naming the filter and the column."""
-    vfs = {name: validate_filter(sql, mechanics_catalogue, name=name) for name, sql in SAME_RESULTS.items()}
+    vfs = {name: validate_filter(sql, mechanics_catalogue, name=name)
+           for name, sql in SAME_RESULTS.items()}
     wide = {name: batch.run(vf, timeout_s=5, row_cap=1000).rows for name, vf in vfs.items()}
     assert vfs["hidden_key"].objects_columns == {"diaObjectId", "ra", "decl"}
     assert vfs["order_asc_nulls"].objects_columns == {"diaObjectId", "g_psfFlux", "ra"}
