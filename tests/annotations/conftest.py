@@ -7,14 +7,10 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web_api"))
 
 from annot_world import RUBIN, rubin_alerts  # noqa: F401 - helpers of the annotation tests
 

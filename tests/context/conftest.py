@@ -3,14 +3,10 @@ users alice and bob, and a pipeline that takes alerts placed anywhere on the sky
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @dataclass

@@ -1,27 +1,26 @@
-"""Fixtures for filter tests: the LSST-like catalogue and a store with objects rows in it."""
+"""Fixtures for filter tests.
+
+- ``catalogue``: the product's allow-list, the catalogue every user filter is validated against
+  (:func:`skysift.annotations.catalogue.catalogue`). Validation and security tests use it.
+- ``mechanics_catalogue``: a made-up catalogue (tests/filters/mechanics_catalogue.py) with a
+  test-only ``sleep(seconds)`` function, for tests of engine mechanics only (test_engine.py).
+"""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from mechanics_catalogue import mechanics_catalogue as _mechanics_catalogue
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from lsst_catalogue import lsst_catalogue
+from skysift.annotations.catalogue import catalogue as product_catalogue
 
 
 @pytest.fixture(scope="session")
 def catalogue():
-    """The user-facing catalogue: no extra functions."""
-    return lsst_catalogue()
+    """The product's catalogue: objects and the context tables, no extra functions."""
+    return product_catalogue()
 
 
 @pytest.fixture(scope="session")
-def test_catalogue():
-    """The same tables, plus a test-only ``sleep(seconds)`` function for timeout tests."""
-    return lsst_catalogue(extra_functions=("sleep",))
-
-
-from sleepers import PG_SLEEP_FUNCTION, sqlite_sleep  # noqa: E402,F401
+def mechanics_catalogue():
+    """The made-up engine-mechanics catalogue, plus the test-only ``sleep`` function."""
+    return _mechanics_catalogue(extra_functions=("sleep",))

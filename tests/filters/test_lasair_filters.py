@@ -3,14 +3,13 @@
 Every filter that reads only tables skysift has validates against the product's catalogue and
 runs on the SQLite and the PostgreSQL store over stored objects, giving the columns its SELECT
 names. Every other one is refused with the exception and message the file records: for Lasair's
-own tables (Sherlock, TNS crossmatch) a message that names the table and says why. The SQL
-examples of the documentation validate too (docs/*.md, README.md).
+own tables (Sherlock, TNS crossmatch) a message that names the table and says why. (The SQL
+examples of the documentation are tested in test_doc_sql.py.)
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,8 +25,6 @@ from skysift.filters.validate import validate_filter
 from skysift.web.api.query import build_sql
 from skysift.web.httperrors import BadInput
 from skysift.web.sqlparts import compose
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
 
 from rubin_alerts import grown_light_curves
 
@@ -180,56 +177,3 @@ def test_runnable_filters_run_on_the_store(stored, make_settings):
     assert results["examples_watchlist_hits"] == []
     assert results["cookbook_gaia_white_dwarf_outbursts"] == []
 
-
-# ------------------------------------------------------------------- documentation examples
-
-DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
-_BLOCK = re.compile(r"(?:<!--\s*(?P<mark>[\w -]+?)\s*-->\s*\n)?```sql\n(?P<body>.*?)```", re.DOTALL)
-
-
-def _doc_examples() -> list[tuple[str, str, bool]]:
-    """(where, sql, refused) of every statement of every ```sql block of the docs; a block right
-    after ``<!-- refused -->`` shows SQL that is refused on purpose."""
-    out = []
-    for path in DOCS:
-        text = path.read_text()
-        for m in _BLOCK.finditer(text):
-            line = text.count("\n", 0, m.start("body"))
-            refused = (m.group("mark") or "").strip() == "refused"
-            for i, stmt in enumerate(_statements(m.group("body"))):
-                out.append((f"{path.name}:{line + 1}#{i + 1}", stmt, refused))
-    return out
-
-
-def _statements(body: str) -> list[str]:
-    """The statements of a block: each starts at a line beginning with SELECT (the lines of
-    comments before it belong to it)."""
-    chunks: list[list[str]] = [[]]
-    for line in body.splitlines():
-        if re.match(r"\s*SELECT\b", line, re.IGNORECASE) and any(
-                re.match(r"\s*SELECT\b", x, re.IGNORECASE) for x in chunks[-1]):
-            comments = []
-            while chunks[-1] and chunks[-1][-1].lstrip().startswith("--"):
-                comments.insert(0, chunks[-1].pop())
-            chunks.append(comments)
-        chunks[-1].append(line)
-    return ["\n".join(c).strip() for c in chunks if "".join(c).strip()]
-
-
-DOC_EXAMPLES = _doc_examples()
-
-
-def test_the_docs_have_sql_examples():
-    where = [w.split(":")[0] for w, _sql, _refused in DOC_EXAMPLES]
-    assert where.count("filters.md") >= 4 and "annotations.md" in where
-
-
-@pytest.mark.parametrize(("where", "sql", "refused"), DOC_EXAMPLES, ids=[w for w, *_ in DOC_EXAMPLES])
-def test_doc_examples_validate_against_the_product_catalogue(where, sql, refused):
-    # annotators are tables once they exist: the product catalogue plus the ones the docs name
-    cat = catalogue_with(frozenset({"fruitbat", "bobcat"}))
-    if refused:
-        with pytest.raises((FilterRejected, FilterSyntaxError)):
-            validate_filter(sql, cat, name=where)
-    else:
-        check_compiles(validate_filter(sql, cat, name=where))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from confluent_kafka.admin import AdminClient
 
 from skysift.accounts import add_user
-from skysift.errors import FilterConflict, FilterRejected, FilterSyntaxError
+from skysift.errors import FilterConflict, FilterError, FilterRejected
 from skysift.filters.manage import add_filter, delete_filter, edit_filter, get_filter
 from skysift.ingest import ingest_files
 from skysift.store.database import open_store
@@ -112,8 +112,9 @@ def test_rename_moves_the_topic_and_delete_removes_it(world, kafka_bootstrap):
     assert g.topic in now and f.topic not in now
     delete_filter(engine, settings, g)
     assert g.topic not in topics(kafka_bootstrap)
-    with engine.connect() as conn, pytest.raises(Exception):
+    with engine.connect() as conn, pytest.raises(FilterError, match=r"^no such filter") as info:
         get_filter(conn, "after", user)
+    assert type(info.value) is FilterError and info.value.filter == "after"
 
 
 def test_names_that_collide_are_refused(world, unique_name):
@@ -134,13 +135,15 @@ def test_names_that_collide_are_refused(world, unique_name):
 
 def test_bad_sql_is_refused_before_anything_is_saved(world):
     settings, engine, user = world
-    with pytest.raises(FilterRejected):
+    with pytest.raises(FilterRejected, match=r"^table 'users' is not allowed"):
         add_filter(engine, settings, user, name="evil",
                    sql="SELECT objects.diaObjectId FROM objects, users WHERE 1=1")
-    with pytest.raises((FilterSyntaxError, FilterRejected)):
+    with pytest.raises(FilterRejected, match=r"^only SELECT statements are allowed, not 'SELEC'"):
         add_filter(engine, settings, user, name="broken", sql="SELEC diaObjectId FRM objects")
-    with engine.connect() as conn, pytest.raises(Exception):
-        get_filter(conn, "evil", user)
+    for name in ("evil", "broken"):
+        with engine.connect() as conn, pytest.raises(FilterError, match=r"^no such filter") as info:
+            get_filter(conn, name, user)
+        assert type(info.value) is FilterError and info.value.filter == name
 
 
 def test_the_daily_quota_stops_a_runaway_filter(world, topic_reader):

@@ -4,13 +4,9 @@ sky plots, hits on the object page, GW events with their map; private ones stay 
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "context"))
 
 from skysift.store.schema import objects
 

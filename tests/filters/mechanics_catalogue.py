@@ -1,4 +1,13 @@
-"""A realistic catalogue for filter tests: Lasair's LSST ``objects`` columns (lasair.md 2.4)."""
+"""A made-up catalogue for tests of engine mechanics only: NOT the product's allow-list.
+
+The tables are chosen to exercise the engines (the store on SQLite and PostgreSQL, and the batch
+engine): a wide ``objects`` table, a second table joined implicitly on diaObjectId
+(``sherlock_classifications``, which the product does not have), a raw ``annotations`` table and
+a keyless ``crossmatch_tns``. Tests of what a user's filter may read (validation, security, the
+documentation's examples) use the product's catalogue,
+:func:`skysift.annotations.catalogue.catalogue`, instead (the ``catalogue`` fixture of
+tests/filters/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -29,7 +38,7 @@ def objects_columns() -> dict[str, str]:
     return cols
 
 
-def lsst_catalogue(*, extra_functions: tuple[str, ...] = ()) -> Catalogue:
+def mechanics_catalogue(*, extra_functions: tuple[str, ...] = ()) -> Catalogue:
     """objects plus sherlock_classifications, annotations, watchlist_hits and crossmatch_tns."""
     return Catalogue(
         {
