@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from skysift.alerts.model import Alert
 from skysift.alerts.vet import FLUX_MAX, ID_MAX, refusal, soft_float, storable, trigger_refusal
@@ -39,7 +40,7 @@ from skysift.features.dust import DustMap
 from skysift.features.photometry import SourceArrays
 from skysift.store.records import dumps_record, loads_record
 from skysift.store.schema import forced_sources, objects, sources
-from skysift.store.statements import insert_ignore, select_in, upsert
+from skysift.store.statements import chunks, in_ids, insert_ignore, select_in, upsert
 from skysift.store.translate import db_errors
 
 __all__ = ["StoreResult", "dia_object_key", "store_alerts"]
@@ -271,6 +272,37 @@ def _choose_dia_objects(conn: sa.Connection, alerts: Sequence[Alert], touched: l
     return best
 
 
+def _lock_objects(conn: sa.Connection, object_ids: list[int]) -> set[int]:
+    """Lock the ``objects`` rows of ``object_ids`` (ascending) until the transaction ends, so
+    that two workers storing alerts of the same object one after the other each see the
+    other's sources: the second waits here for the first to commit, then reads the light curve
+    with its sources in it (READ COMMITTED: every statement sees what is committed when it
+    starts). Objects without a row get one first (the insert waits, likewise, for a concurrent
+    insert of the same row); their ids are returned, so that rows of objects whose every alert
+    is refused can be removed again.
+
+    PostgreSQL only: row locks live in the rows, so a batch of any size takes no lock-table
+    space (advisory locks would). A SQLite store has one writer at a time; a second writer
+    whose snapshot went stale gets "database is locked", which the batch loop retries.
+    """
+    if conn.dialect.name != "postgresql" or not object_ids:
+        return set()
+    created: set[int] = set()
+    ids = sa.bindparam("ids", type_=postgresql.ARRAY(sa.BigInteger))
+    for part in chunks(object_ids):
+        values = sa.select(sa.func.unnest(ids).label("id")).subquery()
+        insert = (postgresql.insert(objects)
+                  .from_select(["diaObjectId", "updated"],
+                               sa.select(values.c.id, sa.func.now()).order_by(values.c.id))
+                  .on_conflict_do_nothing(index_elements=["diaObjectId"])
+                  .returning(objects.c.diaObjectId))
+        created.update(r[0] for r in conn.execute(insert, {"ids": list(part)}))
+        conn.execute(sa.select(objects.c.diaObjectId)
+                     .where(objects.c.diaObjectId == sa.any_(ids))
+                     .order_by(objects.c.diaObjectId).with_for_update(), {"ids": list(part)})
+    return created
+
+
 def store_alerts(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool = True,
                  bbb_budget_s: float | None = None, dust: DustMap | None = None) -> StoreResult:
     """Store the sources of ``alerts`` and upsert the ``objects`` row of every object they touch.
@@ -325,6 +357,7 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
     all_forced = {f["diaForcedSourceId"] for a in valid for f in a.prvDiaForcedSources}
 
     touched_all = sorted({oid for a in valid if (oid := _object_id(a.diaObjectId)) is not None})
+    placeholders = _lock_objects(conn, touched_all)
     # the stored light curves of the touched objects: feature input, and most of the batch's
     # history is found here, so only the remaining ids need a primary-key check
     c = sources.c
@@ -386,6 +419,10 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
     insert_ignore(conn, forced_sources, forced_rows, "diaForcedSourceId")
     result.n_sources_new, result.n_forced_new = len(new_rows), len(forced_rows)
     touched = sorted({oid for a in kept if (oid := _object_id(a.diaObjectId)) is not None})
+    if placeholders:  # rows made only to be locked, of objects whose every alert was refused
+        unused = sorted(placeholders.difference(touched))
+        for part in chunks(unused):
+            conn.execute(sa.delete(objects).where(in_ids(conn, objects.c.diaObjectId, part)))
     if not touched:
         return result
     if len(touched) != len(touched_all):
