@@ -43,6 +43,7 @@ __all__ = [
     "mask_url_password",
     "redact",
     "redacted_repr",
+    "secret_metadata",
     "setting",
 ]
 
@@ -101,6 +102,12 @@ def setting(default: Any, help: str, *, secret: SecretKind | None = None,
     if isinstance(default, (dict, list)):
         return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+def secret_metadata(kind: SecretKind) -> dict[str, SecretKind]:
+    """The ``metadata`` of a :func:`dataclasses.field` (outside :class:`Settings`) that is
+    secret: :func:`redacted_repr` masks it (``GcnSettings.client_secret``...)."""
+    return {"secret": kind}
 
 
 def _looks_secret(key: str) -> bool:
