@@ -37,8 +37,8 @@ __all__ = [
     "LOG_LEVELS",
     "SETTINGS",
     "SecretKind",
-    "Settings",
     "SettingSpec",
+    "Settings",
     "load_settings",
     "mask_url_password",
     "redact",
@@ -174,7 +174,7 @@ class Settings:
     """
 
     # where things live
-    data_dir: Path = setting(
+    data_dir: Path = setting(  # noqa: RUF009 - setting() is a dataclasses.field()
         Path("skysift-data"),
         ("The data directory: the SQLite store (`skysift.db`), the embedded broker's "
          "pid/info/log files, the dead-letter folder, the config file. Flag `--data-dir`."),
@@ -192,7 +192,7 @@ class Settings:
         "Kafka bootstrap servers `HOST:PORT[,HOST:PORT]`. Flag `--kafka`.",
         default_text="(none: the embedded broker of the data directory)",
     )
-    kafka_config: dict[str, Any] = setting(
+    kafka_config: dict[str, Any] = setting(  # noqa: RUF009 - a field(default_factory=...)
         {},
         ("librdkafka settings passed through to every producer, consumer and admin client "
          "(SASL, TLS, timeouts...). skysift's own defaults are applied only where you set "

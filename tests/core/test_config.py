@@ -169,7 +169,7 @@ def test_variables_that_are_not_settings_never_fail(tmp_path):
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "config"], env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["batch_size"] == 7
-    with pytest.raises(ConfigError, match="SKYSIFT_GCN_SETTING\\b"):  # a typo still fails
+    with pytest.raises(ConfigError, match=r"SKYSIFT_GCN_SETTING\b"):  # a typo still fails
         load_settings(env={"SKYSIFT_GCN_SETTING": "x"})
 
 
@@ -255,7 +255,7 @@ def test_log_level_configures_the_log(tmp_path, root_level):
 def test_log_level_is_checked_and_reaches_uvicorn(tmp_path):
     from skysift.cli.web_cmd import uvicorn_config
 
-    with pytest.raises(ConfigError, match="log_level.*DEBUG, INFO, WARNING, ERROR or CRITICAL"):
+    with pytest.raises(ConfigError, match=r"log_level.*DEBUG, INFO, WARNING, ERROR or CRITICAL"):
         load_settings(env={"SKYSIFT_LOG_LEVEL": "loud"})
     s = load_settings(env={"SKYSIFT_LOG_LEVEL": "Error"}, overrides={"data_dir": tmp_path})
     assert uvicorn_config(None, s).log_level == "error"
