@@ -94,7 +94,8 @@ def setting(default: Any, help: str, *, secret: SecretKind | None = None,
     secret
         How the value is secret (:data:`SecretKind`), or None.
     default_text
-        How the docs show the default, when the value alone does not say it (``None`` means...).
+        How the docs show the default when the value alone does not say what it means
+        (``None`` is shown as ``(none)``).
     choices
         The only values allowed (checked by :func:`load_settings`).
     """
