@@ -48,7 +48,7 @@ def main() -> int:
     from confluent_kafka.admin import AdminClient, NewTopic
 
     from skysift.gcn.listen import listen
-    from skysift.gcn.settings import load_settings
+    from skysift.gcn.settings import load_gcn_settings
     from skysift.gcn.state import ListenerState
     from skysift.streams.embedded import EmbeddedBroker
 
@@ -63,7 +63,7 @@ def main() -> int:
             "lvk": {"parse_mock_events": True, "parse_real_events": True,
                     "download_dir": str(work / "events")},
             "plugins": {"enabled": False}}))
-        settings = load_settings(settings_path)
+        settings = load_gcn_settings(settings_path)
         stop = threading.Event()
         state = ListenerState(work / "state.json", os.getpid())
         t = threading.Thread(target=listen, args=(settings,), kwargs={"stop": stop, "state": state},

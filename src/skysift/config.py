@@ -1,129 +1,597 @@
-"""The one settings object.
+"""The one settings object, and the registry it is built from.
 
 Precedence, lowest to highest: built-in defaults < the config file (``skysift.toml`` in the data
 directory, or ``--config PATH``) < ``SKYSIFT_*`` environment variables < command-line flags.
 
-Every field is documented in docs/configuration.md (a test fails when one is not). Build the
-settings once at the edge (CLI, ASGI factory) with :func:`load_settings` and pass them down; nothing
-deeper reads ``os.environ``.
+Every setting is declared once, below, with :func:`setting`: its type (the annotation), default,
+help text and whether it is secret. From that declaration come the registry (:data:`SETTINGS`),
+``repr(settings)`` and :meth:`Settings.redacted` (secrets masked, for logs and ``skysift config``),
+and the table of docs/configuration.md (:mod:`skysift.configdoc`; a test fails when the
+page is stale). ``SKYSIFT_*`` variables that are
+not settings (``SKYSIFT_CONFIG``, ``SKYSIFT_GCN_SETTINGS``, ...) are declared in
+:data:`ENVIRONMENT`; any other ``SKYSIFT_*`` variable is an error that names it.
+
+Build the settings once at the edge (CLI, ASGI factory) with :func:`load_settings` and pass them
+down; nothing deeper reads ``os.environ``.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from skysift.errors import ConfigError
 
-__all__ = ["CONFIG_FILENAME", "ENV_PREFIX", "Settings", "load_settings"]
+__all__ = [
+    "CONFIG_FILENAME",
+    "ENVIRONMENT",
+    "ENV_PREFIX",
+    "LOG_LEVELS",
+    "SETTINGS",
+    "SecretKind",
+    "SettingSpec",
+    "Settings",
+    "load_settings",
+    "mask_url_password",
+    "redact",
+    "redacted_repr",
+    "secret_metadata",
+    "setting",
+]
 
 ENV_PREFIX = "SKYSIFT_"
 CONFIG_FILENAME = "skysift.toml"
-SECRET_KEYS = ("password", "secret", "sasl.password", "ssl.key.password", "token")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+#: How a setting is secret (the ``secret`` of :func:`setting`):
+#:
+#: ``"value"``
+#:     the whole value (a password, a key): shown as ``***`` when set;
+#: ``"url"``
+#:     the password of a URL (``scheme://user:PASSWORD@host``, ``?password=...``);
+#: ``"keys"``
+#:     a mapping (at any depth) whose entries under a key naming a password, secret, token,
+#:     credential or private key are secret (``sasl.password``, ``client_secret``...).
+SecretKind = Literal["value", "url", "keys"]
+MASK = "***"
+#: parts of a mapping key that make its value secret (``"keys"``)
+SECRET_KEY_PARTS = ("password", "passwd", "secret", "token", "credential", "key.pem",
+                    "private_key", "oauthbearer.config", "jaas.config")
+_SECRET_QUERY = re.compile(r"([?&;][^=&;#]*(?:password|passwd|secret|token)[^=&;#]*=)[^&;#]*",
+                           re.IGNORECASE)
+
+#: ``SKYSIFT_*`` environment variables that are not settings, and what reads them. They are
+#: never "unknown settings"; every other ``SKYSIFT_*`` variable must name a setting.
+ENVIRONMENT: dict[str, str] = {
+    "SKYSIFT_CONFIG": "The config file, as `--config PATH` (default: `skysift.toml` in the data "
+                      "directory).",
+    "SKYSIFT_GCN_SETTINGS": "The GCN listener's settings file, as `skysift gcn --settings PATH` "
+                            "(a YAML file of its own, see gcn.md); also set for GCN plugins.",
+    "SKYSIFT_TEST_PG": "Tests only: the PostgreSQL server the test suite uses "
+                       "(default `postgresql://postgres@127.0.0.1:5432/postgres`).",
+}
 
 
-@dataclass(frozen=True)
+def setting(default: Any, help: str, *, secret: SecretKind | None = None,
+            default_text: str | None = None, choices: tuple[str, ...] | None = None) -> Any:
+    """Declare one field of :class:`Settings` (a :func:`dataclasses.field` with the metadata
+    the registry, the redaction and the documentation read).
+
+    Parameters
+    ----------
+    default
+        The built-in default (a dict or list is copied for each :class:`Settings`).
+    help
+        What it does, for docs/configuration.md (markdown, one paragraph).
+    secret
+        How the value is secret (:data:`SecretKind`), or None.
+    default_text
+        How the docs show the default when the value alone does not say what it means
+        (``None`` is shown as ``(none)``).
+    choices
+        The only values allowed (checked by :func:`load_settings`).
+    """
+    metadata = {"help": help, "secret": secret, "default_text": default_text, "choices": choices}
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def secret_metadata(kind: SecretKind) -> dict[str, SecretKind]:
+    """The ``metadata`` of a :func:`dataclasses.field` (outside :class:`Settings`) that is
+    secret: :func:`redacted_repr` masks it (``GcnSettings.client_secret``...)."""
+    return {"secret": kind}
+
+
+def _looks_secret(key: str) -> bool:
+    low = key.lower()
+    return any(part in low for part in SECRET_KEY_PARTS)
+
+
+def mask_url_password(url: str) -> str:
+    """``url`` with its password (``user:PASSWORD@``, ``?password=``) replaced by ``***``.
+
+    >>> mask_url_password("postgresql://skysift:pw@db.example.org:5432/skysift?sslmode=require")
+    'postgresql://skysift:***@db.example.org:5432/skysift?sslmode=require'
+    >>> mask_url_password("postgresql://db/skysift?user=a&password=pw")
+    'postgresql://db/skysift?user=a&password=***'
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return _SECRET_QUERY.sub(r"\1" + MASK, url)
+    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    netloc, tail = rest[:cut], rest[cut:]
+    creds, at, host = netloc.rpartition("@")
+    if at:
+        user, colon, _password = creds.partition(":")
+        netloc = f"{user}{':' + MASK if colon else ''}@{host}"
+    tail = _SECRET_QUERY.sub(r"\1" + MASK, tail)
+    return f"{scheme}://{netloc}{tail}"
+
+
+def redact(value: Any, kind: SecretKind | None) -> Any:
+    """``value`` as it may be shown: masked as its ``kind`` says (unchanged when None)."""
+    if kind is None or value is None or value == "" or value == {}:
+        return value
+    if kind == "value":
+        return MASK
+    if kind == "url":
+        return mask_url_password(value) if isinstance(value, str) else value
+    if isinstance(value, Mapping):
+        return {k: (MASK if isinstance(k, str) and _looks_secret(k) and v not in (None, "")
+                    else redact(v, "keys"))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, "keys") for v in value]
+    return value
+
+
+def _secret_of(f: dataclasses.Field[Any]) -> SecretKind | None:
+    kind: SecretKind | None = f.metadata.get("secret")
+    return kind
+
+
+def redacted_repr(obj: Any) -> str:
+    """The ``repr`` of a dataclass with every field marked secret masked (``secret`` metadata,
+    as :func:`setting` sets it)."""
+    parts = ", ".join(f"{f.name}={redact(getattr(obj, f.name), _secret_of(f))!r}"
+                      for f in fields(obj) if f.repr)
+    return f"{type(obj).__qualname__}({parts})"
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
-    """All of skysift's settings. See docs/configuration.md for each one."""
+    """All of skysift's settings. See docs/configuration.md for each one.
+
+    ``repr`` and ``str`` mask the secrets, as :meth:`redacted` does.
+    """
 
     # where things live
-    data_dir: Path = Path("skysift-data")
-    database: str | None = None  # SQLAlchemy URL; None = SQLite file in data_dir
+    data_dir: Path = setting(  # noqa: RUF009 - setting() is a dataclasses.field()
+        Path("skysift-data"),
+        ("The data directory: the SQLite store (`skysift.db`), the embedded broker's "
+         "pid/info/log files, the dead-letter folder, the config file. Flag `--data-dir`."),
+    )
+    database: str | None = setting(
+        None,
+        ("SQLAlchemy URL of the store, e.g. `postgresql://user@host/db`. Flag `--database`. The"
+         " same code runs on SQLite and PostgreSQL; migrations run automatically."),
+        default_text="(none: SQLite file `skysift.db` in the data directory)",
+        secret="url",
+    )
     # Kafka
-    kafka: str | None = None  # bootstrap HOST:PORT; None = the embedded broker in data_dir
-    kafka_config: dict[str, Any] = field(default_factory=dict)  # librdkafka pass-through
-    schema_registry: str | None = None  # Confluent schema registry URL
-    input_topic: str = "lsst-alerts"
-    ingest_group_id: str = "skysift-ingest"
-    annotations_topic: str = "skysift-annotations"  # the Kafka path for annotators
-    annotations_group_id: str = "skysift-annotations"
-    consumer_session_timeout_ms: int = 6000
+    kafka: str | None = setting(
+        None,
+        "Kafka bootstrap servers `HOST:PORT[,HOST:PORT]`. Flag `--kafka`.",
+        default_text="(none: the embedded broker of the data directory)",
+    )
+    kafka_config: dict[str, Any] = setting(  # noqa: RUF009 - a field(default_factory=...)
+        {},
+        ("librdkafka settings passed through to every producer, consumer and admin client "
+         "(SASL, TLS, timeouts...). skysift's own defaults are applied only where you set "
+         "nothing."),
+        secret="keys",
+    )
+    schema_registry: str | None = setting(
+        None,
+        ("URL of a Confluent schema registry to fetch alert schemas from. Flag "
+         "`--schema-registry` on `ingest`."),
+        default_text="(none: schemas from lsst-alert-packet by id)",
+        secret="url",
+    )
+    input_topic: str = setting(
+        "lsst-alerts",
+        "The topic alerts arrive on, used by the demo and as the default of `alerts publish`.",
+    )
+    ingest_group_id: str = setting(
+        "skysift-ingest",
+        ("Consumer group of `skysift ingest --from-kafka`; every worker of one deployment uses "
+         "the same group to share the partitions. Flag `--group-id`."),
+    )
+    annotations_topic: str = setting(
+        "skysift-annotations",
+        ("The internal Kafka topic of high-volume annotators, read by `skysift annotations "
+         "ingest`; messages that cannot be applied go to `<topic>.dlq`. See annotations.md."),
+    )
+    annotations_group_id: str = setting(
+        "skysift-annotations",
+        "Consumer group of `skysift annotations ingest`.",
+    )
+    consumer_session_timeout_ms: int = setting(
+        6000,
+        ("`session.timeout.ms` of skysift's own consumers (low, so a consumer joins quickly; "
+         "see operations.md)."),
+    )
     # batches
-    batch_size: int = 1000
-    batch_wait_s: float = 1.0
+    batch_size: int = setting(
+        1000,
+        ("Most alerts in one pipeline batch (one store transaction, one run of every active "
+         "filter). The ingest consumer prefetches the next batch meanwhile: up to batch_size x "
+         "256 KB (librdkafka `queued.max.messages.kbytes`; set it in `kafka_config` to bound "
+         "memory otherwise). Peak memory of a worker at 1,000 is ~650 MB (see architecture.md)."),
+    )
+    batch_wait_s: float = setting(
+        1.0,
+        ("Longest wait for a batch to fill before processing what has arrived. Bounds latency "
+         "at low rates."),
+    )
     # the failure policy of the batch loops (skysift.worker.policy)
-    batch_max_attempts: int = 3  # tries of a batch failing by its content before it is split
-    retry_backoff_max_s: float = 30.0  # longest pause between tries while a store/broker is away
+    batch_max_attempts: int = setting(
+        3,
+        ("How many times a batch that fails by its content (not because the store or broker is "
+         "away) is tried before it is split in halves to find the alert that fails alone, which"
+         ' is then dead-lettered (operations.md, "When things fail"). Transient errors (the '
+         "store or broker away) are waited out instead, however long they last."),
+    )
+    retry_backoff_max_s: float = setting(
+        30.0,
+        ("Longest pause between tries of a batch while the store or the broker is away; pauses "
+         "double from 1 s up to it. The worker keeps its consumer in its group meanwhile."),
+    )
     # Prometheus metrics of the ingest workers (skysift.worker.metrics); 0 = not served
-    metrics_port: int = 0
-    metrics_host: str = "127.0.0.1"
+    metrics_port: int = setting(
+        0,
+        ("Port of the Prometheus metrics of `skysift ingest --from-kafka`, `skysift annotations"
+         " ingest` and `skysift serve` (operations.md lists them). Flag `--metrics-port`."),
+        default_text="`0` (not served)",
+    )
+    metrics_host: str = setting(
+        "127.0.0.1",
+        "Address the metrics are served on; `0.0.0.0` for a Prometheus on another machine.",
+    )
     # filters
-    filter_timeout_s: float = 10.0
-    filter_row_cap: int = 1000
-    run_timeout_s: float = 30.0
-    run_row_limit: int = 1000
+    filter_timeout_s: float = setting(
+        10.0,
+        ("Deadline of one active filter over one batch. A filter past it is recorded as failed "
+         "for that batch; the others go on."),
+    )
+    filter_row_cap: int = setting(
+        1000,
+        "Most rows one active filter may produce per batch (Lasair's cap).",
+    )
+    run_timeout_s: float = setting(
+        30.0,
+        ("Deadline of an on-demand run over the whole store (`skysift filter run`, topic "
+         "seeding)."),
+    )
+    run_row_limit: int = setting(
+        1000,
+        "Default row limit of an on-demand run.",
+    )
     # output topics
-    topic_retention_ms: int = 7 * 24 * 3600 * 1000
-    topic_max_message_bytes: int = 10 * 1024 * 1024
-    topic_partitions: int = 1
-    daily_byte_quota: int = 100_000_000
-    seed_records: int = 10
+    topic_retention_ms: int = setting(
+        7 * 24 * 3600 * 1000,
+        "`retention.ms` of output topics created by skysift.",
+        default_text="`604800000` (7 days)",
+    )
+    topic_max_message_bytes: int = setting(
+        10 * 1024 * 1024,
+        ("`max.message.bytes` of output topics; larger records are counted as rejected, not "
+         "sent."),
+        default_text="`10485760` (10 MiB)",
+    )
+    topic_partitions: int = setting(
+        1,
+        "Partitions of each output topic.",
+    )
+    daily_byte_quota: int = setting(
+        100_000_000,
+        ("Default bytes one filter may produce per UTC day; records over it are counted as "
+         "rejected. Per filter with `--quota` (`-1` = unlimited)."),
+        default_text="`100000000` (100 MB)",
+    )
+    seed_records: int = setting(
+        10,
+        "Records put into a filter's topic when it is created or edited.",
+    )
     # the embedded broker
-    embedded_kafka_port: int = 0  # 0 = pick a free port
+    embedded_kafka_port: int = setting(
+        0,
+        "Port of the embedded broker started by `skysift kafka up` and `skysift demo`.",
+        default_text="`0` (a free port)",
+    )
     # logging
-    debug: bool = False
-    log_level: str = "INFO"
+    debug: bool = setting(
+        False,
+        "Tracebacks on errors and debug logs. Flag `--debug`.",
+    )
+    log_level: str = setting(
+        "INFO",
+        ("Level of the log of every command, worker and web process when not `debug`: `DEBUG`, "
+         "`INFO`, `WARNING`, `ERROR` or `CRITICAL` (any case). The chatty libraries (SQLAlchemy, "
+         "alembic, httpx...) log warnings and worse only, unless `debug`."),
+        choices=LOG_LEVELS,
+    )
     # the REST API (skysift.web.api)
-    api_rate_limit: int = 100  # calls per user per api_rate_window_s; <= 0 = unlimited
-    api_power_rate_limit: int = 10_000  # the same for power users (users.is_power)
-    api_rate_window_s: float = 3600.0
-    api_query_timeout_s: float = 30.0
-    api_query_row_cap: int = 10_000
-    api_power_query_row_cap: int = 1_000_000
-    filter_save_rate_limit: int = 60  # filter saves per user per api_rate_window_s; <= 0 = no limit
-    filter_run_rate_limit: int = 120  # runs over the store per user per api_rate_window_s
-    anonymous_run_rate_limit: int = 20  # runs of public filters per visitor address, same window
-    login_failure_limit: int = 10  # failed log-ins per account per login_window_s (5x per address)
-    login_window_s: float = 900.0
+    api_rate_limit: int = setting(
+        100,
+        ("REST API calls one user may make per `api_rate_window_s` (Lasair's default: 100 an "
+         "hour); past it the API answers 429. `0` or less = no limit. Counted in memory per web"
+         " process: with N processes behind a load balancer a user gets up to N times this."),
+    )
+    api_power_rate_limit: int = setting(
+        10_000,
+        "The same for power users (`users.is_power`), Lasair's `powerapi` class.",
+    )
+    api_rate_window_s: float = setting(
+        3600.0,
+        "The sliding window of the API rate limits, in seconds.",
+        default_text="`3600.0` (an hour)",
+    )
+    api_query_timeout_s: float = setting(
+        30.0,
+        ("Deadline of one `/api/query/` call (read-only, on the whole store); past it the call "
+         "answers 400."),
+    )
+    api_query_row_cap: int = setting(
+        10_000,
+        ("Most rows one `/api/query/` call returns to a normal user, whatever its `limit` "
+         "(Lasair's cap)."),
+    )
+    api_power_query_row_cap: int = setting(
+        1_000_000,
+        "The same for power users (Lasair's `powerapi` cap).",
+    )
+    filter_save_rate_limit: int = setting(
+        60,
+        ("Filter saves (create or edit, site and API) per user per `api_rate_window_s`; more "
+         "answer 429. `<= 0` = no limit."),
+    )
+    filter_run_rate_limit: int = setting(
+        120,
+        ("Runs of filter SQL over the store per user per `api_rate_window_s` (the editor's Run,"
+         " `?run=1`); more answer 429."),
+    )
+    anonymous_run_rate_limit: int = setting(
+        20,
+        ("Runs of a public filter (`/filters/<id>?run=1`) by a visitor who is not logged in, "
+         "per client address per `api_rate_window_s`."),
+    )
+    login_failure_limit: int = setting(
+        10,
+        ("Failed log-ins (the site's form and `/api/auth-token/`) allowed per account per "
+         "`login_window_s`, and five times as many per client address. Past it, log-ins for "
+         "that account (even with the right password) or from that address answer 429 until the"
+         " window has passed."),
+    )
+    login_window_s: float = setting(
+        900.0,
+        "The window of `login_failure_limit`, in seconds.",
+    )
     # the web site
-    web_host: str = "127.0.0.1"
-    web_port: int = 8000
-    forwarded_allow_ips: str | None = None  # proxies whose X-Forwarded-For is trusted; None = none
-    session_cookie_secure: bool = False  # send the session cookie over HTTPS only (behind TLS)
-    private_topics_protected: bool = False  # the Kafka enforces read ACLs on lasair_* topics
-    public_kafka: str | None = None  # bootstrap shown to users; None = the one skysift uses
-    session_key_file: str | None = None  # None = session.key in data_dir (made 0600)
-    session_max_age_s: int = 14 * 24 * 3600
+    web_host: str = setting(
+        "127.0.0.1",
+        ("Address the web site and API listen on (`skysift serve`, `skysift web`). Flag "
+         "`--host`."),
+    )
+    web_port: int = setting(
+        8000,
+        "Port the web site and API listen on. Flag `--port`.",
+    )
+    forwarded_allow_ips: str | None = setting(
+        None,
+        ("Addresses of reverse proxies (comma-separated, or `*`) whose `X-Forwarded-For` / "
+         "`X-Forwarded-Proto` headers are believed. Without it a client's address is the "
+         "connection's, so nobody can choose their own address to get round the per-address "
+         "limits. Behind nginx on the same machine: `127.0.0.1`."),
+        default_text="(none: no proxy is trusted)",
+    )
+    session_cookie_secure: bool = setting(
+        False,
+        ("Mark the session cookie `Secure` (sent over HTTPS only). Set it when the site is "
+         'served over TLS (operations.md, "A public deployment").'),
+    )
+    private_topics_protected: bool = setting(
+        False,
+        ("Set it to `true` only when your Kafka enforces read ACLs on the `lasair_*` topics, so"
+         " that a private filter's topic can be read by its owner alone (operations.md, \"A "
+         "public deployment\"). While it is `false`, each private filter's page says plainly "
+         "that anyone who can reach the broker can read its topic."),
+    )
+    public_kafka: str | None = setting(
+        None,
+        ("Kafka bootstrap `HOST:PORT` shown to users in the consumer examples of the filter "
+         "pages, when readers reach the broker by another name than skysift does."),
+        default_text="(none: the bootstrap servers skysift itself uses)",
+    )
+    session_key_file: str | None = setting(
+        None,
+        ("File holding the key that signs session cookies. Made on first run with 32 random "
+         "bytes, mode 0600; delete it to log everyone out. Share it between web processes "
+         "behind one address."),
+        default_text="(none: `session.key` in the data directory)",
+    )
+    session_max_age_s: int = setting(
+        14 * 24 * 3600,
+        "How long a login lasts (lifetime of the signed session cookie).",
+        default_text="`1209600` (14 days)",
+    )
     # email: digests, failure notices, expiry warnings (skysift.notify, docs/email.md)
-    smtp_host: str | None = None  # None = write .eml files into the maildir in data_dir
-    smtp_port: int = 0  # 0 = 465 for smtp_security "ssl", 587 for "starttls", 25 for "none"
-    smtp_security: str = "starttls"  # none | starttls | ssl
-    smtp_user: str | None = None
-    smtp_password: str | None = field(default=None, repr=False)  # never in repr or logs
-    smtp_timeout_s: float = 30.0
-    email_from: str = "skysift@localhost"
-    public_url: str | None = None  # base URL of the web site in emails; None = web_host:web_port
-    email_min_interval_s: float = 24 * 3600.0  # at most one digest (or failure notice) per this
-    email_max_records: int = 10_000  # most matches one digest holds; more are counted rejected
-    notify_interval_s: float = 60.0  # ingest loops check for due emails this often; 0 = never
-    filter_expiry_days: int = 180  # active filters are deactivated this long after saving; 0 = never
-    filter_expiry_warning_days: int = 28  # the owner is warned this long before
+    smtp_host: str | None = setting(
+        None,
+        "SMTP server that sends digests, failure notices and expiry warnings (see email.md).",
+        default_text=("(none: emails are written as `.eml` files into `maildir/` in the data "
+                      "directory)"),
+    )
+    smtp_port: int = setting(
+        0,
+        "Port of the SMTP server.",
+        default_text="`0` (465 for `ssl`, 587 for `starttls`, 25 for `none`)",
+    )
+    smtp_security: str = setting(
+        "starttls",
+        ("`starttls` (plain connection upgraded with STARTTLS), `ssl` (TLS from the start, "
+         '"SMTPS") or `none`.'),
+        choices=("none", "starttls", "ssl"),
+    )
+    smtp_user: str | None = setting(
+        None,
+        "SMTP login name.",
+        default_text="(none: no login)",
+    )
+    smtp_password: str | None = setting(
+        None,
+        "SMTP password. Prefer `SKYSIFT_SMTP_PASSWORD` to the config file.",
+        secret="value",
+    )
+    smtp_timeout_s: float = setting(
+        30.0,
+        "Timeout of one SMTP connection.",
+    )
+    email_from: str = setting(
+        "skysift@localhost",
+        "The `From:` address of every email skysift sends.",
+    )
+    public_url: str | None = setting(
+        None,
+        ("Base URL of the web site as users reach it; emails link each object to "
+         "`<public_url>/objects/<id>`."),
+        default_text="(none: `http://<web_host>:<web_port>`)",
+        secret="url",
+    )
+    email_min_interval_s: float = setting(
+        24 * 3600.0,
+        ("At most one digest per email filter, and one run-failure notice per failing filter, "
+         "in this time (Lasair's 24-hour throttle)."),
+        default_text="`86400.0` (24 hours)",
+    )
+    email_max_records: int = setting(
+        10_000,
+        ("Most matches one email filter keeps for its next digest; more are counted as "
+         "rejected."),
+    )
+    notify_interval_s: float = setting(
+        60.0,
+        ("How often `skysift ingest` and `skysift serve` check for due digests, failure notices"
+         " and expiries (`skysift notify run` does it once). `0` = never: run `skysift notify "
+         "run` from cron instead."),
+    )
+    filter_expiry_days: int = setting(
+        180,
+        ("An active filter is deactivated (trigger `none`) this many days after it was last "
+         "saved active; the owner is told. `0` = never."),
+    )
+    filter_expiry_warning_days: int = setting(
+        28,
+        "The owner of an active filter is warned by email this many days before it expires.",
+    )
     # the TNS catalogue loaded by `skysift tns load` (skysift.context.tns): match radius
-    tns_radius_arcsec: float = 1.5
+    tns_radius_arcsec: float = setting(
+        1.5,
+        ("An object's `tns_name` is the nearest object of the TNS catalogue (loaded by `skysift"
+         " tns load FILE`) within this radius."),
+    )
     # the SFD dust map for objects.ebv (skysift.features.dust): a folder with the NGP/SGP pair or
     # a HEALPix file; None = ebv is NULL
-    sfd_dust_map: str | None = None
+    sfd_dust_map: str | None = setting(
+        None,
+        ("The Schlegel, Finkbeiner & Davis (1998) dust map behind `objects.ebv`: a folder "
+         "holding `SFD_dust_4096_ngp.fits` and `SFD_dust_4096_sgp.fits` (the ZEA pair "
+         "`dustmaps` downloads; values interpolated bilinearly, as `dustmaps.sfd.SFDQuery` "
+         "does), or one HEALPix FITS file in galactic coordinates (LAMBDA's "
+         "`lambda_sfd_ebv.fits`). None: `ebv` is NULL. A path that is not such a map stops "
+         "`skysift ingest` at start with the reason."),
+    )
     # the Bazin-blackbody light-curve fit (skysift.features.bbb): on/off, seconds per batch at most
-    bbb_fit: bool = True
-    bbb_fit_budget_s: float = 5.0
+    bbb_fit: bool = setting(
+        True,
+        ("Fit every object with at least 5 diaSources with Lasair's Bazin-blackbody model when "
+         "its light curve changes (the `BBB*` columns of [filters.md](filters.md)). `false`: "
+         "those columns stay NULL and ingest is cheaper (see docs/architecture.md for the "
+         "measured cost)."),
+    )
+    bbb_fit_budget_s: float = setting(
+        5.0,
+        ("Most seconds the Bazin-blackbody fit may take for one batch. Objects still being "
+         "fitted then get NULL `BBB*` columns until their next alert, and a warning in the log "
+         "says how many. Normal batches take a small fraction of this (see `make bench`)."),
+    )
     # image cutouts (skysift.store.cutouts): kept in <data_dir>/cutouts when true (~110 KB/alert)
-    keep_cutouts: bool = False
-    cutouts_url: str | None = None  # a folder or s3://BUCKET[/PREFIX]; None = <data_dir>/cutouts
+    keep_cutouts: bool = setting(
+        False,
+        ("Keep each alert's image cutouts (science, template, difference; Rubin's FITS stamps, "
+         "about 110 KB per alert) in `<data_dir>/cutouts/`; the object page shows the newest "
+         "three. Off by default: a night of a million alerts is about 100 GB."),
+    )
+    cutouts_url: str | None = setting(
+        None,
+        ("Where kept cutouts go: a folder, or `s3://BUCKET[/PREFIX]` for an S3-compatible "
+         "bucket (AWS S3, MinIO, Ceph RGW; needs `pip install 'skysift[s3]'`). None: "
+         "`<data_dir>/cutouts/`. Keys are `<diaObjectId % "
+         "1000>/<diaObjectId>/<diaSourceId>-<science\\|template\\|difference>.fits`, the FITS "
+         "stamps as sent. The bucket must exist: a worker that cannot use it logs why and goes "
+         "on ingesting without cutouts."),
+        secret="url",
+    )
     # S3-compatible object stores (skysift.store.blobs): AWS, MinIO, Ceph RGW, ...
-    s3_endpoint_url: str | None = None  # None = AWS S3
-    s3_region: str | None = None  # None = us-east-1
-    s3_access_key_id: str | None = None  # None = boto3's own chain (AWS_* variables, ~/.aws)
-    s3_secret_access_key: str | None = field(default=None, repr=False)  # never in repr or logs
-    s3_max_workers: int = 16  # parallel uploads of one batch
+    s3_endpoint_url: str | None = setting(
+        None,
+        ("The S3 service's URL for anything but AWS (e.g. `http://minio.local:9000`). None: AWS"
+         " S3."),
+        secret="url",
+    )
+    s3_region: str | None = setting(
+        None,
+        ("The bucket's region. None: `us-east-1` (what MinIO and most S3-compatible services "
+         "expect)."),
+    )
+    s3_access_key_id: str | None = setting(
+        None,
+        ("The S3 access key id. None: boto3's own chain (the `AWS_ACCESS_KEY_ID` variable, "
+         "`~/.aws/credentials`, an instance role)."),
+    )
+    s3_secret_access_key: str | None = setting(
+        None,
+        ("The S3 secret key, with `s3_access_key_id`. Give it as `SKYSIFT_S3_SECRET_ACCESS_KEY`"
+         " rather than in a file."),
+        secret="value",
+    )
+    s3_max_workers: int = setting(
+        16,
+        ("Parallel uploads when a batch's cutouts go to S3 (each PUT is a round trip; a "
+         "1,000-alert batch is 3,000 of them)."),
+    )
     # context (skysift.context): gravitational-wave events in filters
-    gw_max_contour: float = 0.95  # an object hits an event where its credible level is <= this
-    gw_active_days: float = 21.0  # an event is live for detections this many days after it
+    gw_max_contour: float = setting(
+        0.95,
+        ("An object hits a gravitational-wave event (a row of `gw_hits`) where its position's "
+         "credible level in the event's latest sky map is at most this (0-1; docs/context.md)."),
+    )
+    gw_active_days: float = setting(
+        21.0,
+        ("An event is live for detections up to this many days after it (and from one day "
+         "before): only objects whose latest detection falls in that window are scored against "
+         "its map, so a replayed night meets the events it met live."),
+        default_text="`21`",
+    )
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -150,31 +618,48 @@ class Settings:
             return self.public_url.rstrip("/")
         return f"http://{self.web_host}:{self.web_port}"
 
+    def __repr__(self) -> str:
+        return redacted_repr(self)
+
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict with secrets masked, for logs and ``skysift config``."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "kafka_config":
-                value = {
-                    k: ("***" if any(s in k.lower() for s in SECRET_KEYS) else v)
-                    for k, v in value.items()
-                }
-            elif f.name == "database" and value and "@" in value:
-                value = _mask_url_password(value)
-            elif value and any(s in f.name for s in SECRET_KEYS):
-                value = "***"
+            value = redact(getattr(self, f.name), _secret_of(f))
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 
 
-def _mask_url_password(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user, colon, _pw = creds.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
+@dataclass(frozen=True)
+class SettingSpec:
+    """One entry of the settings registry: a field of :class:`Settings` and its metadata."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+    secret: SecretKind | None = None
+    default_text: str | None = None
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def env(self) -> str:
+        """The environment variable that sets it."""
+        return ENV_PREFIX + self.name.upper()
+
+
+def _registry() -> tuple[SettingSpec, ...]:
+    defaults = Settings()
+    return tuple(
+        SettingSpec(name=f.name, type=str(f.type), default=getattr(defaults, f.name),
+                    help=f.metadata["help"], secret=f.metadata["secret"],
+                    default_text=f.metadata["default_text"], choices=f.metadata["choices"])
+        for f in fields(Settings))
+
+
+#: Every setting, in the order of docs/configuration.md.
+SETTINGS: tuple[SettingSpec, ...] = _registry()
+_SPECS = {spec.name: spec for spec in SETTINGS}
 
 
 def _coerce(name: str, raw: Any, annotation: str, source: str) -> Any:
@@ -238,17 +723,18 @@ def load_settings(
     """
     env = dict(os.environ if env is None else env)
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    types = {f.name: str(f.type) for f in fields(Settings)}
+    types = {spec.name: spec.type for spec in SETTINGS}
 
     env_values: dict[str, Any] = {}
     for key, raw in env.items():
         if not key.startswith(ENV_PREFIX):
             continue
-        name = key[len(ENV_PREFIX):].lower()
-        if name == "config":
+        if key in ENVIRONMENT:  # SKYSIFT_CONFIG, SKYSIFT_GCN_SETTINGS...: not settings
             continue
+        name = key[len(ENV_PREFIX):].lower()
         if name not in types:
-            raise ConfigError(f"unknown setting in environment: {key}", key=key)
+            raise ConfigError(f"unknown setting in environment: {key} (the settings are in "
+                              "docs/configuration.md)", key=key)
         env_values[name] = _coerce(name, raw, types[name], f"environment {key}")
 
     # where is the config file?
@@ -275,6 +761,8 @@ def load_settings(
         if name not in types:
             raise ConfigError(f"unknown setting {name!r}")
         merged[name] = _coerce(name, raw, types[name], "command line")
+    if isinstance(merged.get("log_level"), str):
+        merged["log_level"] = merged["log_level"].upper()
     settings = Settings(**merged)
     _validate(settings)
     return settings
@@ -291,9 +779,11 @@ def _validate(s: Settings) -> None:
                           f"not {s.gw_max_contour}")
     if s.gw_active_days <= 0:
         raise ConfigError(f"setting 'gw_active_days' must be positive, not {s.gw_active_days}")
-    if s.smtp_security not in ("none", "starttls", "ssl"):
-        raise ConfigError(f"setting 'smtp_security' must be none, starttls or ssl, "
-                          f"not {s.smtp_security!r}")
+    for spec in SETTINGS:
+        value = getattr(s, spec.name)
+        if spec.choices is not None and value not in spec.choices:
+            raise ConfigError(f"setting {spec.name!r} must be {_one_of(spec.choices)}, "
+                              f"not {value!r}")
     for name in ("filter_expiry_days", "filter_expiry_warning_days", "notify_interval_s",
                  "email_min_interval_s", "smtp_port"):
         if getattr(s, name) < 0:
@@ -313,3 +803,7 @@ def _validate(s: Settings) -> None:
 def replace(settings: Settings, **changes: Any) -> Settings:
     """A copy of ``settings`` with some fields changed."""
     return dataclasses.replace(settings, **changes)
+
+
+def _one_of(choices: tuple[str, ...]) -> str:
+    return ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]

@@ -20,11 +20,14 @@ Database errors leave as :class:`~skysift.errors.StoreError` (``StoreUnavailable
 database could not be reached), delivery errors as :class:`~skysift.errors.DeliveryError`; the
 batch loop's policy (:mod:`skysift.worker.policy`) decides what then. Nothing one filter does
 (an error of any kind while it is compiled or run) leaves the filter stage: it is recorded on
-that filter and the others run.
+that filter and the others run. That includes a filter that does not match the batch database
+(:class:`~skysift.errors.BatchSchemaError`: a column or table it cannot hold): the filters that
+read it fail, not the batch, so no alert is dead-lettered and the store is not blamed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -37,7 +40,7 @@ import sqlalchemy as sa
 from skysift.alerts.decode import decode_full
 from skysift.alerts.model import Alert
 from skysift.config import Settings
-from skysift.errors import FilterError
+from skysift.errors import BatchSchemaError, FilterError
 from skysift.filters.compiled import CompiledFilters, filter_failure
 from skysift.filters.deliver import LightCurve, deliver_rows
 from skysift.filters.manage import Filter, active_filters, record_error
@@ -162,7 +165,28 @@ class Pipeline:
             self.sink.today_bytes = load_today_bytes(conn, today)
             self._today = today
 
-    def _load_annotations(self, valid: Sequence[Any], object_ids: Any) -> None:
+    def _load_table(self, table: str, rows: list[dict[str, Any]], filters: Sequence[Filter],
+                    compiled: dict[int, Any]) -> None:
+        """Load ``rows`` into the batch table ``table``. When they do not fit it
+        (:class:`BatchSchemaError`), the table is left empty and the filters that read it fail
+        with that error (recorded on them); the batch goes on."""
+        try:
+            self.batch_engine.load(table, rows)
+        except BatchSchemaError as exc:
+            log.error("the batch table %s cannot be loaded (%s): the filters reading it fail",
+                      table, exc)
+            with contextlib.suppress(BatchSchemaError):  # no such table: nothing to empty
+                self.batch_engine.load(table, [])
+            for flt in filters:
+                vf = compiled[flt.id]
+                if isinstance(vf, FilterError):
+                    continue
+                if table in vf.tables or (table == "annotations" and vf.annotators):
+                    compiled[flt.id] = BatchSchemaError(f"the filter failed: {exc.message}",
+                                                        table=table, filter=flt.name)
+
+    def _load_annotations(self, valid: Sequence[Any], object_ids: Any,
+                          filters: Sequence[Filter], compiled: dict[int, Any]) -> None:
         """The batch's objects' annotations, for the annotators the active filters read (the
         values current now: a ``both`` filter sees the annotation as it is when the alert
         arrives, including one made before the object was first seen). ``valid``: the active
@@ -174,7 +198,7 @@ class Pipeline:
         if topics:
             with db_errors("read the batch's annotations"), self.engine.connect() as conn:
                 rows = load_for_batch(conn, list(object_ids), sorted(topics))
-        self.batch_engine.load("annotations", rows)
+        self._load_table("annotations", rows, filters, compiled)
 
     def process(self, alerts: Sequence[Alert]) -> BatchReport:
         """Store, filter and produce one batch. Raises on store or delivery failure."""
@@ -204,6 +228,12 @@ class Pipeline:
                 compiled[flt.id] = self._compiled.get(flt)
             except Exception as exc:  # noqa: BLE001 - reported when the filter runs
                 compiled[flt.id] = filter_failure(exc, flt.name)
+                continue
+            try:  # a filter reading a column the batch cannot hold fails alone
+                self.batch_engine.check_columns("objects", compiled[flt.id].objects_columns,
+                                                filter_name=flt.name)
+            except BatchSchemaError as exc:
+                compiled[flt.id] = exc
         valid = [vf for vf in compiled.values() if not isinstance(vf, FilterError)]
         context = None
         if stored.object_ids:
@@ -224,11 +254,12 @@ class Pipeline:
             cols = self.batch_engine.held_columns("objects")
             rows = [{k: r.get(k) for k in cols} for r in stored.rows.values()]
             self.batch_engine.load("objects", rows)
-            self._load_annotations(valid, stored.object_ids)
+            self._load_annotations(valid, stored.object_ids, filters, compiled)
             from skysift.context.tables import CONTEXT_TABLES
 
             for table in CONTEXT_TABLES:
-                self.batch_engine.load(table, context.rows.get(table, []) if context else [])
+                self._load_table(table, context.rows.get(table, []) if context else [], filters,
+                                 compiled)
             latest = _latest_alert_per_object(alerts)
             utc = utc_now_text()
 

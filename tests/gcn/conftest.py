@@ -49,7 +49,7 @@ def notice_json(lvk_dir):
 @pytest.fixture
 def gcn_settings(tmp_path):
     """Write a settings file in tmp_path and load it: gcn_settings(lvk={...}, **sections)."""
-    from skysift.gcn.settings import load_settings
+    from skysift.gcn.settings import load_gcn_settings
 
     def make(lvk: dict | None = None, plugins: dict | None = None, **sections) -> object:
         doc = {
@@ -67,7 +67,7 @@ def gcn_settings(tmp_path):
             doc.setdefault(name.replace("_", "-"), {}).update(value)
         path = tmp_path / "gcn.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
-        return load_settings(path)
+        return load_gcn_settings(path)
 
     return make
 

@@ -15,7 +15,7 @@ import yaml
 from skysift.gcn import daemon
 from skysift.gcn.echo import echo
 from skysift.gcn.listen import listen
-from skysift.gcn.settings import ensure_group_id, load_settings
+from skysift.gcn.settings import ensure_group_id, load_gcn_settings
 from skysift.gcn.state import ListenerState
 
 
@@ -100,7 +100,7 @@ def test_first_connection_starts_at_the_end_and_a_restart_loses_nothing(kafka_se
     s = kafka_settings()
     produce(kafka_bootstrap, s.topic, [variants(0)])  # before the first connection: not wanted
     stop, thread, state = _run(s, tmp_path / "state.json")
-    stored = load_settings(s.path).group_id
+    stored = load_gcn_settings(s.path).group_id
     assert stored.startswith("skysift-")  # generated and written to the file in use
     produce(kafka_bootstrap, s.topic, [variants(1), variants(2)])
     wait_for(lambda: alert_dir(s, 2).exists(), what="alerts 1 and 2")
@@ -110,7 +110,7 @@ def test_first_connection_starts_at_the_end_and_a_restart_loses_nothing(kafka_se
 
     # while the listener is down: two alerts and a malformed message
     produce(kafka_bootstrap, s.topic, [variants(3), b"{not json", variants(4)])
-    s2 = load_settings(s.path)
+    s2 = load_gcn_settings(s.path)
     assert s2.group_id == stored
     stop, thread, state = _run(s2, tmp_path / "state.json")
     wait_for(lambda: alert_dir(s, 4).exists(), what="alerts sent while down")
@@ -137,7 +137,7 @@ def test_echo_reads_every_partition_from_days_ago_and_survives_bad_messages(kafk
     assert alert_dir(s, 11).exists() and alert_dir(s, 12).exists() and not alert_dir(s, 10).exists()
     assert (s.download_dir / "rejected" / f"{s.topic}-p1-o0.bin.error.txt").exists()
     # echo commits nothing and leaves the listener's group id unset
-    assert load_settings(s.path).group_id == ""
+    assert load_gcn_settings(s.path).group_id == ""
     counts = echo(s, 10, progress=False)  # 10 days: the old one too; the rest are unchanged
     assert counts["written"] == 1 and counts["unchanged"] == 2 and alert_dir(s, 10).exists()
 

@@ -7,7 +7,7 @@ import yaml
 
 from skysift.errors import ConfigError
 from skysift.gcn.filters import FilterContext, evaluate, parse_filters
-from skysift.gcn.settings import ensure_group_id, init_settings, load_settings
+from skysift.gcn.settings import ensure_group_id, init_settings, load_gcn_settings
 
 
 def test_init_writes_commented_settings_with_every_key_and_a_template_plugin(tmp_path):
@@ -22,7 +22,7 @@ def test_init_writes_commented_settings_with_every_key_and_a_template_plugin(tmp
     # installed disabled: the listener runs gp_*.py only
     assert (plugins / "gp_template.py.example").read_text().startswith("#!/usr/bin/env python")
     assert not list(plugins.glob("gp_*.py"))
-    s = load_settings(path)
+    s = load_gcn_settings(path)
     assert s.topic == "igwn.gwalert" and s.start_at == "end" and s.nside == 64
     assert s.plugins_dir == plugins
     with pytest.raises(ConfigError, match="exists"):
@@ -31,13 +31,13 @@ def test_init_writes_commented_settings_with_every_key_and_a_template_plugin(tmp
 
 def test_group_id_is_generated_once_and_stored_in_the_file_in_use(tmp_path):
     path, _ = init_settings(tmp_path / "other.yaml")
-    s = ensure_group_id(load_settings(path))
+    s = ensure_group_id(load_gcn_settings(path))
     assert s.group_id.startswith("skysift-")
     text = path.read_text()
     assert f"group_id: {s.group_id}" in text
     assert "# consumer group; generated" in text  # comments kept
-    assert load_settings(path).group_id == s.group_id
-    assert ensure_group_id(load_settings(path)).group_id == s.group_id
+    assert load_gcn_settings(path).group_id == s.group_id
+    assert ensure_group_id(load_gcn_settings(path)).group_id == s.group_id
 
 
 def test_unknown_filter_criterion_is_a_settings_error_naming_the_key(gcn_settings):

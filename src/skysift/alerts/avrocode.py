@@ -17,6 +17,8 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from skysift.errors import FastDecodeError, Unsupported
+
 __all__ = ["PRIMITIVE_TYPES", "CodeGen", "FastDecodeError", "Unsupported", "compile_reader",
            "read_long", "varint"]
 
@@ -36,14 +38,6 @@ _CAPTURES: dict[str, tuple[bytes, str]] = {
     "string": (_SHORT_ASCII, "{g}[1:].decode()"),
 }
 PRIMITIVE_TYPES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
-
-
-class FastDecodeError(Exception):
-    """The fast reader met something it does not accept: decode the full way instead."""
-
-
-class Unsupported(Exception):
-    """A type the code generator does not read (e.g. a logical type): use fastavro there."""
 
 
 def read_long(buf: bytes, p: int) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from skysift.errors import SkysiftError
+from skysift.errors import AnnotationForbidden, AnnotationRejected
 
 __all__ = ["Annotation", "AnnotationRejected", "Annotator", "LIMITS", "add_annotator",
            "check_annotation", "get_annotator", "list_annotators", "load_for_batch",
@@ -31,19 +31,6 @@ LIMITS = {"classification": 80, "version": 80, "explanation": 1024, "classdict":
 TOPIC_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 MAX_OBJECT_ID = 2**63 - 1
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-
-
-class AnnotationRejected(SkysiftError):
-    """An annotation (or annotator) that cannot be accepted; the message says why."""
-
-    #: the HTTP status the API answers with
-    status = 400
-
-
-class AnnotationForbidden(AnnotationRejected):
-    """The caller does not own the annotator."""
-
-    status = 403
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,9 @@ _plugins_opt = click.option("--plugins/--no-plugins", default=None,
 
 
 def _path(ctx: click.Context, given: Path | None) -> Path:
-    from skysift.gcn.settings import DEFAULT_SETTINGS_PATH
+    from skysift.gcn.settings import settings_path
 
-    chosen = given or ctx.find_root().meta.get("gcn_settings") or os.environ.get("SKYSIFT_GCN_SETTINGS")
-    return Path(chosen or DEFAULT_SETTINGS_PATH).expanduser()
+    return settings_path(given or ctx.find_root().meta.get("gcn_settings"))
 
 
 def _load(ctx: click.Context, given: Path | None) -> Any:
@@ -31,9 +30,9 @@ def _load(ctx: click.Context, given: Path | None) -> Any:
     store that every written alert is registered in (as the settings' ``broker`` section)."""
     import dataclasses
 
-    from skysift.gcn.settings import load_settings
+    from skysift.gcn.settings import load_gcn_settings
 
-    settings = load_settings(_path(ctx, given))
+    settings = load_gcn_settings(_path(ctx, given))
     root = ctx.find_root().obj
     overrides = getattr(root, "overrides", {}) or {}
     if overrides.get("data_dir") or overrides.get("database"):

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from skysift import __version__
-from skysift.cli.context import Context, pass_ctx
+from skysift.cli.context import Context, configure_logging, pass_ctx
 from skysift.errors import SkysiftError
 
 __all__ = ["main", "cli", "Context", "pass_ctx"]
@@ -85,14 +85,11 @@ def cli(ctx: click.Context, data_dir: Path | None, config_file: str | None, kafk
     if debug:
         overrides["debug"] = True
     ctx.obj = Context(overrides, config_file, debug)
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if not debug:
-        for noisy in ("alembic", "sqlalchemy", "matplotlib", "httpx", "asyncio"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    # INFO until the settings are read; then their log_level (Context.settings), so that a
+    # command that never reads them (gcn) still logs
+    configure_logging("INFO", debug)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,8 +32,9 @@ def uvicorn_config(app, settings):
     import uvicorn
 
     trusted = settings.forwarded_allow_ips
+    level = "debug" if settings.debug else settings.log_level.lower()
     return uvicorn.Config(app, host=settings.web_host, port=settings.web_port,
-                          log_config=None, log_level="debug" if settings.debug else "info",
+                          log_config=None, log_level=level,
                           proxy_headers=bool(trusted), forwarded_allow_ips=trusted or "",
                           server_header=False)
 

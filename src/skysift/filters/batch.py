@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any, Self
 
-from skysift.errors import FilterError, StoreError
+from skysift.errors import BatchSchemaError, FilterError, StoreError
 from skysift.filters.catalogue import KEY_COLUMN, OBJECTS, Catalogue
 from skysift.filters.compile import compile_filter
 from skysift.filters.engine import PROGRESS_STEPS, QueryResult, execute_sqlite
@@ -91,7 +91,8 @@ class BatchEngine:
         """Create a table that filters do not name but compiled SQL reads (``annotations``,
         read through annotator tables). Load it with :meth:`load`."""
         if table in self._columns:
-            raise StoreError(f"table '{table}' is already in the batch database", table=table)
+            raise BatchSchemaError(f"table '{table}' is already in the batch database",
+                                   table=table)
         self._writing = True
         try:
             self._conn.execute("PRAGMA query_only = 0")
@@ -111,16 +112,13 @@ class BatchEngine:
         by :meth:`run`.
         """
         if table not in self._columns or table not in self.catalogue.tables:
-            raise StoreError(f"table '{table}' is not in the batch catalogue", table=table)
+            raise BatchSchemaError(f"table '{table}' is not in the batch catalogue", table=table)
         every = self.catalogue.columns(table)
         if columns is None:
             wanted = every
         else:
             keep = set(columns) | {KEY_COLUMN}
-            unknown = keep - set(every)
-            if unknown:
-                raise StoreError(f"unknown column(s) {sorted(unknown)} for batch table "
-                                 f"'{table}'", table=table)
+            self.check_columns(table, keep)
             wanted = tuple(c for c in every if c in keep)
         if wanted == self._columns[table]:
             return
@@ -132,6 +130,21 @@ class BatchEngine:
         finally:
             self._conn.execute("PRAGMA query_only = 1")
             self._writing = False
+
+    def check_columns(self, table: str, columns: Iterable[str],
+                      filter_name: str | None = None) -> None:
+        """Raise :class:`~skysift.errors.BatchSchemaError` (naming ``filter_name``) unless every
+        one of ``columns`` is a column of the catalogue table ``table``.
+
+        The pipeline asks this of each active filter before :meth:`keep_columns`, so that a
+        filter reading a column the batch cannot hold fails alone."""
+        if table not in self.catalogue.tables:
+            raise BatchSchemaError(f"table '{table}' is not in the batch catalogue", table=table,
+                                   filter=filter_name)
+        unknown = set(columns) - set(self.catalogue.columns(table))
+        if unknown:
+            raise BatchSchemaError(f"unknown column(s) {sorted(unknown)} for batch table "
+                                   f"'{table}'", table=table, filter=filter_name)
 
     def held_columns(self, table: str) -> tuple[str, ...]:
         """The columns ``table`` holds now."""
@@ -183,7 +196,7 @@ class BatchEngine:
         error, except catalogue columns left out by :meth:`keep_columns` (ignored).
         """
         if table not in self._columns:
-            raise StoreError(f"table '{table}' is not in the batch catalogue", table=table)
+            raise BatchSchemaError(f"table '{table}' is not in the batch catalogue", table=table)
         columns = self._columns[table]
         known = self._known[table]
         json_at = self._json[table]
@@ -191,7 +204,8 @@ class BatchEngine:
         for row in rows:
             if not known.issuperset(row):
                 unknown = sorted(set(row) - known)
-                raise StoreError(f"unknown column(s) {unknown} for batch table '{table}'", table=table)
+                raise BatchSchemaError(f"unknown column(s) {unknown} for batch table '{table}'",
+                                       table=table)
             value = [row.get(c) for c in columns]
             for i in json_at:
                 if value[i] is not None and not isinstance(value[i], str):

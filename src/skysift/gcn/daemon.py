@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from skysift.errors import GcnError
-from skysift.gcn.settings import GcnSettings, load_settings
+from skysift.gcn.settings import GcnSettings, load_gcn_settings
 from skysift.gcn.state import ListenerState
 from skysift.processes import pid_alive
 
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     from skysift.gcn.listen import listen
     from skysift.gcn.pipeline import AlertProcessor
 
-    settings = load_settings(args.settings)
+    settings = load_gcn_settings(args.settings)
     paths = DaemonPaths.of(settings)
     stop_event = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_event.set())

@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+from skysift.errors import GcnKafkaError
 from skysift.gcn.connection import consumer_config, make_consumer, pin_new_group
 from skysift.gcn.pipeline import AlertProcessor, Outcome
 from skysift.gcn.rejected import save_rejected
@@ -44,7 +45,13 @@ def handle_message(processor: AlertProcessor, raw: bytes, where: dict[str, Any],
 def listen(settings: GcnSettings, *, processor: AlertProcessor | None = None,
            stop: threading.Event | None = None, state: ListenerState | None = None,
            poll_timeout: float = 1.0) -> ListenerState:
-    """Listen until ``stop`` is set. Generates and stores the group id on first use."""
+    """Listen until ``stop`` is set. Generates and stores the group id on first use.
+
+    Raises
+    ------
+    GcnKafkaError
+        When the consumer meets a fatal Kafka error (it cannot go on); the state says why.
+    """
     settings = ensure_group_id(settings)
     processor = processor or AlertProcessor(settings)
     stop = stop or threading.Event()
@@ -73,7 +80,7 @@ def listen(settings: GcnSettings, *, processor: AlertProcessor | None = None,
                 log.warning("Kafka: %s", err)
                 if err.fatal():
                     state.error(f"fatal Kafka error: {err}")
-                    raise RuntimeError(f"fatal Kafka error: {err}")
+                    raise GcnKafkaError(f"fatal Kafka error: {err}", topic=settings.topic)
                 continue
             where = {"topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset()}
             outcome = handle_message(processor, msg.value() or b"", where, state)

@@ -22,6 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from skysift.gcn.settings import SETTINGS_ENV
+
 __all__ = ["PluginResult", "discover", "run_plugins"]
 
 _modules: dict[Path, tuple[float, ModuleType]] = {}
@@ -48,7 +50,7 @@ def discover(folder: Path) -> tuple[list[Path], list[Path]]:
 
 def _run_script(script: Path, alert_dir: Path, timeout: float, settings_path: Path,
                 log: logging.Logger) -> PluginResult:
-    env = dict(os.environ, SKYSIFT_GCN_SETTINGS=str(settings_path))
+    env = dict(os.environ, **{SETTINGS_ENV: str(settings_path)})
     try:
         proc = subprocess.run([sys.executable, str(script), str(alert_dir)], check=False, capture_output=True,
                               text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL,

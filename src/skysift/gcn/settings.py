@@ -1,21 +1,32 @@
 """The GCN listener's settings file: defaults, validation, ``init``, and the stored group id.
 
-Lookup order (done by the CLI): ``--settings PATH``, then ``$SKYSIFT_GCN_SETTINGS``, then
+Lookup order (:func:`settings_path`): ``--settings PATH``, then ``$SKYSIFT_GCN_SETTINGS``, then
 ``~/.config/skysift/gcn.yaml``. Relative paths in the file are relative to the file. Unknown keys in
 the ``gcn-kafka`` and ``lvk`` sections are errors (a typo must not silently change behaviour); other
 top-level sections are kept for plugins.
+
+This is not a second :func:`skysift.config.load_settings`: it reads a separate *file*, the YAML
+schema of gocart's settings (nested sections, a filter list, extra sections handed to plugins, a
+``group_id`` written back into the file), documented key by key in docs/gcn.md, with no
+environment layer. What it shares with the broker's settings: :class:`~skysift.errors.ConfigError`
+naming the file and the key, ``SKYSIFT_GCN_SETTINGS`` declared in
+:data:`skysift.config.ENVIRONMENT` (so it never fails another command), and the secret marking
+(:func:`skysift.config.secret_metadata`): ``repr`` masks ``client_secret`` and the secrets of
+``kafka`` and ``raw``.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from skysift.config import redacted_repr, secret_metadata
 from skysift.errors import ConfigError
 from skysift.gcn import atomic
 from skysift.gcn.filters import FilterSpec, parse_filters
@@ -23,14 +34,18 @@ from skysift.gcn.template import PLUGIN_TEMPLATE, SETTINGS_TEMPLATE
 
 __all__ = [
     "DEFAULT_SETTINGS_PATH",
+    "SETTINGS_ENV",
     "GcnSettings",
     "PlotSettings",
     "ensure_group_id",
     "init_settings",
-    "load_settings",
+    "load_gcn_settings",
+    "settings_path",
 ]
 
 DEFAULT_SETTINGS_PATH = Path("~/.config/skysift/gcn.yaml")
+#: the environment variable naming the settings file (declared in skysift.config.ENVIRONMENT)
+SETTINGS_ENV = "SKYSIFT_GCN_SETTINGS"
 _DOMAINS = ("gcn.nasa.gov", "test.gcn.nasa.gov", "dev.gcn.nasa.gov")
 _KAFKA_KEYS = {"client_id", "client_secret", "domain", "group_id", "topic", "start_at", "kafka"}
 _LVK_KEYS = {"parse_mock_events", "parse_real_events", "download_dir", "json", "aitoff",
@@ -50,19 +65,21 @@ class PlotSettings:
     moon_radius: float = 20.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class GcnSettings:
-    """Everything the listener needs, validated. ``raw`` is the whole file, handed to plugins."""
+    """Everything the listener needs, validated. ``raw`` is the whole file, handed to plugins.
+
+    ``repr`` masks the secrets (``client_secret``, and those of ``kafka`` and ``raw``)."""
 
     path: Path
-    raw: dict[str, Any]
+    raw: dict[str, Any] = field(metadata=secret_metadata("keys"))
     client_id: str = ""
-    client_secret: str = ""
+    client_secret: str = field(default="", metadata=secret_metadata("value"))
     domain: str = "gcn.nasa.gov"
     group_id: str = ""
     topic: str = "igwn.gwalert"
     start_at: str = "end"
-    kafka: dict[str, Any] = field(default_factory=dict)
+    kafka: dict[str, Any] = field(default_factory=dict, metadata=secret_metadata("keys"))
     parse_mock_events: bool = False
     parse_real_events: bool = True
     download_dir: Path = Path("~/lvk_events")
@@ -79,6 +96,9 @@ class GcnSettings:
     #: global --data-dir / --database of ``skysift gcn ...``); both None = not registered
     broker_data_dir: Path | None = None
     broker_database: str | None = None
+
+    def __repr__(self) -> str:
+        return redacted_repr(self)
 
     @property
     def state_dir(self) -> Path:
@@ -115,7 +135,17 @@ def _path(value: str, base: Path) -> Path:
     return p if p.is_absolute() else (base / p)
 
 
-def load_settings(path: Path | str) -> GcnSettings:
+def settings_path(given: Path | str | None = None,
+                  env: Mapping[str, str] | None = None) -> Path:
+    """The settings file to use: ``given`` (``--settings``), else ``$SKYSIFT_GCN_SETTINGS`` in
+    ``env`` (default: the process environment), else ``~/.config/skysift/gcn.yaml``."""
+    import os
+
+    env = os.environ if env is None else env
+    return Path(given or env.get(SETTINGS_ENV) or DEFAULT_SETTINGS_PATH).expanduser()
+
+
+def load_gcn_settings(path: Path | str) -> GcnSettings:
     """Read and validate a settings file.
 
     Raises
@@ -240,7 +270,7 @@ def ensure_group_id(settings: GcnSettings) -> GcnSettings:
             body = f"  group_id: {gid}\n" + body
         text = text[:start] + body + text[end:]
     atomic.write_text(settings.path, text)
-    reloaded = load_settings(settings.path)
+    reloaded = load_gcn_settings(settings.path)
     if reloaded.group_id != gid:
         raise ConfigError("could not store the generated group_id in the settings file",
                           path=str(settings.path), key="gcn-kafka.group_id")

@@ -20,16 +20,12 @@ from pathlib import Path
 from typing import Protocol
 
 from skysift.config import Settings
-from skysift.errors import SkysiftError
+from skysift.errors import EmailError
 
 __all__ = ["EmailError", "MaildirSender", "Sender", "SmtpSender", "sender_for"]
 
 log = logging.getLogger(__name__)
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
-
-
-class EmailError(SkysiftError):
-    """An email could not be sent."""
 
 
 class Sender(Protocol):

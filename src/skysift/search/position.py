@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import re
 
+from skysift.errors import PositionError
+
 __all__ = ["PositionError", "parse_dec", "parse_position", "parse_ra"]
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-class PositionError(ValueError):
-    """Text that is not a position; the message says which part and why."""
 
 
 def _sexagesimal(text: str) -> bool:

@@ -5,7 +5,6 @@ One call, :func:`open_store`, at the edge of every process (ingest worker, web a
 
 from __future__ import annotations
 
-import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 
+from skysift.config import mask_url_password
 from skysift.errors import StoreError
 
 __all__ = [
@@ -37,7 +37,8 @@ _MIGRATION_LOCK_KEY = zlib.crc32(b"skysift.store.migrate")
 
 
 def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``, for messages and logs.
+    """``url`` with its password replaced by ``***``, for messages and logs (the masking of
+    the ``database`` setting, :func:`skysift.config.mask_url_password`).
 
     Examples
     --------
@@ -46,10 +47,7 @@ def mask_url(url: str) -> str:
     >>> mask_url("sqlite:///skysift.db")
     'sqlite:///skysift.db'
     """
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (sa.exc.ArgumentError, ValueError, TypeError):
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+    return mask_url_password(str(url))
 
 
 def alembic_config(url: str | None = None) -> Config:

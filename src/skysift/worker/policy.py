@@ -34,7 +34,7 @@ from typing import Generic, Literal, TypeVar
 
 import sqlalchemy as sa
 
-from skysift.errors import DeliveryError, SkysiftError
+from skysift.errors import Abandoned, DeliveryError, SkysiftError, Stopped
 from skysift.store.translate import is_transient_db_error
 
 __all__ = ["Abandoned", "Backoff", "BatchRunner", "Incident", "Kind", "RunResult", "Stopped",
@@ -51,15 +51,6 @@ _KAFKA_TRANSIENT = frozenset({
     "_RESOLVE", "REQUEST_TIMED_OUT", "COORDINATOR_NOT_AVAILABLE", "NOT_COORDINATOR",
     "COORDINATOR_LOAD_IN_PROGRESS", "NETWORK_EXCEPTION", "LEADER_NOT_AVAILABLE",
     "NOT_LEADER_FOR_PARTITION", "BROKER_NOT_AVAILABLE", "_NODE_UPDATE"})
-
-
-class Stopped(Exception):
-    """The loop was asked to stop while a batch waited to be tried again."""
-
-
-class Abandoned(Exception):
-    """The batch's partitions were taken away (a rebalance) while it waited: their new owner
-    will process it; this worker drops it."""
 
 
 def classify(exc: BaseException) -> Kind:

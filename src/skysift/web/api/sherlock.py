@@ -13,7 +13,7 @@ from skysift.web.api.auth import ApiUser
 from skysift.web.api.deps import ApiParams
 from skysift.web.api.params import Params, openapi_params
 from skysift.web.api.routing import api_router
-from skysift.web.httperrors import BadInput
+from skysift.errors import NotConfigured
 
 __all__ = ["NOT_CONFIGURED", "router"]
 
@@ -25,10 +25,6 @@ OBJECT_SPECS = (("objectId", "integer", "the diaObjectId", True),
 POSITION_SPECS = (("ra", "number", "degrees, 0 to 360", True),
                   ("dec", "number", "degrees, -90 to 90", True),
                   ("lite", "boolean", "less output", False))
-
-
-class NotConfigured(BadInput):
-    """The service asked for is not part of this deployment (400, Lasair's answer)."""
 
 
 def _object(p: Params) -> Response:
