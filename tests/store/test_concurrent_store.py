@@ -32,7 +32,7 @@ def _split(n_objects: int = 5, n_alerts: int = 6):
     by_object: dict[int, list] = {}
     for a in alerts:
         by_object.setdefault(a.diaObjectId, []).append(a)
-    first, second, a_batch, b_batch = [], [], [], []
+    first, a_batch, b_batch = [], [], []
     for series in by_object.values():
         series.sort(key=lambda a: a.diaSource["midpointMjdTai"])
         first += series[:-2]  # stored before the race
