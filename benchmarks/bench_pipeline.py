@@ -142,6 +142,161 @@ def throughput(args, data_dir: Path, bs: str, topic: str, group: str, n: int, *,
     return rate, max(rss_trace, default=0), summary[-1] if summary else ""
 
 
+def fastavro_rate(night: list[tuple[bytes, int]]) -> float:
+    """Alerts/s at which fastavro decodes these alerts completely (every field of every history
+    item, the cutouts' bytes) on one core: what any broker pays at least to read them."""
+    import io
+
+    import fastavro
+
+    from skysift.alerts.schemas import schema_for_id
+
+    parsed = fastavro.parse_schema(schema_for_id(int.from_bytes(night[0][0][1:5], "big")))
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    try:
+        best = float("inf")
+        for _ in range(2):
+            t = time.perf_counter()
+            for value, _sid in night:
+                fastavro.schemaless_reader(io.BytesIO(value[5:]), parsed, None)
+            best = min(best, time.perf_counter() - t)
+    finally:
+        os.sched_setaffinity(0, before)
+    return len(night) / best
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (children not included)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def pids_named(name: str) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "comm").read_text().strip().startswith(name):
+                    out.append(int(d.name))
+            except OSError:
+                pass
+    return out
+
+
+def cold_files_rate(args, tmp: Path, bs: str, night: list[tuple[bytes, int]]
+                    ) -> tuple[float, str]:
+    """``skysift ingest DIR`` of the night's alerts as files into a fresh SQLite store (every
+    history item new), on one core: alerts/s and the last batch line."""
+    night_dir = tmp / "cold-night"
+    night_dir.mkdir()
+    for k, (value, _sid) in enumerate(night):
+        (night_dir / f"{k:06d}.avro").write_bytes(value)
+    data_dir = tmp / "cold-store"
+    data_dir.mkdir()
+    cmd = [sys.executable, "-m", "skysift", "--data-dir", str(data_dir), "--kafka", bs,
+           "ingest", str(night_dir), "--no-progress"]
+    t = time.perf_counter()
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        if not args.no_pin:
+            os.sched_setaffinity(proc.pid, {0})
+        out, err = proc.communicate()
+    elapsed = time.perf_counter() - t
+    done = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    if done.returncode != 0:
+        print(done.stderr[-3000:])
+        return float("nan"), ""
+    lines = [ln for ln in (done.stdout + done.stderr).splitlines() if ln.startswith("batch:")]
+    return len(night) / elapsed, lines[-1] if lines else ""
+
+
+def two_workers(args, tmp: Path, bs: str, night: list[tuple[bytes, int]], pg_admin: str
+                ) -> None:
+    """One worker on a one-partition topic, then two workers of one group on a two-partition
+    topic, each on a fresh PostgreSQL store holding the history; prints both rates, the ratio
+    and the CPU seconds the broker and the database used in each run."""
+    import sqlalchemy as sa
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from skysift.config import load_settings
+
+    admin_db = sa.create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+    results = {}
+    try:
+        for n_workers in (1, 2):
+            name = f"skysift_bench_{n_workers}w_{os.getpid()}"
+            with admin_db.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            made.append(name)
+            url = pg_admin.rsplit("/", 1)[0] + "/" + name
+            data_dir = tmp / f"pg-{n_workers}w"
+            data_dir.mkdir()
+            settings = load_settings(env={}, overrides={"data_dir": data_dir, "kafka": bs,
+                                                        "database": url})
+            setup_filters(settings, args.filters)
+            preload_history(settings, len(night), 0, 1)
+            topic = f"bench-scale-{n_workers}"
+            admin = AdminClient({"bootstrap.servers": bs})
+            admin.create_topics([NewTopic(topic, n_workers, -1)])[topic].result(30)
+            producer = Producer({"bootstrap.servers": bs, "linger.ms": 50,
+                                 "message.max.bytes": 10_000_000})
+            for k, (value, _sid) in enumerate(night):
+                producer.produce(topic, value=value, partition=k % n_workers)
+                if k % 500 == 0:
+                    producer.poll(0)
+            producer.flush(120)
+            cpu_before = (cpu_seconds(pids_named("tansu")), cpu_seconds(pids_named("postgres")))
+            t = time.perf_counter()
+            cores = [{0}, {1}] if n_workers == 2 else [{0}]
+            procs = []
+            for k in range(n_workers):
+                cmd = [sys.executable, "-m", "skysift", "--data-dir", str(data_dir), "--kafka",
+                       bs, "--database", url, "ingest", "--from-kafka", topic, "--group-id",
+                       "bench-scale", "--idle-exit", "8", "--no-progress"]
+                with (data_dir / f"w{k}.log").open("w") as log:
+                    procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log))
+                if not args.no_pin:
+                    os.sched_setaffinity(procs[-1].pid, cores[k])
+            worker_cpu = [0.0] * n_workers
+            while any(p.poll() is None for p in procs):
+                for k, p in enumerate(procs):
+                    if p.poll() is None:
+                        worker_cpu[k] = cpu_seconds([p.pid])
+                time.sleep(0.2)
+            # the workers wait --idle-exit seconds after the last alert before they exit
+            elapsed = time.perf_counter() - t - 8.0
+            cpu_after = (cpu_seconds(pids_named("tansu")), cpu_seconds(pids_named("postgres")))
+            results[n_workers] = (len(night) / elapsed, cpu_after[0] - cpu_before[0],
+                                  cpu_after[1] - cpu_before[1], sum(worker_cpu), elapsed)
+            if any(p.returncode for p in procs):
+                print("a worker failed:", (data_dir / "w0.log").read_text()[-2000:])
+    finally:
+        with admin_db.connect() as conn:
+            for name in made:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin_db.dispose()
+    for n_workers, (rate, broker_cpu, db_cpu, workers_cpu, elapsed) in results.items():
+        print(f"PostgreSQL store, {n_workers} worker(s) on {n_workers} partition(s): "
+              f"{rate:.0f} alerts/s over {elapsed:.1f} s; CPU seconds: workers {workers_cpu:.1f}, "
+              f"broker {broker_cpu:.1f}, PostgreSQL {db_cpu:.1f} "
+              f"(of {2 * elapsed:.1f} on 2 cores)")
+    if 1 in results and 2 in results:
+        ratio = results[2][0] / results[1][0]
+        print(f"two workers / one worker: {ratio:.2f}x (issue 16's target >= 1.5x: "
+              f"{'met' if ratio >= 1.5 else 'NOT met'})")
+
+
 def rss_mb(pid: int) -> int | None:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
@@ -248,6 +403,9 @@ def main() -> int:
                     help="do not pin the worker to one core (librdkafka's threads may use the other)")
     ap.add_argument("--cold", action="store_true",
                     help="no history in the store beforehand (first ingest: every source is new)")
+    ap.add_argument("--scale-out", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                    metavar="PG_ADMIN_URL", help="run one and two workers on PostgreSQL (fresh "
+                    "databases made through this admin URL); 'none' skips it")
     args = ap.parse_args()
 
     from skysift.config import load_settings
@@ -284,6 +442,9 @@ def main() -> int:
                 if Path(f"{db_file}{suffix}").exists():
                     shutil.copy(f"{db_file}{suffix}", baseline_dir / f"{db_file.name}{suffix}")
             baseline_db = f"sqlite:///{baseline_dir / db_file.name}"
+        reference = fastavro_rate(night)
+        print(f"fastavro full decode of the same alerts on one core: {reference:.0f} alerts/s "
+              "(the reference of the ratios below)")
         make_input_topic(bs, "bench-throughput")
         publish(bs, "bench-throughput", night, None)
         profile_to = tmp / "worker.prof" if args.profile else None
@@ -297,6 +458,15 @@ def main() -> int:
         where = "one worker, unpinned" if args.no_pin else "one core"
         print(f"throughput: {rate:.0f} alerts/s on {where} = {rate / RUBIN_RATE:.2f}x Rubin's mean "
               f"250/s (target {TARGET_RATE:.0f}/s: {'met' if rate >= TARGET_RATE else 'NOT met'})")
+        print(f"steady state, Kafka in and out, {args.filters} filters: {rate / reference:.2f}x "
+              f"fastavro's full decode (issue 16's target >= 3.0x: "
+              f"{'met' if rate / reference >= 3.0 else 'NOT met'})")
+        cold_rate, cold_line = cold_files_rate(args, tmp, bs, night)
+        if cold_line:
+            print("cold store from files, last batch line:", cold_line)
+        print(f"cold store from files (skysift ingest DIR, every history item new, no filters): "
+              f"{cold_rate:.0f} alerts/s = {cold_rate / reference:.2f}x fastavro's full decode "
+              f"(issue 16's target >= 1.5x: {'met' if cold_rate / reference >= 1.5 else 'NOT met'})")
         if baseline_dir is not None:
             make_input_topic(bs, "bench-throughput-nobbb")
             publish(bs, "bench-throughput-nobbb", night, None)
@@ -314,6 +484,9 @@ def main() -> int:
 
             print("profile of the worker (cumulative, top 25):")
             pstats.Stats(str(profile_to)).sort_stats("cumulative").print_stats(25)
+
+        if args.scale_out != "none":
+            two_workers(args, tmp, bs, night, args.scale_out)
 
         # ---------------------------------------------------------------- latency at 250/s
         n_lat = int(args.rate * args.seconds)
