@@ -86,7 +86,7 @@ def rainbow_fit(curves):
             try:
                 v = dict(zip(feature.names, feature(t, flux, err, np.array(BANDS)[band])))
                 out.append((1 / v["rise_time"], 1 / v["fall_time"], v["T"] / 1000))
-            except Exception:  # noqa: BLE001 - a fit that fails is counted as such
+            except Exception:  # a fit that fails is counted as such
                 out.append((np.nan,) * 3)
     return np.array(out)
 

@@ -181,7 +181,7 @@ def main() -> None:
     for label, url in urls:
         try:
             store_s, store_n = on_store(url, catalogue, rows, filters, args.store_rows, rng)
-        except Exception as exc:  # noqa: BLE001 - e.g. no PostgreSQL here
+        except Exception as exc:  # e.g. no PostgreSQL here
             print(f"  {label}: skipped ({str(exc).splitlines()[0]})")
             continue
         assert store_n == wide_n, (label, store_n, wide_n)

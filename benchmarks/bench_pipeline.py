@@ -62,7 +62,7 @@ def committed(bootstrap: str, group: str, topic: str) -> int:
     try:
         parts = c.committed([TopicPartition(topic, 0)], timeout=5)
         return max(parts[0].offset, 0)
-    except Exception:  # noqa: BLE001 - not yet committed
+    except Exception:  # not yet committed
         return 0
     finally:
         c.close()

@@ -10,7 +10,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,7 +66,7 @@ def add_user(conn: sa.Connection, name: str, email: str | None = None, *,
     if exists.first() is not None:
         raise UserError("a user with that name exists already", user=name)
     token = secrets.token_hex(20)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     result = conn.execute(users.insert().values(
         name=name, email=email, token_hash=hash_token(token), token_prefix=token[:8],
         is_admin=is_admin, is_power=False, created=now,
@@ -104,7 +104,7 @@ def new_token(conn: sa.Connection, user_id: int, name: str = "") -> str:
     from skysift.store.schema import api_tokens
 
     token = secrets.token_hex(20)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     held = conn.execute(sa.select(api_tokens.c.id).where(api_tokens.c.user_id == user_id)
                         .order_by(sa.func.coalesce(api_tokens.c.last_used, api_tokens.c.created),
                                   api_tokens.c.id)).scalars().all()
@@ -159,10 +159,10 @@ def user_for_token(conn: sa.Connection, token: str) -> User | None:
                        .where(t.c.token_hash == hash_token(token))).first()
     if row is None:
         return None
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     last = row._mapping["last_used"]
     if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=timezone.utc)
+        last = last.replace(tzinfo=UTC)
     if last is None or (now - last).total_seconds() >= LAST_USED_GRANULARITY_S:
         conn.execute(t.update().where(t.c.id == row._mapping["token_id"]).values(last_used=now))
     return _row_to_user(row)

@@ -36,25 +36,25 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "SkysiftError",
-    "ConfigError",
     "AlertDecodeError",
-    "UnknownSchemaError",
-    "StoreError",
-    "StoreUnavailable",
-    "FilterError",
-    "FilterSyntaxError",
-    "FilterRejected",
-    "FilterTimeout",
-    "FilterConflict",
-    "UserError",
     "BrokerError",
     "BrokerUnavailable",
-    "DeliveryError",
-    "SkymapError",
+    "ConfigError",
     "ContextError",
     "ContextNotFound",
+    "DeliveryError",
+    "FilterConflict",
+    "FilterError",
+    "FilterRejected",
+    "FilterSyntaxError",
+    "FilterTimeout",
     "GcnError",
+    "SkymapError",
+    "SkysiftError",
+    "StoreError",
+    "StoreUnavailable",
+    "UnknownSchemaError",
+    "UserError",
 ]
 
 

@@ -127,7 +127,7 @@ class Pipeline:
         for flt in filters:
             try:
                 self.batch_engine.prepare(self._compiled.get(flt))
-            except Exception as exc:  # noqa: BLE001 - one filter never stops the worker
+            except Exception as exc:  # one filter never stops the worker
                 log.warning("filter %s cannot be prepared: %s", flt.name,
                             filter_failure(exc, flt.name))
         return len(filters)
@@ -150,7 +150,7 @@ class Pipeline:
             if self._cutout_store is None:
                 self._cutout_store = cutout_store(self.settings)
             save_cutouts(self._cutout_store, list(alerts))
-        except Exception as exc:  # noqa: BLE001 - cutouts never stop ingest
+        except Exception as exc:  # cutouts never stop ingest
             where = self.settings.cutouts_url or self.settings.data_dir / "cutouts"
             log.error("cannot keep this batch's cutouts in %s: %s", where, exc)
             report.warnings.append(f"cutouts not kept: {exc}")
@@ -202,7 +202,7 @@ class Pipeline:
         for flt in filters:
             try:
                 compiled[flt.id] = self._compiled.get(flt)
-            except Exception as exc:  # noqa: BLE001 - reported when the filter runs
+            except Exception as exc:  # reported when the filter runs
                 compiled[flt.id] = filter_failure(exc, flt.name)
         valid = [vf for vf in compiled.values() if not isinstance(vf, FilterError)]
         context = None
@@ -261,7 +261,7 @@ class Pipeline:
                     result = self.batch_engine.run(
                         vf, timeout_s=self.settings.filter_timeout_s,
                         row_cap=self.settings.filter_row_cap, filter_name=flt.name)
-                except Exception as exc:  # noqa: BLE001 - any error stays with its filter
+                except Exception as exc:  # any error stays with its filter
                     exc = filter_failure(exc, flt.name)
                     errors[flt.id] = str(exc)
                     report.filter_errors[flt.name] = str(exc)

@@ -26,7 +26,7 @@ class _Registry(BaseHTTPRequestHandler):
     schemas: dict[int, str] = {}
     hits: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:  # http.server's name
         self.hits.append(self.path)
         match = re.match(r"^/schemas/ids/(\d+)", self.path)
         if match and int(match.group(1)) in self.schemas:

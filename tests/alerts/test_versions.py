@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -179,7 +179,7 @@ def test_v4_names_are_mapped():
 def test_v8_timestamps_become_mjd_tai(real_records):
     raw = with_history(real_records[wire_files()[0]], 1)
     old = adapt(raw, schema_definition(8, 0))
-    when = datetime(2025, 9, 5, 8, 0, tzinfo=timezone.utc)
+    when = datetime(2025, 9, 5, 8, 0, tzinfo=UTC)
     old["diaSource"]["time_processed"] = when
     alert = decode_message(encode_wire(old, 8, 0), ORIGIN)
     expected = 40587 + (when.timestamp() + 37) / 86400

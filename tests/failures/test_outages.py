@@ -72,7 +72,7 @@ class Worker:
             try:
                 self.totals = ingest_kafka(settings, [topic], group_id=group, stop=self.stop,
                                            engine=engine, state=self.state, **kw)
-            except BaseException as exc:  # noqa: BLE001 - reported by the test
+            except BaseException as exc:  # reported by the test
                 self.error = exc
 
         self.thread = threading.Thread(target=run, daemon=True)

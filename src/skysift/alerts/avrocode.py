@@ -473,7 +473,7 @@ def compile_reader(ftype: Any, named: dict[str, Any], keep: frozenset[str],
     if gen.memo:
         gen.lines.insert(1, "    _bl = _vl = None")
     env = dict(_ENV, **gen.consts)
-    exec(compile("\n".join(gen.lines), "<skysift-history-reader>", "exec"), env)  # noqa: S102
+    exec(compile("\n".join(gen.lines), "<skysift-history-reader>", "exec"), env)
     read = env["read"]
     read.item_expression = any(k.startswith("_item") for k in gen.consts)  # for tests
     return read  # type: ignore[no-any-return]

@@ -17,7 +17,8 @@ import lzma
 import threading
 import zlib
 from collections import OrderedDict
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import fastavro
 

@@ -17,11 +17,11 @@ import fastavro
 from skysift.alerts.schemas import version_from_name
 from skysift.errors import BrokerError, UnknownSchemaError
 
-__all__ = ["RegistrySchema", "registry_schema", "clear_registry_cache"]
+__all__ = ["RegistrySchema", "clear_registry_cache", "registry_schema"]
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
-_schemas: dict[tuple[str, int], "RegistrySchema"] = {}
+_schemas: dict[tuple[str, int], RegistrySchema] = {}
 
 
 class RegistrySchema:
@@ -85,7 +85,7 @@ def registry_schema(url: str, sid: int) -> RegistrySchema:
             raise BrokerError(
                 f"schema registry failed for id {sid}: {exc.error_message}", registry=url
             ) from exc
-        except Exception as exc:  # noqa: BLE001 - transport errors of the registry client
+        except Exception as exc:  # transport errors of the registry client
             raise BrokerError(
                 f"schema registry unreachable for id {sid}: {exc}", registry=url
             ) from exc

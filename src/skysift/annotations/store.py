@@ -15,15 +15,27 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 
 from skysift.errors import SkysiftError
 
-__all__ = ["Annotation", "AnnotationRejected", "Annotator", "LIMITS", "add_annotator",
-           "check_annotation", "get_annotator", "list_annotators", "load_for_batch",
-           "set_annotator", "store_annotations", "check_topic"]
+__all__ = [
+    "LIMITS",
+    "Annotation",
+    "AnnotationRejected",
+    "Annotator",
+    "add_annotator",
+    "check_annotation",
+    "check_topic",
+    "get_annotator",
+    "list_annotators",
+    "load_for_batch",
+    "set_annotator",
+    "store_annotations",
+]
 
 #: Lasair's limits (characters); classdict is the JSON text.
 LIMITS = {"classification": 80, "version": 80, "explanation": 1024, "classdict": 4096,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 import click
 
 from skysift.config import Settings
 
-__all__ = ["store", "print_table", "print_json_lines"]
+__all__ = ["print_json_lines", "print_table", "store"]
 
 
 def store(settings: Settings):

@@ -81,7 +81,7 @@ def consume(ctx: Context, topic: str, group_id: str, from_beginning: bool,
     finally:
         try:
             consumer.commit(asynchronous=False)
-        except Exception:  # noqa: BLE001 - nothing to commit is fine
+        except Exception:  # nothing to commit is fine
             pass
         consumer.close()
     click.echo(f"{n} records from {topic}", err=True)

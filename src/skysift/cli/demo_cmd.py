@@ -15,7 +15,7 @@ import click
 
 from skysift.cli.context import Context, pass_ctx
 
-__all__ = ["demo", "DEMO_FILTERS", "DEMO_USER"]
+__all__ = ["DEMO_FILTERS", "DEMO_USER", "demo"]
 
 DEMO_USER = "demo"
 DEMO_FILTERS = [

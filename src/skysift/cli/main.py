@@ -18,7 +18,7 @@ from skysift import __version__
 from skysift.cli.context import Context, pass_ctx
 from skysift.errors import SkysiftError
 
-__all__ = ["main", "cli", "Context", "pass_ctx"]
+__all__ = ["Context", "cli", "main", "pass_ctx"]
 
 # command name -> "module:attribute"; modules import heavy things only inside commands
 COMMANDS: dict[str, str] = {

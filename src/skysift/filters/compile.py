@@ -132,7 +132,7 @@ def check_compiles(vf: ValidatedFilter) -> None:
         except RecursionError as exc:
             raise FilterRejected(f"the filter is too deeply nested to compile for {dialect}",
                                  filter=vf.name) from exc
-        except Exception as exc:  # noqa: BLE001 - any compiler failure refuses the filter
+        except Exception as exc:  # any compiler failure refuses the filter
             raise FilterRejected(f"the filter cannot be compiled for {dialect}: "
                                  f"{type(exc).__name__}: {exc}", filter=vf.name) from exc
         if len(text) > MAX_COMPILED_CHARS:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -24,20 +24,20 @@ from skysift.config import Settings
 from skysift.errors import FilterConflict, FilterError, FilterRejected, SkysiftError
 
 __all__ = [
-    "Filter",
-    "TRIGGERS",
     "OUTPUTS",
-    "catalogue",
+    "TRIGGERS",
+    "Filter",
+    "active_filters",
     "add_filter",
-    "edit_filter",
+    "catalogue",
     "delete_filter",
+    "edit_filter",
     "get_filter",
     "list_filters",
-    "run_filter",
-    "reset_topic",
     "private_annotators_read",
     "record_error",
-    "active_filters",
+    "reset_topic",
+    "run_filter",
 ]
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def _check_choice(value: str, allowed: tuple[str, ...], what: str, name: str) ->
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _query():

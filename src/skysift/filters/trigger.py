@@ -97,7 +97,7 @@ def run_store_filters(engine: sa.Engine, settings: Settings, sink: Any, *,
         for flt in filters:
             try:
                 vf = cache.get(flt)
-            except Exception as exc:  # noqa: BLE001 - recorded on the filter
+            except Exception as exc:  # recorded on the filter
                 errors[flt.id] = str(filter_failure(exc, flt.name))
                 continue
             ids = sorted(set(ids_for(vf)))
@@ -110,7 +110,7 @@ def run_store_filters(engine: sa.Engine, settings: Settings, sink: Any, *,
                 result = run_query(conn, text, dialect=dialect,
                                    timeout_s=settings.filter_timeout_s,
                                    row_cap=settings.filter_row_cap, filter_name=flt.name)
-            except Exception as exc:  # noqa: BLE001 - recorded on the filter
+            except Exception as exc:  # recorded on the filter
                 exc = filter_failure(exc, flt.name)
                 errors[flt.id] = str(exc)
                 report.filter_errors[flt.name] = str(exc)

@@ -86,7 +86,7 @@ def echo(settings: GcnSettings, days: float, *, processor: AlertProcessor | None
             try:
                 outcome = handle_message(processor, msg.value() or b"", where)
                 counts[outcome.status] += 1
-            except Exception as exc:  # one bad message never aborts the echo  # noqa: BLE001
+            except Exception as exc:  # one bad message never aborts the echo
                 log.error("echo: failed at %s: %s", where, exc)
                 counts["rejected"] += 1
         bar.close()

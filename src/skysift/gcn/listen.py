@@ -84,13 +84,13 @@ def listen(settings: GcnSettings, *, processor: AlertProcessor | None = None,
             state.count(outcome.status, f"{outcome.superevent_id} {outcome.alert_type} {outcome.status}")
             try:
                 consumer.commit(message=msg, asynchronous=False)
-            except Exception as exc:  # KafkaException: will be re-read, and re-processing is a no-op  # noqa: BLE001
+            except Exception as exc:  # KafkaException: will be re-read, and re-processing is a no-op
                 log.warning("commit failed at %s: %s", where, exc)
                 state.error(f"commit failed: {exc}", **where)
     finally:
         try:
             consumer.close()
-        except Exception:  # closing a broken consumer  # noqa: BLE001, S110
+        except Exception:  # closing a broken consumer
             pass
         state.set(force=True, status="stopped")
     return state

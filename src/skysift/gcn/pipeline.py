@@ -241,5 +241,5 @@ class AlertProcessor:
         for label, step in steps:
             try:
                 step()
-            except Exception as exc:  # one product failing must not lose the others  # noqa: BLE001
+            except Exception as exc:  # one product failing must not lose the others
                 problems.append(f"{label} not written: {type(exc).__name__}: {exc}")

@@ -79,7 +79,7 @@ def _load(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if not callable(getattr(module, "plugin", None)):
-        raise ImportError(f"{path.name} has no plugin(log, settings, alertFiles, alertMeta) function")  # noqa: TRY004
+        raise ImportError(f"{path.name} has no plugin(log, settings, alertFiles, alertMeta) function")
     _modules[path] = (mtime, module)
     return module
 
@@ -88,7 +88,7 @@ def _run_inprocess(path: Path, args: tuple[Any, ...], timeout: float,
                    log: logging.Logger) -> PluginResult:
     try:
         module = _load(path)
-    except Exception as exc:  # any error in user code  # noqa: BLE001
+    except Exception as exc:  # any error in user code
         log.error("plugin %s cannot be imported: %s", path.name, exc)
         return PluginResult(path.name, "failed", str(exc))
     outcome: dict[str, Any] = {}
@@ -97,7 +97,7 @@ def _run_inprocess(path: Path, args: tuple[Any, ...], timeout: float,
         try:
             module.plugin(*args)
             outcome["ok"] = True
-        except Exception as exc:  # any error in user code  # noqa: BLE001
+        except Exception as exc:  # any error in user code
             outcome["error"] = f"{type(exc).__name__}: {exc}"
 
     worker = threading.Thread(target=target, name=f"plugin-{path.stem}", daemon=True)

@@ -168,7 +168,7 @@ def process_files(paths: list[Path], processor: AlertProcessor, *,
             continue
         try:
             found = list(notices_in(path, raw))
-        except Exception as exc:  # noqa: BLE001 - any unreadable content: said, kept, go on
+        except Exception as exc:  # any unreadable content: said, kept, go on
             log.error("%s", exc if isinstance(exc, ValueError) else f"cannot read {path}: {exc}")
             counts["unreadable"] += 1
             try:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from typing import Any
 
 import sqlalchemy as sa
 
 from skysift.errors import BrokerUnavailable, DeliveryError
 
-__all__ = ["TopicCounts", "RecordSink", "load_today_bytes", "save_counts"]
+__all__ = ["RecordSink", "TopicCounts", "load_today_bytes", "save_counts"]
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class TopicCounts:
 
 
 def utc_today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def load_today_bytes(conn: sa.Connection, day: date | None = None) -> dict[str, int]:
@@ -159,7 +159,7 @@ class RecordSink:
         self.today_bytes[topic] = used + size
         c.records_produced += 1
         c.bytes_produced += size
-        c.last_record_at = datetime.now(timezone.utc)
+        c.last_record_at = datetime.now(UTC)
         return True
 
     def flush(self, timeout: float = 60.0) -> None:

@@ -13,21 +13,22 @@ JSON stays exactly Lasair's.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from datetime import datetime, UTC
+from typing import Any, Literal
+from collections.abc import Iterable, Mapping, Sequence
 
 import orjson
 
 __all__ = [
-    "OutputFormat",
-    "LITE_SOURCE_FIELDS",
-    "LITE_FORCED_FIELDS",
-    "utc_now_text",
-    "make_record",
-    "lite_block",
-    "full_block",
-    "encode_record",
     "HIDDEN_KEY",
+    "LITE_FORCED_FIELDS",
+    "LITE_SOURCE_FIELDS",
+    "OutputFormat",
+    "encode_record",
+    "full_block",
+    "lite_block",
+    "make_record",
+    "utc_now_text",
 ]
 
 OutputFormat = Literal["plain", "lite", "full"]
@@ -38,8 +39,8 @@ HIDDEN_KEY = "__diaObjectId"
 
 def utc_now_text(now: datetime | None = None) -> str:
     """The ``UTC`` value of a record: ``YYYY-MM-DD HH:MM:SS``."""
-    now = now or datetime.now(timezone.utc)
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    now = now or datetime.now(UTC)
+    return now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _time(src: Mapping[str, Any]) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["python_consumer", "consume_command"]
+__all__ = ["consume_command", "python_consumer"]
 
 
 def python_consumer(bootstrap: str, topic: str) -> str:

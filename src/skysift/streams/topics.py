@@ -19,14 +19,14 @@ from skysift.config import Settings
 from skysift.errors import BrokerError, FilterRejected
 
 __all__ = [
-    "TOPIC_PREFIX",
     "MAX_TOPIC_LENGTH",
-    "topic_name",
+    "TOPIC_PREFIX",
     "create_topic",
     "delete_topic",
+    "ensure_topics",
     "recreate_topic",
     "topic_exists",
-    "ensure_topics",
+    "topic_name",
 ]
 
 TOPIC_PREFIX = "lasair_"
@@ -66,7 +66,7 @@ def _wait(futures: dict[str, Any], action: str, ignore: tuple[str, ...] = ()) ->
             if err.name() in ignore:
                 continue
             raise BrokerError(f"cannot {action} topic: {err.str()}", topic=topic) from exc
-        except Exception as exc:  # noqa: BLE001 - librdkafka timeouts and transport errors
+        except Exception as exc:  # librdkafka timeouts and transport errors
             raise BrokerError(f"cannot {action} topic: {exc}", topic=topic) from exc
 
 

@@ -15,7 +15,7 @@ from skysift.accounts import User
 from skysift.config import Settings
 from skysift.errors import BrokerError, FilterError
 from skysift.filters.manage import Filter, get_filter
-from skysift.streams.snippets import consume_command, python_consumer  # noqa: F401 (re-export)
+from skysift.streams.snippets import consume_command, python_consumer  # re-export
 from skysift.web.forms import parse_int
 from skysift.web.httperrors import Forbidden, NotFound
 

@@ -88,7 +88,7 @@ class DeadLetters:
             except BufferError as exc:
                 raise BrokerUnavailable("the producer's queue is full: cannot dead-letter",
                                         topic=topic) from exc
-            except Exception as exc:  # noqa: BLE001 - KafkaException: refused before sending
+            except Exception as exc:  # KafkaException: refused before sending
                 results[i] = exc.args[0] if exc.args else exc
         self.producer.flush(self.timeout_s)
         kept: list[Letter] = []

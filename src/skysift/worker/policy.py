@@ -237,7 +237,7 @@ class BatchRunner(Generic[T, R]):
             except (Stopped, Abandoned):
                 self.discard()
                 raise
-            except Exception as exc:  # noqa: BLE001 - every failure is sorted by classify()
+            except Exception as exc:  # every failure is sorted by classify()
                 self.discard()
                 kind = classify(exc)
                 self._count(out, kind)
@@ -249,7 +249,7 @@ class BatchRunner(Generic[T, R]):
                                 ", ".join(sorted(exc.missing_topics)))
                     try:
                         self.repair_topics(exc.missing_topics)
-                    except Exception as repair_exc:  # noqa: BLE001
+                    except Exception as repair_exc:
                         self._pause(f"cannot create topics again: {reason_of(repair_exc)}")
                     continue
                 # which part is away, in words; and a content error during an outage is the
