@@ -133,7 +133,8 @@ def main() -> None:
         k = min(n, 100)
         t0 = time.perf_counter()
         rb = rainbow_fit(curves[:k])
-        report("light-curve RainbowFit (per object)", time.perf_counter() - t0, k, rb, truth[:k], base)
+        report("light-curve RainbowFit (per object)", time.perf_counter() - t0, k, rb,
+               truth[:k], base)
 
     t0 = time.perf_counter()
     for _ in range(5):

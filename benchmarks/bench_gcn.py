@@ -132,7 +132,8 @@ def _gocart(results: dict[str, list[float]]) -> None:
         print(f"gocart: not importable in {venv} (set GOCART_VENV); no comparison")
         return
     files = [str(LVK / "MS181101ab-earlywarning.json.xz"), str(LVK / "S230518h-initial.json.xz")]
-    done = subprocess.run([str(python), "-c", _GOCART_SCRIPT, *files], check=False, capture_output=True, text=True,
+    done = subprocess.run([str(python), "-c", _GOCART_SCRIPT, *files], check=False,
+                          capture_output=True, text=True,
                           timeout=600)
     if done.returncode != 0:
         print("gocart: failed on these notices:", (done.stderr.strip().splitlines() or ["?"])[-1])

@@ -240,7 +240,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--alerts", type=int, default=8000, help="alerts for the throughput run")
     ap.add_argument("--filters", type=int, default=1000)
-    ap.add_argument("--rate", type=float, default=RUBIN_RATE, help="publish rate of the latency run")
+    ap.add_argument("--rate", type=float, default=RUBIN_RATE,
+                    help="publish rate of the latency run")
     ap.add_argument("--seconds", type=float, default=30.0, help="length of the latency run")
     ap.add_argument("--database", default=None, help="store URL (default: SQLite in a temp dir)")
     ap.add_argument("--profile", action="store_true", help="cProfile the throughput worker")
@@ -341,7 +342,8 @@ def main() -> int:
               f"latency worker {peak_l} MB")
         print(f"peak memory of a worker: {rss_mb:.0f} MB (target <= {TARGET_RSS_MB:.0f} MB: "
               f"{'met' if rss_mb <= TARGET_RSS_MB else 'NOT met'})")
-        print(json.dumps({"alerts_per_s": round(rate, 1), "ratio_to_rubin": round(rate / RUBIN_RATE, 2),
+        print(json.dumps({"alerts_per_s": round(rate, 1),
+                          "ratio_to_rubin": round(rate / RUBIN_RATE, 2),
                           "p50_s": round(float(p50), 3), "p99_s": round(float(p99), 3),
                           "peak_rss_mb": round(rss_mb), "output_records": records}))
     return 0

@@ -80,7 +80,8 @@ def make_night(n: int, seed: int = 1, first: int = 0) -> Iterator[tuple[dict, in
             for k in range(int(lengths[i])):
                 forced.append({
                     "diaForcedSourceId": oid + 500 + k, "diaObjectId": oid, "ra": ra, "dec": dec,
-                    "visit": 2025090500000 + k, "detector": 1, "psfFlux": float(rng.normal(500, 300)),
+                    "visit": 2025090500000 + k, "detector": 1,
+                    "psfFlux": float(rng.normal(500, 300)),
                     "psfFluxErr": 200.0, "midpointMjdTai": t_now - 1.5 - k * 2.5,
                     "scienceFlux": None, "scienceFluxErr": None,
                     "band": BANDS[int(rng.integers(6))], "timeProcessedMjdTai": t_now,

@@ -99,7 +99,8 @@ def pg_url(pg_admin):
     yield url
     with pg_admin.connect() as conn:
         conn.execute(sa.text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                     {"n": name})
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
 
 

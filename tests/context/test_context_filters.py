@@ -149,7 +149,8 @@ def test_area_hits_are_many_to_many_private_and_lasair_spelling_joins_several(ct
         assert run(bob, "objects, area_hits") == sorted([o1, o2, o3, o3])  # public ones
     # as a filter on the batch: bob's big-box filter gets records, alice's box is hers only
     flt = add_filter(world.engine, world.settings, bob, name="in my box",
-                     sql=build_sql("objects.diaObjectId, area_hits.ar_id", "objects, area_hits", ""),
+                     sql=build_sql("objects.diaObjectId, area_hits.ar_id",
+                                   "objects, area_hits", ""),
                      trigger="alert")
     world.ingest([placed(a, ra, dec) for a, (ra, dec) in zip(rubin_alerts(), SPOTS)][:3])
     got = sorted((r["diaObjectId"], r["ar_id"]) for r in _records(topic_reader, flt.topic, 4))

@@ -117,7 +117,8 @@ def test_load_names_stored_objects_and_a_newer_file_refreshes_them(ctx_world, tm
 
     # a newer file: 2026aaa withdrawn, 2026ccc moved onto the third object
     f2 = tns_file(tmp_path / "tns2.csv", [
-        _row(2, "AT", "2026bbb", *near2), _row(4, "TDE", "2026ccc", *_offset(*POS[2], 0.2), "0.02", "TDE")])
+        _row(2, "AT", "2026bbb", *near2),
+        _row(4, "TDE", "2026ccc", *_offset(*POS[2], 0.2), "0.02", "TDE")])
     out = _cli(capsys, world, "tns", "load", str(f2))
     assert "2 stored objects named within 1.5 arcsec, 1 names cleared" in out.out
     assert _names(world) == {o1: None, o2: "2026bbb", o3: "2026ccc"}

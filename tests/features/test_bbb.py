@@ -64,8 +64,10 @@ def scipy_fit(sources):
         return (f - model(t, wl, s_ * p[0], p[1], p[2], p[3], p[4])) / e
 
     best = None
-    for start in ([1.0, 10.0, t[np.argmax(f)] - 7, 0.3, 0.05], [1.0, 10.0, t[np.argmax(f)] - 2, 1.0, 0.1]):
-        r = least_squares(resid, start, bounds=([1e-9, 0.3, -300, 1e-4, 1e-5], [1e9, 300, 600, 100, 30]),
+    for start in ([1.0, 10.0, t[np.argmax(f)] - 7, 0.3, 0.05],
+                  [1.0, 10.0, t[np.argmax(f)] - 2, 1.0, 0.1]):
+        r = least_squares(resid, start,
+                          bounds=([1e-9, 0.3, -300, 1e-4, 1e-5], [1e9, 300, 600, 100, 30]),
                           x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=5000)
         if best is None or r.cost < best.cost:
             best = r
@@ -81,8 +83,10 @@ def row(fit, k):
                             ("peak_flux", fit.peak_flux), ("peak_mjd", fit.peak_mjd))}
 
 
-TRUE = [{"kr": 0.5, "kf": 0.05, "t_kk": 12.0, "t0": 10.0}, {"kr": 0.25, "kf": 0.03, "t_kk": 7.0, "t0": 15.0},
-        {"kr": 1.2, "kf": 0.08, "t_kk": 20.0, "t0": 8.0}, {"kr": 0.35, "kf": 0.02, "t_kk": 5.0, "t0": 20.0}]
+TRUE = [{"kr": 0.5, "kf": 0.05, "t_kk": 12.0, "t0": 10.0},
+        {"kr": 0.25, "kf": 0.03, "t_kk": 7.0, "t0": 15.0},
+        {"kr": 1.2, "kf": 0.08, "t_kk": 20.0, "t0": 8.0},
+        {"kr": 0.35, "kf": 0.02, "t_kk": 5.0, "t0": 20.0}]
 
 
 def test_known_bazin_curves_are_recovered():

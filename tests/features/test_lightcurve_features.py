@@ -97,9 +97,11 @@ def ref_pairs(sources):
     out = {}
     latest = ends[-1] if ends else None
     earlier = [i for i in ends if latest is not None and i <= latest - 2]
-    for prefix, end in (("latestPair", latest), ("penultimatePair", earlier[-1] if earlier else None)):
+    for prefix, end in (("latestPair", latest),
+                        ("penultimatePair", earlier[-1] if earlier else None)):
         if end is None:
-            out.update({f"{prefix}{k}": None for k in ("MJD", "ColourMag", "ColourBands", "ColourTemp")})
+            out.update({f"{prefix}{k}": None for k in ("MJD", "ColourMag", "ColourBands",
+                                                       "ColourTemp")})
             continue
         a, b = det[end - 1], det[end]
         blue, red = sorted((a, b), key=lambda s: BANDS.index(s["band"]))
@@ -195,7 +197,8 @@ def test_every_position_lies_inside_its_own_trixel():
     ids = htm_id(ra, dec, 16)
     assert ids.min() >= 8 * 4**16 and ids.max() < 16 * 4**16
     p = np.stack([np.cos(np.radians(dec)) * np.cos(np.radians(ra)),
-                  np.cos(np.radians(dec)) * np.sin(np.radians(ra)), np.sin(np.radians(dec))], axis=1)
+                  np.cos(np.radians(dec)) * np.sin(np.radians(ra)),
+                  np.sin(np.radians(dec))], axis=1)
     for k in range(len(ra)):
         verts = trixel_vertices(int(ids[k]))  # 3 x 3 unit vectors
         a, b, c = verts

@@ -22,7 +22,8 @@ def test_identifiers_are_quoted_so_camel_case_survives(catalogue, dialect):
 def test_hidden_key_is_last_only_when_needed(catalogue, dialect):
     hidden = compile_filter(validate_filter("SELECT ra, decl FROM objects", catalogue), dialect)
     assert hidden.startswith('SELECT "objects"."ra", "objects"."decl", "objects"."diaObjectId" AS "__diaObjectId" FROM')
-    selected = compile_filter(validate_filter("SELECT diaObjectId, ra FROM objects", catalogue), dialect)
+    selected = compile_filter(validate_filter("SELECT diaObjectId, ra FROM objects",
+                                              catalogue), dialect)
     assert "__diaObjectId" not in selected
 
 

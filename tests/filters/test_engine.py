@@ -35,7 +35,8 @@ def object_rows() -> list[dict]:
             "diaObjectId": BASE_ID + i, "ra": 10.0 * i + 0.5, "decl": -30.0 + 2 * i,
             "g_psfFlux": G_FLUX[i % 5] if i % 5 != 4 else 25000.0 * (i + 1),
             "r_psfFlux": 500.0 * (i + 1), "nDiaSources": i % 7 + 1, "nPosDiaSources": i % 4,
-            "tns_name": ["SN 2026a", "AT 2026b", None][i % 3], "lastDiaSourceMjdTai": 61000 + i / 10,
+            "tns_name": ["SN 2026a", "AT 2026b", None][i % 3],
+            "lastDiaSourceMjdTai": 61000 + i / 10,
             "latestR": i / 30.0,
         })
     return rows
@@ -46,7 +47,8 @@ def sherlock_rows() -> list[dict]:
             for i in range(0, N, 2)]
 
 
-SA_TYPES = {"int": sa.BigInteger, "float": sa.Float(53), "text": sa.Text, "bool": sa.Boolean, "json": sa.Text}
+SA_TYPES = {"int": sa.BigInteger, "float": sa.Float(53), "text": sa.Text, "bool": sa.Boolean,
+            "json": sa.Text}
 
 
 @dataclass
@@ -70,7 +72,8 @@ def store(store_url, test_catalogue):
     dialect = engine.dialect.name
     if dialect == "sqlite":
         install(engine)
-        sa.event.listen(engine, "connect", lambda c, _r: c.create_function("sleep", 1, sqlite_sleep))
+        sa.event.listen(engine, "connect",
+                        lambda c, _r: c.create_function("sleep", 1, sqlite_sleep))
     meta = sa.MetaData()
     tables = {}
     for name in ("objects", "sherlock_classifications"):
@@ -175,13 +178,15 @@ def test_hidden_key_and_boolean_outputs(store, test_catalogue):
 
 
 def test_mjdnow_is_now_on_every_engine(store, batch, test_catalogue):
-    vf = validate_filter(f"SELECT mjdnow() AS now FROM objects WHERE diaObjectId = {BASE_ID}", test_catalogue)
+    vf = validate_filter(f"SELECT mjdnow() AS now FROM objects WHERE diaObjectId = {BASE_ID}",
+                         test_catalogue)
     for result in (store.run(vf), batch.run(vf, timeout_s=5, row_cap=10)):
         assert abs(result.rows[0]["now"] - mjdnow()) < 1e-4
 
 
 def test_row_cap_truncation_restrict_ids_and_limit(store, batch, test_catalogue):
-    vf = validate_filter("SELECT diaObjectId FROM objects ORDER BY latestR DESC", test_catalogue, name="cap")
+    vf = validate_filter("SELECT diaObjectId FROM objects ORDER BY latestR DESC",
+                         test_catalogue, name="cap")
     capped = store.run(vf, row_cap=5)
     assert capped.truncated and [r["diaObjectId"] for r in capped.rows] == [BASE_ID + i for i in range(29, 24, -1)]
     assert batch.run(vf, timeout_s=5, row_cap=5).rows == capped.rows
@@ -198,8 +203,10 @@ def test_row_cap_truncation_restrict_ids_and_limit(store, batch, test_catalogue)
 
 def test_timeout_is_reported_and_cuts_the_query_short(store, batch, test_catalogue, monkeypatch):
     monkeypatch.setattr(engine_module, "PROGRESS_STEPS", 10)
-    vf = validate_filter("SELECT diaObjectId FROM objects WHERE sleep(0.05) = 0", test_catalogue, name="slow")
-    for run in (lambda: store.run(vf, timeout_s=0.2), lambda: batch.run(vf, timeout_s=0.2, row_cap=100)):
+    vf = validate_filter("SELECT diaObjectId FROM objects WHERE sleep(0.05) = 0", test_catalogue,
+                         name="slow")
+    for run in (lambda: store.run(vf, timeout_s=0.2),
+                lambda: batch.run(vf, timeout_s=0.2, row_cap=100)):
         started = time.monotonic()
         with pytest.raises(FilterTimeout) as info:
             run()
@@ -214,7 +221,8 @@ def test_cpu_bound_filter_is_stopped_at_the_deadline_with_default_checks(test_ca
     engine.load("objects", [{"diaObjectId": i, "ra": i / 7} for i in range(3000)])
     engine.load("crossmatch_tns", [{"tns_name": str(i), "ra": i / 3} for i in range(3000)])
     vf = validate_filter("SELECT objects.diaObjectId FROM objects, crossmatch_tns "
-                         "WHERE SQRT(ABS(objects.ra - crossmatch_tns.ra)) < -1", test_catalogue, name="cross")
+                         "WHERE SQRT(ABS(objects.ra - crossmatch_tns.ra)) < -1", test_catalogue,
+                         name="cross")
     started = time.monotonic()
     with pytest.raises(FilterTimeout, match="cross"):
         engine.run(vf, timeout_s=0.1, row_cap=10)
@@ -223,7 +231,8 @@ def test_cpu_bound_filter_is_stopped_at_the_deadline_with_default_checks(test_ca
 
 
 def test_runtime_error_names_the_filter_and_leaves_the_connection_usable(store, batch, test_catalogue):
-    bad = validate_filter("SELECT diaObjectId, flux2mag(tns_name) AS m FROM objects", test_catalogue, name="typo")
+    bad = validate_filter("SELECT diaObjectId, flux2mag(tns_name) AS m FROM objects",
+                          test_catalogue, name="typo")
     good = validate_filter("SELECT diaObjectId FROM objects", test_catalogue, name="good")
     with store.engine.connect() as conn:
         with pytest.raises(FilterError) as info:
@@ -246,7 +255,8 @@ def test_runtime_error_names_the_filter_and_leaves_the_connection_usable(store, 
 
 
 def test_connection_state_is_restored(store, test_catalogue):
-    slow = validate_filter("SELECT diaObjectId FROM objects WHERE sleep(0.05) = 0", test_catalogue, name="slow")
+    slow = validate_filter("SELECT diaObjectId FROM objects WHERE sleep(0.05) = 0", test_catalogue,
+                           name="slow")
     with store.engine.connect() as conn:
         with pytest.raises(FilterTimeout):
             store.run(slow, conn=conn, timeout_s=0.1)
@@ -266,12 +276,14 @@ def test_the_sandbox_refuses_writes_even_without_validation(store):
     with store.engine.connect() as conn:
         for statement in ("DELETE FROM objects", "DROP TABLE objects"):
             with pytest.raises(FilterError):
-                run_query(conn, statement, dialect=store.dialect, timeout_s=2, row_cap=10, filter_name="raw")
+                run_query(conn, statement, dialect=store.dialect, timeout_s=2, row_cap=10,
+                          filter_name="raw")
         assert conn.exec_driver_sql("SELECT count(*) FROM objects").scalar() == N
 
 
 def test_batch_engine_load_clear_and_text_filters(batch, test_catalogue):
-    result = batch.run("SELECT diaObjectId FROM objects WHERE ra < 30", timeout_s=5, row_cap=10, filter_name="t")
+    result = batch.run("SELECT diaObjectId FROM objects WHERE ra < 30", timeout_s=5, row_cap=10,
+                       filter_name="t")
     assert sorted(r["diaObjectId"] for r in result.rows) == [BASE_ID, BASE_ID + 1, BASE_ID + 2]
     with pytest.raises(FilterRejected):
         batch.run("DELETE FROM objects", timeout_s=5, row_cap=10)
@@ -282,7 +294,8 @@ def test_batch_engine_load_clear_and_text_filters(batch, test_catalogue):
     with pytest.raises(Exception, match="unknown column"):
         batch.load("objects", [{"diaObjectId": 2, "password": "x"}])
     batch.load("annotations", [{"diaObjectId": 2, "topic": "t", "classdict": {"a": 1}}])
-    vf = validate_filter("SELECT annotations.classdict AS d FROM objects, annotations", test_catalogue)
+    vf = validate_filter("SELECT annotations.classdict AS d FROM objects, annotations",
+                         test_catalogue)
     batch.load("objects", [{"diaObjectId": 2}])
     assert batch.run(vf, timeout_s=5, row_cap=10).rows == [{"d": '{"a": 1}', "__diaObjectId": 2}]
 

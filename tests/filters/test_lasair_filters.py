@@ -224,7 +224,8 @@ def test_the_docs_have_sql_examples():
     assert where.count("filters.md") >= 4 and "annotations.md" in where
 
 
-@pytest.mark.parametrize(("where", "sql", "refused"), DOC_EXAMPLES, ids=[w for w, *_ in DOC_EXAMPLES])
+@pytest.mark.parametrize(("where", "sql", "refused"), DOC_EXAMPLES,
+                         ids=[w for w, *_ in DOC_EXAMPLES])
 def test_doc_examples_validate_against_the_product_catalogue(where, sql, refused):
     # annotators are tables once they exist: the product catalogue plus the ones the docs name
     cat = catalogue_with(frozenset({"fruitbat", "bobcat"}))

@@ -44,7 +44,8 @@ def test_key_under_another_name_still_gets_the_hidden_key(catalogue):
 
 
 def test_expression_needs_an_alias(catalogue):
-    with pytest.raises(FilterRejected, match=r"expression 'FLUX2MAG\(objects.g_psfFlux\)' needs a name"):
+    with pytest.raises(FilterRejected,
+                       match=r"expression 'FLUX2MAG\(objects.g_psfFlux\)' needs a name"):
         validate_filter("SELECT flux2mag(objects.g_psfFlux) FROM objects", catalogue)
 
 
@@ -168,7 +169,8 @@ def test_table_aliases(catalogue):
      "column 'diaObjectId' is ambiguous: write objects.diaObjectId or sherlock_classifications.diaObjectId"),
     ("SELECT ra FROM sherlock_classifications", "a filter must read FROM objects"),
     ("SELECT ra AS a, decl AS a FROM objects", "output column 'a' appears twice"),
-    ("SELECT ra AS __diaObjectId FROM objects", "column name '__diaObjectId' may not start with '__'"),
+    ("SELECT ra AS __diaObjectId FROM objects",
+     "column name '__diaObjectId' may not start with '__'"),
     ("SELECT ra AS " + "x" * 64 + " FROM objects", "must be letters, digits and _ (at most 63)"),
     ("SELECT a.ra FROM objects AS a, sherlock_classifications AS a", "table 'a' appears twice"),
     ("SELECT diaObjectId FROM objects WHERE ra > 1 GROUP BY ra", "GROUP BY is not allowed"),
@@ -177,7 +179,8 @@ def test_table_aliases(catalogue):
     ("SELECT diaObjectId FROM objects LIMIT 10 OFFSET 5", "LIMIT/OFFSET: use the limit parameter"),
     ("SELECT COUNT(*) AS n FROM objects", "aggregate function 'count' is not allowed"),
     ("SELECT MAX(ra) AS n FROM objects", "aggregate function 'max' is not allowed"),
-    ("SELECT diaObjectId FROM objects WHERE CAST(ra AS CHAR) = '1'", "function 'cast' is not allowed"),
+    ("SELECT diaObjectId FROM objects WHERE CAST(ra AS CHAR) = '1'",
+     "function 'cast' is not allowed"),
     ("SELECT objects.diaObjectId FROM objects JOIN sherlock_classifications USING (diaObjectId)",
      "USING is not allowed"),
     ("SELECT objects.diaObjectId FROM objects RIGHT JOIN sherlock_classifications ON 1 = 1",

@@ -54,7 +54,8 @@ def gcn_settings(tmp_path):
     def make(lvk: dict | None = None, plugins: dict | None = None, **sections) -> object:
         doc = {
             "version": 1,
-            "gcn-kafka": {"client_id": "", "client_secret": "", "group_id": "", "topic": "igwn.gwalert"},
+            "gcn-kafka": {"client_id": "", "client_secret": "", "group_id": "",
+                          "topic": "igwn.gwalert"},
             "lvk": {"parse_mock_events": True, "parse_real_events": True,
                     "download_dir": str(tmp_path / "events"), "json": True,
                     "aitoff": {"convert": False}, "ascii_map": {"convert": True, "nside": 64},

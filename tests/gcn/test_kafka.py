@@ -81,14 +81,16 @@ def kafka_settings(gcn_settings, kafka_bootstrap, unique_name):
         topic = unique_name("igwn.gwalert")
         create_topic(kafka_bootstrap, topic, partitions)
         return gcn_settings(lvk={"ascii_map": {"convert": False}, **lvk},
-                            gcn_kafka={"topic": topic, "kafka": {"bootstrap.servers": kafka_bootstrap}})
+                            gcn_kafka={"topic": topic,
+                                       "kafka": {"bootstrap.servers": kafka_bootstrap}})
     return make
 
 
 def _run(settings, state_path):
     stop = threading.Event()
     state = ListenerState(state_path, os.getpid())
-    thread = threading.Thread(target=listen, args=(settings,), kwargs={"stop": stop, "state": state},
+    thread = threading.Thread(target=listen, args=(settings,),
+                              kwargs={"stop": stop, "state": state},
                               daemon=True)
     thread.start()
     wait_for(lambda: state.data.get("status") == "running", what="partition assignment")
@@ -142,7 +144,8 @@ def test_echo_reads_every_partition_from_days_ago_and_survives_bad_messages(kafk
     assert counts["written"] == 1 and counts["unchanged"] == 2 and alert_dir(s, 10).exists()
 
 
-def test_daemon_killed_mid_stream_and_restarted_loses_no_alert(kafka_settings, kafka_bootstrap, variants):
+def test_daemon_killed_mid_stream_and_restarted_loses_no_alert(kafka_settings,
+                                                               kafka_bootstrap, variants):
     s = ensure_group_id(kafka_settings())
     paths = daemon.DaemonPaths.of(s)
     pid = daemon.start(s)

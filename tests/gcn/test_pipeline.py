@@ -35,7 +35,8 @@ def test_bayestar_alert_writes_every_product_with_reference_numbers(gcn_settings
     assert out.alert_dir == d
     names = {p.name for p in d.iterdir() if not p.name.startswith(".")}
     assert names == {"MS181101ab-earlywarning.json", "bayestar.multiorder.fits", "meta.yaml",
-                     "skymap.csv", "skymap.png", "moc50.fits", "moc50.json", "moc90.fits", "moc90.json"}
+                     "skymap.csv", "skymap.png", "moc50.fits", "moc50.json", "moc90.fits",
+                     "moc90.json"}
     assert (d / "MS181101ab-earlywarning.json").read_bytes() == raw  # exactly as received
     assert (d / "bayestar.multiorder.fits").read_bytes() == (lvk_dir / "MS181101ab_bayestar.multiorder.fits").read_bytes()
 
@@ -144,7 +145,8 @@ def test_external_coincidence_is_kept_with_its_combined_map(gcn_settings, notice
     combined = (lvk_dir / "MS220722v_bayestar.multiorder.fits").read_bytes()
     doc["external_coinc"] = {"gcn_notice_id": 695118789, "ivorn": "ivo://nasa.gsfc.gcn/Fermi#GBM_x",
                              "observatory": "Fermi", "search": "GRB", "time_difference": -1.6,
-                             "time_coincidence_far": 7.5e-9, "time_sky_position_coincidence_far": 1e-11,
+                             "time_coincidence_far": 7.5e-9,
+                             "time_sky_position_coincidence_far": 1e-11,
                              "combined_skymap": base64.b64encode(combined).decode()}
     out = AlertProcessor(gcn_settings()).process(_raw(doc))
     assert out.status == "written" and out.problems == []
@@ -213,7 +215,8 @@ def test_mock_and_real_selection(gcn_settings, lvk_dir):
 def test_malformed_notice_is_rejected_with_where_and_the_rest_goes_on(gcn_settings, lvk_dir):
     s = gcn_settings()
     proc = AlertProcessor(s)
-    out = proc.process(b'{"superevent_id": "S1", "alert_type": ', topic="igwn.gwalert", partition=0, offset=41)
+    out = proc.process(b'{"superevent_id": "S1", "alert_type": ', topic="igwn.gwalert",
+                       partition=0, offset=41)
     assert out.status == "rejected"
     kept = s.download_dir / "rejected" / "igwn.gwalert-p0-o41.json"
     assert kept.read_bytes() == b'{"superevent_id": "S1", "alert_type": '
@@ -240,7 +243,8 @@ def test_undecodable_map_writes_what_it_can_and_keeps_the_notice(gcn_settings, n
 @pytest.mark.parametrize("change,problem", [
     (lambda d: d["event"].update(classification={}), None),
     (lambda d: d.update(event=None), "INITIAL notice has no event"),
-    (lambda d: d["event"].pop("significant"), "schema: event: 'significant' is a required property"),
+    (lambda d: d["event"].pop("significant"),
+     "schema: event: 'significant' is a required property"),
 ])
 def test_odd_notices_are_handled(gcn_settings, notice_json, change, problem):
     s = gcn_settings(lvk={"filters": [{"name": "ns", "ns_lower": 0.5},

@@ -59,7 +59,8 @@ def test_template_plugin_runs_standalone_like_gocart(gcn_settings, lvk_dir, tmp_
     s = gcn_settings()
     d = AlertProcessor(s).process((lvk_dir / "S230518h-initial.json").read_bytes()).alert_dir
     script = _write(tmp_path / "gp_template.py", PLUGIN_TEMPLATE)
-    done = subprocess.run([sys.executable, str(script), str(d)], check=False, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, str(script), str(d)], check=False, capture_output=True,
+                          text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "Here are the alert files generated from INITIAL alert of event S230518h:"
     assert "bilby.multiorder.fits" in done.stdout and "skymap.csv" in done.stdout
@@ -69,14 +70,16 @@ def test_cli_init_and_process_json_and_bad_files(tmp_path, lvk_dir, capsys, capl
     settings = tmp_path / "cfg" / "gcn.yaml"
     main(["gcn", "init", "--settings", str(settings)])
     assert (tmp_path / "cfg" / "plugins" / "gp_template.py.example").exists()
-    text = settings.read_text().replace("download_dir: ~/lvk_events", f"download_dir: {tmp_path / 'ev'}")
+    text = settings.read_text().replace("download_dir: ~/lvk_events",
+                                        f"download_dir: {tmp_path / 'ev'}")
     text = text.replace("parse_mock_events: false", "parse_mock_events: true")
     text = text.replace("  enabled: true", "  enabled: false")
     settings.write_text(text)
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2")
     with pytest.raises(SystemExit) as ex:
-        main(["gcn", "--settings", str(settings), "process", str(lvk_dir / "MS230425k-preliminary.json"),
+        main(["gcn", "--settings", str(settings), "process",
+              str(lvk_dir / "MS230425k-preliminary.json"),
               str(bad), str(lvk_dir / "MS230425k-retraction.json")])
     assert ex.value.code == 1  # one rejected file
     out = capsys.readouterr()

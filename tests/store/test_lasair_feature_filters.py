@@ -72,7 +72,8 @@ def test_lasair_feature_filters_run_on_the_store(engine, stored, make_settings):
 def test_lasair_feature_filters_run_in_the_batch_engine(stored):
     batch = BatchEngine(catalogue())
     try:
-        batch.load("objects", [{k: stored.rows[oid][k] for k in FEATURE_COLUMNS} for oid in (1, 2, 3)])
+        batch.load("objects",
+                   [{k: stored.rows[oid][k] for k in FEATURE_COLUMNS} for oid in (1, 2, 3)])
         result = batch.run(JUMP_AND_PAIR, timeout_s=5.0, row_cap=10)
         assert [r["diaObjectId"] for r in result.rows] == [1]
     finally:

@@ -162,7 +162,8 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
             assert not page.is_visible("#name")  # "Save" asks for the settings
             page.click("#save-open")
             page.fill("#name", "Lots of detections")
-            page.fill("textarea[name=description]", "Objects detected at least once, with light curve")
+            page.fill("textarea[name=description]",
+                      "Objects detected at least once, with light curve")
             page.check("input[name=trigger][value=alert]")
             page.check("input[name=output][value=lite]")
             shot("06-editor-save-settings")

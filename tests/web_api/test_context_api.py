@@ -33,7 +33,8 @@ def test_watchlists_through_the_api_are_private_owned_and_usable_in_queries(api)
     assert got["hits"][0]["arcsec"] == pytest.approx(0.0, abs=1e-6)
 
     # bob: the list does not exist for him, in every route and in queries
-    for method, path in (("get", f"/api/watchlists/{wl_id}/"), ("delete", f"/api/watchlists/{wl_id}/"),
+    for method, path in (("get", f"/api/watchlists/{wl_id}/"),
+                         ("delete", f"/api/watchlists/{wl_id}/"),
                          ("patch", f"/api/watchlists/{wl_id}/")):
         r = getattr(api.client, method)(path, headers=api.headers("bob"),
                                         **({"json": {"name": "x"}} if method == "patch" else {}))

@@ -35,7 +35,8 @@ _CAPTURES: dict[str, tuple[bytes, str]] = {
     "boolean": (b"[\x00\x01]", "{g} == b'\\x01'"),
     "string": (_SHORT_ASCII, "{g}[1:].decode()"),
 }
-PRIMITIVE_TYPES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+PRIMITIVE_TYPES = frozenset({"null", "boolean", "int", "long", "float", "double",
+                             "bytes", "string"})
 
 
 class FastDecodeError(Exception):

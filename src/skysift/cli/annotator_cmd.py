@@ -19,7 +19,8 @@ def annotator() -> None:
 @click.option("--owner", required=True, help="The user who may write its annotations.")
 @click.option("--description", default="", help="What it classifies.")
 @click.option("--url", default="", help="A page about it.")
-@click.option("--public", is_flag=True, help="Usable in everyone's filters (else only the owner's).")
+@click.option("--public", is_flag=True,
+              help="Usable in everyone's filters (else only the owner's).")
 @pass_ctx
 def add(ctx: Context, topic: str, owner: str, description: str, url: str, public: bool) -> None:
     """Register annotator TOPIC (a valid SQL name: filters join it as a table)."""

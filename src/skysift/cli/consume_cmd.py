@@ -58,7 +58,8 @@ def consume(ctx: Context, topic: str, group_id: str, from_beginning: bool,
                     click.echo(f"topic {topic} has no records yet (UNKNOWN_TOPIC_OR_PART); "
                                "waiting", err=True)
                     warned = True
-                elif err.code() not in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
+                elif err.code() not in (KafkaError._PARTITION_EOF,
+                                        KafkaError.UNKNOWN_TOPIC_OR_PART):
                     click.echo(f"skysift: Kafka: {err.str()}", err=True)
                 continue
             last = time.monotonic()

@@ -14,7 +14,8 @@ import click
 __all__ = ["gcn"]
 
 _settings_opt = click.option("--settings", "settings_path", type=click.Path(path_type=Path),
-                             default=None, help="Settings file (default ~/.config/skysift/gcn.yaml).")
+                             default=None,
+                             help="Settings file (default ~/.config/skysift/gcn.yaml).")
 _plugins_opt = click.option("--plugins/--no-plugins", default=None,
                             help="Run the plugins (default: the settings' plugins.enabled).")
 
@@ -98,7 +99,8 @@ def listen(ctx: click.Context, settings_path: Path | None, plugins: bool | None,
     if running["running"]:
         from skysift.errors import GcnError
 
-        raise GcnError(f"the listener is already running (pid {running['pid']})", path=str(paths.pid))
+        raise GcnError(f"the listener is already running (pid {running['pid']})",
+                       path=str(paths.pid))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     paths.pid.write_text(f"{os.getpid()}\n")

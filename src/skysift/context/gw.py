@@ -263,7 +263,8 @@ def register_notice(conn: sa.Connection, notice: Notice, *, max_contour: float,
                                              alert_time=notice.time_created, fits=notice.skymap))
         conn.execute(events.update().where(events.c.superevent_id == sid)
                      .values(map_version=version))
-        t_event = values.get("t_event", current._mapping["t_event"] if current is not None else None)
+        t_event = values.get("t_event",
+                             current._mapping["t_event"] if current is not None else None)
         new_rows: list[dict[str, Any]] = []
         if t_event is not None:
             rows = _objects_in_window(conn, t_event, active_days)

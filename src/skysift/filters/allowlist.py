@@ -116,7 +116,8 @@ def _check_node(node: exp.Expression, select: exp.Select, name: str | None,
         _function_name(node, name, extra_functions)
         return
     if not isinstance(node, ALLOWED_NODES):
-        raise FilterRejected(f"{type(node).__name__} is not allowed: '{snippet(node)}'", filter=name)
+        raise FilterRejected(f"{type(node).__name__} is not allowed: '{snippet(node)}'",
+                             filter=name)
     if isinstance(node, exp.Table) and (node.args.get("db") or node.args.get("catalog")):
         full = ".".join(p.name for p in node.parts)
         raise FilterRejected(f"table '{full}' is not allowed", filter=name)
@@ -162,9 +163,11 @@ def _reject_forbidden(node: exp.Expression, name: str | None) -> None:
     if isinstance(node, SUBQUERY_NODES):
         raise FilterRejected(f"subqueries are not allowed: '{snippet(node)}'", filter=name)
     if isinstance(node, (exp.Parameter, exp.SessionParameter, exp.Placeholder, exp.RawString)):
-        raise FilterRejected(f"variables and parameters are not allowed: '{snippet(node)}'", filter=name)
+        raise FilterRejected(f"variables and parameters are not allowed: '{snippet(node)}'",
+                             filter=name)
     if isinstance(node, (exp.HexString, exp.BitString, exp.ByteString)):
-        raise FilterRejected(f"hex and bit literals are not allowed: '{snippet(node)}'", filter=name)
+        raise FilterRejected(f"hex and bit literals are not allowed: '{snippet(node)}'",
+                             filter=name)
     if isinstance(node, exp.Window):
         raise FilterRejected(f"window functions are not allowed: '{snippet(node)}'", filter=name)
     if isinstance(node, exp.AggFunc):

@@ -32,7 +32,8 @@ from skysift.filters.validate import ValidatedFilter, validate_filter
 
 __all__ = ["SQLITE_TYPES", "BatchEngine"]
 
-SQLITE_TYPES = {"int": "INTEGER", "float": "REAL", "text": "TEXT", "bool": "INTEGER", "json": "TEXT"}
+SQLITE_TYPES = {"int": "INTEGER", "float": "REAL", "text": "TEXT", "bool": "INTEGER",
+                "json": "TEXT"}
 #: SQLite functions compiled filters may call, besides skysift's own.
 SQLITE_BUILTINS = frozenset({"abs", "coalesce", "lower", "upper", "max", "min", "like", "iif",
                              "nullif", "round", "json_extract", "json_type"})
@@ -191,7 +192,8 @@ class BatchEngine:
         for row in rows:
             if not known.issuperset(row):
                 unknown = sorted(set(row) - known)
-                raise StoreError(f"unknown column(s) {unknown} for batch table '{table}'", table=table)
+                raise StoreError(f"unknown column(s) {unknown} for batch table '{table}'",
+                                 table=table)
             value = [row.get(c) for c in columns]
             for i in json_at:
                 if value[i] is not None and not isinstance(value[i], str):
@@ -271,7 +273,8 @@ class BatchEngine:
         started = time.perf_counter()
         self._deadline = time.monotonic() + timeout_s
         try:
-            return execute_sqlite(self._conn, sql, row_cap=row_cap, filter_name=name, started=started)
+            return execute_sqlite(self._conn, sql, row_cap=row_cap, filter_name=name,
+                                  started=started)
         finally:
             self._deadline = math.inf
 

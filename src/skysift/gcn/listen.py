@@ -35,7 +35,8 @@ def handle_message(processor: AlertProcessor, raw: bytes, where: dict[str, Any],
                 state.error(f"cannot write alert: {exc}", **where)
             time.sleep(min(2**attempt, 10))
     try:
-        save_rejected(processor.settings.download_dir, raw, ["could not be written (disk error)"], where)
+        save_rejected(processor.settings.download_dir, raw,
+                      ["could not be written (disk error)"], where)
     except OSError:
         log.error("cannot even save the rejected notice (%s)", where)
     return Outcome("rejected", problems=["disk error"])
@@ -56,7 +57,8 @@ def listen(settings: GcnSettings, *, processor: AlertProcessor | None = None,
                      settings.topic)
 
         def on_assign(_consumer: Any, partitions: list[Any]) -> None:
-            log.info("listening to %s partitions %s", settings.topic, [p.partition for p in partitions])
+            log.info("listening to %s partitions %s", settings.topic,
+                     [p.partition for p in partitions])
             state.set(force=True, status="running", assigned=[p.partition for p in partitions])
 
         processor.warm_up()
@@ -81,7 +83,8 @@ def listen(settings: GcnSettings, *, processor: AlertProcessor | None = None,
                 state.error("; ".join(outcome.problems)[:500], **where)
             # count before committing: a kill in between re-reads (and re-counts) the notice
             # rather than losing it from the counters
-            state.count(outcome.status, f"{outcome.superevent_id} {outcome.alert_type} {outcome.status}")
+            state.count(outcome.status,
+                        f"{outcome.superevent_id} {outcome.alert_type} {outcome.status}")
             try:
                 consumer.commit(message=msg, asynchronous=False)
             except Exception as exc:  # KafkaException: will be re-read, and re-processing is a no-op

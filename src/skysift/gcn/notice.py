@@ -180,7 +180,8 @@ def _records(raw: bytes, where: dict[str, Any]) -> tuple[list[dict[str, Any]], s
             raise ValueError(f"{len(raw) - buf.tell()} trailing bytes")
         return [record], "avro"
     except Exception as exc:
-        raise AlertDecodeError(f"notice is neither JSON nor igwn-gwalert Avro: {exc}", **where) from exc
+        raise AlertDecodeError(f"notice is neither JSON nor igwn-gwalert Avro: {exc}",
+                               **where) from exc
 
 
 def _map_bytes(value: Any, what: str, problems: list[str]) -> bytes | None:

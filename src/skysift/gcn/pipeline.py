@@ -124,7 +124,8 @@ class AlertProcessor:
                             ev_dir.is_dir())
         results = evaluate(s.filters, ctx)
         for r in results:
-            self.log.info("%s %s filter %r: %s (%s)", sid, atype, r.name, "PASS" if r.passed else "fail",
+            self.log.info("%s %s filter %r: %s (%s)", sid, atype, r.name,
+                          "PASS" if r.passed else "fail",
                           "; ".join(r.reasons))
         if notice.is_retraction:
             kept = ev_dir.is_dir()
@@ -145,7 +146,8 @@ class AlertProcessor:
                 meta = yaml.safe_load((alert_dir / "meta.yaml").read_text())
             else:
                 status = "written"
-                meta = self._write_alert(notice, ev_dir, name, skymap, stats, levels, results, digest,
+                meta = self._write_alert(notice, ev_dir, name, skymap, stats, levels,
+                                         results, digest,
                                          problems)
             update_event_index(ev_dir, sid)
         self.log.info("%s %s: %s %s", sid, atype, status, alert_dir)
@@ -177,7 +179,8 @@ class AlertProcessor:
             if notice.combined_skymap is not None:
                 extra["external_coinc"] = self._combined(notice, staging, problems)
             extra["problems"] = list(problems)
-            meta = {"ALERT": notice.alert, "HEADER": dict(skymap.header) if skymap is not None else {},
+            meta = {"ALERT": notice.alert,
+                    "HEADER": dict(skymap.header) if skymap is not None else {},
                     "EXTRA": extra}
             # products that may fail one by one; meta.yaml notes every failure
             if skymap is not None:
@@ -222,7 +225,8 @@ class AlertProcessor:
             problems.append(str(exc))
             return {"map_file": "combined-ext.multiorder.fits", "error": str(exc)}
         return {"map_file": "combined-ext.multiorder.fits",
-                **{k: cstats[k] for k in ("area10", "area50", "area90", "central coordinate", "peak")}}
+                **{k: cstats[k] for k in ("area10", "area50", "area90",
+                                          "central coordinate", "peak")}}
 
     def _products(self, notice: Notice, skymap: Any, levels: Any, extra: dict, staging: Path,
                   problems: list[str]) -> None:
@@ -231,7 +235,8 @@ class AlertProcessor:
         s = self.settings
         steps = []
         if s.ascii_map:
-            steps.append(("skymap.csv", lambda: products.write_csv(skymap, staging / "skymap.csv", s.nside)))
+            steps.append(("skymap.csv",
+                          lambda: products.write_csv(skymap, staging / "skymap.csv", s.nside)))
         if s.moc:
             steps.append(("MOC regions", lambda: products.write_mocs(skymap, staging, levels)))
         if s.plot.convert:

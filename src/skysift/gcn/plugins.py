@@ -50,7 +50,8 @@ def _run_script(script: Path, alert_dir: Path, timeout: float, settings_path: Pa
                 log: logging.Logger) -> PluginResult:
     env = dict(os.environ, SKYSIFT_GCN_SETTINGS=str(settings_path))
     try:
-        proc = subprocess.run([sys.executable, str(script), str(alert_dir)], check=False, capture_output=True,
+        proc = subprocess.run([sys.executable, str(script), str(alert_dir)], check=False,
+                              capture_output=True,
                               text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL,
                               cwd=str(alert_dir))
     except subprocess.TimeoutExpired as exc:
@@ -63,7 +64,8 @@ def _run_script(script: Path, alert_dir: Path, timeout: float, settings_path: Pa
         log.info("plugin %s: %s", script.name, line)
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1:] or [""]
-        log.error("plugin %s exited with %d on %s: %s", script.name, proc.returncode, alert_dir, tail[0])
+        log.error("plugin %s exited with %d on %s: %s", script.name, proc.returncode,
+                  alert_dir, tail[0])
         return PluginResult(script.name, "failed", proc.stderr)
     return PluginResult(script.name, "ok", proc.stdout)
 
@@ -120,5 +122,6 @@ def run_plugins(folder: Path, alert_dir: Path, *, settings_path: Path, settings_
     results = [_run_script(s, alert_dir, timeout, settings_path, log) for s in scripts]
     plugin_log = logging.getLogger("skysift.gcn.plugin")
     for path in modules:
-        results.append(_run_inprocess(path, (plugin_log, settings_raw, list(files), meta), timeout, log))
+        results.append(_run_inprocess(path, (plugin_log, settings_raw, list(files), meta),
+                                      timeout, log))
     return results

@@ -149,7 +149,8 @@ def load_settings(path: Path | str) -> GcnSettings:
                           key="gcn-kafka.domain")
     start_at = str(gk.get("start_at") or "end")
     if start_at not in ("end", "beginning"):
-        raise ConfigError("gcn-kafka.start_at must be end or beginning", path=p, key="gcn-kafka.start_at")
+        raise ConfigError("gcn-kafka.start_at must be end or beginning", path=p,
+                          key="gcn-kafka.start_at")
     kafka = gk.get("kafka") or {}
     if not isinstance(kafka, dict):
         raise ConfigError("gcn-kafka.kafka must be a mapping of librdkafka settings", path=p,

@@ -43,7 +43,8 @@ class FlatMap:
 def nside_to_order(nside: int) -> int:
     """HEALPix order of ``nside``; raises SkymapError when nside is not a power of two."""
     if nside < 1 or nside & (nside - 1) or nside > 2**29:
-        raise SkymapError(f"nside must be a power of two between 1 and 2**29, not {nside}", nside=nside)
+        raise SkymapError(f"nside must be a power of two between 1 and 2**29, not {nside}",
+                          nside=nside)
     return int(nside).bit_length() - 1
 
 

@@ -139,7 +139,8 @@ def read_multiorder(source: bytes | str | Path, *, where: str | None = None) -> 
     except SkymapError:
         raise
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError on corrupt FITS
-        raise SkymapError(f"sky map does not decode: {type(exc).__name__}: {exc}", path=where) from exc
+        raise SkymapError(f"sky map does not decode: {type(exc).__name__}: {exc}",
+                          path=where) from exc
     return _build(cols, header, where)
 
 

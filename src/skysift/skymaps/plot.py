@@ -178,7 +178,8 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
     y = 1.0
     for label, value in opt.panel:
         if label:
-            side.text(0.0, y, label, fontsize=8, fontweight="bold", va="top", transform=side.transAxes)
+            side.text(0.0, y, label, fontsize=8, fontweight="bold", va="top",
+                      transform=side.transAxes)
             side.text(0.36, y, value, fontsize=8, va="top", transform=side.transAxes, wrap=True)
         y -= 0.045 * (1 + value.count("\n"))
 
@@ -234,8 +235,10 @@ def _zoom_inset(fig, m: MultiOrderMap, opt: PlotOptions) -> None:
     rho = np.hypot(x, y)
     c = np.arctan(rho)
     with np.errstate(invalid="ignore", divide="ignore"):
-        dec = np.arcsin(np.cos(c) * np.sin(d0) + np.where(rho > 0, y * np.sin(c) * np.cos(d0) / rho, 0))
-        ra = a0 + np.arctan2(x * np.sin(c), rho * np.cos(d0) * np.cos(c) - y * np.sin(d0) * np.sin(c))
+        dec = np.arcsin(np.cos(c) * np.sin(d0) + np.where(rho > 0,
+                                                          y * np.sin(c) * np.cos(d0) / rho, 0))
+        ra = a0 + np.arctan2(x * np.sin(c),
+                             rho * np.cos(d0) * np.cos(c) - y * np.sin(d0) * np.sin(c))
     ra_deg = np.degrees(ra) % 360.0
     dec_deg = np.degrees(dec)
     rows = rows_at(m, ra_deg.ravel(), dec_deg.ravel())

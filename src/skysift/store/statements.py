@@ -16,7 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from skysift.errors import StoreError
 from skysift.store.records import dumps_record
 
-__all__ = ["IN_CHUNK", "chunks", "in_ids", "insert_ignore", "insert_statement", "select_in", "upsert"]
+__all__ = ["IN_CHUNK", "chunks", "in_ids", "insert_ignore", "insert_statement",
+           "select_in", "upsert"]
 
 #: Ids per select: keeps single statements and their parameters of bounded size.
 IN_CHUNK = 50_000

@@ -48,7 +48,8 @@ def broker_binary() -> str:
         raise BrokerError(f"no Tansu broker binary: {exc}") from exc
 
 
-def wait_until_ready(bootstrap: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+def wait_until_ready(bootstrap: str, timeout: float = 20.0,
+                     proc: subprocess.Popen | None = None) -> None:
     """Wait until a metadata request to ``bootstrap`` succeeds."""
     from confluent_kafka.admin import AdminClient
 

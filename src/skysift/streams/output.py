@@ -45,7 +45,8 @@ def load_today_bytes(conn: sa.Connection, day: date | None = None) -> dict[str, 
     return {r.topic: int(r.bytes_produced or 0) for r in rows}
 
 
-def save_counts(conn: sa.Connection, counts: dict[str, TopicCounts], day: date | None = None) -> None:
+def save_counts(conn: sa.Connection, counts: dict[str, TopicCounts],
+                day: date | None = None) -> None:
     """Add ``counts`` to today's rows of ``topic_stats`` (create them when missing).
 
     One ``INSERT ... ON CONFLICT (topic, day) DO UPDATE`` adding to the stored counts, run for

@@ -81,7 +81,8 @@ def topic_exists(admin: Any, topic: str) -> bool:
     return t is not None and t.error is None
 
 
-def create_topic(admin: Any, settings: Settings, topic: str, *, partitions: int | None = None) -> None:
+def create_topic(admin: Any, settings: Settings, topic: str, *,
+                 partitions: int | None = None) -> None:
     """Create an output topic with the configured retention and message size (idempotent)."""
     from confluent_kafka.admin import NewTopic
 

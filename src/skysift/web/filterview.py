@@ -73,7 +73,8 @@ def today_stats(conn: sa.Connection, topic: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {"records_produced": 0, "bytes_produced": 0, "records_rejected": 0,
                            "bytes_rejected": 0, "last_record_at": None}
     if topic:
-        row = conn.execute(sa.select(ts).where(ts.c.topic == topic, ts.c.day == utc_today())).first()
+        row = conn.execute(sa.select(ts).where(ts.c.topic == topic,
+                                               ts.c.day == utc_today())).first()
         if row is not None:
             out.update({k: row._mapping[k] for k in out})
     return out

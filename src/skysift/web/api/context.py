@@ -149,7 +149,8 @@ def watchlist_update(wl_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine)
     return ApiJSONResponse(wl.as_dict())
 
 
-@router.delete("/watchlists/{wl_id}/", summary="Delete a watchlist, its cones and hits (owner only)")
+@router.delete("/watchlists/{wl_id}/",
+               summary="Delete a watchlist, its cones and hits (owner only)")
 def watchlist_delete(wl_id: ItemId, user: ApiUser, engine: Engine) -> Response:
     from skysift.context.watchlists import delete_watchlist
 

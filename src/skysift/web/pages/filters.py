@@ -132,7 +132,8 @@ async def _editor_post(request: Request, user: User, flt: Filter | None) -> Resp
         if where is None and isinstance(exc, FilterConflict):
             where = "name"
         if where is None:
-            where = locate(exc.message, parts if values["mode"] == "parts" else {"sql": values["sql"]})
+            where = locate(exc.message,
+                           parts if values["mode"] == "parts" else {"sql": values["sql"]})
         return _editor(request, flt, values, status=400, error=exc.message, error_part=where)
     except BrokerError as exc:
         log.warning("saving a filter failed: %s", exc)
