@@ -156,13 +156,15 @@ def main() -> None:
             conn.execute(text).fetchmany(1001)
         bare.append(time.perf_counter() - t0)
     cols = len(catalogue.tables["objects"])
-    print(f"objects: {N_OBJECTS} rows x {cols} columns; {N_FILTERS} filters; {matched} rows matched per batch")
+    print(f"objects: {N_OBJECTS} rows x {cols} columns; {N_FILTERS} filters; {matched} rows "
+          "matched per batch")
     print(f"validate once: {t_validate * 1e3 / N_FILTERS:.2f} ms/filter; "
           f"compile once: {t_compile * 1e3 / N_FILTERS:.2f} ms/filter")
     print(f"load batch:    {min(loads) * 1e3:.1f} ms (best of {len(loads)})")
     best = min(runs)
     print(f"run all:       {best * 1e3:.0f} ms per batch = {N_FILTERS / best:,.0f} filters/s "
-          f"({best * 1e6 / N_FILTERS:.0f} us/filter; median {sorted(runs)[len(runs) // 2] * 1e3:.0f} ms)")
+          f"({best * 1e6 / N_FILTERS:.0f} us/filter; median "
+          f"{sorted(runs)[len(runs) // 2] * 1e3:.0f} ms)")
     print(f"bare sqlite3:  {min(bare) * 1e3:.0f} ms per batch (same SQL, no deadline/dicts/wrapper)")
 
     print("alternatives, every filter over one batch of 1,000 objects (best of runs):")

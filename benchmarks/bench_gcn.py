@@ -91,8 +91,9 @@ def main() -> int:
     for label, times in results.items():
         warm = sorted(times[1:])[len(times[1:]) // 2]
         print(f"{label:<12} {times[0]:7.2f} {warm:14.2f} {TARGET_S:9.1f} {warm / TARGET_S:6.2f}")
-    print("(cold = the first alert after the listener started; the listener imports the plotting stack at start;"
-          " products: FITS, meta.yaml, skymap.csv nside 64, skymap.png, MOC 50/90 FITS+JSON, notice)")
+    print("(cold = the first alert after the listener started; the listener imports the plotting "
+          "stack at start; products: FITS, meta.yaml, skymap.csv nside 64, skymap.png, "
+          "MOC 50/90 FITS+JSON, notice)")
     _gocart(results)
     return 0
 

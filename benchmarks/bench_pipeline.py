@@ -246,7 +246,8 @@ def main() -> int:
     ap.add_argument("--database", default=None, help="store URL (default: SQLite in a temp dir)")
     ap.add_argument("--profile", action="store_true", help="cProfile the throughput worker")
     ap.add_argument("--no-pin", action="store_true",
-                    help="do not pin the worker to one core (librdkafka's threads may use the other)")
+                    help="do not pin the worker to one core "
+                         "(librdkafka's threads may use the other)")
     ap.add_argument("--cold", action="store_true",
                     help="no history in the store beforehand (first ingest: every source is new)")
     args = ap.parse_args()
@@ -335,8 +336,9 @@ def main() -> int:
             print("latency run produced no records")
             return 1
         p50, p99 = np.percentile(lat, [50, 99])
-        print(f"latency at {args.rate:.0f} alerts/s over {args.seconds:.0f} s ({len(lat)} records): "
-              f"p50 {p50:.2f} s, p99 {p99:.2f} s (target p99 <= {TARGET_P99:.0f} s: "
+        print(f"latency at {args.rate:.0f} alerts/s over {args.seconds:.0f} s "
+              f"({len(lat)} records): p50 {p50:.2f} s, p99 {p99:.2f} s "
+              f"(target p99 <= {TARGET_P99:.0f} s: "
               f"{'met' if p99 <= TARGET_P99 else 'NOT met'})")
         print(f"peak memory (RSS sampled every 0.2 s): throughput worker {peak_t} MB, "
               f"latency worker {peak_l} MB")

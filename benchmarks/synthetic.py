@@ -126,7 +126,8 @@ def filter_mix(n: int = 1000, seed: int = 2) -> list[dict]:
                     f"AND objects.decl BETWEEN {dec0:.1f} AND {dec0 + rng.uniform(2, 10):.1f}")
         elif choice == 3:  # reliable and brightening fast
             cond = (f"objects.latestR > {rng.uniform(0.99, 0.999):.4f} "
-                    f"AND objects.latest_psfFlux > {rng.uniform(2, 4):.1f} * objects.{band}_psfFluxMean")
+                    f"AND objects.latest_psfFlux > {rng.uniform(2, 4):.1f} * "
+                    f"objects.{band}_psfFluxMean")
         elif choice == 4:  # magnitude cut with the Lasair function
             cond = f"flux2mag(objects.latest_psfFlux) < {rng.uniform(18.0, 19.5):.2f}"
         else:  # new objects at high galactic latitude

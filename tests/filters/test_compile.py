@@ -21,7 +21,8 @@ def test_identifiers_are_quoted_so_camel_case_survives(catalogue, dialect):
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_hidden_key_is_last_only_when_needed(catalogue, dialect):
     hidden = compile_filter(validate_filter("SELECT ra, decl FROM objects", catalogue), dialect)
-    assert hidden.startswith('SELECT "objects"."ra", "objects"."decl", "objects"."diaObjectId" AS "__diaObjectId" FROM')
+    assert hidden.startswith('SELECT "objects"."ra", "objects"."decl", "objects"."diaObjectId" AS '
+                             '"__diaObjectId" FROM')
     selected = compile_filter(validate_filter("SELECT diaObjectId, ra FROM objects",
                                               catalogue), dialect)
     assert "__diaObjectId" not in selected
@@ -61,7 +62,8 @@ def test_compiled_text_is_cached_and_the_validated_tree_untouched(catalogue):
 
 def test_order_by_gets_the_key_as_tie_breaker(catalogue):
     vf = validate_filter("SELECT diaObjectId FROM objects ORDER BY ra DESC", catalogue)
-    assert compile_filter(vf, "sqlite").endswith('ORDER BY "objects"."ra" DESC, "objects"."diaObjectId" ASC')
+    assert compile_filter(vf, "sqlite").endswith('ORDER BY "objects"."ra" DESC, '
+                                                 '"objects"."diaObjectId" ASC')
     # PostgreSQL sorts NULLs last ascending; MySQL (and SQLite) first: made explicit.
     assert compile_filter(vf, "postgresql").endswith(
         'ORDER BY "objects"."ra" DESC NULLS LAST, "objects"."diaObjectId" ASC NULLS FIRST')
@@ -69,8 +71,8 @@ def test_order_by_gets_the_key_as_tie_breaker(catalogue):
 
 def test_postgres_gets_native_guarded_functions(catalogue):
     vf = validate_filter(
-        "SELECT diaObjectId, flux2mag(g_psfFlux) AS m, mjdnow() AS now, nPosDiaSources / nDiaSources AS f "
-        "FROM objects WHERE tns_name LIKE 'sn%'", catalogue)
+        "SELECT diaObjectId, flux2mag(g_psfFlux) AS m, mjdnow() AS now, "
+        "nPosDiaSources / nDiaSources AS f FROM objects WHERE tns_name LIKE 'sn%'", catalogue)
     text = compile_filter(vf, "postgresql")
     # the store's SQL function (migration 0004), the argument written once
     assert 'SKYSIFT_FLUX2MAG(CAST("objects"."g_psfFlux" AS DOUBLE PRECISION)) AS "m"' in text

@@ -109,25 +109,30 @@ def norm(rows: list[dict]) -> list[dict]:
 
 SAME_RESULTS = {
     "flux2mag": "SELECT diaObjectId, g_psfFlux, flux2mag(g_psfFlux) AS gmag FROM objects",
-    "division": ("SELECT diaObjectId, nPosDiaSources / nDiaSources AS frac, nPosDiaSources DIV 2 AS half, "
+    "division": ("SELECT diaObjectId, nPosDiaSources / nDiaSources AS frac, "
+                 "nPosDiaSources DIV 2 AS half, "
                  "7 / 2 AS lit, -7 DIV 2 AS neg, ra / 0 AS byzero, nDiaSources DIV 0 AS divzero "
                  "FROM objects WHERE nPosDiaSources / nDiaSources > 0.3"),
     "order_desc_nulls": "SELECT diaObjectId, g_psfFlux FROM objects ORDER BY g_psfFlux DESC",
     "order_asc_nulls": "SELECT diaObjectId, g_psfFlux AS g FROM objects ORDER BY g, ra DESC",
     "like_ignores_case": "SELECT diaObjectId, tns_name FROM objects WHERE tns_name LIKE 'sn%'",
     "maths": ("SELECT diaObjectId, SQRT(decl) AS s, LOG10(r_psfFlux) AS l, LN(decl) AS ln, "
-              "LOG(2, r_psfFlux) AS l2, POWER(decl, 0.5) AS p, POW(decl, 2) AS p2, ROUND(ra / 7, 2) AS r, "
-              "ROUND(ra) AS r0, FLOOR(decl / 4) AS f, CEIL(ra / 7) AS c, GREATEST(ra, decl, g_psfFlux) AS g, "
-              "LEAST(ra, decl) AS le, COALESCE(g_psfFlux, -1) AS co, IFNULL(tns_name, 'none') AS t, "
-              "ABS(decl) AS a, UPPER(tns_name) AS u, LOWER(tns_name) AS lo, EXP(decl) AS e FROM objects"),
+              "LOG(2, r_psfFlux) AS l2, POWER(decl, 0.5) AS p, POW(decl, 2) AS p2, "
+              "ROUND(ra / 7, 2) AS r, ROUND(ra) AS r0, FLOOR(decl / 4) AS f, CEIL(ra / 7) AS c, "
+              "GREATEST(ra, decl, g_psfFlux) AS g, LEAST(ra, decl) AS le, "
+              "COALESCE(g_psfFlux, -1) AS co, IFNULL(tns_name, 'none') AS t, "
+              "ABS(decl) AS a, UPPER(tns_name) AS u, LOWER(tns_name) AS lo, EXP(decl) AS e "
+              "FROM objects"),
     "conditions": ("SELECT diaObjectId, CASE WHEN ra > 100 THEN 'far' ELSE 'near' END AS side, "
                    "IF(tns_name IS NULL, 0, 1) AS named, ra > 100 AS far FROM objects "
-                   "WHERE nDiaSources IN (1, 3, 5) AND decl BETWEEN -25 AND 20 AND NOT latestR = 0.5"),
+                   "WHERE nDiaSources IN (1, 3, 5) AND decl BETWEEN -25 AND 20 "
+                   "AND NOT latestR = 0.5"),
     "implicit_join": ("SELECT objects.diaObjectId, sherlock_classifications.classification, "
                       "sherlock_classifications.z FROM objects, sherlock_classifications "
                       "WHERE sherlock_classifications.classification = 'SN'"),
     "left_join": ("SELECT objects.diaObjectId, s.classification FROM objects LEFT JOIN "
-                  "sherlock_classifications AS s ON objects.diaObjectId = s.diaObjectId WHERE objects.ra < 100"),
+                  "sherlock_classifications AS s ON objects.diaObjectId = s.diaObjectId WHERE "
+                  "objects.ra < 100"),
     "hidden_key": "SELECT ra, decl FROM objects WHERE decl > 0",
     "distinct": "SELECT DISTINCT objects.nDiaSources FROM objects, sherlock_classifications",
 }
@@ -247,7 +252,8 @@ def test_runtime_error_names_the_filter_and_leaves_the_connection_usable(store, 
                 store.run(bad, conn=conn)
             assert len(store.run(good, conn=conn).rows) == N
             conn.exec_driver_sql(
-                f'INSERT INTO sherlock_classifications ("diaObjectId", classification) VALUES ({BASE_ID}, \'X\')')
+                'INSERT INTO sherlock_classifications ("diaObjectId", classification) VALUES '
+                f'({BASE_ID}, \'X\')')
         assert conn.exec_driver_sql("SELECT count(*) FROM sherlock_classifications").scalar() == 1
     with pytest.raises(FilterError, match="typo"):
         batch.run(bad, timeout_s=5, row_cap=10)

@@ -150,8 +150,8 @@ def test_wrong_number_of_arguments(catalogue):
 
 def test_the_operators_and_forms_users_write(catalogue):
     vf = validate_filter(
-        "SELECT DISTINCT objects.diaObjectId, CASE WHEN ra > 180 THEN 'east' ELSE 'west' END AS side, "
-        "IF(nDiaSources > 3, 1, 0) AS many, nPosDiaSources DIV 2 AS half "
+        "SELECT DISTINCT objects.diaObjectId, CASE WHEN ra > 180 THEN 'east' ELSE 'west' END "
+        "AS side, IF(nDiaSources > 3, 1, 0) AS many, nPosDiaSources DIV 2 AS half "
         "FROM objects WHERE (ra BETWEEN 10 AND 20 OR decl IN (1, 2, 3)) AND NOT tns_name IS NULL "
         "AND tns_name NOT LIKE 'AT%' AND latestR >= 0.5 AND -glat < 30 AND ra <=> decl IS NOT TRUE "
         "AND mjdnow() - lastDiaSourceMjdTai < 10 / 2 * 1.5 + 1 - 0.5 ORDER BY ra ASC, decl DESC",
@@ -166,7 +166,8 @@ def test_table_aliases(catalogue):
 
 @pytest.mark.parametrize("sql, message", [
     ("SELECT diaObjectId FROM objects, sherlock_classifications",
-     "column 'diaObjectId' is ambiguous: write objects.diaObjectId or sherlock_classifications.diaObjectId"),
+     "column 'diaObjectId' is ambiguous: write objects.diaObjectId or "
+     "sherlock_classifications.diaObjectId"),
     ("SELECT ra FROM sherlock_classifications", "a filter must read FROM objects"),
     ("SELECT ra AS a, decl AS a FROM objects", "output column 'a' appears twice"),
     ("SELECT ra AS __diaObjectId FROM objects",

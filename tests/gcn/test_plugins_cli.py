@@ -26,14 +26,17 @@ def test_plugins_run_without_shell_with_timeout_and_failures_do_not_stop(gcn_set
     out = tmp_path / "calls.txt"
     _write(folder / "gp_record.py",
            "import sys, os\n"
-           f"open({str(out)!r}, 'a').write(repr(sys.argv[1:]) + ' ' + os.environ['SKYSIFT_GCN_SETTINGS'] + '\\n')\n")
+           f"open({str(out)!r}, 'a').write(repr(sys.argv[1:]) + ' ' + "
+           "os.environ['SKYSIFT_GCN_SETTINGS'] + '\\n')\n")
     _write(folder / "gp_broken.py", "raise SystemExit('boom')\n")
     _write(folder / "gp_slow.py", "import time; time.sleep(30)\n")
     _write(folder / "ip_inproc.py",
            "seen = []\n"
            "def plugin(log, settings, alertFiles, alertMeta):\n"
-           f"    open({str(out)!r}, 'a').write('inproc ' + alertMeta['ALERT']['superevent_id'] + ' '\n"
-           "        + str(len(alertFiles)) + ' ' + str(settings['lvk']['ascii_map']['nside']) + '\\n')\n")
+           f"    open({str(out)!r}, 'a').write('inproc ' + alertMeta['ALERT']['superevent_id']"
+           " + ' '\n"
+           "        + str(len(alertFiles)) + ' ' + str(settings['lvk']['ascii_map']['nside'])"
+           " + '\\n')\n")
     _write(folder / "ip_raises.py", "def plugin(*a):\n    raise ValueError('nope')\n")
     _write(folder / "notes.py", "raise SystemExit('not a plugin: never run')\n")
     s = gcn_settings(plugins={"enabled": True, "folder": str(folder), "timeout": 1})

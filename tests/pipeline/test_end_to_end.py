@@ -17,7 +17,8 @@ from skysift.store.database import open_store
 RUBIN = Path(__file__).resolve().parents[1] / "data" / "rubin"
 
 PLAIN_SQL = ("SELECT objects.diaObjectId, objects.ra, objects.decl, "
-             "flux2mag(objects.latest_psfFlux) AS mag FROM objects WHERE objects.latest_psfFlux > 3000")
+             "flux2mag(objects.latest_psfFlux) AS mag FROM objects "
+             "WHERE objects.latest_psfFlux > 3000")
 LITE_SQL = "SELECT objects.diaObjectId, objects.latestR FROM objects WHERE objects.latestR > 0.3"
 FULL_SQL = "SELECT objects.diaObjectId, objects.nDiaSources FROM objects WHERE objects.nDiaSources >= 1"
 

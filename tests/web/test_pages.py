@@ -104,7 +104,8 @@ def test_object_page_gives_magnitudes_sexagesimal_and_galactic_positions_and_lin
                                         text).groups())
     assert mag == pytest.approx(-2.5 * math.log10(flux * 1e-9 / 3631), abs=1e-3)
     assert mag_err == pytest.approx(2.5 / math.log(10) * err / flux, abs=1e-3)
-    links = dict(re.findall(r'<a href="([^"]+)" rel="noopener noreferrer" target="_blank">([^<]+)</a>',
+    links = dict(re.findall(r'<a href="([^"]+)" rel="noopener noreferrer" '
+                            r'target="_blank">([^<]+)</a>',
                             text.split('id="links-out"')[1].split("</p>")[0]))
     by_name = {v: html.unescape(k) for k, v in links.items()}
     assert set(by_name) == {"TNS", "SIMBAD", "NED", "Legacy Survey", "Aladin"}

@@ -209,7 +209,8 @@ def process(ctx: click.Context, files: tuple[Path, ...], settings_path: Path | N
 @gcn.command(context_settings={"ignore_unknown_options": True})
 @click.argument("args", nargs=-1, required=True)
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
-              help="Tag every row of this CSV (ra/dec columns, optional mjd) and write the columns back.")
+              help="Tag every row of this CSV (ra/dec columns, optional mjd) and write the columns "
+                   "back.")
 @click.option("--output", type=click.Path(path_type=Path), default=None,
               help="With --csv: write here instead of over the input.")
 def tag(args: tuple[str, ...], csv_path: Path | None, output: Path | None) -> None:

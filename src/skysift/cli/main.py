@@ -69,7 +69,8 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="skysift")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="Data directory (default ./skysift-data): SQLite store, embedded broker, dead letters.")
+              help="Data directory (default ./skysift-data): SQLite store, embedded broker, dead "
+                   "letters.")
 @click.option("--config", "config_file", type=click.Path(), default=None,
               help="Config file (default: skysift.toml in the data directory).")
 @click.option("--kafka", default=None, metavar="HOST:PORT",

@@ -151,7 +151,8 @@ class BatchEngine:
         self._conn.execute(f"CREATE TABLE {_quote(table)} ({', '.join(defs)})")
         if table != OBJECTS and KEY_COLUMN in columns:
             self._conn.execute(
-                f"CREATE INDEX {_quote('ix_' + table + '_' + KEY_COLUMN)} ON {_quote(table)} ({_quote(KEY_COLUMN)})")
+                f"CREATE INDEX {_quote('ix_' + table + '_' + KEY_COLUMN)} ON {_quote(table)} "
+                f"({_quote(KEY_COLUMN)})")
         verb = "INSERT OR REPLACE" if table == OBJECTS else "INSERT"
         marks = ", ".join("?" for _ in columns)
         self._inserts[table] = (f"{verb} INTO {_quote(table)} ({', '.join(map(_quote, columns))}) "

@@ -220,7 +220,8 @@ def _parse(sql: str, name: str | None) -> exp.Select:
     if isinstance(root, allowlist.SET_OPERATIONS):
         raise FilterRejected(f"{root.key.upper()} is not allowed", filter=name)
     if not isinstance(root, exp.Select):
-        raise FilterRejected(f"only SELECT statements are allowed, not '{allowlist.snippet(root, 40)}'",
+        raise FilterRejected("only SELECT statements are allowed, not "
+                             f"'{allowlist.snippet(root, 40)}'",
                              filter=name)
     return root
 

@@ -86,7 +86,8 @@ def parse_filters(raw: Any, *, path: str | None = None) -> list[FilterSpec]:
                 norm = [normalise_alert_type(t) for t in v]
                 bad = [t for t, n in zip(v, norm) if n not in ALERT_TYPES]
                 if bad:
-                    raise ConfigError(f"unknown alert type {bad[0]!r}; known: {', '.join(ALERT_TYPES)}",
+                    raise ConfigError(f"unknown alert type {bad[0]!r}; known: "
+                                      f"{', '.join(ALERT_TYPES)}",
                                       path=path, key=where)
                 v = norm
             elif canon in _NUMBER:

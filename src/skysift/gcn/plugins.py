@@ -81,7 +81,8 @@ def _load(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if not callable(getattr(module, "plugin", None)):
-        raise ImportError(f"{path.name} has no plugin(log, settings, alertFiles, alertMeta) function")
+        raise ImportError(f"{path.name} has no plugin(log, settings, alertFiles, alertMeta) "
+                          "function")
     _modules[path] = (mtime, module)
     return module
 
