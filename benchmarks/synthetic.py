@@ -2,8 +2,8 @@
 
 Every synthetic alert is a real LSSTCam alert (schema 9.0) with new ids and a new position, and a
 realistic history: 0 to 300 previous detections (log-normal, median about 30) and as many forced
-measurements, each copied from a real diaSource / made from one, at earlier times and in random bands.
-Encoded in Rubin's Kafka framing with the official schema, as the survey sends them.
+measurements, each copied from a real diaSource / made from one, at earlier times and in random
+bands. Encoded in Rubin's Kafka framing with the official schema, as the survey sends them.
 """
 
 from __future__ import annotations

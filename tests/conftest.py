@@ -1,7 +1,8 @@
 """Shared fixtures: a real Kafka broker, real SQLite and PostgreSQL stores, settings.
 
 - ``kafka_bootstrap``: one embedded Tansu broker for the whole session (a child process on a free
-  port, killed at the end). Tests use unique topic names (``unique_name``) so they never share state.
+  port, killed at the end). Tests use unique topic names (``unique_name``) so they never share
+  state.
 - ``store_url``: parametrised over ``sqlite`` (a file in tmp_path) and ``postgresql`` (a fresh
   database on 127.0.0.1:5432, dropped afterwards). PostgreSQL is skipped with a reason when the
   server is not reachable, and required when ``CI`` is set.

@@ -1,7 +1,8 @@
 """Users and their API tokens.
 
 A token is shown once, when made; the store keeps only its SHA-256 and its first 8 characters.
-Tokens look like Lasair's (40 hex characters) so the ``lasair`` client's ``?token=`` regex accepts them.
+Tokens look like Lasair's (40 hex characters) so the ``lasair`` client's ``?token=`` regex accepts
+them.
 """
 
 from __future__ import annotations

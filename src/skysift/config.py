@@ -102,7 +102,8 @@ class Settings:
     email_min_interval_s: float = 24 * 3600.0  # at most one digest (or failure notice) per this
     email_max_records: int = 10_000  # most matches one digest holds; more are counted rejected
     notify_interval_s: float = 60.0  # ingest loops check for due emails this often; 0 = never
-    filter_expiry_days: int = 180  # active filters are deactivated this long after saving; 0 = never
+    # active filters are deactivated this long after saving; 0 = never
+    filter_expiry_days: int = 180
     filter_expiry_warning_days: int = 28  # the owner is warned this long before
     # the TNS catalogue loaded by `skysift tns load` (skysift.context.tns): match radius
     tns_radius_arcsec: float = 1.5

@@ -116,7 +116,8 @@ def test_peak_flux_is_the_model_at_its_peak_in_the_brightest_band():
     brightest = max(planck, key=planck.get)
     want = model(t, WL[brightest], ref["a"], ref["temp"], ref["t0"], ref["rise"], ref["fall"])
     assert got["peak_flux"] == pytest.approx(float(want), rel=1e-4)
-    assert 9000 < got["peak_flux"] < 14_000  # about the 10,000 nJy peak in g the curve was made with
+    # about the 10,000 nJy peak in g the curve was made with
+    assert 9000 < got["peak_flux"] < 14_000
 
 
 def test_same_optimum_as_scipy_least_squares_object_by_object():

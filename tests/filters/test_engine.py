@@ -172,7 +172,8 @@ def test_values_are_what_lasair_gives(store, batch, test_catalogue):
     assert {(r["frac"], r["half"]) for r in rows} >= {(0.5, 1)}
     ordered = validate_filter(SAME_RESULTS["order_desc_nulls"], test_catalogue)
     fluxes = [r["g_psfFlux"] for r in store.run(ordered).rows]
-    assert fluxes[-6:] == [None] * 6 and fluxes[0] == 25000.0 * 30  # MySQL order: NULLs last in DESC
+    # MySQL order: NULLs last in DESC
+    assert fluxes[-6:] == [None] * 6 and fluxes[0] == 25000.0 * 30
 
 
 def test_hidden_key_and_boolean_outputs(store, test_catalogue):

@@ -4,10 +4,11 @@ The operator downloads TNS's public objects file (``tns_public_objects.csv`` or 
 from https://www.wis-tns.org/system/files/tns_public_objects/; a free TNS bot key is needed) and
 runs ``skysift tns load FILE``. The file is a date line, a header (``"objid","name_prefix",
 "name","ra","declination","redshift","typeid","type",...``) and one quoted row per object.
-Loading replaces the whole catalogue (table ``crossmatch_tns``, Lasair's name and columns), so loading a newer file refreshes it,
-and crossmatches every stored object: ``objects.tns_name`` becomes the name of the nearest TNS
-object within ``tns_radius_arcsec`` (default 1.5 arcsec), or NULL. From then on each batch's
-objects are matched in the pipeline's context stage, as watchlists are.
+Loading replaces the whole catalogue (table ``crossmatch_tns``, Lasair's name and columns), so
+loading a newer file refreshes it, and crossmatches every stored object: ``objects.tns_name``
+becomes the name of the nearest TNS object within ``tns_radius_arcsec`` (default 1.5 arcsec), or
+NULL. From then on each batch's objects are matched in the pipeline's context stage, as watchlists
+are.
 
 Bad rows (no name, a position that is not a number or off the sky) are skipped with their line
 number; the rest load.

@@ -39,8 +39,9 @@ logarithms (A, T, kr, kf) so that they stay positive; the blackbody terms are co
 object and band, not per point. Each model starts from two guesses (an early and a late t0; for
 Exp a line through ln flux); the better fit is kept. A fit still far from passing its checks
 after 10 iterations (chi2 above twice the most they accept) is abandoned, which on light curves
-that no Bazin describes (most variable stars) saves two thirds of the time. ``tests/features/test_bbb.py`` checks it against
-scipy.optimize.least_squares fitting one object at a time.
+that no Bazin describes (most variable stars) saves two thirds of the time.
+``tests/features/test_bbb.py`` checks it against scipy.optimize.least_squares fitting one object at
+a time.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Decode an igwn.gwalert notice (JSON with base64 sky maps, or Avro with raw bytes).
 
 The checks follow the igwn-gwalert-schema (1.3): what is needed to place the alert on disk
-(``superevent_id``, ``alert_type``, ``time_created``) must be valid or the notice is rejected with an
-:class:`~skysift.errors.AlertDecodeError`; every other deviation is recorded in
+(``superevent_id``, ``alert_type``, ``time_created``) must be valid or the notice is rejected with
+an :class:`~skysift.errors.AlertDecodeError`; every other deviation is recorded in
 :attr:`Notice.problems` and the notice is processed as far as it can be.
 
 JSON notices are validated against the official JSON Schema that the igwn-gwalert-schema package

@@ -32,8 +32,8 @@ def _order(m: MultiOrderMap) -> np.ndarray:
 def credible_levels(m: MultiOrderMap) -> np.ndarray:
     """The credible level of each row: the probability of all pixels at least as dense, inclusive.
 
-    This is the ``searched_prob`` of ``ligo.skymap`` (and skyTag's CUMPROB): the densest pixel's level
-    is its own probability, and levels never decrease as density decreases.
+    This is the ``searched_prob`` of ``ligo.skymap`` (and skyTag's CUMPROB): the densest pixel's
+    level is its own probability, and levels never decrease as density decreases.
 
     Examples
     --------

@@ -1,8 +1,8 @@
 """An all-sky Hammer projection of a multi-order sky map, with a side panel of event facts.
 
 The map is drawn as an image computed directly in the projected plane (each image pixel is
-inverse-projected and looked up in the multi-order map), which is fast and exact at any zoom. The 50 %
-and 90 % contours are contours of the credible-level image, so they follow the same rule as the
+inverse-projected and looked up in the multi-order map), which is fast and exact at any zoom. The
+50 % and 90 % contours are contours of the credible-level image, so they follow the same rule as the
 areas. RA increases to the left, centred on 12h; the Sun and Moon exclusion zones are small circles
 drawn from their angular-distance field, so they wrap around the edges correctly.
 """

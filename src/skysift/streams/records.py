@@ -1,9 +1,10 @@
 """The JSON records a filter produces: plain, lite and full (Lasair's formats, exactly).
 
 - plain: the selected columns, plus ``"UTC": "YYYY-MM-DD HH:MM:SS"`` (when the record was produced);
-- lite: plain plus ``"alert": {"diaSourcesList": [...5 fields...], "diaForcedSourcesList": [...4...]}``;
-- full: plain plus ``"alert": {"diaObject": {...}, "diaSourcesList": [...], "diaForcedSourcesList": [...]}``
-  with every field of the alert except the cutout images.
+- lite: plain plus ``"alert": {"diaSourcesList": [...5 fields...], "diaForcedSourcesList":
+  [...4...]}``;
+- full: plain plus ``"alert": {"diaObject": {...}, "diaSourcesList": [...], "diaForcedSourcesList":
+  [...]}`` with every field of the alert except the cutout images.
 
 64-bit ids are written as exact JSON integers. NaN and infinities (which JSON cannot carry) become
 ``null``. Why a record was produced (``alert``, ``reset``...) travels in the Kafka headers, so the
