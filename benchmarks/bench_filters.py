@@ -165,7 +165,9 @@ def main() -> None:
     print(f"run all:       {best * 1e3:.0f} ms per batch = {N_FILTERS / best:,.0f} filters/s "
           f"({best * 1e6 / N_FILTERS:.0f} us/filter; median "
           f"{sorted(runs)[len(runs) // 2] * 1e3:.0f} ms)")
-    print(f"bare sqlite3:  {min(bare) * 1e3:.0f} ms per batch (same SQL, no deadline/dicts/wrapper)")
+    print(
+        f"bare sqlite3:  {min(bare) * 1e3:.0f} ms per batch (same SQL, no deadline/dicts/wrapper)"
+    )
 
     print("alternatives, every filter over one batch of 1,000 objects (best of runs):")
     wide_s, wide_n = best, matched

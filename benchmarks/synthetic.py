@@ -62,10 +62,17 @@ def make_night(n: int, seed: int = 1, first: int = 0) -> Iterator[tuple[dict, in
         ra = float(rng.uniform(0, 360))
         dec = float(np.degrees(np.arcsin(rng.uniform(-1, 0.5))))
         t_now = 61000.0 + i * 1e-5
-        src = dict(rec["diaSource"], diaSourceId=oid, diaObjectId=oid, ra=ra, dec=dec,
-                   midpointMjdTai=t_now, band=BANDS[int(rng.integers(6))],
-                   psfFlux=float(rng.lognormal(np.log(3000), 1.0)) * (1 if rng.random() > .1 else -1),
-                   reliability=float(rng.random()))
+        src = dict(
+            rec["diaSource"],
+            diaSourceId=oid,
+            diaObjectId=oid,
+            ra=ra,
+            dec=dec,
+            midpointMjdTai=t_now,
+            band=BANDS[int(rng.integers(6))],
+            psfFlux=float(rng.lognormal(np.log(3000), 1.0)) * (1 if rng.random() > 0.1 else -1),
+            reliability=float(rng.random()),
+        )
         prv = []
         for k in range(int(lengths[i])):
             tmpl = pyrng.choice(sources)
@@ -133,7 +140,12 @@ def filter_mix(n: int = 1000, seed: int = 2) -> list[dict]:
         else:  # new objects at high galactic latitude
             cond = (f"objects.nDiaSources <= {rng.randint(1, 3)} "
                     f"AND abs(objects.glat) > {rng.uniform(40, 80):.0f}")
-        out.append({"name": f"bench{i:04d}", "output": output,
-                    "sql": "SELECT objects.diaObjectId, objects.ra, objects.decl, "
-                           "objects.latest_psfFlux, objects.nDiaSources FROM objects WHERE " + cond})
+        out.append(
+            {
+                "name": f"bench{i:04d}",
+                "output": output,
+                "sql": "SELECT objects.diaObjectId, objects.ra, objects.decl, "
+                "objects.latest_psfFlux, objects.nDiaSources FROM objects WHERE " + cond,
+            }
+        )
     return out

@@ -157,7 +157,9 @@ def _item_fields(version: tuple[int, int], field: str) -> list[str]:
             named[t["name"]] = t
         if f["name"] == field:
             items = t["items"]
-            return [x["name"] for x in (named[items] if isinstance(items, str) else items)["fields"]]
+            return [
+                x["name"] for x in (named[items] if isinstance(items, str) else items)["fields"]
+            ]
     return []
 
 

@@ -113,11 +113,15 @@ def test_crossmatch_of_stored_objects_finds_what_the_pipeline_found(ctx_world):
     from skysift.context.watchlists import hits_of
 
     with world.engine.connect() as conn:
-        before = sorted((h["diaObjectId"], h["cone_id"], h["arcsec"]) for h in hits_of(conn, private.id))
+        before = sorted(
+            (h["diaObjectId"], h["cone_id"], h["arcsec"]) for h in hits_of(conn, private.id)
+        )
     assert len(before) == 3
     assert crossmatch_stored(world.engine, private.id, Viewer.of(alice), progress=False) == 3
     with world.engine.connect() as conn:
-        after = sorted((h["diaObjectId"], h["cone_id"], h["arcsec"]) for h in hits_of(conn, private.id))
+        after = sorted(
+            (h["diaObjectId"], h["cone_id"], h["arcsec"]) for h in hits_of(conn, private.id)
+        )
     assert after == before
 
 

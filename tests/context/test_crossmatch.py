@@ -53,7 +53,9 @@ def test_separation_matches_astropy_at_tiny_and_antipodal_separations():
     ra2 = np.array([10.0 + 1e-7, 190.0, 180.0, 303.4])
     dec2 = np.array([20.0, -20.0, 0.0, -89.9999])
     ours = separation_arcsec(ra1, dec1, ra2, dec2)
-    theirs = SkyCoord(ra1 * u.deg, dec1 * u.deg).separation(SkyCoord(ra2 * u.deg, dec2 * u.deg)).arcsec
+    theirs = (
+        SkyCoord(ra1 * u.deg, dec1 * u.deg).separation(SkyCoord(ra2 * u.deg, dec2 * u.deg)).arcsec
+    )
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
 
 

@@ -143,7 +143,9 @@ def test_load_names_stored_objects_and_a_newer_file_refreshes_them(ctx_world, tm
     # the topic: the two named objects it was seeded with, then the new one
     records = [json.loads(m.value()) for m in topic_reader(flt.topic, expect=3)]
     assert sorted(r["tns_name"] for r in records) == ["2026bbb", "2026ccc", "2026ccc"]
-    got = [(r["diaObjectId"], r["tns_name"]) for r in records if r["diaObjectId"] == again.diaObjectId]
+    got = [
+        (r["diaObjectId"], r["tns_name"]) for r in records if r["diaObjectId"] == again.diaObjectId
+    ]
     assert got == [(again.diaObjectId, "2026ccc")]
     assert _names(world)[again.diaObjectId] == "2026ccc"
 
@@ -157,6 +159,9 @@ def test_a_file_with_no_usable_row_leaves_the_catalogue_alone(ctx_world, tmp_pat
         main(["--data-dir", str(world.settings.data_dir), "--database",
               world.settings.database_url, "tns", "load", str(bad)])
     assert exc.value.code != 0
-    assert "no usable TNS rows (1 skipped); the catalogue was left as it was" in capsys.readouterr().err
+    assert (
+        "no usable TNS rows (1 skipped); the catalogue was left as it was"
+        in capsys.readouterr().err
+    )
     with world.engine.connect() as conn:
         assert list(conn.execute(sa.select(crossmatch_tns.c.tns_name)).scalars()) == ["2026zzz"]

@@ -37,7 +37,9 @@ def ref_good(sources):
 
 
 def _detections(sources):
-    det = [s for s in sources if s.get("psfFlux") is not None and s.get("midpointMjdTai") is not None]
+    det = [
+        s for s in sources if s.get("psfFlux") is not None and s.get("midpointMjdTai") is not None
+    ]
     return sorted(det, key=lambda s: (s["midpointMjdTai"], s["diaSourceId"]))
 
 

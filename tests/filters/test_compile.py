@@ -12,7 +12,9 @@ DIALECTS = ("sqlite", "postgresql")
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_identifiers_are_quoted_so_camel_case_survives(catalogue, dialect):
-    vf = validate_filter("SELECT diaObjectId, g_psfFlux FROM objects WHERE nDiaSources > 1", catalogue)
+    vf = validate_filter(
+        "SELECT diaObjectId, g_psfFlux FROM objects WHERE nDiaSources > 1", catalogue
+    )
     text = compile_filter(vf, dialect)
     assert text.startswith('SELECT "objects"."diaObjectId", "objects"."g_psfFlux" FROM "objects"')
     assert '"objects"."nDiaSources" > 1' in text
@@ -77,7 +79,10 @@ def test_postgres_gets_native_guarded_functions(catalogue):
     # the store's SQL function (migration 0004), the argument written once
     assert 'SKYSIFT_FLUX2MAG(CAST("objects"."g_psfFlux" AS DOUBLE PRECISION)) AS "m"' in text
     assert "EXTRACT(EPOCH FROM CURRENT_TIMESTAMP)" in text and "/ 86400.0 + 40587" in text
-    assert 'CAST("objects"."nPosDiaSources" AS DOUBLE PRECISION) / NULLIF("objects"."nDiaSources", 0)' in text
+    assert (
+        'CAST("objects"."nPosDiaSources" AS DOUBLE PRECISION) / NULLIF("objects"."nDiaSources", 0)'
+        in text
+    )
     assert "ILIKE 'sn%'" in text
 
 

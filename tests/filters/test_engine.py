@@ -104,7 +104,10 @@ def batch(test_catalogue):
 
 def norm(rows: list[dict]) -> list[dict]:
     """Floats to 12 significant digits (PostgreSQL's log and Python's may differ in the last bit)."""
-    return [{k: float(f"{v:.12g}") if isinstance(v, float) else v for k, v in row.items()} for row in rows]
+    return [
+        {k: float(f"{v:.12g}") if isinstance(v, float) else v for k, v in row.items()}
+        for row in rows
+    ]
 
 
 SAME_RESULTS = {
@@ -194,7 +197,9 @@ def test_row_cap_truncation_restrict_ids_and_limit(store, batch, test_catalogue)
     vf = validate_filter("SELECT diaObjectId FROM objects ORDER BY latestR DESC",
                          test_catalogue, name="cap")
     capped = store.run(vf, row_cap=5)
-    assert capped.truncated and [r["diaObjectId"] for r in capped.rows] == [BASE_ID + i for i in range(29, 24, -1)]
+    assert capped.truncated and [r["diaObjectId"] for r in capped.rows] == [
+        BASE_ID + i for i in range(29, 24, -1)
+    ]
     assert batch.run(vf, timeout_s=5, row_cap=5).rows == capped.rows
     assert not store.run(vf, row_cap=N).truncated
     assert store.run(vf, row_cap=0).rows == [] and store.run(vf, row_cap=0).truncated
@@ -236,7 +241,9 @@ def test_cpu_bound_filter_is_stopped_at_the_deadline_with_default_checks(test_ca
     engine.close()
 
 
-def test_runtime_error_names_the_filter_and_leaves_the_connection_usable(store, batch, test_catalogue):
+def test_runtime_error_names_the_filter_and_leaves_the_connection_usable(
+    store, batch, test_catalogue
+):
     bad = validate_filter("SELECT diaObjectId, flux2mag(tns_name) AS m FROM objects",
                           test_catalogue, name="typo")
     good = validate_filter("SELECT diaObjectId FROM objects", test_catalogue, name="good")
@@ -295,7 +302,9 @@ def test_batch_engine_load_clear_and_text_filters(batch, test_catalogue):
     with pytest.raises(FilterRejected):
         batch.run("DELETE FROM objects", timeout_s=5, row_cap=10)
     batch.load("objects", [{"diaObjectId": 1, "ra": 1.0}, {"diaObjectId": 1, "ra": 2.0}])
-    assert batch.run("SELECT ra FROM objects", timeout_s=5, row_cap=10).rows == [{"ra": 2.0, "__diaObjectId": 1}]
+    assert batch.run("SELECT ra FROM objects", timeout_s=5, row_cap=10).rows == [
+        {"ra": 2.0, "__diaObjectId": 1}
+    ]
     batch.clear()
     assert batch.run("SELECT ra FROM objects", timeout_s=5, row_cap=10).rows == []
     with pytest.raises(Exception, match="unknown column"):
@@ -311,7 +320,9 @@ def test_narrow_batch_table_gives_the_same_rows(batch, test_catalogue):
     """keep_columns holds only the objects columns the filters read: every SAME_RESULTS filter
     gives exactly the rows of the full-width table, the filter's objects_columns are what it
     reads, and a filter reading a column left out is refused naming the filter and the column."""
-    vfs = {name: validate_filter(sql, test_catalogue, name=name) for name, sql in SAME_RESULTS.items()}
+    vfs = {
+        name: validate_filter(sql, test_catalogue, name=name) for name, sql in SAME_RESULTS.items()
+    }
     wide = {name: batch.run(vf, timeout_s=5, row_cap=1000).rows for name, vf in vfs.items()}
     assert vfs["hidden_key"].objects_columns == {"diaObjectId", "ra", "decl"}
     assert vfs["order_asc_nulls"].objects_columns == {"diaObjectId", "g_psfFlux", "ra"}

@@ -24,7 +24,9 @@ def test_simple_filter_knows_columns_tables_and_key(catalogue):
 
 
 def test_bare_columns_are_qualified_with_the_catalogue_spelling(catalogue):
-    vf = validate_filter("SELECT DIAOBJECTID, g_psfflux FROM objects WHERE ndiasources > 1", catalogue)
+    vf = validate_filter(
+        "SELECT DIAOBJECTID, g_psfflux FROM objects WHERE ndiasources > 1", catalogue
+    )
     assert vf.columns == ("diaObjectId", "g_psfFlux")
     text = vf.canonical_sql()
     assert "`objects`.`nDiaSources` > 1" in text
@@ -69,20 +71,26 @@ def test_star_with_several_tables_is_rejected(catalogue):
 
 
 def test_double_quoted_text_is_a_string_and_backticks_are_names(catalogue):
-    vf = validate_filter('SELECT `diaObjectId` FROM `objects` WHERE `tns_name` = "SN 2026abc"', catalogue)
+    vf = validate_filter(
+        'SELECT `diaObjectId` FROM `objects` WHERE `tns_name` = "SN 2026abc"', catalogue
+    )
     literal = vf.ast.find(exp.Literal)
     assert literal.is_string and literal.this == "SN 2026abc"
 
 
 def test_comments_are_accepted_and_removed(catalogue):
     vf = validate_filter(
-        "SELECT diaObjectId -- the key\nFROM objects /* all of them */ WHERE ra > 1 # hash\n", catalogue)
+        "SELECT diaObjectId -- the key\nFROM objects /* all of them */ WHERE ra > 1 # hash\n",
+        catalogue,
+    )
     assert all(not node.comments for node in vf.ast.walk())
     assert "key" not in vf.canonical_sql() and "/*" not in vf.canonical_sql()
 
 
 def test_one_trailing_semicolon_is_fine(catalogue):
-    assert validate_filter("SELECT diaObjectId FROM objects;", catalogue).columns == ("diaObjectId",)
+    assert validate_filter("SELECT diaObjectId FROM objects;", catalogue).columns == (
+        "diaObjectId",
+    )
 
 
 def test_comma_tables_with_diaobjectid_are_joined_on_it(catalogue):
@@ -95,7 +103,9 @@ def test_comma_tables_with_diaobjectid_are_joined_on_it(catalogue):
 
 
 def test_join_without_on_is_a_comma(catalogue):
-    vf = validate_filter("SELECT objects.diaObjectId FROM objects JOIN sherlock_classifications", catalogue)
+    vf = validate_filter(
+        "SELECT objects.diaObjectId FROM objects JOIN sherlock_classifications", catalogue
+    )
     assert vf.canonical_sql().endswith(
         "WHERE `objects`.`diaObjectId` = `sherlock_classifications`.`diaObjectId`")
 
@@ -113,9 +123,14 @@ def test_explicit_join_and_keyless_tables_are_not_joined_for_you(catalogue):
 
 def test_order_by_alias_and_position_become_the_expression(catalogue):
     vf = validate_filter(
-        "SELECT diaObjectId, flux2mag(g_psfFlux) AS gmag FROM objects ORDER BY gmag DESC, 1", catalogue)
+        "SELECT diaObjectId, flux2mag(g_psfFlux) AS gmag FROM objects ORDER BY gmag DESC, 1",
+        catalogue,
+    )
     order = vf.ast.args["order"].expressions
-    assert order[0].this.sql(dialect="mysql") == "FLUX2MAG(`objects`.`g_psfFlux`)" and order[0].args["desc"]
+    assert (
+        order[0].this.sql(dialect="mysql") == "FLUX2MAG(`objects`.`g_psfFlux`)"
+        and order[0].args["desc"]
+    )
     assert order[1].this.sql(dialect="mysql") == "`objects`.`diaObjectId`"
 
 
@@ -215,7 +230,9 @@ def test_empty_filters(catalogue, sql):
 
 def test_too_long_or_too_deep(catalogue):
     with pytest.raises(FilterRejected, match="longer than"):
-        validate_filter("SELECT diaObjectId FROM objects WHERE " + " OR ".join(["ra > 1"] * 5000), catalogue)
+        validate_filter(
+            "SELECT diaObjectId FROM objects WHERE " + " OR ".join(["ra > 1"] * 5000), catalogue
+        )
     deep = "SELECT diaObjectId FROM objects WHERE " + "(" * 3000 + "ra > 1" + ")" * 3000
     with pytest.raises(FilterRejected, match="too deeply nested"):
         validate_filter(deep, catalogue)

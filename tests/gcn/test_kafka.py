@@ -72,7 +72,12 @@ def variants(notice_json):
 
 
 def alert_dir(settings, i: int) -> Path:
-    return settings.download_dir / "mockevents" / "MS181101ab" / f"20181101T23{i // 60:02d}{i % 60:02d}_update"
+    return (
+        settings.download_dir
+        / "mockevents"
+        / "MS181101ab"
+        / f"20181101T23{i // 60:02d}{i % 60:02d}_update"
+    )
 
 
 @pytest.fixture
@@ -97,8 +102,9 @@ def _run(settings, state_path):
     return stop, thread, state
 
 
-def test_first_connection_starts_at_the_end_and_a_restart_loses_nothing(kafka_settings, kafka_bootstrap,
-                                                                       variants, tmp_path):
+def test_first_connection_starts_at_the_end_and_a_restart_loses_nothing(
+    kafka_settings, kafka_bootstrap, variants, tmp_path
+):
     s = kafka_settings()
     produce(kafka_bootstrap, s.topic, [variants(0)])  # before the first connection: not wanted
     stop, thread, state = _run(s, tmp_path / "state.json")
@@ -127,8 +133,9 @@ def test_first_connection_starts_at_the_end_and_a_restart_loses_nothing(kafka_se
     assert index["n_alerts"] == 4
 
 
-def test_echo_reads_every_partition_from_days_ago_and_survives_bad_messages(kafka_settings,
-                                                                           kafka_bootstrap, variants):
+def test_echo_reads_every_partition_from_days_ago_and_survives_bad_messages(
+    kafka_settings, kafka_bootstrap, variants
+):
     s = kafka_settings(partitions=2)
     old = int((time.time() - 5 * 86400) * 1000)
     produce(kafka_bootstrap, s.topic, [variants(10)], partition=0, timestamp_ms=old)

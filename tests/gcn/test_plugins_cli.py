@@ -21,7 +21,9 @@ def _write(path, text):
     return path
 
 
-def test_plugins_run_without_shell_with_timeout_and_failures_do_not_stop(gcn_settings, lvk_dir, tmp_path):
+def test_plugins_run_without_shell_with_timeout_and_failures_do_not_stop(
+    gcn_settings, lvk_dir, tmp_path
+):
     folder = tmp_path / "plugins"
     out = tmp_path / "calls.txt"
     _write(folder / "gp_record.py",
@@ -65,7 +67,10 @@ def test_template_plugin_runs_standalone_like_gocart(gcn_settings, lvk_dir, tmp_
     done = subprocess.run([sys.executable, str(script), str(d)], check=False, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == "Here are the alert files generated from INITIAL alert of event S230518h:"
+    assert (
+        done.stdout.splitlines()[0]
+        == "Here are the alert files generated from INITIAL alert of event S230518h:"
+    )
     assert "bilby.multiorder.fits" in done.stdout and "skymap.csv" in done.stdout
 
 
@@ -87,7 +92,9 @@ def test_cli_init_and_process_json_and_bad_files(tmp_path, lvk_dir, capsys, capl
     assert ex.value.code == 1  # one rejected file
     out = capsys.readouterr()
     assert "process: rejected 1, written 2" in out.out
-    assert any("not valid JSON" in r.message and f"path={bad}" in r.getMessage() for r in caplog.records)
+    assert any(
+        "not valid JSON" in r.message and f"path={bad}" in r.getMessage() for r in caplog.records
+    )
     ev = tmp_path / "ev" / "mockevents" / "MS230425k"
     assert (ev / "20230425T105653_preliminary" / "skymap.png").exists()
     assert (ev / "RETRACTED").exists()
@@ -157,5 +164,7 @@ def test_process_reads_tarballs_and_bare_maps_and_names_what_is_not_a_notice(
     meta = yaml.safe_load((bare / "meta.yaml").read_text())
     assert meta["ALERT"]["superevent_id"] == "MS220722v"
     assert meta["EXTRA"]["area90"] == pytest.approx(1262, rel=0.01)  # the data README: ~1262 deg2
-    assert any(f"{text} is not a notice: it is text starting 'hello: not a notice'" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        f"{text} is not a notice: it is text starting 'hello: not a notice'" in r.getMessage()
+        for r in caplog.records
+    )

@@ -114,4 +114,6 @@ def test_retraction_skips_event_criteria_and_missing_area_fails_area_filter():
     assert evaluate(spec, FilterContext("RETRACTION", None))[0].passed
     area = parse_filters([{"name": "a", "area90_upper": 100}])
     r = evaluate(area, FilterContext("INITIAL", {"group": "CBC"}, area90=None))[0]
-    assert (not r.passed and "no sky map area" in r.reasons[-1]) or "no sky map area" in " ".join(r.reasons)
+    assert (not r.passed and "no sky map area" in r.reasons[-1]) or "no sky map area" in " ".join(
+        r.reasons
+    )

@@ -187,7 +187,9 @@ def _tls_server(tmp_path, *, implicit: bool):
     server_ctx.load_cert_chain(cert, key)
 
     def check(server, session, envelope, mechanism, auth_data):
-        return AuthResult(success=auth_data.login == b"skysift" and auth_data.password == b"pw-tls-1")
+        return AuthResult(
+            success=auth_data.login == b"skysift" and auth_data.password == b"pw-tls-1"
+        )
 
     inbox, port = Inbox(), free_port()
     # aiosmtpd only counts STARTTLS for auth_require_tls: a connection that is TLS from the first

@@ -20,7 +20,9 @@ PLAIN_SQL = ("SELECT objects.diaObjectId, objects.ra, objects.decl, "
              "flux2mag(objects.latest_psfFlux) AS mag FROM objects "
              "WHERE objects.latest_psfFlux > 3000")
 LITE_SQL = "SELECT objects.diaObjectId, objects.latestR FROM objects WHERE objects.latestR > 0.3"
-FULL_SQL = "SELECT objects.diaObjectId, objects.nDiaSources FROM objects WHERE objects.nDiaSources >= 1"
+FULL_SQL = (
+    "SELECT objects.diaObjectId, objects.nDiaSources FROM objects WHERE objects.nDiaSources >= 1"
+)
 
 
 def decoded():
@@ -68,7 +70,9 @@ def test_alerts_flow_into_plain_lite_full_topics(world, topic_reader):
         assert list(rec) == ["diaObjectId", "ra", "decl", "mag", "UTC"]
         assert rec["diaObjectId"] == int(m.key())  # exact 64-bit int
         a = by_obj[rec["diaObjectId"]]
-        assert rec["mag"] == pytest.approx(-2.5 * __import__("math").log10(a.diaSource["psfFlux"]) + 31.4)
+        assert rec["mag"] == pytest.approx(
+            -2.5 * __import__("math").log10(a.diaSource["psfFlux"]) + 31.4
+        )
         assert dict(m.headers())["reason"] == b"alert"
         assert int(dict(m.headers())["diaSourceId"]) == a.diaSourceId
 

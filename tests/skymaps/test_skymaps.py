@@ -77,7 +77,9 @@ def test_flattened_distances_keep_the_distance_mean(maps, nside):
     assert flat.prob[~np.isfinite(mean)].sum() <= lost_in_map + 1e-12
     used = np.isfinite(mean)
     assert used.sum() > 0.95 * flat.npix  # gocart: 768 of 49152 at nside 64
-    assert np.sum(flat.prob[used] * mean[used]) / flat.prob[used].sum() == pytest.approx(39.770, abs=0.02)
+    assert np.sum(flat.prob[used] * mean[used]) / flat.prob[used].sum() == pytest.approx(
+        39.770, abs=0.02
+    )
 
 
 def test_split_pixels_inherit_their_parents_distance(maps):
@@ -100,7 +102,12 @@ def test_distance_moments_round_trip():
     assert back_norm == pytest.approx(norm, rel=1e-5)
     # the normalisation really normalises r^2 N(r; mu, sigma) on r >= 0
     r = np.linspace(0, 2000, 400001)
-    pdf = norm[0] * r**2 * np.exp(-0.5 * ((r - mu[0]) / sigma[0]) ** 2) / (sigma[0] * np.sqrt(2 * np.pi))
+    pdf = (
+        norm[0]
+        * r**2
+        * np.exp(-0.5 * ((r - mu[0]) / sigma[0]) ** 2)
+        / (sigma[0] * np.sqrt(2 * np.pi))
+    )
     assert np.trapezoid(pdf, r) == pytest.approx(1.0, rel=1e-6)
     assert np.trapezoid(r * pdf, r) == pytest.approx(mean[0], rel=1e-6)
 

@@ -10,7 +10,9 @@ from skysift.accounts import add_user, user_for_token
 from skysift.store.schema import users
 
 
-def test_signup_shows_id_and_a_working_token_then_logout_and_login(browser, web_engine, unique_name):
+def test_signup_shows_id_and_a_working_token_then_logout_and_login(
+    browser, web_engine, unique_name
+):
     b = browser()
     name = unique_name("ann").replace("-", "_")
     page = b.signup(name, "correct horse battery").text

@@ -31,7 +31,9 @@ def add(ctx: Context, topic: str, owner: str, description: str, url: str, public
     with store(ctx.settings).begin() as conn:
         a = add_annotator(conn, topic, get_user(conn, owner).id, description=description,
                           url=url, public=public)
-    click.echo(f"annotator {a.topic} owned by {a.user_name} ({'public' if a.public else 'private'})")
+    click.echo(
+        f"annotator {a.topic} owned by {a.user_name} ({'public' if a.public else 'private'})"
+    )
 
 
 @annotator.command("set")

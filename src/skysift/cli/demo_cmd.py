@@ -60,7 +60,9 @@ def demo_notice(first_mjd_tai: float) -> bytes:
     from skysift.skymaps.mock import gaussian_skymap, mock_notice
 
     ev = DEMO_EVENT
-    when = Time(first_mjd_tai - ev["days_before"], format="mjd", scale="tai").utc.to_datetime(timezone=UTC)
+    when = Time(first_mjd_tai - ev["days_before"], format="mjd", scale="tai").utc.to_datetime(
+        timezone=UTC
+    )
     skymap = gaussian_skymap(ev["ra"], ev["dec"], ev["sigma_deg"], distance_mpc=(40.0, 8.0),
                              object_name=ev["superevent_id"])
     return mock_notice(ev["superevent_id"], when, skymap, alert_type="PRELIMINARY",
@@ -144,9 +146,14 @@ def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) 
     bootstrap = bootstrap_servers(settings)
     engine = store(settings)
     click.echo(f"store: {settings.redacted()['database'] or settings.database_url}")
-    click.echo("emails (digests of email filters): "
-               + (f"SMTP {settings.smtp_host}" if settings.smtp_host
-                  else f"no SMTP configured, written as .eml files into {settings.maildir / 'new'}"))
+    click.echo(
+        "emails (digests of email filters): "
+        + (
+            f"SMTP {settings.smtp_host}"
+            if settings.smtp_host
+            else f"no SMTP configured, written as .eml files into {settings.maildir / 'new'}"
+        )
+    )
     user, token, flts = _ensure_filters(engine, settings)
     click.echo(f"demo user: {user.name} (id {user.id})"
                + (f", API token {token}" if token else

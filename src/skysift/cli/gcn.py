@@ -23,7 +23,9 @@ _plugins_opt = click.option("--plugins/--no-plugins", default=None,
 def _path(ctx: click.Context, given: Path | None) -> Path:
     from skysift.gcn.settings import DEFAULT_SETTINGS_PATH
 
-    chosen = given or ctx.find_root().meta.get("gcn_settings") or os.environ.get("SKYSIFT_GCN_SETTINGS")
+    chosen = (
+        given or ctx.find_root().meta.get("gcn_settings") or os.environ.get("SKYSIFT_GCN_SETTINGS")
+    )
     return Path(chosen or DEFAULT_SETTINGS_PATH).expanduser()
 
 
@@ -141,7 +143,9 @@ def status(ctx: click.Context, settings_path: Path | None) -> None:
         import time
 
         where = " ".join(f"{k}={v}" for k, v in err.items() if k not in ("time", "message"))
-        click.echo(f"last error: {_age(time.time() - err['time'])}: {err['message']} {where}".rstrip())
+        click.echo(
+            f"last error: {_age(time.time() - err['time'])}: {err['message']} {where}".rstrip()
+        )
     else:
         click.echo("last error: none")
     click.echo(f"log: {st['log']}")
@@ -185,7 +189,9 @@ def echo(ctx: click.Context, days: float, settings_path: Path | None, plugins: b
 
     settings = _load(ctx, settings_path)
     counts = run(settings, days, processor=AlertProcessor(settings, plugins=plugins))
-    click.echo("echo: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no messages"))
+    click.echo(
+        "echo: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no messages")
+    )
 
 
 @gcn.command()

@@ -81,7 +81,9 @@ def check_clauses(select: exp.Select, name: str | None) -> None:
         raise FilterRejected("DISTINCT ON is not allowed", filter=name)
 
 
-def bottom_up(node: exp.Expression, fn: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+def bottom_up(
+    node: exp.Expression, fn: Callable[[exp.Expression], exp.Expression]
+) -> exp.Expression:
     """Apply ``fn`` to every node, children first, replacing each by what ``fn`` returns."""
     for child in list(node.iter_expressions()):
         new = bottom_up(child, fn)
@@ -210,6 +212,8 @@ def _function_args(node: exp.Func, name: str | None) -> list[exp.Expression]:
         elif isinstance(value, exp.Expression):
             args.append(value)
     for key, value in node.args.items():
-        if key not in ("this", "expression", "decimals", "expressions") and _holds_expression(value):
+        if key not in ("this", "expression", "decimals", "expressions") and _holds_expression(
+            value
+        ):
             raise FilterRejected(f"this form of '{snippet(node)}' is not allowed", filter=name)
     return args

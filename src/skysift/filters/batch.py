@@ -146,7 +146,11 @@ class BatchEngine:
         for column in columns:
             kind = SQLITE_TYPES[types[column] if types is not None
                                 else self.catalogue.type_of(table, column)]
-            pk = " PRIMARY KEY" if (table == OBJECTS and column == KEY_COLUMN and kind == "INTEGER") else ""
+            pk = (
+                " PRIMARY KEY"
+                if (table == OBJECTS and column == KEY_COLUMN and kind == "INTEGER")
+                else ""
+            )
             defs.append(f"{_quote(column)} {kind}{pk}")
         self._conn.execute(f"CREATE TABLE {_quote(table)} ({', '.join(defs)})")
         if table != OBJECTS and KEY_COLUMN in columns:

@@ -167,7 +167,9 @@ def _run_postgres(
         else:
             connection.exec_driver_sql("SET TRANSACTION READ ONLY")
         connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
-        result = connection.exec_driver_sql(sql, execution_options={"yield_per": row_cap + 1, "no_parameters": True})
+        result = connection.exec_driver_sql(
+            sql, execution_options={"yield_per": row_cap + 1, "no_parameters": True}
+        )
         try:
             names = list(result.keys())
             rows = result.fetchmany(row_cap + 1)

@@ -171,7 +171,9 @@ def list_filters(conn: sa.Connection, user: User | None = None) -> list[Filter]:
     return [_to_filter(r) for r in conn.execute(q)]
 
 
-def active_filters(conn: sa.Connection, triggers: tuple[str, ...] = ("alert", "both")) -> list[Filter]:
+def active_filters(
+    conn: sa.Connection, triggers: tuple[str, ...] = ("alert", "both")
+) -> list[Filter]:
     """Filters that run on each batch of arriving alerts."""
     from skysift.store.schema import filters
 

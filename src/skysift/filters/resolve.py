@@ -74,7 +74,9 @@ def read_scope(select: exp.Select, catalogue: Catalogue, name: str | None) -> li
     return refs
 
 
-def _table_ref(node: exp.Expression, catalogue: Catalogue, name: str | None, *, implicit: bool) -> TableRef:
+def _table_ref(
+    node: exp.Expression, catalogue: Catalogue, name: str | None, *, implicit: bool
+) -> TableRef:
     if not isinstance(node, exp.Table):
         raise FilterRejected(f"only tables may follow FROM/JOIN, not '{snippet(node)}'",
                              filter=name)
@@ -112,7 +114,8 @@ def expand_outputs(
             if len(refs) > 1:
                 raise FilterRejected(
                     "SELECT * is not allowed with several tables: list the columns or use objects.*",
-                    filter=name)
+                    filter=name,
+                )
             expressions.extend(_star(refs[0], catalogue))
         elif isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
             ref = by_ref.get(node.table.lower())
@@ -172,7 +175,9 @@ def qualify(
             if found is None:
                 raise FilterRejected(f"column '{col.table}.{cname}' does not exist", filter=name)
         else:
-            hits = [(r, c) for r in refs if (c := catalogue.find_column(r.table, cname)) is not None]
+            hits = [
+                (r, c) for r in refs if (c := catalogue.find_column(r.table, cname)) is not None
+            ]
             if not hits:
                 raise FilterRejected(f"column '{cname}' does not exist", filter=name)
             if len(hits) > 1:

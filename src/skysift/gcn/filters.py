@@ -114,7 +114,10 @@ def _check(crit: str, value: Any, ctx: FilterContext) -> tuple[bool, str]:
     if crit == "burst":
         is_burst = str(ev.get("group", "")).lower() == "burst"
         ok = is_burst == value
-        return ok, f"group {ev.get('group')!r} {'matches' if ok else 'does not match'} burst={value}"
+        return (
+            ok,
+            f"group {ev.get('group')!r} {'matches' if ok else 'does not match'} burst={value}",
+        )
     if crit == "significant":
         sig = ev.get("significant")
         if sig is None:

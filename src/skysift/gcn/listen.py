@@ -87,7 +87,9 @@ def listen(settings: GcnSettings, *, processor: AlertProcessor | None = None,
                         f"{outcome.superevent_id} {outcome.alert_type} {outcome.status}")
             try:
                 consumer.commit(message=msg, asynchronous=False)
-            except Exception as exc:  # KafkaException: will be re-read, and re-processing is a no-op
+            except (
+                Exception
+            ) as exc:  # KafkaException: will be re-read, and re-processing is a no-op
                 log.warning("commit failed at %s: %s", where, exc)
                 state.error(f"commit failed: {exc}", **where)
     finally:

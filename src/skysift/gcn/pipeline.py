@@ -102,7 +102,9 @@ class AlertProcessor:
         s = self.settings
         sid, atype = notice.superevent_id, notice.alert_type
         problems = list(notice.problems)
-        if (notice.is_mock and not s.parse_mock_events) or (not notice.is_mock and not s.parse_real_events):
+        if (notice.is_mock and not s.parse_mock_events) or (
+            not notice.is_mock and not s.parse_real_events
+        ):
             self.log.info("%s %s: skipped (%s events are not parsed)", sid, atype,
                           "mock" if notice.is_mock else "real")
             return Outcome("skipped", sid, atype, problems=problems)
@@ -198,18 +200,22 @@ class AlertProcessor:
         ev = notice.event or {}
         latency = latency_seconds(notice)
         extra: dict[str, Any] = dict(stats)
-        extra.update({
-            "map_name": map_name(skymap.header, notice.event) if skymap is not None else None,
-            "latency_seconds": round(latency, 3) if latency is not None else None,
-            "far_per_year": far_per_year(ev.get("far")),
-            "far_text": far_text(ev.get("far")) if ev else None,
-            "filters": {r.name: r.as_dict() for r in results},
-            "kept_by": [r.name for r in results if r.passed] if results else ["(no filters)"],
-            "notice_format": notice.format,
-            "notice_sha256": hashlib.sha256(notice.raw).hexdigest(),
-            "nside": self.settings.nside if skymap is not None and self.settings.ascii_map else None,
-            "skysift_version": __version__,
-        })
+        extra.update(
+            {
+                "map_name": map_name(skymap.header, notice.event) if skymap is not None else None,
+                "latency_seconds": round(latency, 3) if latency is not None else None,
+                "far_per_year": far_per_year(ev.get("far")),
+                "far_text": far_text(ev.get("far")) if ev else None,
+                "filters": {r.name: r.as_dict() for r in results},
+                "kept_by": [r.name for r in results if r.passed] if results else ["(no filters)"],
+                "notice_format": notice.format,
+                "notice_sha256": hashlib.sha256(notice.raw).hexdigest(),
+                "nside": self.settings.nside
+                if skymap is not None and self.settings.ascii_map
+                else None,
+                "skysift_version": __version__,
+            }
+        )
         return extra
 
     def _combined(self, notice: Notice, staging: Path, problems: list[str]) -> dict[str, Any]:

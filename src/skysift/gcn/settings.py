@@ -163,10 +163,15 @@ def load_settings(path: Path | str) -> GcnSettings:
                           key="lvk.ascii_map.nside")
     sun_moon = _typed(aitoff, "sun_moon", bool, True, p, "lvk.aitoff")
     return GcnSettings(
-        path=path, raw=raw,
-        client_id=str(gk.get("client_id") or ""), client_secret=str(gk.get("client_secret") or ""),
-        domain=domain, group_id=group_id, topic=str(gk.get("topic") or "igwn.gwalert"),
-        start_at=start_at, kafka={str(k): v for k, v in kafka.items()},
+        path=path,
+        raw=raw,
+        client_id=str(gk.get("client_id") or ""),
+        client_secret=str(gk.get("client_secret") or ""),
+        domain=domain,
+        group_id=group_id,
+        topic=str(gk.get("topic") or "igwn.gwalert"),
+        start_at=start_at,
+        kafka={str(k): v for k, v in kafka.items()},
         parse_mock_events=_typed(lvk, "parse_mock_events", bool, False, p, "lvk"),
         parse_real_events=_typed(lvk, "parse_real_events", bool, True, p, "lvk"),
         download_dir=_path(lvk.get("download_dir") or "~/lvk_events", base),
@@ -174,11 +179,13 @@ def load_settings(path: Path | str) -> GcnSettings:
         plot=PlotSettings(
             convert=_typed(aitoff, "convert", bool, True, p, "lvk.aitoff"),
             galactic_plane=_typed(aitoff, "galactic_plane", bool, True, p, "lvk.aitoff"),
-            sun_moon=_typed(aitoff, "sun_moon_contour", bool, sun_moon, p, "lvk.aitoff") and sun_moon,
+            sun_moon=_typed(aitoff, "sun_moon_contour", bool, sun_moon, p, "lvk.aitoff")
+            and sun_moon,
             sun_radius=_typed(aitoff, "sun_radius", float, 33.0, p, "lvk.aitoff"),
             moon_radius=_typed(aitoff, "moon_radius", float, 20.0, p, "lvk.aitoff"),
         ),
-        ascii_map=_typed(ascii_map, "convert", bool, True, p, "lvk.ascii_map"), nside=nside,
+        ascii_map=_typed(ascii_map, "convert", bool, True, p, "lvk.ascii_map"),
+        nside=nside,
         moc=_typed(moc, "convert", bool, True, p, "lvk.moc"),
         filters=parse_filters(lvk.get("filters"), path=p),
         plugins_enabled=_typed(plugins, "enabled", bool, True, p, "plugins"),

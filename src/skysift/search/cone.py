@@ -87,7 +87,9 @@ def cone_ranges(ra: float, dec: float, radius_deg: float) -> list[tuple[int, int
     return ranges
 
 
-def cone_search(conn: sa.Connection, ra: float, dec: float, radius_arcsec: float) -> list[ConeMatch]:
+def cone_search(
+    conn: sa.Connection, ra: float, dec: float, radius_arcsec: float
+) -> list[ConeMatch]:
     """Every object within ``radius_arcsec`` of (ra, dec), nearest first (ties: smaller id).
 
     Parameters

@@ -62,7 +62,9 @@ def credible_area(m: MultiOrderMap, level: float, levels: np.ndarray | None = No
     return float(m.pixel_area[mask].sum() * SR_TO_DEG2)
 
 
-def credible_areas(m: MultiOrderMap, levels: tuple[float, ...] = (0.1, 0.5, 0.9)) -> dict[float, float]:
+def credible_areas(
+    m: MultiOrderMap, levels: tuple[float, ...] = (0.1, 0.5, 0.9)
+) -> dict[float, float]:
     """Areas in deg² of several credible regions, computed with one sort."""
     cl = credible_levels(m)
     return {lev: credible_area(m, lev, cl) for lev in levels}

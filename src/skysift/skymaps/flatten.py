@@ -68,7 +68,9 @@ def flatten(m: MultiOrderMap, nside: int) -> FlatMap:
     c_rows = np.flatnonzero(coarse)
     counts = np.left_shift(np.int64(1), 2 * (order - m.level[c_rows]))
     first = m.ipix[c_rows] * counts
-    offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
+        np.cumsum(counts) - counts, counts
+    )
     children = np.repeat(first, counts) + offsets
     source = np.repeat(c_rows, counts)
     prob[children] = m.probdensity[source] * area

@@ -192,7 +192,9 @@ def prefetch_kbytes(batch_size: int) -> int:
     return max(_PREFETCH_MIN_KB, min(_PREFETCH_MAX_KB, batch_size * PREFETCH_KB_PER_ALERT))
 
 
-def consumer_config(settings: Settings, group_id: str, from_beginning: bool = True) -> dict[str, Any]:
+def consumer_config(
+    settings: Settings, group_id: str, from_beginning: bool = True
+) -> dict[str, Any]:
     return client_config(
         settings,
         **{

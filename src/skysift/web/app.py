@@ -63,9 +63,13 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             for key, value in scope.get("headers", []):
-                if key == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES):
-                    resp = JSONResponse({"error": f"request body larger than {MAX_BODY_BYTES} bytes"},
-                                        status_code=413)
+                if key == b"content-length" and (
+                    not value.isdigit() or int(value) > MAX_BODY_BYTES
+                ):
+                    resp = JSONResponse(
+                        {"error": f"request body larger than {MAX_BODY_BYTES} bytes"},
+                        status_code=413,
+                    )
                     await resp(scope, receive, send)
                     return
         await self.app(scope, receive, send)
@@ -152,7 +156,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "body", "form"))
-        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", "invalid"))
+        parts.append(
+            f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", "invalid")
+        )
     message = "bad input: " + "; ".join(parts)
     if _wants_json(request):
         return JSONResponse({"error": message}, status_code=400)

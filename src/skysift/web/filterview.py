@@ -92,7 +92,9 @@ def user_bootstrap(settings: Settings) -> str:
         return "HOST:PORT"
 
 
-def result_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]], list[int | None]]:
+def result_table(
+    rows: list[dict[str, Any]],
+) -> tuple[list[str], list[dict[str, Any]], list[int | None]]:
     """Columns to show (not the hidden key), the rows, and each row's diaObjectId (for links)."""
     from skysift.filters.deliver import row_object_id
     from skysift.filters.validate import HIDDEN_KEY

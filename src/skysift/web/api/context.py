@@ -65,7 +65,9 @@ def _cones(value: Any) -> Cones:
             cones.problems.append((i, "expected [ra, dec, name(, radius)] with numbers"))
             continue
         radius = item[3] if len(item) == 4 else None
-        if radius is not None and (not isinstance(radius, (int, float)) or isinstance(radius, bool)):
+        if radius is not None and (
+            not isinstance(radius, (int, float)) or isinstance(radius, bool)
+        ):
             cones.problems.append((i, "radius must be a number (arcsec)"))
             continue
         cones.add(i, float(item[0]), float(item[1]), str(item[2]) if len(item) > 2 else "",

@@ -85,7 +85,9 @@ def _utc(mjd: float) -> str | None:
 
 def _flux_text(s: Mapping[str, Any]) -> str | None:
     f, e = s.get("psfFlux"), s.get("psfFluxErr")
-    return f"{f:.2f}±{e:.2f}" if isinstance(f, (int, float)) and isinstance(e, (int, float)) else None
+    return (
+        f"{f:.2f}±{e:.2f}" if isinstance(f, (int, float)) and isinstance(e, (int, float)) else None
+    )
 
 
 def _summary(sources: list[dict]) -> dict[str, Any]:

@@ -258,7 +258,9 @@ async def copy_post(request: Request, fid: str) -> Response:
         src = fv.visible_filter(conn, fid, user)
         taken = {f.name.lower() for f in list_filters(conn, user)}
     base = f"{src.name[:MAX_NAME - 8]}_copy"
-    name = next(n for n in [base] + [f"{base}{i}" for i in range(2, 1000)] if n.lower() not in taken)
+    name = next(
+        n for n in [base] + [f"{base}{i}" for i in range(2, 1000)] if n.lower() not in taken
+    )
     copy = add_filter(request.app.state.engine, request.app.state.settings, user, name=name,
                       sql=src.sql, description=src.description, trigger="none",
                       output=src.output, public=False)
