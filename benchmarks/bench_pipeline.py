@@ -3,7 +3,8 @@
 Measures, on this machine, with the real embedded broker and a real store:
 
 1. sustained throughput of one ingest worker pinned to ONE core (alerts/s, and the ratio to
-   Rubin's mean rate of 250 alerts/s), read from the worker's committed offsets over time (start-up excluded);
+   Rubin's mean rate of 250 alerts/s), read from the worker's committed offsets over time
+   (start-up excluded);
 2. latency from an alert's arrival on the input topic (its Kafka timestamp) to its record on an
    output topic (the record's Kafka timestamp), p50 and p99, with alerts published at 250 alerts/s;
 3. peak memory (max RSS) of the worker.

@@ -103,7 +103,8 @@ def batch(test_catalogue):
 
 
 def norm(rows: list[dict]) -> list[dict]:
-    """Floats to 12 significant digits (PostgreSQL's log and Python's may differ in the last bit)."""
+    """Floats to 12 significant digits (PostgreSQL's log and Python's may differ in the last
+    bit)."""
     return [
         {k: float(f"{v:.12g}") if isinstance(v, float) else v for k, v in row.items()}
         for row in rows

@@ -1,4 +1,5 @@
-"""Pages anyone can read (home, object, search, schema), and bad input: always a 400, never a 500."""
+"""Pages anyone can read (home, object, search, schema), and bad input: always a 400, never a
+500."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``skysift consume``: print a topic's records, one JSON object per line, for people and scripts."""
+"""``skysift consume``: print a topic's records, one JSON object per line, for people and
+scripts."""
 
 from __future__ import annotations
 

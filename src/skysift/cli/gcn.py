@@ -128,7 +128,8 @@ def _age(seconds: float | None) -> str:
 @_settings_opt
 @click.pass_context
 def status(ctx: click.Context, settings_path: Path | None) -> None:
-    """Running or not, pid, alerts processed, age of the last message, last error (exit 1 if down)."""
+    """Running or not, pid, alerts processed, age of the last message, last error (exit 1 if
+    down)."""
     from skysift.gcn import daemon
 
     st = daemon.status(_load(ctx, settings_path))

@@ -51,7 +51,8 @@ class ScoredMap:
     >>> path = Path("../shared/data/lvk/skymaps/MS181101ab_bayestar.multiorder.fits")
     >>> if path.exists():  # the repository's data; the doctest skips quietly without it
     ...     sm = ScoredMap.from_fits(path.read_bytes())
-    ...     contour, dens = sm.score(np.array([194.30419921874997]), np.array([-17.856895095545468]))
+    ...     contour, dens = sm.score(np.array([194.30419921874997]),
+    ...                              np.array([-17.856895095545468]))
     ...     assert contour[0] < 0.001 and dens[0] > 0
     """
 

@@ -28,7 +28,8 @@ def separation_arcsec(ra1: np.ndarray, dec1: np.ndarray, ra2: np.ndarray,
     """Angular separation in arcsec between positions given in degrees (Vincenty's formula,
     exact at every separation, as astropy's ``angular_separation``).
 
-    >>> float(separation_arcsec(np.array([10.0]), np.array([0.0]), np.array([10.0]), np.array([1.0]))[0])
+    >>> float(separation_arcsec(np.array([10.0]), np.array([0.0]),
+    ...                         np.array([10.0]), np.array([1.0]))[0])
     3600.0
     """
     lon1, lat1, lon2, lat2 = (

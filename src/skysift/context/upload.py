@@ -103,7 +103,8 @@ def read_cones(data: bytes | str | Path, filename: str | None = None) -> Cones:
 
     Examples
     --------
-    >>> c = read_cones(b"# ra, dec, name, radius\\n10.5, -3.25, a\\n11|4|b|5\\n400, 0, c\\n", "x.txt")
+    >>> c = read_cones(b"# ra, dec, name, radius\\n10.5, -3.25, a\\n11|4|b|5\\n400, 0, c\\n",
+    ...                "x.txt")
     >>> c.ra, c.dec, c.name, c.radius
     ([10.5, 11.0], [-3.25, 4.0], ['a', 'b'], [None, 5.0])
     >>> c.problems

@@ -113,7 +113,8 @@ def expand_outputs(
         if isinstance(node, exp.Star):
             if len(refs) > 1:
                 raise FilterRejected(
-                    "SELECT * is not allowed with several tables: list the columns or use objects.*",
+                    "SELECT * is not allowed with several tables: list the columns or use "
+                    "objects.*",
                     filter=name,
                 )
             expressions.extend(_star(refs[0], catalogue))

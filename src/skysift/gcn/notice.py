@@ -129,8 +129,9 @@ def _explain(err: Any) -> list[tuple[list[Any], str]]:
 
 
 def schema_problems(record: dict[str, Any]) -> list[str]:
-    """The official JSON Schema's verdicts on a notice (JSON or Avro), as ``schema: <where>: <what>``
-    (at most 10; values quoted in messages are shortened: a sky map is a megabyte of base64)."""
+    """The official JSON Schema's verdicts on a notice (JSON or Avro), as
+    ``schema: <where>: <what>`` (at most 10; values quoted in messages are shortened: a sky map
+    is a megabyte of base64)."""
     doc = dict(record)
     if isinstance(doc.get("alert_type"), str):
         doc["alert_type"] = normalise_alert_type(doc["alert_type"])

@@ -73,7 +73,8 @@ class AlertProcessor:
 
     # ------------------------------------------------------------------ entry point
     def process(self, raw: bytes, **where: Any) -> Outcome:
-        """Process one notice's bytes; ``where`` (topic, partition, offset or path) names its origin."""
+        """Process one notice's bytes; ``where`` (topic, partition, offset or path) names its
+        origin."""
         try:
             notice = decode_notice(raw, **where)
         except AlertDecodeError as exc:

@@ -1,4 +1,5 @@
-"""Keep notices that could not be (fully) processed, with the reason, in ``<download_dir>/rejected``."""
+"""Keep notices that could not be (fully) processed, with the reason, in
+``<download_dir>/rejected``."""
 
 from __future__ import annotations
 

@@ -81,7 +81,8 @@ class Notifier:
 
     # ------------------------------------------------------------------ the loop's hook
     def tick(self, *, force: bool = False) -> NotifyReport | None:
-        """A pass if ``notify_interval_s`` has passed since the last (or ``force``); never raises."""
+        """A pass if ``notify_interval_s`` has passed since the last (or ``force``); never
+        raises."""
         interval = self.settings.notify_interval_s
         if interval <= 0:
             return None

@@ -23,7 +23,8 @@ __all__ = ["FlatMap", "flatten", "nside_to_order"]
 
 @dataclass(frozen=True)
 class FlatMap:
-    """A single-resolution map: ``prob[i]`` is the probability of nested pixel ``i`` at ``nside``."""
+    """A single-resolution map: ``prob[i]`` is the probability of nested pixel ``i`` at
+    ``nside``."""
 
     nside: int
     prob: np.ndarray

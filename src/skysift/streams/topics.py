@@ -41,10 +41,12 @@ def topic_name(user_id: int, filter_name: str) -> str:
     'lasair_2Hasabsmag'
     >>> topic_name(7, "Süpernova é")
     'lasair_7Spernova'
-    >>> topic_name(2, "超新星_ñ_🚀")
+    >>> topic_name(2, "超新星_ñ_🚀")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    skysift.errors.FilterRejected: the filter name must contain at least one ASCII letter or digit: the topic keeps only A-Z a-z 0-9 . _ - of it, and would name nothing of yours ('lasair_2__') (filter=超新星_ñ_🚀)
+    skysift.errors.FilterRejected: the filter name must contain at least one ASCII letter or
+    digit: the topic keeps only A-Z a-z 0-9 . _ - of it, and would name nothing of yours
+    ('lasair_2__') (filter=超新星_ñ_🚀)
     """
     cleaned = _NOT_ALLOWED.sub("", filter_name)
     if not any(c.isascii() and c.isalnum() for c in cleaned):

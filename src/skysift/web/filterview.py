@@ -58,7 +58,8 @@ def visible_filter(conn: sa.Connection, raw_id: str, user: User | None) -> Filte
 
 
 def owned_filter(conn: sa.Connection, raw_id: str, user: User) -> Filter:
-    """The filter if ``user`` owns it; 404 if they cannot see it, 403 if it is someone's public one."""
+    """The filter if ``user`` owns it; 404 if they cannot see it, 403 if it is someone's public
+    one."""
     flt = visible_filter(conn, raw_id, user)
     if flt.user_id != user.id:
         raise Forbidden("only its owner can change this filter; copy it to make your own")

@@ -56,8 +56,9 @@ def lasair_tables(tables: str) -> tuple[str, list[str]]:
       objects in every one of the areas: ``area_hits AS ar0, area_hits AS ar1`` with
       ``ar0.ar_id = N AND ar1.ar_id = M`` (Lasair's aliases).
 
-    >>> lasair_tables("objects, watchlist:3, area:1&2")
-    ('objects, watchlist_hits, area_hits AS ar0, area_hits AS ar1', ['watchlist_hits.wl_id = 3', 'ar0.ar_id = 1', 'ar1.ar_id = 2'])
+    >>> lasair_tables("objects, watchlist:3, area:1&2")  # doctest: +NORMALIZE_WHITESPACE
+    ('objects, watchlist_hits, area_hits AS ar0, area_hits AS ar1',
+     ['watchlist_hits.wl_id = 3', 'ar0.ar_id = 1', 'ar1.ar_id = 2'])
     """
     items: list[str] = []
     conditions: list[str] = []

@@ -5,8 +5,8 @@ a **new** token, named "auth-token", and the user's other tokens keep working (a
 fetches a token at start-up logs nobody out). A user holds at most 20 tokens: beyond that the
 least recently used is revoked. The profile page and ``skysift user token`` list and revoke them.
 Passwords are checked with :func:`skysift.web.passwords.verify_password`; users made with
-``skysift user add`` have no password until they set one on the web site. Calls are limited per client address
-with the default rate (no token is needed, so this is what slows guessing).
+``skysift user add`` have no password until they set one on the web site. Calls are limited per
+client address with the default rate (no token is needed, so this is what slows guessing).
 """
 
 from __future__ import annotations
