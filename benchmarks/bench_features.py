@@ -84,7 +84,8 @@ def rainbow_fit(curves):
         out = []
         for t, band, flux, err in curves:
             try:
-                v = dict(zip(feature.names, feature(t, flux, err, np.array(BANDS)[band])))
+                v = dict(zip(feature.names, feature(t, flux, err, np.array(BANDS)[band]),
+                             strict=True))
                 out.append((1 / v["rise_time"], 1 / v["fall_time"], v["T"] / 1000))
             except Exception:  # a fit that fails is counted as such
                 out.append((np.nan,) * 3)

@@ -141,7 +141,7 @@ def _gocart(results: dict[str, list[float]]) -> None:
         return
     times = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"{'gocart':<12} {'cold s':>7} {'warm median s':>14}   skysift warm / gocart warm")
-    for label, t in zip(results, times):
+    for label, t in zip(results, times, strict=False):
         ours = sorted(results[label][1:])[len(results[label][1:]) // 2]
         warm = sorted(t[1:])[len(t[1:]) // 2]
         print(f"{label:<12} {t[0]:7.2f} {warm:14.2f}   {ours / warm:.2f}")

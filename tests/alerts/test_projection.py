@@ -54,7 +54,7 @@ def _check_projection(fast: Alert, full: Alert) -> None:
     for name, kept in (("prvDiaSources", SOURCE_FIELDS), ("prvDiaForcedSources", FORCED_FIELDS)):
         short, long = getattr(fast, name), getattr(full, name)
         assert len(short) == len(long), name
-        for s, f in zip(short, long):
+        for s, f in zip(short, long, strict=True):
             assert set(s) == kept & set(f), (name, set(f) - set(s))
             assert _canon(s) == _canon({k: f[k] for k in s}), name
 
@@ -253,7 +253,7 @@ def _history_span(data: bytes) -> tuple[int, int]:
     rest = fastavro.parse_schema({"type": "record", "name": "hist", "fields": [
         dict(f, type=t) for f, t in zip(
             [f for f in schema_definition(9, 0)["fields"] if f["name"].startswith("prv")],
-            [f["type"] for f in parsed["fields"] if f["name"].startswith("prv")])]},
+            [f["type"] for f in parsed["fields"] if f["name"].startswith("prv")], strict=True)]},
         named_schemas=dict(parsed["__named_schemas"]))
     fastavro.schemaless_reader(stream, rest, None)
     return start, stream.tell() + 5
@@ -357,7 +357,7 @@ def test_item_ids_keep_their_own_values_when_objects_differ(real_records):
     tests/alerts/test_sample_object_ids.py.)"""
     record = with_history(real_records[wire_files()[0]], 6, 4)
     ids = [5, 2**40 + 1, 2**62 + 7, 2**62 + 7, -3, 5]
-    for item, oid in zip(record["prvDiaSources"], ids):
+    for item, oid in zip(record["prvDiaSources"], ids, strict=False):
         item["diaObjectId"] = oid
     fast, full = _check_pair(encode_wire(record, 9, 0))
     assert [s["diaObjectId"] for s in fast.prvDiaSources] == ids

@@ -32,7 +32,7 @@ def _cone_text(rows):
 
 
 def _setup(world):
-    alerts = [placed(a, ra, dec) for a, (ra, dec) in zip(rubin_alerts(), SPOTS)]
+    alerts = [placed(a, ra, dec) for a, (ra, dec) in zip(rubin_alerts(), SPOTS, strict=False)]
     alice, bob = world.users["alice"], world.users["bob"]
     with world.engine.begin() as conn:
         # alice's private list: a cone 2 arcsec from the first object, and a wide one holding
@@ -80,7 +80,7 @@ def test_watchlist_hits_are_exact_private_to_their_owner_and_equal_on_batch_and_
     # arcsec is the exact separation, as astropy computes it (within a milliarcsecond)
     cones = {"close": (30.0 + 2.0 / 3600, 10.0), "wide": (30.0005, 10.0),
              "star": (45.0, -20.0 + 1.0 / 3600)}
-    where = {a.diaObjectId: s for a, s in zip(alerts, SPOTS)}
+    where = {a.diaObjectId: s for a, s in zip(alerts, SPOTS, strict=False)}
     for r in seen_by_alice:
         want = SkyCoord(*where[r["diaObjectId"]], unit="deg").separation(
             SkyCoord(*cones[r["name"]], unit="deg")).to_value(u.arcsec)
@@ -156,6 +156,7 @@ def test_area_hits_are_many_to_many_private_and_lasair_spelling_joins_several(ct
                      sql=build_sql("objects.diaObjectId, area_hits.ar_id",
                                    "objects, area_hits", ""),
                      trigger="alert")
-    world.ingest([placed(a, ra, dec) for a, (ra, dec) in zip(rubin_alerts(), SPOTS)][:3])
+    world.ingest([placed(a, ra, dec) for a, (ra, dec) in zip(rubin_alerts(), SPOTS,
+                                                             strict=False)][:3])
     got = sorted((r["diaObjectId"], r["ar_id"]) for r in _records(topic_reader, flt.topic, 4))
     assert got == sorted([(o1, big.id), (o2, big.id), (o3, big.id), (o3, box_b.id)])

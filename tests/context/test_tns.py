@@ -106,7 +106,7 @@ def test_load_names_stored_objects_and_a_newer_file_refreshes_them(ctx_world, tm
             "2 stored objects named within 1.5 arcsec, 0 names cleared") in out.out
     assert f"skipped: {f}, line 7: no name" in out.err
     # the same answer from astropy: separations of each object to each TNS position
-    for (ra, dec), want in zip(POS, ("2026aaa", "2026bbb", None)):
+    for (ra, dec), want in zip(POS, ("2026aaa", "2026bbb", None), strict=True):
         here = SkyCoord(ra * u.deg, dec * u.deg)
         seps = {n: here.separation(SkyCoord(p[0] * u.deg, p[1] * u.deg)).arcsec
                 for n, p in (("2026aaa", near1), ("2026bbb", near2), ("2026bbc", also2),

@@ -234,7 +234,7 @@ def test_htm16_is_stored_for_each_object_of_a_batch():
 def test_nights_and_good_sources_equal_loops_on_real_light_curves():
     curves = real_light_curves() + grown_curves()
     got = features_of(*curves)
-    for sources, row in zip(curves, got):
+    for sources, row in zip(curves, got, strict=True):
         assert row["nPosDiaSourcesNights"] == ref_nights(sources)
         assert row["nSourcesGood"] == ref_good(sources)
     assert any(r["nPosDiaSourcesNights"] > 1 for r in got)
@@ -300,7 +300,7 @@ def test_jumps_equal_loops_on_real_and_grown_light_curves():
     curves = real_light_curves() + grown_curves()
     got = features_of(*curves)
     seen = 0
-    for sources, row in zip(curves, got):
+    for sources, row in zip(curves, got, strict=True):
         j1, j2 = ref_jumps(sources)
         assert_close(row["jump1"], j1, "jump1", rel=1e-10)
         assert_close(row["jump2"], j2, "jump2", rel=1e-10)
@@ -372,7 +372,7 @@ def test_pairs_equal_loops_on_synthetic_nights():
     curves += real_light_curves()
     got = features_of(*curves)
     temps = 0
-    for sources, row in zip(curves, got):
+    for sources, row in zip(curves, got, strict=True):
         want = ref_pairs(sources)
         for name, value in want.items():
             assert_close(row[name], value, name, rel=1e-7)

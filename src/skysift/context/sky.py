@@ -142,7 +142,7 @@ class ConeIndex:
         if not parts:
             empty = np.empty(0, dtype=np.int64)
             return ConeMatch(empty, empty, np.empty(0))
-        pos, cone, arcsec = (np.concatenate(x) for x in zip(*parts))
+        pos, cone, arcsec = (np.concatenate(x) for x in zip(*parts, strict=True))
         order = np.lexsort((cone, pos))
         return ConeMatch(pos[order], cone[order], arcsec[order])
 

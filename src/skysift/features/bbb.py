@@ -99,7 +99,7 @@ class BBBFit:
 
     def columns(self) -> dict[str, F64]:
         return dict(zip(BBB_COLUMNS, (self.rise, self.fall, self.temp, self.peak_flux,
-                                      self.peak_mjd)))
+                                      self.peak_mjd), strict=True))
 
 
 @dataclass

@@ -63,7 +63,7 @@ class SourceArrays:
     def from_rows(cls, rows: Iterable[tuple[Any, ...]], groups: Iterable[int]) -> SourceArrays:
         """Build from tuples ``(diaSourceId, midpointMjdTai, band, psfFlux, psfFluxErr,
         reliability, ra, dec)`` and the group index of each."""
-        cols = list(zip(*rows)) or [()] * 8
+        cols = list(zip(*rows, strict=True)) or [()] * 8
 
         def f(i: int) -> F64:
             return np.array(cols[i], dtype=np.float64)

@@ -244,7 +244,7 @@ def _template(name: str) -> exp.Expression:
 
 def _fill(name: str, args: list[exp.Expression]) -> exp.Expression:
     tree = _template(name).copy()
-    values = dict(zip(("__a", "__b"), args))
+    values = dict(zip(("__a", "__b"), args, strict=False))
     for col in list(tree.find_all(exp.Column)):
         if col.name in values:
             col.replace(_wrap(values[col.name].copy()))

@@ -117,7 +117,7 @@ def execute_sqlite(
     finally:
         cursor.close()
     truncated = len(rows) > row_cap
-    out = [dict(zip(names, row)) for row in (rows[:row_cap] if truncated else rows)]
+    out = [dict(zip(names, row, strict=True)) for row in (rows[:row_cap] if truncated else rows)]
     return QueryResult(rows=out, truncated=truncated, elapsed_s=time.perf_counter() - started)
 
 
@@ -187,7 +187,7 @@ def _run_postgres(
         if transaction.is_active:
             transaction.rollback()
     truncated = len(rows) > row_cap
-    out = [{k: _from_postgres(v) for k, v in zip(names, row)}
+    out = [{k: _from_postgres(v) for k, v in zip(names, row, strict=True)}
            for row in (rows[:row_cap] if truncated else rows)]
     return QueryResult(rows=out, truncated=truncated, elapsed_s=time.perf_counter() - started)
 

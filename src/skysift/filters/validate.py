@@ -264,7 +264,7 @@ def _qualified(ref: str, column: str) -> exp.Column:
 
 
 def _key_output(select: exp.Select, columns: list[str], objects_ref: str) -> str | None:
-    for node, out in zip(select.expressions, columns):
+    for node, out in zip(select.expressions, columns, strict=False):
         target = node.this if isinstance(node, exp.Alias) else node
         if (out == KEY_COLUMN and isinstance(target, exp.Column) and target.name == KEY_COLUMN
                 and target.table == objects_ref):

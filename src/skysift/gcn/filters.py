@@ -84,7 +84,7 @@ def parse_filters(raw: Any, *, path: str | None = None) -> list[FilterSpec]:
                 if not isinstance(v, list) or not v:
                     raise ConfigError("alert_types must be a non-empty list", path=path, key=where)
                 norm = [normalise_alert_type(t) for t in v]
-                bad = [t for t, n in zip(v, norm) if n not in ALERT_TYPES]
+                bad = [t for t, n in zip(v, norm, strict=True) if n not in ALERT_TYPES]
                 if bad:
                     raise ConfigError(f"unknown alert type {bad[0]!r}; known: "
                                       f"{', '.join(ALERT_TYPES)}",

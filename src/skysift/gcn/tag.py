@@ -111,7 +111,7 @@ def tag_csv(csv_path: Path, m: MultiOrderMap, out_path: Path | None = None) -> P
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=out_fields, lineterminator="\n")
     writer.writeheader()
-    for row, t in zip(rows, tags):
+    for row, t in zip(rows, tags, strict=True):
         d = asdict(t)
         row.update(
             {

@@ -128,7 +128,7 @@ def cone_search(
     if not rows:
         return []
     sep = separation_arcsec(ra, dec, [r[1] for r in rows], [r[2] for r in rows])
-    found = [ConeMatch(int(r[0]), float(s)) for r, s in zip(rows, sep.tolist())
+    found = [ConeMatch(int(r[0]), float(s)) for r, s in zip(rows, sep.tolist(), strict=True)
              if s <= radius_arcsec]
     found.sort(key=lambda m: (m.separation, m.diaObjectId))
     return found

@@ -401,7 +401,7 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
     dia_objects = [chosen[o][1] if o in chosen else None for o in touched]
     rows = compute_features_many(arrays, touched, dia_objects, bbb=bbb, bbb_budget_s=bbb_budget_s,
                                  dust=dust)
-    for oid, row in zip(touched, rows):
+    for oid, row in zip(touched, rows, strict=True):
         if oid in chosen:
             _, record, sid, text = chosen[oid]
             row["diaObjectSourceId"] = sid
@@ -410,7 +410,7 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
             row["diaObjectSourceId"] = None
             row["diaObject"] = None
         row["updated"] = now
-    for oid, row in zip(touched, rows):
+    for oid, row in zip(touched, rows, strict=True):
         for name, bits in _INT_COLUMNS:
             value = row.get(name)
             if value is not None and not -(1 << (bits - 1)) <= value < (1 << (bits - 1)):
@@ -419,6 +419,6 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
                                        f"{bits}-bit column, stored as NULL")
     upsert(conn, objects, rows, "diaObjectId")
     result.object_ids = touched
-    result.rows = dict(zip(touched, rows))
+    result.rows = dict(zip(touched, rows, strict=True))
     return result
 

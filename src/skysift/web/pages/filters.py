@@ -73,7 +73,7 @@ def _editor_values(flt: Filter | None) -> dict[str, Any]:
                               "name": flt.name, "description": flt.description,
                               "trigger": flt.trigger, "output": flt.output, "public": flt.public}
     if parts:
-        values.update(zip(("selected", "tables", "conditions"), parts))
+        values.update(zip(("selected", "tables", "conditions"), parts, strict=False))
     return values
 
 
