@@ -76,10 +76,8 @@ def main() -> int:
         cases = [("MS181101ab", "MS181101ab-earlywarning", "mockevents", "earlywarning"),
                  ("S230518h", "S230518h-initial", "superevents", "initial")]
         results: dict[str, list[float]] = {}
-        i = 0
-        for label, stem, kind, atype in cases * 4:  # first round includes cold start
+        for i, (label, stem, kind, atype) in enumerate(cases * 4, start=1):  # first round: cold
             doc = _notice(stem)
-            i += 1
             target = work / "events" / kind / doc["superevent_id"] / f"20300101T0000{i:02d}_{atype}"
             start = time.perf_counter()
             producer.produce(topic, _variant(doc, i))

@@ -64,7 +64,7 @@ def _filler(ftype: Any) -> Any:
 
 
 def _record_type(ftype: Any) -> dict[str, Any] | None:
-    inner = [t for t in ftype if t != "null"][0] if isinstance(ftype, list) else ftype
+    inner = next(t for t in ftype if t != "null") if isinstance(ftype, list) else ftype
     inner = _resolve(inner)
     if isinstance(inner, dict) and inner["type"] == "array":
         inner = dict(inner, items=_resolve(inner["items"]))

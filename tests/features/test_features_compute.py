@@ -176,7 +176,7 @@ def test_many_objects_at_once_equal_one_at_a_time():
         curves[a.diaObjectId] += [s for s in [a.diaSource, *a.prvDiaSources]
                                   if s["diaSourceId"] not in seen]
         objs[a.diaObjectId] = a.diaObject
-    ids = sorted(curves) + [123]  # an object without sources
+    ids = [*sorted(curves), 123]  # an object without sources
     flat = [(i, s) for i, oid in enumerate(ids) for s in curves.get(oid, [])]
     rows = [(s["diaSourceId"], s["midpointMjdTai"], s["band"], s["psfFlux"], s["psfFluxErr"],
              s["reliability"], s["ra"], s["dec"]) for _, s in flat]

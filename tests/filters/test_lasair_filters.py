@@ -190,7 +190,7 @@ def test_runnable_filters_run_on_the_store(stored, make_settings):
 
 # ------------------------------------------------------------------- documentation examples
 
-DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 _BLOCK = re.compile(r"(?:<!--\s*(?P<mark>[\w -]+?)\s*-->\s*\n)?```sql\n(?P<body>.*?)```", re.DOTALL)
 
 

@@ -25,7 +25,7 @@ def test_init_writes_commented_settings_with_every_key_and_a_template_plugin(tmp
     s = load_settings(path)
     assert s.topic == "igwn.gwalert" and s.start_at == "end" and s.nside == 64
     assert s.plugins_dir == plugins
-    with pytest.raises(ConfigError, match="exists"):
+    with pytest.raises(ConfigError, match=r"exists"):
         init_settings(path)
 
 
@@ -41,7 +41,7 @@ def test_group_id_is_generated_once_and_stored_in_the_file_in_use(tmp_path):
 
 
 def test_unknown_filter_criterion_is_a_settings_error_naming_the_key(gcn_settings):
-    with pytest.raises(ConfigError, match="unknown filter criterion 'far_uper'") as err:
+    with pytest.raises(ConfigError, match=r"unknown filter criterion 'far_uper'") as err:
         gcn_settings(lvk={"filters": [{"name": "typo", "far_uper": 1e-8}]})
     assert err.value.key == "lvk.filters[0].far_uper"
     assert err.value.path.endswith("gcn.yaml")
@@ -59,7 +59,7 @@ def test_bad_filter_values_are_refused(bad, match):
 
 
 def test_unknown_lvk_setting_is_refused(gcn_settings):
-    with pytest.raises(ConfigError, match="unknown setting lvk.download_directory"):
+    with pytest.raises(ConfigError, match=r"unknown setting lvk.download_directory"):
         gcn_settings(lvk={"download_directory": "/tmp"})
 
 

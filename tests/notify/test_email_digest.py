@@ -223,7 +223,8 @@ def test_smtp_over_tls_verifies_the_server_and_logs_in(security, make_settings, 
         assert [m["Subject"] for m in inbox.messages] == ["over TLS"] and inbox.tls == [True]
 
         monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-ca.pem"))
-        with pytest.raises(EmailError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        with pytest.raises(EmailError,
+                           match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
             SmtpSender(settings).send(new_message(settings, "ann@example.org", "untrusted"))
         assert len(inbox.messages) == 1
     finally:

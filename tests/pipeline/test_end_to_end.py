@@ -104,7 +104,7 @@ def test_alerts_flow_into_plain_lite_full_topics(world, topic_reader):
 
 
 def test_a_corrupt_file_is_kept_and_the_rest_goes_on(world, tmp_path):
-    settings, engine, user = world
+    settings, engine, _user = world
     batch = tmp_path / "night"
     batch.mkdir()
     good = sorted(RUBIN.rglob("*.avro"))[:3]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from confluent_kafka.admin import AdminClient
 
 from skysift.accounts import add_user
-from skysift.errors import FilterConflict, FilterRejected, FilterSyntaxError
+from skysift.errors import FilterConflict, FilterError, FilterRejected, FilterSyntaxError
 from skysift.filters.manage import add_filter, delete_filter, edit_filter, get_filter
 from skysift.ingest import ingest_files
 from skysift.store.database import open_store
@@ -112,7 +112,7 @@ def test_rename_moves_the_topic_and_delete_removes_it(world, kafka_bootstrap):
     assert g.topic in now and f.topic not in now
     delete_filter(engine, settings, g)
     assert g.topic not in topics(kafka_bootstrap)
-    with engine.connect() as conn, pytest.raises(Exception):
+    with engine.connect() as conn, pytest.raises(FilterError, match="no such filter"):
         get_filter(conn, "after", user)
 
 
@@ -139,7 +139,7 @@ def test_bad_sql_is_refused_before_anything_is_saved(world):
                    sql="SELECT objects.diaObjectId FROM objects, users WHERE 1=1")
     with pytest.raises((FilterSyntaxError, FilterRejected)):
         add_filter(engine, settings, user, name="broken", sql="SELEC diaObjectId FRM objects")
-    with engine.connect() as conn, pytest.raises(Exception):
+    with engine.connect() as conn, pytest.raises(FilterError, match="no such filter"):
         get_filter(conn, "evil", user)
 
 

@@ -145,13 +145,13 @@ def test_moc_region_area_equals_the_credible_area(maps):
 
 
 def test_bad_bytes_name_where(tmp_path, map_bytes):
-    with pytest.raises(SkymapError, match="not a FITS file") as err:
+    with pytest.raises(SkymapError, match=r"not a FITS file") as err:
         read_multiorder(b"hello", where="alert X")
     assert err.value.path == "alert X"
-    with pytest.raises(SkymapError, match="does not decode|no binary table"):
+    with pytest.raises(SkymapError, match=r"does not decode|no binary table"):
         read_multiorder(map_bytes["MS181101ab"][:20000], where="truncated")
     missing = tmp_path / "nope.fits"
-    with pytest.raises(SkymapError, match="cannot read") as err:
+    with pytest.raises(SkymapError, match=r"cannot read") as err:
         read_multiorder(missing)
     assert err.value.path == str(missing)
 
@@ -163,7 +163,7 @@ def test_a_map_that_does_not_tile_the_sky_is_refused(map_bytes, tmp_path):
     t = t[:-10]
     path = tmp_path / "holes.fits"
     t.write(path)
-    with pytest.raises(SkymapError, match="cover"):
+    with pytest.raises(SkymapError, match=r"cover"):
         read_multiorder(path)
 
 

@@ -187,8 +187,8 @@ def test_security_headers_and_the_secure_cookie(make_settings, store_url, kafka_
                                                 unique_name):
     from fastapi.testclient import TestClient
 
-    settings, engine, app = _settings_app(make_settings, store_url, kafka_bootstrap,
-                                          session_cookie_secure=secure)
+    _settings, engine, app = _settings_app(make_settings, store_url, kafka_bootstrap,
+                                           session_cookie_secure=secure)
     client = TestClient(app, base_url="https://testserver" if secure else "http://testserver")
     for path in ("/", "/api/cone/?ra=1&dec=1&radius=1", "/login", "/docs"):
         r = client.get(path)

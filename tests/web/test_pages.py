@@ -97,9 +97,10 @@ def test_object_page_gives_magnitudes_sexagesimal_and_galactic_positions_and_lin
     hms, dms = re.search(r'id="sexagesimal">(\S+) (\S+)</span>', text).groups()
     back = SkyCoord(hms, dms, unit=("hourangle", "deg"))
     assert back.separation(c).arcsec < 0.1  # 0.01 s of RA, 0.1 arcsec of Dec
-    l, b = map(float, re.search(r'id="galactic">l ([\d.]+)°, b ([+-][\d.]+)°', text).groups())
-    assert l == pytest.approx(c.galactic.l.deg, abs=1e-5)
-    assert b == pytest.approx(c.galactic.b.deg, abs=1e-5)
+    gal_l, gal_b = map(float, re.search(r'id="galactic">l ([\d.]+)°, b ([+-][\d.]+)°',
+                                        text).groups())
+    assert gal_l == pytest.approx(c.galactic.l.deg, abs=1e-5)
+    assert gal_b == pytest.approx(c.galactic.b.deg, abs=1e-5)
     # the newest detection's AB magnitude: m = -2.5 log10(f / 3631 Jy), f in nJy
     mag, mag_err = map(float, re.search(r'<td class="mag">([\d.]+) ± ([\d.]+)</td>',
                                         text).groups())

@@ -96,7 +96,7 @@ class Alert:
     @property
     def all_sources(self) -> list[dict[str, Any]]:
         """The triggering detection and the previous ones, oldest first."""
-        srcs = list(self.prvDiaSources) + [self.diaSource]
+        srcs = [*self.prvDiaSources, self.diaSource]
         return sorted(srcs, key=lambda s: s.get("midpointMjdTai") or 0.0)
 
     def to_full_dict(self) -> dict[str, Any]:

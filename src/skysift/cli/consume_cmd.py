@@ -3,6 +3,8 @@ scripts."""
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from skysift.cli.context import Context, pass_ctx
@@ -81,9 +83,7 @@ def consume(ctx: Context, topic: str, group_id: str, from_beginning: bool,
             n += 1
             consumer.commit(message=msg, asynchronous=True)
     finally:
-        try:
+        with contextlib.suppress(Exception):  # nothing to commit is fine
             consumer.commit(asynchronous=False)
-        except Exception:  # nothing to commit is fine
-            pass
         consumer.close()
     click.echo(f"{n} records from {topic}", err=True)

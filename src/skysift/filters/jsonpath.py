@@ -154,7 +154,7 @@ def _kind(node: exp.Expression) -> Context | None:
         node = node.this
     if isinstance(node, exp.Literal):
         return "text" if node.is_string else "number"
-    if isinstance(node, exp.Neg) or isinstance(node, _NUMERIC_PARENTS):
+    if isinstance(node, (exp.Neg, _NUMERIC_PARENTS)):
         return "number"
     if isinstance(node, exp.Column) and node.type is not None:  # typed at validation
         if node.is_type(*exp.DataType.NUMERIC_TYPES, exp.DataType.Type.BOOLEAN):

@@ -16,7 +16,7 @@ __all__ = ["CRITERIA", "FilterContext", "FilterResult", "FilterSpec", "evaluate"
 
 _NUMBER = ("ns_lower", "far_upper", "dist_upper", "area90_upper", "hasns_lower", "hasremnant_lower")
 _BOOL = ("significant", "burst", "event_dir_exists")
-CRITERIA = ("alert_types",) + _NUMBER + _BOOL
+CRITERIA = ("alert_types", *_NUMBER, *_BOOL)
 _ALIASES = {"event_dir_exist": "event_dir_exists"}
 
 

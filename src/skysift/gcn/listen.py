@@ -7,6 +7,7 @@ again changes nothing. A restart resumes from the committed offsets of the store
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -93,9 +94,7 @@ def listen(settings: GcnSettings, *, processor: AlertProcessor | None = None,
                 log.warning("commit failed at %s: %s", where, exc)
                 state.error(f"commit failed: {exc}", **where)
     finally:
-        try:
+        with contextlib.suppress(Exception):  # closing a broken consumer
             consumer.close()
-        except Exception:  # closing a broken consumer
-            pass
         state.set(force=True, status="stopped")
     return state

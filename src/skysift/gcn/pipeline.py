@@ -89,7 +89,7 @@ class AlertProcessor:
             self.log.exception("failed on %s %s (%s)", notice.superevent_id, notice.alert_type,
                                describe_where(where))
             outcome = Outcome("rejected", notice.superevent_id, notice.alert_type,
-                              problems=notice.problems + [f"{type(exc).__name__}: {exc}"])
+                              problems=[*notice.problems, f"{type(exc).__name__}: {exc}"])
         if outcome.problems:
             for problem in outcome.problems:
                 self.log.warning("%s %s: %s (%s)", notice.superevent_id, notice.alert_type, problem,

@@ -16,6 +16,7 @@ anything else is refused with a message saying what the file is and why it is no
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import io
 import json
@@ -160,22 +161,18 @@ def process_files(paths: list[Path], processor: AlertProcessor, *,
             log.error("cannot read %s: %s", path, exc)
             counts["unreadable"] += 1
             if path.is_file():
-                try:
+                with contextlib.suppress(OSError):
                     save_rejected(processor.settings.download_dir, path.read_bytes(),
                                   [f"cannot read: {exc}"], {"path": str(path)})
-                except OSError:
-                    pass
             continue
         try:
             found = list(notices_in(path, raw))
         except Exception as exc:  # any unreadable content: said, kept, go on
             log.error("%s", exc if isinstance(exc, ValueError) else f"cannot read {path}: {exc}")
             counts["unreadable"] += 1
-            try:
+            with contextlib.suppress(OSError):
                 save_rejected(processor.settings.download_dir, raw, [str(exc)],
                               {"path": str(path)})
-            except OSError:
-                pass
             continue
         for notice, where in found:
             outcome = handle_message(processor, notice, {"path": where})

@@ -299,7 +299,9 @@ def store_alerts(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool = Tr
         return _store(conn, alerts, bbb=bbb, bbb_budget_s=bbb_budget_s, dust=dust)
 
 
-def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
+# complexity accepted (C901): the store's one transaction for a batch, step by step in the
+# order it must run
+def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: C901
            bbb_budget_s: float | None, dust: DustMap | None) -> StoreResult:
     now = datetime.now(UTC)
     result = StoreResult()
@@ -309,10 +311,7 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
     valid: list[Alert] = []
     for a in ordered:
         problem = trigger_refusal(a.diaSource, a.diaObject)
-        if problem is None:
-            problem = _bad_history_id(a)
-        else:
-            problem = f"refused: {problem}"
+        problem = _bad_history_id(a) if problem is None else f"refused: {problem}"
         if problem is None:
             valid.append(a)
         else:

@@ -185,7 +185,7 @@ class RecordSink:
         transient = [f for f in failures if f[1] in _TRANSIENT_DELIVERY]
         refused = [f for f in failures if f[1] not in _MISSING_TOPIC and f[1] not in
                    _TRANSIENT_DELIVERY]
-        for topic, name, text, size in refused:
+        for topic, _name, text, size in refused:
             c = self.counts.setdefault(topic, TopicCounts())
             c.records_produced -= 1
             c.bytes_produced -= size

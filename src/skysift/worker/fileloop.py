@@ -32,7 +32,8 @@ __all__ = ["run_files"]
 log = logging.getLogger("skysift.worker")
 
 
-def run_files(settings: Settings, handler: Handler, paths: Iterable[str | Path], *,
+# complexity accepted (C901): the file loop's retry, dead-letter and stop paths kept in one place
+def run_files(settings: Settings, handler: Handler, paths: Iterable[str | Path], *,  # noqa: C901
               read: Callable[[Path], Iterable[Any]], files: list[Path],
               probe: Callable[[], str | None], state: WorkerState, metrics: LoopMetrics,
               progress: bool = True, stop: Callable[[], bool] | None = None,

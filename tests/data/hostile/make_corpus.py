@@ -124,7 +124,7 @@ add("syntax", f"SELECT {K} FROM objects FOR UPDATE")
 add("syntax", f"SELECT {K} INTO t FROM objects")
 add("syntax", f"SELECT {K} FROM objects WHERE objects.ra > 0 || 1 = 1")
 add("syntax", f"SELECT {K} FROM objects WHERE objects.ra > 0\x00; DROP TABLE users")
-add("syntax", f"ＳＥＬＥＣＴ {K} FROM objects")
+add("syntax", f"ＳＥＬＥＣＴ {K} FROM objects")  # noqa: RUF001 - fullwidth letters on purpose
 add("syntax", f"SELECT {K} FROM objects WHERE objects.ra > 0 ; ", "harmless")
 add("syntax", "")
 add("syntax", "   -- only a comment")
