@@ -269,7 +269,7 @@ def check_writer(annotator: Annotator | None, topic: str, user_id: int | None) -
 def store_annotations(conn: sa.Connection, items: Sequence[Annotation],
                       now: datetime | None = None) -> None:
     """Insert or replace each annotation (one live per object and annotator), stamped ``now``."""
-    from skysift.store.schema import annotations as t
+    from skysift.store.schema import annotations_table as t
 
     if not items:
         return
@@ -295,7 +295,7 @@ def store_annotations(conn: sa.Connection, items: Sequence[Annotation],
 
 def get_annotations(conn: sa.Connection, object_id: int) -> list[dict[str, Any]]:
     """The live annotations of one object, by topic."""
-    from skysift.store.schema import annotations as t
+    from skysift.store.schema import annotations_table as t
 
     rows = conn.execute(sa.select(t).where(t.c.diaObjectId == object_id).order_by(t.c.topic))
     return [dict(r._mapping) for r in rows]
@@ -305,7 +305,7 @@ def load_for_batch(conn: sa.Connection, object_ids: Sequence[int],
                    topics: Sequence[str]) -> list[dict[str, Any]]:
     """Rows for the batch engine's ``annotations`` table: those of ``object_ids`` and
     ``topics``, timestamp as UTC text (the compiled filters read it in that form)."""
-    from skysift.store.schema import annotations as t
+    from skysift.store.schema import annotations_table as t
 
     if not object_ids or not topics:
         return []

@@ -26,7 +26,7 @@ COMMANDS: dict[str, str] = {
     "user": "skysift.cli.user_cmd:user",
     "filter": "skysift.cli.filter_cmd:filter_group",
     "annotator": "skysift.cli.annotator_cmd:annotator",
-    "annotations": "skysift.cli.annotator_cmd:annotations",
+    "annotations": "skysift.cli.annotator_cmd:annotations_group",
     "ingest": "skysift.cli.ingest_cmd:ingest",
     "alerts": "skysift.cli.alerts_cmd:alerts",
     "consume": "skysift.cli.consume_cmd:consume",

@@ -23,7 +23,7 @@ __all__ = [
     "OUTPUTS",
     "TRIGGERS",
     "UTCDateTime",
-    "annotations",
+    "annotations_table",
     "annotators",
     "api_tokens",
     "area_hits",
@@ -269,7 +269,7 @@ annotators = sa.Table(
 
 # One live annotation per (object, annotator), replaced on update. diaObjectId is not a foreign
 # key: an annotation for an object the store has not seen yet is kept and applies when it arrives.
-annotations = sa.Table(
+annotations_table = sa.Table(
     "annotations", metadata,
     sa.Column("id", ID64, primary_key=True, autoincrement=True),
     sa.Column("diaObjectId", sa.BigInteger, nullable=False,
