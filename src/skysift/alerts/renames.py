@@ -134,7 +134,7 @@ def timestamp_to_mjd_tai(value: Any) -> Any:
 
     ``0`` (the 8.0 samples' "not set") becomes None; other values are returned unchanged.
 
-    >>> round(timestamp_to_mjd_tai(datetime(2025, 9, 5, tzinfo=timezone.utc)), 6)
+    >>> round(timestamp_to_mjd_tai(datetime(2025, 9, 5, tzinfo=UTC)), 6)
     60923.000428
     """
     if isinstance(value, datetime):

@@ -73,7 +73,7 @@ def _utc(mjd: float) -> str | None:
     """UTC text of an MJD; None when it is not a date (NaN, or beyond years 1-9999).
 
     >>> _utc(60924.5)
-    '2025-09-05 12:00:00'
+    '2025-09-06 12:00:00'
     >>> _utc(1e300) is None and _utc(-1e9) is None
     True
     """
