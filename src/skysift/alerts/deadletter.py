@@ -109,7 +109,8 @@ class DeadLetterFolder:
         if raw is not None:
             return target.stat().st_size == len(raw) and target.read_bytes() == bytes(raw)
         source = origin.path
-        return bool(source) and Path(source).is_file() and filecmp.cmp(source, target, False)
+        return source is not None and bool(source) and Path(source).is_file() \
+            and filecmp.cmp(source, target, False)
 
     @staticmethod
     def _note_path(target: Path, record: int | None) -> Path:

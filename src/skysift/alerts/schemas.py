@@ -13,7 +13,7 @@ import threading
 from functools import lru_cache, cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 import fastavro.schema
@@ -101,7 +101,9 @@ def schema_definition(major: int, minor: int) -> dict[str, Any]:
             f"schema version {major}.{minor} is not shipped by lsst-alert-packet "
             f"(it has {', '.join(f'{a}.{b}' for a, b in available_versions())})"
         )
-    return fastavro.schema.load_schema(str(_avsc_path(major, minor)), _write_hint=False)
+    # an .avsc of a record schema loads as a dict
+    return cast(dict[str, Any], fastavro.schema.load_schema(str(_avsc_path(major, minor)),
+                                                            _write_hint=False))
 
 
 def schema_for_id(sid: int) -> dict[str, Any]:
@@ -134,7 +136,8 @@ def schema_for_id(sid: int) -> dict[str, Any]:
         )
     with _lock:
         if sid not in _parsed:
-            _parsed[sid] = fastavro.parse_schema(schema_definition(major, minor))
+            _parsed[sid] = cast(dict[str, Any],  # a record schema parses to a dict
+                                fastavro.parse_schema(schema_definition(major, minor)))
         return _parsed[sid]
 
 

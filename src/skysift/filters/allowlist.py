@@ -9,6 +9,7 @@ rewrites each allowed function call to ``Anonymous(<canonical name>, args)`` (se
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeGuard
 
 from sqlglot import exp
 
@@ -61,7 +62,7 @@ SUBQUERY_NODES = (exp.Select, exp.Subquery, exp.Exists)
 SET_OPERATIONS = (exp.Union, exp.Intersect, exp.Except)
 
 
-def snippet(node: exp.Expression, width: int = 80) -> str:
+def snippet(node: exp.Expr, width: int = 80) -> str:
     """The node as (MySQL) SQL text, shortened to ``width`` characters, for messages."""
     text = node.sql(dialect="mysql", comments=False)
     return text if len(text) <= width else text[: width - 3] + "..."
@@ -107,11 +108,11 @@ def check_nodes(
         raise FilterRejected("the filter is too deeply nested", filter=name) from exc
 
 
-def _is_function(node: exp.Expression) -> bool:
+def _is_function(node: exp.Expr) -> TypeGuard[exp.Func]:
     return isinstance(node, exp.Func) and not isinstance(node, ALLOWED_NODES)
 
 
-def _check_node(node: exp.Expression, select: exp.Select, name: str | None,
+def _check_node(node: exp.Expr, select: exp.Select, name: str | None,
                 extra_functions: frozenset[str]) -> None:
     _reject_forbidden(node, name)
     if _is_function(node):
@@ -158,7 +159,7 @@ def _holds_expression(value: object) -> bool:
     return isinstance(value, list) and any(isinstance(v, exp.Expression) for v in value)
 
 
-def _reject_forbidden(node: exp.Expression, name: str | None) -> None:
+def _reject_forbidden(node: exp.Expr, name: str | None) -> None:
     """Specific messages for the things people (and attackers) try most."""
     if isinstance(node, SET_OPERATIONS):
         raise FilterRejected(f"{node.key.upper()} is not allowed", filter=name)

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from skysift.errors import AlertDecodeError
 
@@ -87,7 +87,8 @@ class Notice:
 
     @property
     def is_burst(self) -> bool:
-        return bool(self.event) and str(self.event.get("group", "")).lower() == "burst"
+        return self.event is not None and bool(self.event) \
+            and str(self.event.get("group", "")).lower() == "burst"
 
 
 _MAX_SCHEMA_PROBLEMS = 10
@@ -171,7 +172,8 @@ def _records(raw: bytes, where: dict[str, Any]) -> tuple[list[dict[str, Any]], s
 
     if raw[:4] == b"Obj\x01":
         try:
-            return list(fastavro.reader(io.BytesIO(raw))), "avro"
+            # igwn-gwalert records: each one reads as a dict
+            return [cast(dict[str, Any], r) for r in fastavro.reader(io.BytesIO(raw))], "avro"
         except Exception as exc:  # fastavro raises many types on corrupt containers
             raise AlertDecodeError(f"notice is not a valid Avro container: {exc}", **where) from exc
     try:
@@ -179,7 +181,7 @@ def _records(raw: bytes, where: dict[str, Any]) -> tuple[list[dict[str, Any]], s
         record = fastavro.schemaless_reader(buf, _avro_schema())
         if buf.tell() != len(raw):
             raise ValueError(f"{len(raw) - buf.tell()} trailing bytes")
-        return [record], "avro"
+        return [cast(dict[str, Any], record)], "avro"
     except Exception as exc:
         raise AlertDecodeError(f"notice is neither JSON nor igwn-gwalert Avro: {exc}",
                                **where) from exc

@@ -50,7 +50,7 @@ def tag_positions(m: MultiOrderMap, ra: np.ndarray, dec: np.ndarray,
     rows = rows_at(m, ra % 360.0, dec)
     levels = credible_levels(m)[rows]
     dens = m.probdensity[rows] / SR_TO_DEG2
-    if m.has_distance:
+    if m.distmu is not None and m.distsigma is not None:  # m.has_distance
         mean, std, _ = parameters_to_moments(m.distmu[rows], m.distsigma[rows])
     else:
         mean = std = np.full(ra.shape, np.nan)

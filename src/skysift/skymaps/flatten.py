@@ -82,7 +82,7 @@ def flatten(m: MultiOrderMap, nside: int) -> FlatMap:
     f_prob = m.prob[f_rows]
     prob += np.bincount(parents, weights=f_prob, minlength=npix)
 
-    if not m.has_distance:
+    if m.distmu is None or m.distsigma is None or m.distnorm is None:  # not m.has_distance
         return FlatMap(nside, prob)
 
     mu = np.full(npix, np.inf)

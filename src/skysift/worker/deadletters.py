@@ -43,7 +43,7 @@ class DeadLetters:
     """
 
     def __init__(self, folder: DeadLetterFolder, producer: Any = None,
-                 ensure_topic: Callable[[str], None] | None = None, timeout_s: float = 30.0):
+                 ensure_topic: Callable[[str], object] | None = None, timeout_s: float = 30.0):
         self.folder = folder
         self.producer = producer
         self.ensure_topic = ensure_topic
