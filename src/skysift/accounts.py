@@ -68,11 +68,13 @@ def add_user(conn: sa.Connection, name: str, email: str | None = None, *,
         raise UserError("a user with that name exists already", user=name)
     token = secrets.token_hex(20)
     now = datetime.now(UTC)
+    from skysift.store.statements import inserted_id
+
     result = conn.execute(users.insert().values(
         name=name, email=email, token_hash=hash_token(token), token_prefix=token[:8],
         is_admin=is_admin, is_power=False, created=now,
         email_verified_at=now if (email and email_confirmed) else None))
-    user_id = int(result.inserted_primary_key[0])
+    user_id = inserted_id(result)
     _insert_token(conn, user_id, token, "first", now)
     return User(user_id, name, email, is_admin, False), token
 
@@ -91,10 +93,11 @@ class ApiToken:
 def _insert_token(conn: sa.Connection, user_id: int, token: str, name: str,
                   now: datetime) -> int:
     from skysift.store.schema import api_tokens
+    from skysift.store.statements import inserted_id
 
-    return int(conn.execute(api_tokens.insert().values(
+    return inserted_id(conn.execute(api_tokens.insert().values(
         user_id=user_id, name=name[:100], token_hash=hash_token(token), token_prefix=token[:8],
-        created=now)).inserted_primary_key[0])
+        created=now)))
 
 
 def new_token(conn: sa.Connection, user_id: int, name: str = "") -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 
@@ -107,7 +107,8 @@ def registry_schema(url: str, sid: int) -> RegistrySchema:
         full = f"{namespace}.{name}" if namespace and name and "." not in name else name
         version = version_from_name(full)
         label = f"{version[0]}.{version[1]}" if version else f"registry:{sid}"
-        result = RegistrySchema(parsed, label)
+        # an alert schema is a record, which parses to a dict (anything else fails to decode)
+        result = RegistrySchema(cast(dict[str, Any], parsed), label)
         _schemas[key] = result
         return result
 

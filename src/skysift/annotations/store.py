@@ -274,10 +274,8 @@ def store_annotations(conn: sa.Connection, items: Sequence[Annotation],
     if not items:
         return
     now = now or datetime.now(UTC)
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from skysift.store.statements import insert_statement
+
     # the last of several for the same (object, topic) wins, as if applied in order
     latest: dict[tuple[int, str], Annotation] = {}
     for a in items:
@@ -285,7 +283,7 @@ def store_annotations(conn: sa.Connection, items: Sequence[Annotation],
     rows = [{"diaObjectId": a.diaObjectId, "topic": a.topic, "classification": a.classification,
              "version": a.version, "explanation": a.explanation, "classdict": a.classdict,
              "url": a.url, "timestamp": now} for a in latest.values()]
-    stmt = insert(t)
+    stmt = insert_statement(conn, t)  # the dialect's INSERT, with on_conflict_do_update
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.c.diaObjectId, t.c.topic],
         set_={c: stmt.excluded[c] for c in ("classification", "version", "explanation",

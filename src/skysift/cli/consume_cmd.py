@@ -72,9 +72,10 @@ def consume(ctx: Context, topic: str, group_id: str, from_beginning: bool,
                     record = json.loads(value)
                 except ValueError:
                     record = {"_value": value.decode(errors="replace")}
-                record["_key"] = (msg.key() or b"").decode(errors="replace")
-                record["_headers"] = {k: (v or b"").decode(errors="replace")
-                                      for k, v in (msg.headers() or [])}
+                record["_key"] = _text(msg.key())
+                found = msg.headers() or []
+                pairs = found.items() if isinstance(found, dict) else found
+                record["_headers"] = {k: _text(v) for k, v in pairs}
                 line = json.dumps(record)
             else:
                 line = value.decode(errors="replace")
@@ -87,3 +88,10 @@ def consume(ctx: Context, topic: str, group_id: str, from_beginning: bool,
             consumer.commit(asynchronous=False)
         consumer.close()
     click.echo(f"{n} records from {topic}", err=True)
+
+
+def _text(raw: str | bytes | None) -> str:
+    """A record's key or header value as text (bytes decoded, undecodable bytes replaced)."""
+    if isinstance(raw, str):
+        return raw
+    return (raw or b"").decode(errors="replace")

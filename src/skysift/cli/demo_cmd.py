@@ -11,9 +11,14 @@ replay is processed (the broker is left running so the topics can be read).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from skysift.cli.context import Context, pass_ctx
+
+if TYPE_CHECKING:
+    from skysift.bridge import BridgeReport
 
 __all__ = ["DEMO_FILTERS", "DEMO_USER", "demo"]
 
@@ -40,8 +45,8 @@ DEMO_FILTERS = [
 ]
 #: The demo's mock event: a binary neutron star merger half a day before the sample night,
 #: its map a Fisher distribution of width 0.25 deg centred among the sample alerts.
-DEMO_EVENT = {"superevent_id": "MS250905a", "ra": 10.2, "dec": -45.1, "sigma_deg": 0.25,
-              "days_before": 0.5}
+DEMO_EVENT: dict[str, Any] = {"superevent_id": "MS250905a", "ra": 10.2, "dec": -45.1,
+                              "sigma_deg": 0.25, "days_before": 0.5}
 
 
 def sample_alerts_dir():
@@ -69,7 +74,7 @@ def demo_notice(first_mjd_tai: float) -> bytes:
                        time_created=when + timedelta(minutes=1))
 
 
-def _register_demo_event(engine, settings, sample: str) -> tuple[object, str]:
+def _register_demo_event(engine, settings, sample: str) -> tuple[BridgeReport, str]:
     """Write the demo notice beside the data and register it; (bridge report, notice path)."""
     from skysift.alerts.files import iter_alert_files, read_alerts
     from skysift.bridge import register_notices

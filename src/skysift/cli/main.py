@@ -82,7 +82,8 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, data_dir: Path | None, config_file: str | None, kafka: str | None,
         database: str | None, debug: bool) -> None:
     """skysift: Rubin alerts in, SQL filters, Kafka streams out; and a GCN listener."""
-    overrides = {"data_dir": data_dir, "kafka": kafka, "database": database}
+    overrides: dict[str, Path | str | bool | None] = {"data_dir": data_dir, "kafka": kafka,
+                                                      "database": database}
     if debug:
         overrides["debug"] = True
     ctx.obj = Context(overrides, config_file, debug)

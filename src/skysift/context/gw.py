@@ -20,6 +20,7 @@ against an old event behaves as it did live.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -172,7 +173,8 @@ def _events() -> sa.Table:
     return gw_events
 
 
-def _objects_in_window(conn: sa.Connection, t_event: float, active_days: float) -> list[Any]:
+def _objects_in_window(conn: sa.Connection, t_event: float,
+                       active_days: float) -> Sequence[sa.Row[Any, Any, Any, Any]]:
     from skysift.store.schema import objects as o
 
     return conn.execute(
@@ -196,7 +198,7 @@ def score_objects(sm: ScoredMap, superevent_id: str, t_event: float | None, ids:
     return out
 
 
-def _arrays(rows: list[Any]) -> tuple[np.ndarray, ...]:
+def _arrays(rows: Sequence[Any]) -> tuple[np.ndarray, ...]:
     ids = np.asarray([r[0] for r in rows], dtype=np.int64)
     cols = [np.asarray([np.nan if r[k] is None else r[k] for r in rows], dtype=float)
             for k in (1, 2, 3)]
@@ -298,7 +300,7 @@ def list_events(conn: sa.Connection) -> list[dict[str, Any]]:
     from skysift.store.schema import gw_hits
 
     events = _events()
-    counts = dict(conn.execute(sa.select(gw_hits.c.superevent_id, sa.func.count())
+    counts: dict[str, int] = dict(conn.execute(sa.select(gw_hits.c.superevent_id, sa.func.count())
                                .group_by(gw_hits.c.superevent_id)).all())
     rows = conn.execute(sa.select(events).order_by(events.c.alert_time.desc(),
                                                    events.c.superevent_id))

@@ -92,15 +92,16 @@ def add_watchlist(conn: sa.Connection, user_id: int, name: str, cones: Cones, *,
         No good cone, a bad name or default radius.
     """
     from skysift.store.schema import watchlist_cones
+    from skysift.store.statements import inserted_id
 
     name, description = check_name(name, description, "watchlist")
     radius = _check_radius(radius_arcsec)
     if not len(cones):
         raise ContextError("the watchlist has no good cone", name=name)
     t = _t()
-    wl_id = int(conn.execute(t.insert().values(
+    wl_id = inserted_id(conn.execute(t.insert().values(
         user_id=user_id, name=name, description=description, public=public, active=active,
-        radius_arcsec=radius, n_cones=len(cones))).inserted_primary_key[0])
+        radius_arcsec=radius, n_cones=len(cones))))
     rows = ({"wl_id": wl_id, "ra": ra, "decl": dec, "name": n, "radius_arcsec": r}
             for ra, dec, n, r in zip(cones.ra, cones.dec, cones.name, cones.radius, strict=True))
     _insert_chunks(conn, watchlist_cones, rows)

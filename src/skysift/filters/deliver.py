@@ -40,6 +40,7 @@ def row_object_id(row: Mapping[str, Any]) -> int | None:
 def build_record(row: Mapping[str, Any], output: str, utc: str,
                  lightcurve: LightCurve | None) -> dict:
     """One record in the filter's output format."""
+    alert: dict[str, Any] | None
     if output == "plain" or lightcurve is None:
         alert = None if output == "plain" else {"diaSourcesList": [], "diaForcedSourcesList": []}
     elif output == "lite":

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, UTC
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
@@ -22,6 +22,9 @@ from skysift.accounts import User
 from skysift.annotations.catalogue import annotator_acl, catalogue, user_catalogue
 from skysift.config import Settings
 from skysift.errors import FilterConflict, FilterError, FilterRejected, SkysiftError
+
+if TYPE_CHECKING:
+    from skysift.filters.compile import Dialect
 
 __all__ = [
     "OUTPUTS",
@@ -221,6 +224,7 @@ def add_filter(engine: sa.Engine, settings: Settings, user: User, *, name: str, 
     deleted again and the topic removed: a failed save leaves nothing behind.
     """
     from skysift.store.schema import filters
+    from skysift.store.statements import inserted_id
     from skysift.streams.topics import topic_name
 
     name = name.strip()
@@ -237,7 +241,7 @@ def add_filter(engine: sa.Engine, settings: Settings, user: User, *, name: str, 
             output=output, public=public, topic=topic,
             byte_quota=settings.daily_byte_quota if byte_quota is None else byte_quota,
             created=now, modified=now, expires=_expiry(settings, trigger, now)))
-        flt = get_filter(conn, f"#{int(result.inserted_primary_key[0])}")
+        flt = get_filter(conn, f"#{inserted_id(result)}")
     if flt.output in KAFKA_OUTPUTS:
         try:
             reset_topic(engine, settings, flt)
@@ -357,7 +361,7 @@ def record_error(conn: sa.Connection, filter_id: int, error: str | None) -> None
         last_error=error, last_error_at=_now() if error else None))
 
 
-def _dialect(conn: sa.Connection) -> str:
+def _dialect(conn: sa.Connection) -> Dialect:
     return "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
 
 

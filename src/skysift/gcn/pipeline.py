@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,9 @@ class AlertProcessor:
                           "mock" if notice.is_mock else "real")
             return Outcome("skipped", sid, atype, problems=problems)
         ev_dir = event_dir(s.download_dir, notice)
-        skymap, stats, levels = None, {}, None
+        skymap: Any = None
+        stats: dict[str, Any] = {}
+        levels: Any = None
         if notice.skymap is not None:
             from skysift.gcn.products import map_stats
             from skysift.skymaps.multiorder import read_multiorder
@@ -176,7 +179,7 @@ class AlertProcessor:
             extra = self._extra(notice, skymap, stats, results)
             if s.write_notice:
                 atomic.write_bytes(staging / notice_file_name(notice), notice.raw)
-            if skymap is not None:
+            if skymap is not None and notice.skymap is not None:  # the map read from these bytes
                 extra["map_file"] = f"{extra['map_name']}.multiorder.fits"
                 atomic.write_bytes(staging / extra["map_file"], notice.skymap)
             if notice.combined_skymap is not None:
@@ -223,9 +226,11 @@ class AlertProcessor:
         from skysift.gcn.products import map_stats
         from skysift.skymaps.multiorder import read_multiorder
 
-        atomic.write_bytes(staging / "combined-ext.multiorder.fits", notice.combined_skymap)
+        raw = notice.combined_skymap
+        assert raw is not None, "called only for notices with a combined sky map"
+        atomic.write_bytes(staging / "combined-ext.multiorder.fits", raw)
         try:
-            cm = read_multiorder(notice.combined_skymap,
+            cm = read_multiorder(raw,
                                  where=f"{notice.superevent_id} external_coinc.combined_skymap")
             cstats, _ = map_stats(cm)
         except SkymapError as exc:
@@ -240,7 +245,7 @@ class AlertProcessor:
         from skysift.gcn import products
 
         s = self.settings
-        steps = []
+        steps: list[tuple[str, Callable[[], object]]] = []
         if s.ascii_map:
             steps.append(("skymap.csv",
                           lambda: products.write_csv(skymap, staging / "skymap.csv", s.nside)))

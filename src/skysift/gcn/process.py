@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from skysift.gcn.listen import handle_message
 from skysift.gcn.pipeline import AlertProcessor
@@ -90,7 +91,7 @@ def _fits_notice(data: bytes, name: str) -> bytes:
     except ValueError:
         created_at = event_time or datetime.now(UTC)
     iso = "%Y-%m-%dT%H:%M:%S.%fZ"
-    notice = {
+    notice: dict[str, Any] = {
         "alert_type": "PRELIMINARY", "time_created": created_at.strftime(iso),
         "superevent_id": sid, "urls": {"gracedb": ""}, "external_coinc": None,
         "event": {"time": (event_time or created_at).strftime(iso), "far": None,

@@ -12,7 +12,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 
@@ -31,7 +31,8 @@ __all__ = [
 ]
 
 DEFAULT_SETTINGS_PATH = Path("~/.config/skysift/gcn.yaml")
-_DOMAINS = ("gcn.nasa.gov", "test.gcn.nasa.gov", "dev.gcn.nasa.gov")
+GcnDomain = Literal["gcn.nasa.gov", "test.gcn.nasa.gov", "dev.gcn.nasa.gov"]
+_DOMAINS: tuple[GcnDomain, ...] = get_args(GcnDomain)
 _KAFKA_KEYS = {"client_id", "client_secret", "domain", "group_id", "topic", "start_at", "kafka"}
 _LVK_KEYS = {"parse_mock_events", "parse_real_events", "download_dir", "json", "aitoff",
              "ascii_map", "moc", "filters"}
@@ -58,7 +59,7 @@ class GcnSettings:
     raw: dict[str, Any]
     client_id: str = ""
     client_secret: str = ""
-    domain: str = "gcn.nasa.gov"
+    domain: GcnDomain = "gcn.nasa.gov"
     group_id: str = ""
     topic: str = "igwn.gwalert"
     start_at: str = "end"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +43,7 @@ class PlotOptions:
     moon_radius: float = 20.0
     panel: list[tuple[str, str]] = field(default_factory=list)
     title: str = ""
-    areas: dict[float, float] = field(default_factory=dict)
+    areas: Mapping[float, float | None] = field(default_factory=dict)
     width_px: int = 1000
     dpi: int = 130
     #: positions (RA, Dec in degrees) to mark on the map, e.g. the objects an event hit
@@ -175,13 +176,14 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
     if opt.inset_max_area > 0 and area90 is not None and area90 < opt.inset_max_area:
         _zoom_inset(fig, m, opt)
 
-    y = 1.0
+    y_text = 1.0
     for label, value in opt.panel:
         if label:
-            side.text(0.0, y, label, fontsize=8, fontweight="bold", va="top",
+            side.text(0.0, y_text, label, fontsize=8, fontweight="bold", va="top",
                       transform=side.transAxes)
-            side.text(0.36, y, value, fontsize=8, va="top", transform=side.transAxes, wrap=True)
-        y -= 0.045 * (1 + value.count("\n"))
+            side.text(0.36, y_text, value, fontsize=8, va="top", transform=side.transAxes,
+                      wrap=True)
+        y_text -= 0.045 * (1 + value.count("\n"))
 
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

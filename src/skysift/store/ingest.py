@@ -402,8 +402,8 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: 
                                  dust=dust)
     for oid, row in zip(touched, rows, strict=True):
         if oid in chosen:
-            _, record, sid, text = chosen[oid]
-            row["diaObjectSourceId"] = sid
+            _, record, carrier_sid, text = chosen[oid]
+            row["diaObjectSourceId"] = carrier_sid
             row["diaObject"] = text if text is not None else _dumps(record)
         else:
             row["diaObjectSourceId"] = None

@@ -126,7 +126,7 @@ class RecordSink:
 
         self._on_delivery = on_delivery
 
-    def send(self, topic: str, key: bytes, value: bytes, *, quota: int,
+    def send(self, topic: str, key: bytes | None, value: bytes, *, quota: int,
              headers: list[tuple[str, bytes]] | None = None) -> bool:
         """Produce one record unless it would pass the topic's quota (``-1`` = unlimited).
 

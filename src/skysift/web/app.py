@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skysift import __version__
 from skysift.config import Settings
@@ -103,7 +103,7 @@ class SecurityHeaders:
         csp = CSP_DOCS if path == "/docs" or path.startswith("/docs/") else CSP
         hsts = self.always_hsts or scope.get("scheme") == "https"
 
-        async def send_with_headers(message: dict) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}

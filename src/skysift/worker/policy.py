@@ -84,7 +84,7 @@ def classify(exc: BaseException) -> Kind:
     if isinstance(exc, sa.exc.SQLAlchemyError):
         return "transient" if is_transient_db_error(exc) else "content"
     err = exc.args[0] if exc.args else None
-    if type(exc).__name__ == "KafkaException" and hasattr(err, "name"):
+    if type(exc).__name__ == "KafkaException" and err is not None and hasattr(err, "name"):
         transient = err.name() in _KAFKA_TRANSIENT or bool(err.retriable())
         return "transient" if transient else "content"
     if isinstance(exc, (ConnectionError, TimeoutError)):

@@ -126,7 +126,7 @@ def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
     """Validate and run ``sql`` for ``user``; the rows, at most the user's row cap."""
     from skysift.annotations.catalogue import user_catalogue
     from skysift.errors import ConfigError
-    from skysift.filters.compile import check_compiles, compile_filter
+    from skysift.filters.compile import Dialect, check_compiles, compile_filter
     from skysift.filters.engine import run_query
     from skysift.filters.validate import HIDDEN_KEY, validate_filter
 
@@ -146,7 +146,7 @@ def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
     if offset:
         tree = tree.offset(offset, copy=False)
     vf = dataclasses.replace(vf, ast=tree, _compiled={})
-    dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    dialect: Dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
     text = compile_filter(vf, dialect, limit=limit)
     result = run_query(conn, text, dialect=dialect, timeout_s=settings.api_query_timeout_s,
                        row_cap=limit, filter_name="query")
