@@ -117,8 +117,8 @@ def watchlist_plot(request: Request, wl_id: str) -> Response:
                 watchlist_hits, watchlist_hits.c.diaObjectId == objects.c.diaObjectId)
             .where(watchlist_hits.c.wl_id == ident).limit(10_000)).all()
     png = render_cones(cones.ra, cones.dec, f"{wl.name}: {wl.n_cones:,} cones",
-                       hits=(np.array([r[0] for r in hit_rows], dtype=float),
-                             np.array([r[1] for r in hit_rows], dtype=float)))
+                       hits=(np.asarray([r[0] for r in hit_rows]),
+                             np.asarray([r[1] for r in hit_rows])))
     return Response(png, media_type="image/png", headers=PNG_HEADERS)
 
 
