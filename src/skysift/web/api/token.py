@@ -45,7 +45,9 @@ def auth_token(request: Request, p: ApiParams, settings: SettingsDep, engine: En
     with engine.begin() as conn:
         row = conn.execute(sa.select(users.c.id, users.c.password_hash)
                            .where(sa.func.lower(users.c.name) == name.lower())).first()
-        if row is None or not verify_password(row.password_hash, password):
+        # verify even for an unknown name: the dummy hash keeps the timing the same
+        ok = verify_password(row.password_hash if row is not None else None, password)
+        if row is None or not ok:
             login_failed(request, settings, name)
             raise BadInput(BAD_LOGIN)
         token = new_token(conn, int(row.id), name="auth-token")
