@@ -108,7 +108,7 @@ def in_the_store(ra, dec, bra, bdec) -> None:
             stage.refresh(conn)
         load = time.perf_counter() - t
         rows = [{"diaObjectId": i + 1, "ra": float(a), "decl": float(d)}
-                for i, (a, d) in enumerate(zip(bra, bdec))]
+                for i, (a, d) in enumerate(zip(bra, bdec, strict=True))]
         per_batch = []
         for _ in range(5):
             with engine.begin() as conn:
@@ -165,7 +165,7 @@ def gw_stage() -> None:
         dec[:300] = -17.9 + rng.normal(0, 2, 300)
         rows = [{"diaObjectId": i + 1, "ra": float(a), "decl": float(d),
                  "firstDiaSourceMjdTai": t_event + 1.0, "lastDiaSourceMjdTai": t_event + 1.0}
-                for i, (a, d) in enumerate(zip(ra, dec))]
+                for i, (a, d) in enumerate(zip(ra, dec, strict=True))]
         with engine.begin() as conn:
             conn.execute(objects.insert(), [{"diaObjectId": r["diaObjectId"], "ra": r["ra"],
                                              "decl": r["decl"]} for r in rows])
@@ -224,7 +224,7 @@ def rescore() -> None:
             conn.execute(objects.insert(), [
                 {"diaObjectId": i + 1, "ra": float(a % 360), "decl": float(d),
                  "firstDiaSourceMjdTai": t_event + 0.5, "lastDiaSourceMjdTai": t_event + 2.0}
-                for i, (a, d) in enumerate(zip(ra, dec))])
+                for i, (a, d) in enumerate(zip(ra, dec, strict=True))])
         when = datetime(2026, 1, 1, tzinfo=UTC)
         times = []
         for v in range(3):  # three events with the same map: each a first map, scored afresh

@@ -84,9 +84,10 @@ def rainbow_fit(curves):
         out = []
         for t, band, flux, err in curves:
             try:
-                v = dict(zip(feature.names, feature(t, flux, err, np.array(BANDS)[band])))
+                v = dict(zip(feature.names, feature(t, flux, err, np.array(BANDS)[band]),
+                             strict=True))
                 out.append((1 / v["rise_time"], 1 / v["fall_time"], v["T"] / 1000))
-            except Exception:  # noqa: BLE001 - a fit that fails is counted as such
+            except Exception:  # a fit that fails is counted as such
                 out.append((np.nan,) * 3)
     return np.array(out)
 
@@ -133,7 +134,8 @@ def main() -> None:
         k = min(n, 100)
         t0 = time.perf_counter()
         rb = rainbow_fit(curves[:k])
-        report("light-curve RainbowFit (per object)", time.perf_counter() - t0, k, rb, truth[:k], base)
+        report("light-curve RainbowFit (per object)", time.perf_counter() - t0, k, rb,
+               truth[:k], base)
 
     t0 = time.perf_counter()
     for _ in range(5):

@@ -152,14 +152,18 @@ def main() -> None:
             conn.execute(text).fetchmany(1001)
         bare.append(time.perf_counter() - t0)
     cols = len(catalogue.tables["objects"])
-    print(f"objects: {N_OBJECTS} rows x {cols} columns; {N_FILTERS} filters; {matched} rows matched per batch")
+    print(f"objects: {N_OBJECTS} rows x {cols} columns; {N_FILTERS} filters; {matched} rows "
+          "matched per batch")
     print(f"validate once: {t_validate * 1e3 / N_FILTERS:.2f} ms/filter; "
           f"compile once: {t_compile * 1e3 / N_FILTERS:.2f} ms/filter")
     print(f"load batch:    {min(loads) * 1e3:.1f} ms (best of {len(loads)})")
     best = min(runs)
     print(f"run all:       {best * 1e3:.0f} ms per batch = {N_FILTERS / best:,.0f} filters/s "
-          f"({best * 1e6 / N_FILTERS:.0f} us/filter; median {sorted(runs)[len(runs) // 2] * 1e3:.0f} ms)")
-    print(f"bare sqlite3:  {min(bare) * 1e3:.0f} ms per batch (same SQL, no deadline/dicts/wrapper)")
+          f"({best * 1e6 / N_FILTERS:.0f} us/filter; median "
+          f"{sorted(runs)[len(runs) // 2] * 1e3:.0f} ms)")
+    print(
+        f"bare sqlite3:  {min(bare) * 1e3:.0f} ms per batch (same SQL, no deadline/dicts/wrapper)"
+    )
 
     print("alternatives, every filter over one batch of 1,000 objects (best of runs):")
     wide_s, wide_n = best, matched
@@ -177,7 +181,7 @@ def main() -> None:
     for label, url in urls:
         try:
             store_s, store_n = on_store(url, catalogue, rows, filters, args.store_rows, rng)
-        except Exception as exc:  # noqa: BLE001 - e.g. no PostgreSQL here
+        except Exception as exc:  # e.g. no PostgreSQL here
             print(f"  {label}: skipped ({str(exc).splitlines()[0]})")
             continue
         assert store_n == wide_n, (label, store_n, wide_n)

@@ -76,10 +76,8 @@ def main() -> int:
         cases = [("MS181101ab", "MS181101ab-earlywarning", "mockevents", "earlywarning"),
                  ("S230518h", "S230518h-initial", "superevents", "initial")]
         results: dict[str, list[float]] = {}
-        i = 0
-        for label, stem, kind, atype in cases * 4:  # first round includes cold start
+        for i, (label, stem, kind, atype) in enumerate(cases * 4, start=1):  # first round: cold
             doc = _notice(stem)
-            i += 1
             target = work / "events" / kind / doc["superevent_id"] / f"20300101T0000{i:02d}_{atype}"
             start = time.perf_counter()
             producer.produce(topic, _variant(doc, i))
@@ -91,8 +89,9 @@ def main() -> int:
     for label, times in results.items():
         warm = sorted(times[1:])[len(times[1:]) // 2]
         print(f"{label:<12} {times[0]:7.2f} {warm:14.2f} {TARGET_S:9.1f} {warm / TARGET_S:6.2f}")
-    print("(cold = the first alert after the listener started; the listener imports the plotting stack at start;"
-          " products: FITS, meta.yaml, skymap.csv nside 64, skymap.png, MOC 50/90 FITS+JSON, notice)")
+    print("(cold = the first alert after the listener started; the listener imports the plotting "
+          "stack at start; products: FITS, meta.yaml, skymap.csv nside 64, skymap.png, "
+          "MOC 50/90 FITS+JSON, notice)")
     _gocart(results)
     return 0
 
@@ -132,14 +131,15 @@ def _gocart(results: dict[str, list[float]]) -> None:
         print(f"gocart: not importable in {venv} (set GOCART_VENV); no comparison")
         return
     files = [str(LVK / "MS181101ab-earlywarning.json.xz"), str(LVK / "S230518h-initial.json.xz")]
-    done = subprocess.run([str(python), "-c", _GOCART_SCRIPT, *files], check=False, capture_output=True, text=True,
+    done = subprocess.run([str(python), "-c", _GOCART_SCRIPT, *files], check=False,
+                          capture_output=True, text=True,
                           timeout=600)
     if done.returncode != 0:
         print("gocart: failed on these notices:", (done.stderr.strip().splitlines() or ["?"])[-1])
         return
     times = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"{'gocart':<12} {'cold s':>7} {'warm median s':>14}   skysift warm / gocart warm")
-    for label, t in zip(results, times):
+    for label, t in zip(results, times, strict=False):
         ours = sorted(results[label][1:])[len(results[label][1:]) // 2]
         warm = sorted(t[1:])[len(t[1:]) // 2]
         print(f"{label:<12} {t[0]:7.2f} {warm:14.2f}   {ours / warm:.2f}")

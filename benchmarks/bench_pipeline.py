@@ -2,10 +2,11 @@
 
 Measures, on this machine, with the real embedded broker and a real store:
 
-1. sustained throughput of one ingest worker pinned to ONE core (alerts/s, and the ratio to Rubin's mean
-   rate of 250 alerts/s), read from the worker's committed offsets over time (start-up excluded);
-2. latency from an alert's arrival on the input topic (its Kafka timestamp) to its record on an output topic
-   (the record's Kafka timestamp), p50 and p99, with alerts published at 250 alerts/s;
+1. sustained throughput of one ingest worker pinned to ONE core (alerts/s, and the ratio to
+   Rubin's mean rate of 250 alerts/s), read from the worker's committed offsets over time
+   (start-up excluded);
+2. latency from an alert's arrival on the input topic (its Kafka timestamp) to its record on an
+   output topic (the record's Kafka timestamp), p50 and p99, with alerts published at 250 alerts/s;
 3. peak memory (max RSS) of the worker.
 
 The worker is the real command (`skysift ingest --from-kafka ...`) in a subprocess.
@@ -62,7 +63,7 @@ def committed(bootstrap: str, group: str, topic: str) -> int:
     try:
         parts = c.committed([TopicPartition(topic, 0)], timeout=5)
         return max(parts[0].offset, 0)
-    except Exception:  # noqa: BLE001 - not yet committed
+    except Exception:  # not yet committed
         return 0
     finally:
         c.close()
@@ -174,7 +175,7 @@ def committed_total(bootstrap: str, group: str, topic: str, partitions: int) -> 
     try:
         parts = c.committed([TopicPartition(topic, k) for k in range(partitions)], timeout=5)
         return sum(max(p.offset, 0) for p in parts)
-    except Exception:  # noqa: BLE001 - not yet committed
+    except Exception:
         return 0
     finally:
         c.close()
@@ -442,12 +443,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--alerts", type=int, default=8000, help="alerts for the throughput run")
     ap.add_argument("--filters", type=int, default=1000)
-    ap.add_argument("--rate", type=float, default=RUBIN_RATE, help="publish rate of the latency run")
+    ap.add_argument("--rate", type=float, default=RUBIN_RATE,
+                    help="publish rate of the latency run")
     ap.add_argument("--seconds", type=float, default=30.0, help="length of the latency run")
     ap.add_argument("--database", default=None, help="store URL (default: SQLite in a temp dir)")
     ap.add_argument("--profile", action="store_true", help="cProfile the throughput worker")
     ap.add_argument("--no-pin", action="store_true",
-                    help="do not pin the worker to one core (librdkafka's threads may use the other)")
+                    help="do not pin the worker to one core "
+                         "(librdkafka's threads may use the other)")
     ap.add_argument("--cold", action="store_true",
                     help="no history in the store beforehand (first ingest: every source is new)")
     ap.add_argument("--scale-out", default="postgresql://postgres@127.0.0.1:5432/postgres",
@@ -513,7 +516,8 @@ def main() -> int:
             print("cold store from files, last batch line:", cold_line)
         print(f"cold store from files (skysift ingest DIR, every history item new, no filters): "
               f"{cold_rate:.0f} alerts/s = {cold_rate / reference:.2f}x fastavro's full decode "
-              f"(issue 16's target >= 1.5x: {'met' if cold_rate / reference >= 1.5 else 'NOT met'})")
+              "(issue 16's target >= 1.5x: "
+              f"{'met' if cold_rate / reference >= 1.5 else 'NOT met'})")
         if baseline_dir is not None:
             make_input_topic(bs, "bench-throughput-nobbb")
             publish(bs, "bench-throughput-nobbb", night, None)
@@ -554,14 +558,16 @@ def main() -> int:
             print("latency run produced no records")
             return 1
         p50, p99 = np.percentile(lat, [50, 99])
-        print(f"latency at {args.rate:.0f} alerts/s over {args.seconds:.0f} s ({len(lat)} records): "
-              f"p50 {p50:.2f} s, p99 {p99:.2f} s (target p99 <= {TARGET_P99:.0f} s: "
+        print(f"latency at {args.rate:.0f} alerts/s over {args.seconds:.0f} s "
+              f"({len(lat)} records): p50 {p50:.2f} s, p99 {p99:.2f} s "
+              f"(target p99 <= {TARGET_P99:.0f} s: "
               f"{'met' if p99 <= TARGET_P99 else 'NOT met'})")
         print(f"peak memory (RSS sampled every 0.2 s): throughput worker {peak_t} MB, "
               f"latency worker {peak_l} MB")
         print(f"peak memory of a worker: {rss_mb:.0f} MB (target <= {TARGET_RSS_MB:.0f} MB: "
               f"{'met' if rss_mb <= TARGET_RSS_MB else 'NOT met'})")
-        print(json.dumps({"alerts_per_s": round(rate, 1), "ratio_to_rubin": round(rate / RUBIN_RATE, 2),
+        print(json.dumps({"alerts_per_s": round(rate, 1),
+                          "ratio_to_rubin": round(rate / RUBIN_RATE, 2),
                           "p50_s": round(float(p50), 3), "p99_s": round(float(p99), 3),
                           "peak_rss_mb": round(rss_mb), "output_records": records}))
     return 0

@@ -116,7 +116,7 @@ def main() -> None:
 
     curves = [[a.diaSource, *a.prvDiaSources] for a in warm]
     t0 = time.perf_counter()
-    for c, a in zip(curves, warm):
+    for c, a in zip(curves, warm, strict=True):
         compute_features(c, [], a.diaObject)
     dt = time.perf_counter() - t0
     print(f"compute_features one object at a time: {n / dt:8.0f} objects/s "

@@ -13,7 +13,11 @@ def main(argv: list[str]) -> int:
     wanted = set(argv)
     failed = 0
     for script in sorted(HERE.glob("bench_*.py")):
-        if wanted and script.stem not in wanted and script.stem.removeprefix("bench_") not in wanted:
+        if (
+            wanted
+            and script.stem not in wanted
+            and script.stem.removeprefix("bench_") not in wanted
+        ):
             continue
         print(f"=== {script.name}", flush=True)
         rc = subprocess.call([sys.executable, str(script)])

@@ -2,8 +2,8 @@
 
 Every synthetic alert is a real LSSTCam alert (schema 9.0) with new ids and a new position, and a
 realistic history: 0 to 300 previous detections (log-normal, median about 30) and as many forced
-measurements, each copied from a real diaSource / made from one, at earlier times and in random bands.
-Encoded in Rubin's Kafka framing with the official schema, as the survey sends them.
+measurements, each copied from a real diaSource / made from one, at earlier times and in random
+bands. Encoded in Rubin's Kafka framing with the official schema, as the survey sends them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import random
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -62,10 +62,17 @@ def make_night(n: int, seed: int = 1, first: int = 0) -> Iterator[tuple[dict, in
         ra = float(rng.uniform(0, 360))
         dec = float(np.degrees(np.arcsin(rng.uniform(-1, 0.5))))
         t_now = 61000.0 + i * 1e-5
-        src = dict(rec["diaSource"], diaSourceId=oid, diaObjectId=oid, ra=ra, dec=dec,
-                   midpointMjdTai=t_now, band=BANDS[int(rng.integers(6))],
-                   psfFlux=float(rng.lognormal(np.log(3000), 1.0)) * (1 if rng.random() > .1 else -1),
-                   reliability=float(rng.random()))
+        src = dict(
+            rec["diaSource"],
+            diaSourceId=oid,
+            diaObjectId=oid,
+            ra=ra,
+            dec=dec,
+            midpointMjdTai=t_now,
+            band=BANDS[int(rng.integers(6))],
+            psfFlux=float(rng.lognormal(np.log(3000), 1.0)) * (1 if rng.random() > 0.1 else -1),
+            reliability=float(rng.random()),
+        )
         prv = []
         for k in range(int(lengths[i])):
             tmpl = pyrng.choice(sources)
@@ -80,7 +87,8 @@ def make_night(n: int, seed: int = 1, first: int = 0) -> Iterator[tuple[dict, in
             for k in range(int(lengths[i])):
                 forced.append({
                     "diaForcedSourceId": oid + 500 + k, "diaObjectId": oid, "ra": ra, "dec": dec,
-                    "visit": 2025090500000 + k, "detector": 1, "psfFlux": float(rng.normal(500, 300)),
+                    "visit": 2025090500000 + k, "detector": 1,
+                    "psfFlux": float(rng.normal(500, 300)),
                     "psfFluxErr": 200.0, "midpointMjdTai": t_now - 1.5 - k * 2.5,
                     "scienceFlux": None, "scienceFluxErr": None,
                     "band": BANDS[int(rng.integers(6))], "timeProcessedMjdTai": t_now,
@@ -125,13 +133,19 @@ def filter_mix(n: int = 1000, seed: int = 2) -> list[dict]:
                     f"AND objects.decl BETWEEN {dec0:.1f} AND {dec0 + rng.uniform(2, 10):.1f}")
         elif choice == 3:  # reliable and brightening fast
             cond = (f"objects.latestR > {rng.uniform(0.99, 0.999):.4f} "
-                    f"AND objects.latest_psfFlux > {rng.uniform(2, 4):.1f} * objects.{band}_psfFluxMean")
+                    f"AND objects.latest_psfFlux > {rng.uniform(2, 4):.1f} * "
+                    f"objects.{band}_psfFluxMean")
         elif choice == 4:  # magnitude cut with the Lasair function
             cond = f"flux2mag(objects.latest_psfFlux) < {rng.uniform(18.0, 19.5):.2f}"
         else:  # new objects at high galactic latitude
             cond = (f"objects.nDiaSources <= {rng.randint(1, 3)} "
                     f"AND abs(objects.glat) > {rng.uniform(40, 80):.0f}")
-        out.append({"name": f"bench{i:04d}", "output": output,
-                    "sql": "SELECT objects.diaObjectId, objects.ra, objects.decl, "
-                           "objects.latest_psfFlux, objects.nDiaSources FROM objects WHERE " + cond})
+        out.append(
+            {
+                "name": f"bench{i:04d}",
+                "output": output,
+                "sql": "SELECT objects.diaObjectId, objects.ra, objects.decl, "
+                "objects.latest_psfFlux, objects.nDiaSources FROM objects WHERE " + cond,
+            }
+        )
     return out

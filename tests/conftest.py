@@ -1,7 +1,8 @@
 """Shared fixtures: a real Kafka broker, real SQLite and PostgreSQL stores, settings.
 
 - ``kafka_bootstrap``: one embedded Tansu broker for the whole session (a child process on a free
-  port, killed at the end). Tests use unique topic names (``unique_name``) so they never share state.
+  port, killed at the end). Tests use unique topic names (``unique_name``) so they never share
+  state.
 - ``store_url``: parametrised over ``sqlite`` (a file in tmp_path) and ``postgresql`` (a fresh
   database on 127.0.0.1:5432, dropped afterwards). PostgreSQL is skipped with a reason when the
   server is not reachable, and required when ``CI`` is set.
@@ -69,7 +70,7 @@ def _pg_available() -> str | None:
             conn.execute(sa.text("select 1"))
         engine.dispose()
         return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+    except Exception as exc:  # any failure means "not here"
         return str(exc).splitlines()[0]
 
 
@@ -99,7 +100,8 @@ def pg_url(pg_admin):
     yield url
     with pg_admin.connect() as conn:
         conn.execute(sa.text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                     {"n": name})
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
 
 

@@ -15,4 +15,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["Settings", "load_settings", "SkysiftError", "__version__"]
+__all__ = ["Settings", "SkysiftError", "__version__", "load_settings"]

@@ -1,7 +1,8 @@
 """Users and their API tokens.
 
 A token is shown once, when made; the store keeps only its SHA-256 and its first 8 characters.
-Tokens look like Lasair's (40 hex characters) so the ``lasair`` client's ``?token=`` regex accepts them.
+Tokens look like Lasair's (40 hex characters) so the ``lasair`` client's ``?token=`` regex accepts
+them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,12 +67,14 @@ def add_user(conn: sa.Connection, name: str, email: str | None = None, *,
     if exists.first() is not None:
         raise UserError("a user with that name exists already", user=name)
     token = secrets.token_hex(20)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
+    from skysift.store.statements import inserted_id
+
     result = conn.execute(users.insert().values(
         name=name, email=email, token_hash=hash_token(token), token_prefix=token[:8],
         is_admin=is_admin, is_power=False, created=now,
         email_verified_at=now if (email and email_confirmed) else None))
-    user_id = int(result.inserted_primary_key[0])
+    user_id = inserted_id(result)
     _insert_token(conn, user_id, token, "first", now)
     return User(user_id, name, email, is_admin, False), token
 
@@ -90,10 +93,11 @@ class ApiToken:
 def _insert_token(conn: sa.Connection, user_id: int, token: str, name: str,
                   now: datetime) -> int:
     from skysift.store.schema import api_tokens
+    from skysift.store.statements import inserted_id
 
-    return int(conn.execute(api_tokens.insert().values(
+    return inserted_id(conn.execute(api_tokens.insert().values(
         user_id=user_id, name=name[:100], token_hash=hash_token(token), token_prefix=token[:8],
-        created=now)).inserted_primary_key[0])
+        created=now)))
 
 
 def new_token(conn: sa.Connection, user_id: int, name: str = "") -> str:
@@ -104,7 +108,7 @@ def new_token(conn: sa.Connection, user_id: int, name: str = "") -> str:
     from skysift.store.schema import api_tokens
 
     token = secrets.token_hex(20)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     held = conn.execute(sa.select(api_tokens.c.id).where(api_tokens.c.user_id == user_id)
                         .order_by(sa.func.coalesce(api_tokens.c.last_used, api_tokens.c.created),
                                   api_tokens.c.id)).scalars().all()
@@ -159,10 +163,10 @@ def user_for_token(conn: sa.Connection, token: str) -> User | None:
                        .where(t.c.token_hash == hash_token(token))).first()
     if row is None:
         return None
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     last = row._mapping["last_used"]
     if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=timezone.utc)
+        last = last.replace(tzinfo=UTC)
     if last is None or (now - last).total_seconds() >= LAST_USED_GRANULARITY_S:
         conn.execute(t.update().where(t.c.id == row._mapping["token_id"]).values(last_used=now))
     return _row_to_user(row)

@@ -125,7 +125,7 @@ class StoreBridge:
     def __call__(self, notice: Notice) -> BridgeReport | None:
         try:
             report = register_notices(self.engine, self.settings, [notice])
-        except Exception as exc:  # noqa: BLE001 - the listener goes on; the log says why
+        except Exception as exc:  # the listener goes on; the log says why
             self.log.error("%s %s: not registered in the broker's store (%s): %s",
                            notice.superevent_id, notice.alert_type, self.settings.database_url
                            if self.settings.database is None else "the configured database", exc)

@@ -695,7 +695,8 @@ def _coerce(name: str, raw: Any, annotation: str, source: str) -> Any:
             text = str(raw)
             return text if text or "None" not in annotation else None
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name!r} has a bad value {raw!r}: {exc}", source=source) from exc
+        raise ConfigError(f"setting {name!r} has a bad value {raw!r}: {exc}",
+                          source=source) from exc
     raise ConfigError(f"setting {name!r} has an unsupported type {annotation}", source=source)
 
 

@@ -21,7 +21,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,7 @@ def _record_ingest_stats(engine: sa.Engine, ingested: int, rejected: int,
                          lag_s: float | None) -> None:
     from skysift.store.schema import ingest_stats as st
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     day = now.date()
     with db_errors("count the batch"), engine.begin() as conn:
         done = conn.execute(st.update().where(st.c.day == day).values(
@@ -196,13 +196,13 @@ class AlertHandler:
         """Due digests, failure notices and expiries (every ``notify_interval_s``)."""
         try:
             self.notifier.tick(force=force)
-        except Exception as exc:  # noqa: BLE001 - email trouble never stops ingest
+        except Exception as exc:  # email trouble never stops ingest
             log.warning("the email pass failed (it runs again later): %s", exc)
 
     def close(self) -> None:
         try:
             self.producer.flush(10)
-        except Exception as exc:  # noqa: BLE001 - closing: say it, do not raise
+        except Exception as exc:  # closing: say it, do not raise
             log.warning("closing the producer: %s", exc)
 
 
@@ -266,7 +266,7 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
     handler = AlertHandler(settings, engine, producer, pipeline)
     try:
         pipeline.prepare()
-    except Exception as exc:  # noqa: BLE001 - the loop waits for the store if it is away
+    except Exception as exc:  # the loop waits for the store if it is away
         log.warning("could not prepare the filters before the first batch: %s", exc)
     consumer = make_consumer(settings, group_id or settings.ingest_group_id, watch=watch)
     admin = make_admin(settings)

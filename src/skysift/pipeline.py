@@ -130,7 +130,7 @@ class Pipeline:
         for flt in filters:
             try:
                 self.batch_engine.prepare(self._compiled.get(flt))
-            except Exception as exc:  # noqa: BLE001 - one filter never stops the worker
+            except Exception as exc:  # one filter never stops the worker
                 log.warning("filter %s cannot be prepared: %s", flt.name,
                             filter_failure(exc, flt.name))
         return len(filters)
@@ -153,7 +153,7 @@ class Pipeline:
             if self._cutout_store is None:
                 self._cutout_store = cutout_store(self.settings)
             save_cutouts(self._cutout_store, list(alerts))
-        except Exception as exc:  # noqa: BLE001 - cutouts never stop ingest
+        except Exception as exc:  # cutouts never stop ingest
             where = self.settings.cutouts_url or self.settings.data_dir / "cutouts"
             log.error("cannot keep this batch's cutouts in %s: %s", where, exc)
             report.warnings.append(f"cutouts not kept: {exc}")
@@ -200,7 +200,9 @@ class Pipeline:
                 rows = load_for_batch(conn, list(object_ids), sorted(topics))
         self._load_table("annotations", rows, filters, compiled)
 
-    def process(self, alerts: Sequence[Alert]) -> BatchReport:
+    # complexity accepted (C901): one batch through every stage in order; each stage
+    # guards its own failures
+    def process(self, alerts: Sequence[Alert]) -> BatchReport:  # noqa: C901
         """Store, filter and produce one batch. Raises on store or delivery failure."""
         report = BatchReport(alerts=len(alerts))
         t0 = time.perf_counter()
@@ -226,7 +228,7 @@ class Pipeline:
         for flt in filters:
             try:
                 compiled[flt.id] = self._compiled.get(flt)
-            except Exception as exc:  # noqa: BLE001 - reported when the filter runs
+            except Exception as exc:  # reported when the filter runs
                 compiled[flt.id] = filter_failure(exc, flt.name)
                 continue
             try:  # a filter reading a column the batch cannot hold fails alone
@@ -292,7 +294,7 @@ class Pipeline:
                     result = self.batch_engine.run(
                         vf, timeout_s=self.settings.filter_timeout_s,
                         row_cap=self.settings.filter_row_cap, filter_name=flt.name)
-                except Exception as exc:  # noqa: BLE001 - any error stays with its filter
+                except Exception as exc:  # any error stays with its filter
                     exc = filter_failure(exc, flt.name)
                     errors[flt.id] = str(exc)
                     report.filter_errors[flt.name] = str(exc)

@@ -67,13 +67,13 @@ def test_solar_system_alert_has_no_object_id_and_mpc_orbits(real_records):
 
 
 def test_empty_message():
-    with pytest.raises(AlertDecodeError, match="empty message") as info:
+    with pytest.raises(AlertDecodeError, match=r"empty message") as info:
         decode_message(b"", ORIGIN)
     _check_where(info.value)
 
 
 def test_truncated_header():
-    with pytest.raises(AlertDecodeError, match="truncated message") as info:
+    with pytest.raises(AlertDecodeError, match=r"truncated message") as info:
         decode_message(b"\x00\x00\x03", ORIGIN)
     _check_where(info.value)
 
@@ -81,7 +81,7 @@ def test_truncated_header():
 @pytest.mark.parametrize("keep", [6, 100, 5000, -1])
 def test_truncated_body(keep):
     data = wire_files()[0].read_bytes()
-    with pytest.raises(AlertDecodeError, match="truncated message") as info:
+    with pytest.raises(AlertDecodeError, match=r"truncated message") as info:
         decode_message(data[:keep], ORIGIN)
     assert not isinstance(info.value, UnknownSchemaError)
     _check_where(info.value)
@@ -90,7 +90,7 @@ def test_truncated_body(keep):
 def test_wrong_magic_byte():
     data = bytearray(wire_files()[0].read_bytes())
     data[0] = 0x4F
-    with pytest.raises(AlertDecodeError, match="corrupt message: first byte is 0x4f") as info:
+    with pytest.raises(AlertDecodeError, match=r"corrupt message: first byte is 0x4f") as info:
         decode_message(bytes(data), ORIGIN)
     _check_where(info.value)
 
@@ -100,20 +100,20 @@ def test_corrupt_body():
     # the body's first bytes are the diaSourceId varint then a union index: make the union
     # index impossible (zig-zag 0x7f = -64)
     bad = data[:5] + b"\x02\x7f" + data[7:]
-    with pytest.raises(AlertDecodeError, match="corrupt") as info:
+    with pytest.raises(AlertDecodeError, match=r"corrupt") as info:
         decode_message(bad, ORIGIN)
     _check_where(info.value)
 
 
 def test_trailing_bytes_are_corrupt():
     data = wire_files()[0].read_bytes() + b"\x00\x01"
-    with pytest.raises(AlertDecodeError, match="2 bytes left after"):
+    with pytest.raises(AlertDecodeError, match=r"2 bytes left after"):
         decode_message(data, ORIGIN)
 
 
 def test_unknown_schema_id():
     body = wire_files()[0].read_bytes()[5:]
-    with pytest.raises(UnknownSchemaError, match="unknown schema id 1234") as info:
+    with pytest.raises(UnknownSchemaError, match=r"unknown schema id 1234") as info:
         decode_message(b"\x00" + struct.pack(">I", 1234) + body, ORIGIN)
     assert info.value.schema_id == 1234
     _check_where(info.value)
@@ -146,5 +146,5 @@ def test_missing_object_ids(real_records):
     raw = with_history(real_records[wire_files()[0]], 0)
     raw["diaSource"]["diaObjectId"] = None
     raw["diaObject"] = None
-    with pytest.raises(AlertDecodeError, match="missing required field diaSource.diaObjectId"):
+    with pytest.raises(AlertDecodeError, match=r"missing required field diaSource.diaObjectId"):
         decode_message(encode_wire(raw, 9, 0), ORIGIN)

@@ -22,19 +22,19 @@ def test_reencoding_a_real_file_gives_its_bytes(path):
 def test_record_that_does_not_fit(real_records):
     record = dict(real_records[wire_files()[0]])
     record["diaSource"] = dict(record["diaSource"], ra="not a number")
-    with pytest.raises(AlertDecodeError, match="does not fit schema lsst.v9_0"):
+    with pytest.raises(AlertDecodeError, match=r"does not fit schema lsst.v9_0"):
         encode_wire(record, 9, 0)
 
 
 def test_unshipped_version(real_records):
-    with pytest.raises(UnknownSchemaError, match="1.2"):
+    with pytest.raises(UnknownSchemaError, match=r"1.2"):
         encode_wire(real_records[wire_files()[0]], 1, 2)
 
 
 def test_load_wire_record_of_non_wire_file(tmp_path):
     path = tmp_path / "x.json"
     path.write_text("{}")
-    with pytest.raises(AlertDecodeError, match="first byte is 0x7b") as info:
+    with pytest.raises(AlertDecodeError, match=r"first byte is 0x7b") as info:
         load_wire_record(path)
     assert info.value.path == str(path)
 

@@ -196,9 +196,10 @@ def test_json_object_array_and_lines(tmp_path, records):
 
 def test_json_64bit_ids_stay_exact(tmp_path):
     big = 2**63 - 3
-    text = ('{"diaSourceId": %d, "diaSource": {"diaSourceId": %d, "diaObjectId": %d, '
+    text = (f'{{"diaSourceId": {big}, "diaSource": {{"diaSourceId": {big}, '
+            f'"diaObjectId": {big - 1}, '
             '"midpointMjdTai": 60924.5, "band": "r", "psfFlux": 1.5, "ra": 1.0, "dec": 2.0},'
-            ' "cutoutScience": "aGVsbG8="}') % (big, big, big - 1)
+            ' "cutoutScience": "aGVsbG8="}')
     path = tmp_path / "big.json"
     path.write_text(text)
     [a] = list(read_alerts(path))

@@ -54,7 +54,7 @@ def _check_projection(fast: Alert, full: Alert) -> None:
     for name, kept in (("prvDiaSources", SOURCE_FIELDS), ("prvDiaForcedSources", FORCED_FIELDS)):
         short, long = getattr(fast, name), getattr(full, name)
         assert len(short) == len(long), name
-        for s, f in zip(short, long):
+        for s, f in zip(short, long, strict=True):
             assert set(s) == kept & set(f), (name, set(f) - set(s))
             assert _canon(s) == _canon({k: f[k] for k in s}), name
 
@@ -157,7 +157,9 @@ def _item_fields(version: tuple[int, int], field: str) -> list[str]:
             named[t["name"]] = t
         if f["name"] == field:
             items = t["items"]
-            return [x["name"] for x in (named[items] if isinstance(items, str) else items)["fields"]]
+            return [
+                x["name"] for x in (named[items] if isinstance(items, str) else items)["fields"]
+            ]
     return []
 
 
@@ -202,7 +204,7 @@ def test_projected_without_raw_cannot_be_completed(real_records):
     alert = decode_message(encode_wire(with_history(real_records[wire_files()[0]], 1), 9, 0),
                            ORIGIN)
     alert.raw = None
-    with pytest.raises(ValueError, match="no raw bytes"):
+    with pytest.raises(ValueError, match=r"no raw bytes"):
         decode_full(alert)
 
 
@@ -223,7 +225,7 @@ def _history_message(real_records: dict[Path, dict[str, Any]]) -> bytes:
 
 def test_trailing_bytes_after_projected_history(real_records):
     data = _history_message(real_records) + b"\x00\x01"
-    with pytest.raises(AlertDecodeError, match="2 bytes left after the schema 9.0 record") as info:
+    with pytest.raises(AlertDecodeError, match=r"2 bytes left after the schema 9.0 record") as info:
         decode_message(data, ORIGIN)
     assert info.value.offset == 99 and info.value.topic == "t"
     assert _outcome(data, False) == _outcome(data, True)
@@ -251,7 +253,7 @@ def _history_span(data: bytes) -> tuple[int, int]:
     rest = fastavro.parse_schema({"type": "record", "name": "hist", "fields": [
         dict(f, type=t) for f, t in zip(
             [f for f in schema_definition(9, 0)["fields"] if f["name"].startswith("prv")],
-            [f["type"] for f in parsed["fields"] if f["name"].startswith("prv")])]},
+            [f["type"] for f in parsed["fields"] if f["name"].startswith("prv")], strict=True)]},
         named_schemas=dict(parsed["__named_schemas"]))
     fastavro.schemaless_reader(stream, rest, None)
     return start, stream.tell() + 5
@@ -355,7 +357,7 @@ def test_item_ids_keep_their_own_values_when_objects_differ(real_records):
     tests/alerts/test_sample_object_ids.py.)"""
     record = with_history(real_records[wire_files()[0]], 6, 4)
     ids = [5, 2**40 + 1, 2**62 + 7, 2**62 + 7, -3, 5]
-    for item, oid in zip(record["prvDiaSources"], ids):
+    for item, oid in zip(record["prvDiaSources"], ids, strict=False):
         item["diaObjectId"] = oid
-    fast, full = _check_pair(encode_wire(record, 9, 0))
+    fast, _full = _check_pair(encode_wire(record, 9, 0))
     assert [s["diaObjectId"] for s in fast.prvDiaSources] == ids

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from typing import ClassVar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -23,10 +24,10 @@ ORIGIN = AlertOrigin(topic="lsst-alerts", partition=0, offset=42)
 
 
 class _Registry(BaseHTTPRequestHandler):
-    schemas: dict[int, str] = {}
-    hits: list[str] = []
+    schemas: ClassVar[dict[int, str]] = {}
+    hits: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:  # http.server's name
         self.hits.append(self.path)
         match = re.match(r"^/schemas/ids/(\d+)", self.path)
         if match and int(match.group(1)) in self.schemas:

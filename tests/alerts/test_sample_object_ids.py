@@ -27,7 +27,9 @@ def test_sources_without_their_object_id_belong_to_the_alert_object(tmp_path, ve
         store_alerts(conn, [alert])
     with engine.connect() as conn:
         stored = conn.execute(sa.select(sources.c.diaSourceId, sources.c.diaObjectId)).all()
-        n = conn.execute(sa.select(objects.c.nDiaSources).where(objects.c.diaObjectId == oid)).scalar()
+        n = conn.execute(
+            sa.select(objects.c.nDiaSources).where(objects.c.diaObjectId == oid)
+        ).scalar()
     engine.dispose()
     source_ids = {s["diaSourceId"] for s in [alert.diaSource, *(alert.prvDiaSources or [])]}
     assert {r[0] for r in stored} == source_ids

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ def _filler(ftype: Any) -> Any:
 
 
 def _record_type(ftype: Any) -> dict[str, Any] | None:
-    inner = [t for t in ftype if t != "null"][0] if isinstance(ftype, list) else ftype
+    inner = next(t for t in ftype if t != "null") if isinstance(ftype, list) else ftype
     inner = _resolve(inner)
     if isinstance(inner, dict) and inner["type"] == "array":
         inner = dict(inner, items=_resolve(inner["items"]))
@@ -179,7 +179,7 @@ def test_v4_names_are_mapped():
 def test_v8_timestamps_become_mjd_tai(real_records):
     raw = with_history(real_records[wire_files()[0]], 1)
     old = adapt(raw, schema_definition(8, 0))
-    when = datetime(2025, 9, 5, 8, 0, tzinfo=timezone.utc)
+    when = datetime(2025, 9, 5, 8, 0, tzinfo=UTC)
     old["diaSource"]["time_processed"] = when
     alert = decode_message(encode_wire(old, 8, 0), ORIGIN)
     expected = 40587 + (when.timestamp() + 37) / 86400

@@ -85,8 +85,11 @@ def test_query_tables_take_lasairs_annotator_spelling(world, live):
     rows = bob.query("objects.diaObjectId, fruitbat.classification", "objects,annotator:fruitbat",
                      "fruitbat.classification = 'SN'")
     assert rows == [{"diaObjectId": 71, "classification": "SN"}]
-    rows = bob.query("objects.diaObjectId, fruitbat.classification AS f, bobcat.classification AS b",
-                     "objects, annotator:fruitbat&bobcat", "")
+    rows = bob.query(
+        "objects.diaObjectId, fruitbat.classification AS f, bobcat.classification AS b",
+        "objects, annotator:fruitbat&bobcat",
+        "",
+    )
     assert rows == [{"diaObjectId": 72, "f": "AGN", "b": "var"}]
     for tables, word in (("objects,watchlist:x", "watchlist ids"), ("objects,annotator:x y", "x y"),
                          ("objects,annotator:secretbat", "secretbat")):

@@ -13,10 +13,10 @@ from skysift.cli.main import cli
 def _all_commands(group: click.Group, ctx: click.Context, prefix=()):
     for name in group.list_commands(ctx):
         cmd = group.get_command(ctx, name)
-        assert cmd is not None, f"command {' '.join(prefix + (name,))} does not load"
-        yield prefix + (name,)
+        assert cmd is not None, f"command {' '.join((*prefix, name))} does not load"
+        yield (*prefix, name)
         if isinstance(cmd, click.Group):
-            yield from _all_commands(cmd, ctx, prefix + (name,))
+            yield from _all_commands(cmd, ctx, (*prefix, name))
 
 
 COMMANDS = list(_all_commands(cli, click.Context(cli)))

@@ -52,7 +52,9 @@ def test_watchlist_and_watchmap_commands(tmp_path, capsys):
         main(["--data-dir", str(data), "watchmap", "add", "--user", "alice", "--name", "x",
               "--polygon", "1,2 3"])
     assert "a polygon is" in capsys.readouterr().err
-    names = [line.split()[1] for line in _run(capsys, data, "watchmap", "list").out.splitlines()[2:]]
+    names = [
+        line.split()[1] for line in _run(capsys, data, "watchmap", "list").out.splitlines()[2:]
+    ]
     assert names == ["ms90", "round", "box"]
     assert "deleted watchmap 3 (box)" in _run(capsys, data, "watchmap", "delete", "3").out
     assert "deleted watchlist 1 (agn)" in _run(capsys, data, "watchlist", "delete", "1").out

@@ -32,7 +32,7 @@ def _cone_text(rows):
 
 
 def _setup(world):
-    alerts = [placed(a, ra, dec) for a, (ra, dec) in zip(rubin_alerts(), SPOTS)]
+    alerts = [placed(a, ra, dec) for a, (ra, dec) in zip(rubin_alerts(), SPOTS, strict=False)]
     alice, bob = world.users["alice"], world.users["bob"]
     with world.engine.begin() as conn:
         # alice's private list: a cone 2 arcsec from the first object, and a wide one holding
@@ -80,7 +80,7 @@ def test_watchlist_hits_are_exact_private_to_their_owner_and_equal_on_batch_and_
     # arcsec is the exact separation, as astropy computes it (within a milliarcsecond)
     cones = {"close": (30.0 + 2.0 / 3600, 10.0), "wide": (30.0005, 10.0),
              "star": (45.0, -20.0 + 1.0 / 3600)}
-    where = {a.diaObjectId: s for a, s in zip(alerts, SPOTS)}
+    where = {a.diaObjectId: s for a, s in zip(alerts, SPOTS, strict=False)}
     for r in seen_by_alice:
         want = SkyCoord(*where[r["diaObjectId"]], unit="deg").separation(
             SkyCoord(*cones[r["name"]], unit="deg")).to_value(u.arcsec)
@@ -113,11 +113,15 @@ def test_crossmatch_of_stored_objects_finds_what_the_pipeline_found(ctx_world):
     from skysift.context.watchlists import hits_of
 
     with world.engine.connect() as conn:
-        before = sorted((h["diaObjectId"], h["cone_id"], h["arcsec"]) for h in hits_of(conn, private.id))
+        before = sorted(
+            (h["diaObjectId"], h["cone_id"], h["arcsec"]) for h in hits_of(conn, private.id)
+        )
     assert len(before) == 3
     assert crossmatch_stored(world.engine, private.id, Viewer.of(alice), progress=False) == 3
     with world.engine.connect() as conn:
-        after = sorted((h["diaObjectId"], h["cone_id"], h["arcsec"]) for h in hits_of(conn, private.id))
+        after = sorted(
+            (h["diaObjectId"], h["cone_id"], h["arcsec"]) for h in hits_of(conn, private.id)
+        )
     assert after == before
 
 
@@ -149,8 +153,10 @@ def test_area_hits_are_many_to_many_private_and_lasair_spelling_joins_several(ct
         assert run(bob, "objects, area_hits") == sorted([o1, o2, o3, o3])  # public ones
     # as a filter on the batch: bob's big-box filter gets records, alice's box is hers only
     flt = add_filter(world.engine, world.settings, bob, name="in my box",
-                     sql=build_sql("objects.diaObjectId, area_hits.ar_id", "objects, area_hits", ""),
+                     sql=build_sql("objects.diaObjectId, area_hits.ar_id",
+                                   "objects, area_hits", ""),
                      trigger="alert")
-    world.ingest([placed(a, ra, dec) for a, (ra, dec) in zip(rubin_alerts(), SPOTS)][:3])
+    world.ingest([placed(a, ra, dec) for a, (ra, dec) in zip(rubin_alerts(), SPOTS,
+                                                             strict=False)][:3])
     got = sorted((r["diaObjectId"], r["ar_id"]) for r in _records(topic_reader, flt.topic, 4))
     assert got == sorted([(o1, big.id), (o2, big.id), (o3, big.id), (o3, box_b.id)])

@@ -41,7 +41,8 @@ def test_cone_index_finds_exactly_the_pairs_astropy_finds_with_separations_withi
         sep = SkyCoord(pra[p] * u.deg, pdec[p] * u.deg).separation(cones).arcsec
         for c in np.flatnonzero(sep <= radius):
             truth[(p, int(c))] = sep[c]
-    got = {(int(p), int(c)): a for p, c, a in zip(found.position, found.cone, found.arcsec)}
+    got = {(int(p), int(c)): a for p, c, a in zip(found.position, found.cone, found.arcsec,
+                                                  strict=True)}
     assert len(truth) > 1500  # about half the scattered positions fall inside their cone
     assert set(got) == set(truth)
     assert max(abs(got[k] - truth[k]) for k in truth) < 1e-3
@@ -53,7 +54,9 @@ def test_separation_matches_astropy_at_tiny_and_antipodal_separations():
     ra2 = np.array([10.0 + 1e-7, 190.0, 180.0, 303.4])
     dec2 = np.array([20.0, -20.0, 0.0, -89.9999])
     ours = separation_arcsec(ra1, dec1, ra2, dec2)
-    theirs = SkyCoord(ra1 * u.deg, dec1 * u.deg).separation(SkyCoord(ra2 * u.deg, dec2 * u.deg)).arcsec
+    theirs = (
+        SkyCoord(ra1 * u.deg, dec1 * u.deg).separation(SkyCoord(ra2 * u.deg, dec2 * u.deg)).arcsec
+    )
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
 
 
@@ -123,7 +126,7 @@ def test_files_that_are_not_cones_are_refused_naming_the_file():
 def test_a_million_cones_are_read_and_indexed():
     rng = np.random.default_rng(7)
     ra, dec = _sky(rng, 1_000_000)
-    text = "\n".join(f"{a:.6f},{d:.6f},c{i}" for i, (a, d) in enumerate(zip(ra, dec)))
+    text = "\n".join(f"{a:.6f},{d:.6f},c{i}" for i, (a, d) in enumerate(zip(ra, dec, strict=True)))
     cones = read_cones(text.encode() + b"\n1,1,one too many\n", "big.txt")
     assert len(cones) == 1_000_000
     assert cones.problems == [(1_000_001, "more than 1,000,000 cones: left out")]

@@ -18,7 +18,8 @@ from skysift.skymaps.mock import gaussian_skymap
 
 def _gcn_yaml(tmp_path, **sections):
     doc = {"version": 1,
-           "gcn-kafka": {"client_id": "", "client_secret": "", "group_id": "", "topic": "igwn.gwalert"},
+           "gcn-kafka": {"client_id": "", "client_secret": "", "group_id": "",
+                         "topic": "igwn.gwalert"},
            "lvk": {"parse_mock_events": True, "download_dir": str(tmp_path / "events"),
                    "aitoff": {"convert": False}, "ascii_map": {"convert": False},
                    "moc": {"convert": False}, "filters": []},

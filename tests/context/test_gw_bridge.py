@@ -89,7 +89,7 @@ def test_a_map_scores_stored_objects_then_arrivals_is_replaced_and_retracted(ctx
                      sql=KILONOVA, trigger="alert")
     # four alerts placed around (150, 2): at 0.2, 0.7, 1.5 and 6 degrees from the centre
     offsets = [0.2, 0.7, 1.5, 6.0]
-    near = [placed(a, 150.0 + d, 2.0) for a, d in zip(alerts, offsets)]
+    near = [placed(a, 150.0 + d, 2.0) for a, d in zip(alerts, offsets, strict=False)]
     world.ingest(near)
     assert topic_reader(flt.topic, idle_s=1) == []  # no event yet: nothing matches
 
@@ -101,7 +101,7 @@ def test_a_map_scores_stored_objects_then_arrivals_is_replaced_and_retracted(ctx
     hits = _hits(world.engine, "MS261201a")
     # contours from an independent computation; hit where contour <= gw_max_contour (0.95)
     expected = {}
-    for a, d in zip(near, offsets):
+    for a, d in zip(near, offsets, strict=True):
         contour, dens = independent_contour(sky1, 150.0 + d, 2.0)
         if contour <= world.settings.gw_max_contour:
             expected[a.diaObjectId] = (contour, dens)
@@ -194,12 +194,12 @@ def test_the_real_s230518h_map_moved_to_the_alerts_time_scores_like_astropy_heal
     middle = int(np.argmin(np.abs(sm.levels - 0.6)))
     empty = int(np.argmax(sm.levels))
     spots = [centre(peak), centre(middle), centre(empty)]
-    placed_alerts = [placed(a, ra, dec) for a, (ra, dec) in zip(alerts, spots)]
+    placed_alerts = [placed(a, ra, dec) for a, (ra, dec) in zip(alerts, spots, strict=False)]
     world.ingest(placed_alerts)
     _register(world, notice)
     hits = _hits(world.engine, "S230518h")
     assert set(hits) == {placed_alerts[0].diaObjectId, placed_alerts[1].diaObjectId}
-    for a, (ra, dec) in zip(placed_alerts[:2], spots[:2]):
+    for a, (ra, dec) in zip(placed_alerts[:2], spots[:2], strict=True):
         contour, dens = independent_contour(fits_bytes, ra, dec)
         assert hits[a.diaObjectId]["contour"] == pytest.approx(contour, abs=1e-12)
         assert hits[a.diaObjectId]["probdens2"] == pytest.approx(dens, rel=1e-12)

@@ -106,7 +106,7 @@ def test_load_names_stored_objects_and_a_newer_file_refreshes_them(ctx_world, tm
             "2 stored objects named within 1.5 arcsec, 0 names cleared") in out.out
     assert f"skipped: {f}, line 7: no name" in out.err
     # the same answer from astropy: separations of each object to each TNS position
-    for (ra, dec), want in zip(POS, ("2026aaa", "2026bbb", None)):
+    for (ra, dec), want in zip(POS, ("2026aaa", "2026bbb", None), strict=True):
         here = SkyCoord(ra * u.deg, dec * u.deg)
         seps = {n: here.separation(SkyCoord(p[0] * u.deg, p[1] * u.deg)).arcsec
                 for n, p in (("2026aaa", near1), ("2026bbb", near2), ("2026bbc", also2),
@@ -117,7 +117,8 @@ def test_load_names_stored_objects_and_a_newer_file_refreshes_them(ctx_world, tm
 
     # a newer file: 2026aaa withdrawn, 2026ccc moved onto the third object
     f2 = tns_file(tmp_path / "tns2.csv", [
-        _row(2, "AT", "2026bbb", *near2), _row(4, "TDE", "2026ccc", *_offset(*POS[2], 0.2), "0.02", "TDE")])
+        _row(2, "AT", "2026bbb", *near2),
+        _row(4, "TDE", "2026ccc", *_offset(*POS[2], 0.2), "0.02", "TDE")])
     out = _cli(capsys, world, "tns", "load", str(f2))
     assert "2 stored objects named within 1.5 arcsec, 1 names cleared" in out.out
     assert _names(world) == {o1: None, o2: "2026bbb", o3: "2026ccc"}
@@ -142,7 +143,9 @@ def test_load_names_stored_objects_and_a_newer_file_refreshes_them(ctx_world, tm
     # the topic: the two named objects it was seeded with, then the new one
     records = [json.loads(m.value()) for m in topic_reader(flt.topic, expect=3)]
     assert sorted(r["tns_name"] for r in records) == ["2026bbb", "2026ccc", "2026ccc"]
-    got = [(r["diaObjectId"], r["tns_name"]) for r in records if r["diaObjectId"] == again.diaObjectId]
+    got = [
+        (r["diaObjectId"], r["tns_name"]) for r in records if r["diaObjectId"] == again.diaObjectId
+    ]
     assert got == [(again.diaObjectId, "2026ccc")]
     assert _names(world)[again.diaObjectId] == "2026ccc"
 
@@ -156,6 +159,9 @@ def test_a_file_with_no_usable_row_leaves_the_catalogue_alone(ctx_world, tmp_pat
         main(["--data-dir", str(world.settings.data_dir), "--database",
               world.settings.database_url, "tns", "load", str(bad)])
     assert exc.value.code != 0
-    assert "no usable TNS rows (1 skipped); the catalogue was left as it was" in capsys.readouterr().err
+    assert (
+        "no usable TNS rows (1 skipped); the catalogue was left as it was"
+        in capsys.readouterr().err
+    )
     with world.engine.connect() as conn:
         assert list(conn.execute(sa.select(crossmatch_tns.c.tns_name)).scalars()) == ["2026zzz"]

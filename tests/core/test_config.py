@@ -48,22 +48,22 @@ def test_config_flag_names_another_file(tmp_path):
 def test_unknown_keys_fail_with_their_name(tmp_path):
     cfg = tmp_path / "bad.toml"
     cfg.write_text("batch_sise = 3\n")
-    with pytest.raises(ConfigError, match="batch_sise"):
+    with pytest.raises(ConfigError, match=r"batch_sise"):
         load_settings(config_file=cfg, env={})
-    with pytest.raises(ConfigError, match="SKYSIFT_NOPE"):
+    with pytest.raises(ConfigError, match=r"SKYSIFT_NOPE"):
         load_settings(env={"SKYSIFT_NOPE": "1"})
 
 
 def test_bad_values_name_the_setting_and_source(tmp_path):
-    with pytest.raises(ConfigError, match="batch_size.*environment SKYSIFT_BATCH_SIZE"):
+    with pytest.raises(ConfigError, match=r"batch_size.*environment SKYSIFT_BATCH_SIZE"):
         load_settings(env={"SKYSIFT_BATCH_SIZE": "many"})
-    with pytest.raises(ConfigError, match="kafka"):
+    with pytest.raises(ConfigError, match=r"kafka"):
         load_settings(env={}, overrides={"kafka": "no-port"})
-    with pytest.raises(ConfigError, match="batch_size"):
+    with pytest.raises(ConfigError, match=r"batch_size"):
         load_settings(env={}, overrides={"batch_size": 0})
     cfg = tmp_path / "broken.toml"
     cfg.write_text("batch_size = \n")
-    with pytest.raises(ConfigError, match="not valid TOML") as info:
+    with pytest.raises(ConfigError, match=r"not valid TOML") as info:
         load_settings(config_file=cfg, env={})
     assert info.value.path == str(cfg)
 
@@ -79,7 +79,7 @@ def test_database_url_defaults_to_sqlite_in_data_dir(tmp_path):
 def test_kafka_config_from_env_json():
     s = load_settings(env={"SKYSIFT_KAFKA_CONFIG": '{"security.protocol": "SASL_SSL"}'})
     assert s.kafka_config == {"security.protocol": "SASL_SSL"}
-    with pytest.raises(ConfigError, match="kafka_config"):
+    with pytest.raises(ConfigError, match=r"kafka_config"):
         load_settings(env={"SKYSIFT_KAFKA_CONFIG": "[1, 2]"})
 
 

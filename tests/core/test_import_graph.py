@@ -62,6 +62,7 @@ def test_find_cycle_finds_one():
 
 def test_no_module_imports_itself_back():
     graph = import_graph()
-    assert "skysift.filters.batch" in graph["skysift.pipeline"]  # the graph sees imports in functions
+    # the graph sees imports in functions
+    assert "skysift.filters.batch" in graph["skysift.pipeline"]
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])

@@ -72,7 +72,7 @@ class Worker:
             try:
                 self.totals = ingest_kafka(settings, [topic], group_id=group, stop=self.stop,
                                            engine=engine, state=self.state, **kw)
-            except BaseException as exc:  # noqa: BLE001 - reported by the test
+            except BaseException as exc:  # reported by the test
                 self.error = exc
 
         self.thread = threading.Thread(target=run, daemon=True)
@@ -258,7 +258,7 @@ def test_a_dead_letter_the_broker_refuses_is_kept_in_the_folder(make_settings, k
                                                                  tmp_path, unique_name):
     settings = make_settings(kafka=kafka_bootstrap, topic_max_message_bytes=20_000,
                              batch_wait_s=0.3, notify_interval_s=0)
-    engine, flt = _setup(settings, unique_name)
+    engine, _flt = _setup(settings, unique_name)
     topic, group = unique_name("in"), unique_name("g")
     _topic(kafka_bootstrap, topic)
     big_garbage = b"\x00\x00\x00\x03\x84" + os.urandom(60_000)  # too large for the .dlq topic

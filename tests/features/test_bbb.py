@@ -64,8 +64,10 @@ def scipy_fit(sources):
         return (f - model(t, wl, s_ * p[0], p[1], p[2], p[3], p[4])) / e
 
     best = None
-    for start in ([1.0, 10.0, t[np.argmax(f)] - 7, 0.3, 0.05], [1.0, 10.0, t[np.argmax(f)] - 2, 1.0, 0.1]):
-        r = least_squares(resid, start, bounds=([1e-9, 0.3, -300, 1e-4, 1e-5], [1e9, 300, 600, 100, 30]),
+    for start in ([1.0, 10.0, t[np.argmax(f)] - 7, 0.3, 0.05],
+                  [1.0, 10.0, t[np.argmax(f)] - 2, 1.0, 0.1]):
+        r = least_squares(resid, start,
+                          bounds=([1e-9, 0.3, -300, 1e-4, 1e-5], [1e9, 300, 600, 100, 30]),
                           x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=5000)
         if best is None or r.cost < best.cost:
             best = r
@@ -81,8 +83,10 @@ def row(fit, k):
                             ("peak_flux", fit.peak_flux), ("peak_mjd", fit.peak_mjd))}
 
 
-TRUE = [{"kr": 0.5, "kf": 0.05, "t_kk": 12.0, "t0": 10.0}, {"kr": 0.25, "kf": 0.03, "t_kk": 7.0, "t0": 15.0},
-        {"kr": 1.2, "kf": 0.08, "t_kk": 20.0, "t0": 8.0}, {"kr": 0.35, "kf": 0.02, "t_kk": 5.0, "t0": 20.0}]
+TRUE = [{"kr": 0.5, "kf": 0.05, "t_kk": 12.0, "t0": 10.0},
+        {"kr": 0.25, "kf": 0.03, "t_kk": 7.0, "t0": 15.0},
+        {"kr": 1.2, "kf": 0.08, "t_kk": 20.0, "t0": 8.0},
+        {"kr": 0.35, "kf": 0.02, "t_kk": 5.0, "t0": 20.0}]
 
 
 def test_known_bazin_curves_are_recovered():
@@ -112,7 +116,8 @@ def test_peak_flux_is_the_model_at_its_peak_in_the_brightest_band():
     brightest = max(planck, key=planck.get)
     want = model(t, WL[brightest], ref["a"], ref["temp"], ref["t0"], ref["rise"], ref["fall"])
     assert got["peak_flux"] == pytest.approx(float(want), rel=1e-4)
-    assert 9000 < got["peak_flux"] < 14_000  # about the 10,000 nJy peak in g the curve was made with
+    # about the 10,000 nJy peak in g the curve was made with
+    assert 9000 < got["peak_flux"] < 14_000
 
 
 def test_same_optimum_as_scipy_least_squares_object_by_object():

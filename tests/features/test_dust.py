@@ -91,13 +91,13 @@ def test_healpix_file_gives_the_value_of_the_pixel_holding_the_position(tmp_path
 
 
 def test_a_path_that_is_not_a_dust_map_is_refused_with_the_reason(tmp_path):
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match=r"does not exist"):
         open_dust_map(tmp_path / "nowhere")
     (tmp_path / "half").mkdir()
-    with pytest.raises(ConfigError, match="has no SFD_dust_4096_ngp.fits"):
+    with pytest.raises(ConfigError, match=r"has no SFD_dust_4096_ngp.fits"):
         open_dust_map(tmp_path / "half")
     fits.PrimaryHDU(np.zeros((2, 2))).writeto(tmp_path / "image.fits")
-    with pytest.raises(ConfigError, match="neither a folder with the SFD ZEA pair nor a HEALPix"):
+    with pytest.raises(ConfigError, match=r"neither a folder with the SFD ZEA pair nor a HEALPix"):
         open_dust_map(tmp_path / "image.fits")
     assert open_dust_map(None) is None
 

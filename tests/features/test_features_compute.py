@@ -176,13 +176,13 @@ def test_many_objects_at_once_equal_one_at_a_time():
         curves[a.diaObjectId] += [s for s in [a.diaSource, *a.prvDiaSources]
                                   if s["diaSourceId"] not in seen]
         objs[a.diaObjectId] = a.diaObject
-    ids = sorted(curves) + [123]  # an object without sources
+    ids = [*sorted(curves), 123]  # an object without sources
     flat = [(i, s) for i, oid in enumerate(ids) for s in curves.get(oid, [])]
     rows = [(s["diaSourceId"], s["midpointMjdTai"], s["band"], s["psfFlux"], s["psfFluxErr"],
              s["reliability"], s["ra"], s["dec"]) for _, s in flat]
     arrays = SourceArrays.from_rows(rows, [i for i, _ in flat])
     many = compute_features_many(arrays, ids, [objs.get(o) for o in ids])
-    for oid, row in zip(ids[:-1], many[:-1]):
+    for oid, row in zip(ids[:-1], many[:-1], strict=True):
         assert row == compute_features(curves[oid], [], objs[oid])
     assert many[-1]["nDiaSources"] == 0 and many[-1]["ra"] is None and many[-1]["healpix"] is None
     assert list(many[0]) == list(FEATURE_COLUMNS)

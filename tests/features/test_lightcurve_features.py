@@ -37,7 +37,9 @@ def ref_good(sources):
 
 
 def _detections(sources):
-    det = [s for s in sources if s.get("psfFlux") is not None and s.get("midpointMjdTai") is not None]
+    det = [
+        s for s in sources if s.get("psfFlux") is not None and s.get("midpointMjdTai") is not None
+    ]
     return sorted(det, key=lambda s: (s["midpointMjdTai"], s["diaSourceId"]))
 
 
@@ -97,9 +99,11 @@ def ref_pairs(sources):
     out = {}
     latest = ends[-1] if ends else None
     earlier = [i for i in ends if latest is not None and i <= latest - 2]
-    for prefix, end in (("latestPair", latest), ("penultimatePair", earlier[-1] if earlier else None)):
+    for prefix, end in (("latestPair", latest),
+                        ("penultimatePair", earlier[-1] if earlier else None)):
         if end is None:
-            out.update({f"{prefix}{k}": None for k in ("MJD", "ColourMag", "ColourBands", "ColourTemp")})
+            out.update({f"{prefix}{k}": None for k in ("MJD", "ColourMag", "ColourBands",
+                                                       "ColourTemp")})
             continue
         a, b = det[end - 1], det[end]
         blue, red = sorted((a, b), key=lambda s: BANDS.index(s["band"]))
@@ -195,7 +199,8 @@ def test_every_position_lies_inside_its_own_trixel():
     ids = htm_id(ra, dec, 16)
     assert ids.min() >= 8 * 4**16 and ids.max() < 16 * 4**16
     p = np.stack([np.cos(np.radians(dec)) * np.cos(np.radians(ra)),
-                  np.cos(np.radians(dec)) * np.sin(np.radians(ra)), np.sin(np.radians(dec))], axis=1)
+                  np.cos(np.radians(dec)) * np.sin(np.radians(ra)),
+                  np.sin(np.radians(dec))], axis=1)
     for k in range(len(ra)):
         verts = trixel_vertices(int(ids[k]))  # 3 x 3 unit vectors
         a, b, c = verts
@@ -229,7 +234,7 @@ def test_htm16_is_stored_for_each_object_of_a_batch():
 def test_nights_and_good_sources_equal_loops_on_real_light_curves():
     curves = real_light_curves() + grown_curves()
     got = features_of(*curves)
-    for sources, row in zip(curves, got):
+    for sources, row in zip(curves, got, strict=True):
         assert row["nPosDiaSourcesNights"] == ref_nights(sources)
         assert row["nSourcesGood"] == ref_good(sources)
     assert any(r["nPosDiaSourcesNights"] > 1 for r in got)
@@ -295,7 +300,7 @@ def test_jumps_equal_loops_on_real_and_grown_light_curves():
     curves = real_light_curves() + grown_curves()
     got = features_of(*curves)
     seen = 0
-    for sources, row in zip(curves, got):
+    for sources, row in zip(curves, got, strict=True):
         j1, j2 = ref_jumps(sources)
         assert_close(row["jump1"], j1, "jump1", rel=1e-10)
         assert_close(row["jump2"], j2, "jump2", rel=1e-10)
@@ -367,7 +372,7 @@ def test_pairs_equal_loops_on_synthetic_nights():
     curves += real_light_curves()
     got = features_of(*curves)
     temps = 0
-    for sources, row in zip(curves, got):
+    for sources, row in zip(curves, got, strict=True):
         want = ref_pairs(sources)
         for name, value in want.items():
             assert_close(row[name], value, name, rel=1e-7)

@@ -26,14 +26,16 @@ def objects_columns() -> dict[str, str]:
         "tns_name": "text", "absMag": "float", "absMagMJD": "float",
         "BBBRiseRate": "float", "BBBFallRate": "float", "BBBTemp": "float", "BBBPeakFlux": "float",
         "BBBPeakMJD": "float", "BBBPeakAbsMag": "float", "glat": "float", "ebv": "float",
-        "jump1": "float", "jump2": "float", "latestPairMJD": "float", "latestPairColourMag": "float",
+        "jump1": "float", "jump2": "float", "latestPairMJD": "float",
+        "latestPairColourMag": "float",
         "latestPairColourBands": "text", "htm16": "int", "healpix": "int",
     }
     for b in BANDS:
         cols[f"n{b}Sources"] = "int"
         for suffix in ("psfFlux", "latestMJD", "psfFluxMean", "psfFluxMeanErr", "psfFluxSigma",
                        "psfFluxNdata", "fpFluxMean", "fpFluxMeanErr", "psfFluxMin", "psfFluxMax",
-                       "psfFluxMaxSlope", "psfFluxErrMean", "scienceFluxMean", "scienceFluxMeanErr"):
+                       "psfFluxMaxSlope", "psfFluxErrMean", "scienceFluxMean",
+                       "scienceFluxMeanErr"):
             cols[f"{b}_{suffix}"] = "int" if suffix == "psfFluxNdata" else "float"
     return cols
 
@@ -51,7 +53,8 @@ def mechanics_catalogue(*, extra_functions: tuple[str, ...] = ()) -> Catalogue:
                 "diaObjectId": "int", "topic": "text", "classification": "text",
                 "classdict": "json", "url": "text",
             },
-            "watchlist_hits": {"diaObjectId": "int", "wl_id": "int", "arcsec": "float", "name": "text"},
+            "watchlist_hits": {"diaObjectId": "int", "wl_id": "int", "arcsec": "float",
+                               "name": "text"},
             "crossmatch_tns": {"tns_name": "text", "type": "text", "z": "float", "ra": "float",
                                "decl": "float"},
         },

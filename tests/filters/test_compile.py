@@ -12,7 +12,9 @@ DIALECTS = ("sqlite", "postgresql")
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_identifiers_are_quoted_so_camel_case_survives(catalogue, dialect):
-    vf = validate_filter("SELECT diaObjectId, g_psfFlux FROM objects WHERE nDiaSources > 1", catalogue)
+    vf = validate_filter(
+        "SELECT diaObjectId, g_psfFlux FROM objects WHERE nDiaSources > 1", catalogue
+    )
     text = compile_filter(vf, dialect)
     assert text.startswith('SELECT "objects"."diaObjectId", "objects"."g_psfFlux" FROM "objects"')
     assert '"objects"."nDiaSources" > 1' in text
@@ -21,8 +23,10 @@ def test_identifiers_are_quoted_so_camel_case_survives(catalogue, dialect):
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_hidden_key_is_last_only_when_needed(catalogue, dialect):
     hidden = compile_filter(validate_filter("SELECT ra, decl FROM objects", catalogue), dialect)
-    assert hidden.startswith('SELECT "objects"."ra", "objects"."decl", "objects"."diaObjectId" AS "__diaObjectId" FROM')
-    selected = compile_filter(validate_filter("SELECT diaObjectId, ra FROM objects", catalogue), dialect)
+    assert hidden.startswith('SELECT "objects"."ra", "objects"."decl", "objects"."diaObjectId" AS '
+                             '"__diaObjectId" FROM')
+    selected = compile_filter(validate_filter("SELECT diaObjectId, ra FROM objects",
+                                              catalogue), dialect)
     assert "__diaObjectId" not in selected
 
 
@@ -60,7 +64,8 @@ def test_compiled_text_is_cached_and_the_validated_tree_untouched(catalogue):
 
 def test_order_by_gets_the_key_as_tie_breaker(catalogue):
     vf = validate_filter("SELECT diaObjectId FROM objects ORDER BY ra DESC", catalogue)
-    assert compile_filter(vf, "sqlite").endswith('ORDER BY "objects"."ra" DESC, "objects"."diaObjectId" ASC')
+    assert compile_filter(vf, "sqlite").endswith('ORDER BY "objects"."ra" DESC, '
+                                                 '"objects"."diaObjectId" ASC')
     # PostgreSQL sorts NULLs last ascending; MySQL (and SQLite) first: made explicit.
     assert compile_filter(vf, "postgresql").endswith(
         'ORDER BY "objects"."ra" DESC NULLS LAST, "objects"."diaObjectId" ASC NULLS FIRST')
@@ -68,13 +73,16 @@ def test_order_by_gets_the_key_as_tie_breaker(catalogue):
 
 def test_postgres_gets_native_guarded_functions(catalogue):
     vf = validate_filter(
-        "SELECT diaObjectId, flux2mag(g_psfFlux) AS m, mjdnow() AS now, nPosDiaSources / nDiaSources AS f "
-        "FROM objects WHERE tns_name LIKE 'sn%'", catalogue)
+        "SELECT diaObjectId, flux2mag(g_psfFlux) AS m, mjdnow() AS now, "
+        "nPosDiaSources / nDiaSources AS f FROM objects WHERE tns_name LIKE 'sn%'", catalogue)
     text = compile_filter(vf, "postgresql")
     # the store's SQL function (migration 0004), the argument written once
     assert 'SKYSIFT_FLUX2MAG(CAST("objects"."g_psfFlux" AS DOUBLE PRECISION)) AS "m"' in text
     assert "EXTRACT(EPOCH FROM CURRENT_TIMESTAMP)" in text and "/ 86400.0 + 40587" in text
-    assert 'CAST("objects"."nPosDiaSources" AS DOUBLE PRECISION) / NULLIF("objects"."nDiaSources", 0)' in text
+    assert (
+        'CAST("objects"."nPosDiaSources" AS DOUBLE PRECISION) / NULLIF("objects"."nDiaSources", 0)'
+        in text
+    )
     assert "ILIKE 'sn%'" in text
 
 

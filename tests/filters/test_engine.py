@@ -37,7 +37,8 @@ def object_rows() -> list[dict]:
             "diaObjectId": BASE_ID + i, "ra": 10.0 * i + 0.5, "decl": -30.0 + 2 * i,
             "g_psfFlux": G_FLUX[i % 5] if i % 5 != 4 else 25000.0 * (i + 1),
             "r_psfFlux": 500.0 * (i + 1), "nDiaSources": i % 7 + 1, "nPosDiaSources": i % 4,
-            "tns_name": ["SN 2026a", "AT 2026b", None][i % 3], "lastDiaSourceMjdTai": 61000 + i / 10,
+            "tns_name": ["SN 2026a", "AT 2026b", None][i % 3],
+            "lastDiaSourceMjdTai": 61000 + i / 10,
             "latestR": i / 30.0,
         })
     return rows
@@ -48,7 +49,8 @@ def sherlock_rows() -> list[dict]:
             for i in range(0, N, 2)]
 
 
-SA_TYPES = {"int": sa.BigInteger, "float": sa.Float(53), "text": sa.Text, "bool": sa.Boolean, "json": sa.Text}
+SA_TYPES = {"int": sa.BigInteger, "float": sa.Float(53), "text": sa.Text, "bool": sa.Boolean,
+            "json": sa.Text}
 
 
 @dataclass
@@ -72,7 +74,8 @@ def store(store_url, mechanics_catalogue):
     dialect = engine.dialect.name
     if dialect == "sqlite":
         install(engine)
-        sa.event.listen(engine, "connect", lambda c, _r: c.create_function("sleep", 1, sqlite_sleep))
+        sa.event.listen(engine, "connect",
+                        lambda c, _r: c.create_function("sleep", 1, sqlite_sleep))
     meta = sa.MetaData()
     tables = {}
     for name in ("objects", "sherlock_classifications"):
@@ -102,31 +105,40 @@ def batch(mechanics_catalogue):
 
 
 def norm(rows: list[dict]) -> list[dict]:
-    """Floats to 12 significant digits (PostgreSQL's log and Python's may differ in the last bit)."""
-    return [{k: float(f"{v:.12g}") if isinstance(v, float) else v for k, v in row.items()} for row in rows]
+    """Floats to 12 significant digits (PostgreSQL's log and Python's may differ in the last
+    bit)."""
+    return [
+        {k: float(f"{v:.12g}") if isinstance(v, float) else v for k, v in row.items()}
+        for row in rows
+    ]
 
 
 SAME_RESULTS = {
     "flux2mag": "SELECT diaObjectId, g_psfFlux, flux2mag(g_psfFlux) AS gmag FROM objects",
-    "division": ("SELECT diaObjectId, nPosDiaSources / nDiaSources AS frac, nPosDiaSources DIV 2 AS half, "
+    "division": ("SELECT diaObjectId, nPosDiaSources / nDiaSources AS frac, "
+                 "nPosDiaSources DIV 2 AS half, "
                  "7 / 2 AS lit, -7 DIV 2 AS neg, ra / 0 AS byzero, nDiaSources DIV 0 AS divzero "
                  "FROM objects WHERE nPosDiaSources / nDiaSources > 0.3"),
     "order_desc_nulls": "SELECT diaObjectId, g_psfFlux FROM objects ORDER BY g_psfFlux DESC",
     "order_asc_nulls": "SELECT diaObjectId, g_psfFlux AS g FROM objects ORDER BY g, ra DESC",
     "like_ignores_case": "SELECT diaObjectId, tns_name FROM objects WHERE tns_name LIKE 'sn%'",
     "maths": ("SELECT diaObjectId, SQRT(decl) AS s, LOG10(r_psfFlux) AS l, LN(decl) AS ln, "
-              "LOG(2, r_psfFlux) AS l2, POWER(decl, 0.5) AS p, POW(decl, 2) AS p2, ROUND(ra / 7, 2) AS r, "
-              "ROUND(ra) AS r0, FLOOR(decl / 4) AS f, CEIL(ra / 7) AS c, GREATEST(ra, decl, g_psfFlux) AS g, "
-              "LEAST(ra, decl) AS le, COALESCE(g_psfFlux, -1) AS co, IFNULL(tns_name, 'none') AS t, "
-              "ABS(decl) AS a, UPPER(tns_name) AS u, LOWER(tns_name) AS lo, EXP(decl) AS e FROM objects"),
+              "LOG(2, r_psfFlux) AS l2, POWER(decl, 0.5) AS p, POW(decl, 2) AS p2, "
+              "ROUND(ra / 7, 2) AS r, ROUND(ra) AS r0, FLOOR(decl / 4) AS f, CEIL(ra / 7) AS c, "
+              "GREATEST(ra, decl, g_psfFlux) AS g, LEAST(ra, decl) AS le, "
+              "COALESCE(g_psfFlux, -1) AS co, IFNULL(tns_name, 'none') AS t, "
+              "ABS(decl) AS a, UPPER(tns_name) AS u, LOWER(tns_name) AS lo, EXP(decl) AS e "
+              "FROM objects"),
     "conditions": ("SELECT diaObjectId, CASE WHEN ra > 100 THEN 'far' ELSE 'near' END AS side, "
                    "IF(tns_name IS NULL, 0, 1) AS named, ra > 100 AS far FROM objects "
-                   "WHERE nDiaSources IN (1, 3, 5) AND decl BETWEEN -25 AND 20 AND NOT latestR = 0.5"),
+                   "WHERE nDiaSources IN (1, 3, 5) AND decl BETWEEN -25 AND 20 "
+                   "AND NOT latestR = 0.5"),
     "implicit_join": ("SELECT objects.diaObjectId, sherlock_classifications.classification, "
                       "sherlock_classifications.z FROM objects, sherlock_classifications "
                       "WHERE sherlock_classifications.classification = 'SN'"),
     "left_join": ("SELECT objects.diaObjectId, s.classification FROM objects LEFT JOIN "
-                  "sherlock_classifications AS s ON objects.diaObjectId = s.diaObjectId WHERE objects.ra < 100"),
+                  "sherlock_classifications AS s ON objects.diaObjectId = s.diaObjectId WHERE "
+                  "objects.ra < 100"),
     "hidden_key": "SELECT ra, decl FROM objects WHERE decl > 0",
     "distinct": "SELECT DISTINCT objects.nDiaSources FROM objects, sherlock_classifications",
 }
@@ -166,7 +178,8 @@ def test_values_are_what_lasair_gives(store, batch, mechanics_catalogue):
     assert {(r["frac"], r["half"]) for r in rows} >= {(0.5, 1)}
     ordered = validate_filter(SAME_RESULTS["order_desc_nulls"], mechanics_catalogue)
     fluxes = [r["g_psfFlux"] for r in store.run(ordered).rows]
-    assert fluxes[-6:] == [None] * 6 and fluxes[0] == 25000.0 * 30  # MySQL order: NULLs last in DESC
+    # MySQL order: NULLs last in DESC
+    assert fluxes[-6:] == [None] * 6 and fluxes[0] == 25000.0 * 30
 
 
 def test_hidden_key_and_boolean_outputs(store, mechanics_catalogue):
@@ -187,7 +200,9 @@ def test_row_cap_truncation_restrict_ids_and_limit(store, batch, mechanics_catal
     vf = validate_filter("SELECT diaObjectId FROM objects ORDER BY latestR DESC",
                          mechanics_catalogue, name="cap")
     capped = store.run(vf, row_cap=5)
-    assert capped.truncated and [r["diaObjectId"] for r in capped.rows] == [BASE_ID + i for i in range(29, 24, -1)]
+    assert capped.truncated and [r["diaObjectId"] for r in capped.rows] == [
+        BASE_ID + i for i in range(29, 24, -1)
+    ]
     assert batch.run(vf, timeout_s=5, row_cap=5).rows == capped.rows
     assert not store.run(vf, row_cap=N).truncated
     assert store.run(vf, row_cap=0).rows == [] and store.run(vf, row_cap=0).truncated
@@ -205,7 +220,8 @@ def test_timeout_is_reported_and_cuts_the_query_short(store, batch, mechanics_ca
     monkeypatch.setattr(engine_module, "PROGRESS_STEPS", 10)
     vf = validate_filter("SELECT diaObjectId FROM objects WHERE sleep(0.05) = 0",
                          mechanics_catalogue, name="slow")
-    for run in (lambda: store.run(vf, timeout_s=0.2), lambda: batch.run(vf, timeout_s=0.2, row_cap=100)):
+    for run in (lambda: store.run(vf, timeout_s=0.2),
+                lambda: batch.run(vf, timeout_s=0.2, row_cap=100)):
         started = time.monotonic()
         with pytest.raises(FilterTimeout) as info:
             run()
@@ -249,7 +265,8 @@ def test_runtime_error_names_the_filter_and_leaves_the_connection_usable(store, 
             assert type(info.value) is FilterError
             assert len(store.run(good, conn=conn).rows) == N
             conn.exec_driver_sql(
-                f'INSERT INTO sherlock_classifications ("diaObjectId", classification) VALUES ({BASE_ID}, \'X\')')
+                'INSERT INTO sherlock_classifications ("diaObjectId", classification) VALUES '
+                f'({BASE_ID}, \'X\')')
         assert conn.exec_driver_sql("SELECT count(*) FROM sherlock_classifications").scalar() == 1
     with pytest.raises(FilterError, match=r"^the filter failed: ") as info:
         batch.run(bad, timeout_s=5, row_cap=10)
@@ -279,18 +296,22 @@ def test_the_sandbox_refuses_writes_even_without_validation(store):
     with store.engine.connect() as conn:
         for statement in ("DELETE FROM objects", "DROP TABLE objects"):
             with pytest.raises(FilterError, match=r"^the filter failed: ") as info:
-                run_query(conn, statement, dialect=store.dialect, timeout_s=2, row_cap=10, filter_name="raw")
+                run_query(conn, statement, dialect=store.dialect, timeout_s=2, row_cap=10,
+                          filter_name="raw")
             assert type(info.value) is FilterError and info.value.filter == "raw"
         assert conn.exec_driver_sql("SELECT count(*) FROM objects").scalar() == N
 
 
 def test_batch_engine_load_clear_and_text_filters(batch, mechanics_catalogue):
-    result = batch.run("SELECT diaObjectId FROM objects WHERE ra < 30", timeout_s=5, row_cap=10, filter_name="t")
+    result = batch.run("SELECT diaObjectId FROM objects WHERE ra < 30", timeout_s=5, row_cap=10,
+                       filter_name="t")
     assert sorted(r["diaObjectId"] for r in result.rows) == [BASE_ID, BASE_ID + 1, BASE_ID + 2]
     with pytest.raises(FilterRejected, match=r"^only SELECT statements are allowed, not 'DELETE'"):
         batch.run("DELETE FROM objects", timeout_s=5, row_cap=10)
     batch.load("objects", [{"diaObjectId": 1, "ra": 1.0}, {"diaObjectId": 1, "ra": 2.0}])
-    assert batch.run("SELECT ra FROM objects", timeout_s=5, row_cap=10).rows == [{"ra": 2.0, "__diaObjectId": 1}]
+    assert batch.run("SELECT ra FROM objects", timeout_s=5, row_cap=10).rows == [
+        {"ra": 2.0, "__diaObjectId": 1}
+    ]
     batch.clear()
     assert batch.run("SELECT ra FROM objects", timeout_s=5, row_cap=10).rows == []
     with pytest.raises(StoreError, match=r"^unknown column\(s\) \['password'\] for batch table "

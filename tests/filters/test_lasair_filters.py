@@ -59,7 +59,9 @@ def test_the_collection():
         if f["expect"] == "refused":
             assert ("table" in f) != ("message" in f), f["name"]
     for src in DATA["sources"].values():
-        assert re.fullmatch(r"[0-9a-f]{40}", src["commit"]) and src["license"].startswith("Apache-2.0")
+        assert re.fullmatch(r"[0-9a-f]{40}", src["commit"]) and src["license"].startswith(
+            "Apache-2.0"
+        )
 
 
 @pytest.mark.parametrize("f", RUNS, ids=lambda f: f["name"])
@@ -91,7 +93,9 @@ def test_other_filters_are_refused_saying_why(f):
     if "table" in f:
         table = f["table"]
         assert type(info.value) is FilterRejected
-        assert message == f"table '{table}' is not available in skysift: {LASAIR_ONLY_TABLES[table]}"
+        assert (
+            message == f"table '{table}' is not available in skysift: {LASAIR_ONLY_TABLES[table]}"
+        )
         assert WHY[table] in message
         assert info.value.filter == f["name"]
     else:
@@ -156,7 +160,9 @@ def test_runnable_filters_run_on_the_store(stored, make_settings):
             result = run_filter(conn, settings, lasair_sql(f), name=f["name"])
             assert not result.truncated
             for row in result.rows:
-                assert tuple(k for k in row if not k.startswith("__")) == _select_names(f["selected"])
+                assert tuple(k for k in row if not k.startswith("__")) == _select_names(
+                    f["selected"]
+                )
                 key = row.get("diaObjectId", row.get("__diaObjectId"))
                 assert key in ids, f["name"]
             results[f["name"]] = result.rows
@@ -169,8 +175,9 @@ def test_runnable_filters_run_on_the_store(stored, make_settings):
     assert sorted(r["diaObjectId"] for r in latest) == ids[:2]
     assert latest[0]["since"] <= latest[1]["since"]  # most recent detection first
     # crossmatch_tns joins objects on tns_name, as in Lasair
-    assert [(r["diaObjectId"], r["tns_name"], r["type"]) for r in results["cookbook_snii_from_tns"]] \
-        == [(ids[2], "2026snii", "SN II")]
+    assert [
+        (r["diaObjectId"], r["tns_name"], r["type"]) for r in results["cookbook_snii_from_tns"]
+    ] == [(ids[2], "2026snii", "SN II")]
     assert sorted((r["diaObjectId"], r["type"]) for r in results["cookbook_several_tns_types"]) \
         == sorted([(ids[2], "SN II"), (ids[3], "AGN")])
     # no watchlist is visible in this store: the scoped hits are empty

@@ -26,7 +26,9 @@ def test_simple_filter_knows_columns_tables_and_key(catalogue):
 
 
 def test_bare_columns_are_qualified_with_the_catalogue_spelling(catalogue):
-    vf = validate_filter("SELECT DIAOBJECTID, g_psfflux FROM objects WHERE ndiasources > 1", catalogue)
+    vf = validate_filter(
+        "SELECT DIAOBJECTID, g_psfflux FROM objects WHERE ndiasources > 1", catalogue
+    )
     assert vf.columns == ("diaObjectId", "g_psfFlux")
     text = vf.canonical_sql()
     assert "`objects`.`nDiaSources` > 1" in text
@@ -46,7 +48,8 @@ def test_key_under_another_name_still_gets_the_hidden_key(catalogue):
 
 
 def test_expression_needs_an_alias(catalogue):
-    with pytest.raises(FilterRejected, match=r"expression 'FLUX2MAG\(objects.g_psfFlux\)' needs a name"):
+    with pytest.raises(FilterRejected,
+                       match=r"expression 'FLUX2MAG\(objects.g_psfFlux\)' needs a name"):
         validate_filter("SELECT flux2mag(objects.g_psfFlux) FROM objects", catalogue)
 
 
@@ -68,20 +71,26 @@ def test_star_with_several_tables_is_rejected(catalogue):
 
 
 def test_double_quoted_text_is_a_string_and_backticks_are_names(catalogue):
-    vf = validate_filter('SELECT `diaObjectId` FROM `objects` WHERE `tns_name` = "SN 2026abc"', catalogue)
+    vf = validate_filter(
+        'SELECT `diaObjectId` FROM `objects` WHERE `tns_name` = "SN 2026abc"', catalogue
+    )
     literal = vf.ast.find(exp.Literal)
     assert literal.is_string and literal.this == "SN 2026abc"
 
 
 def test_comments_are_accepted_and_removed(catalogue):
     vf = validate_filter(
-        "SELECT diaObjectId -- the key\nFROM objects /* all of them */ WHERE ra > 1 # hash\n", catalogue)
+        "SELECT diaObjectId -- the key\nFROM objects /* all of them */ WHERE ra > 1 # hash\n",
+        catalogue,
+    )
     assert all(not node.comments for node in vf.ast.walk())
     assert "key" not in vf.canonical_sql() and "/*" not in vf.canonical_sql()
 
 
 def test_one_trailing_semicolon_is_fine(catalogue):
-    assert validate_filter("SELECT diaObjectId FROM objects;", catalogue).columns == ("diaObjectId",)
+    assert validate_filter("SELECT diaObjectId FROM objects;", catalogue).columns == (
+        "diaObjectId",
+    )
 
 
 def test_comma_tables_with_diaobjectid_are_joined_on_it(catalogue):
@@ -127,9 +136,14 @@ def test_explicit_joins_are_not_joined_for_you(catalogue):
 
 def test_order_by_alias_and_position_become_the_expression(catalogue):
     vf = validate_filter(
-        "SELECT diaObjectId, flux2mag(g_psfFlux) AS gmag FROM objects ORDER BY gmag DESC, 1", catalogue)
+        "SELECT diaObjectId, flux2mag(g_psfFlux) AS gmag FROM objects ORDER BY gmag DESC, 1",
+        catalogue,
+    )
     order = vf.ast.args["order"].expressions
-    assert order[0].this.sql(dialect="mysql") == "FLUX2MAG(`objects`.`g_psfFlux`)" and order[0].args["desc"]
+    assert (
+        order[0].this.sql(dialect="mysql") == "FLUX2MAG(`objects`.`g_psfFlux`)"
+        and order[0].args["desc"]
+    )
     assert order[1].this.sql(dialect="mysql") == "`objects`.`diaObjectId`"
 
 
@@ -164,8 +178,8 @@ def test_wrong_number_of_arguments(catalogue):
 
 def test_the_operators_and_forms_users_write(catalogue):
     vf = validate_filter(
-        "SELECT DISTINCT objects.diaObjectId, CASE WHEN ra > 180 THEN 'east' ELSE 'west' END AS side, "
-        "IF(nDiaSources > 3, 1, 0) AS many, nPosDiaSources DIV 2 AS half "
+        "SELECT DISTINCT objects.diaObjectId, CASE WHEN ra > 180 THEN 'east' ELSE 'west' END "
+        "AS side, IF(nDiaSources > 3, 1, 0) AS many, nPosDiaSources DIV 2 AS half "
         "FROM objects WHERE (ra BETWEEN 10 AND 20 OR decl IN (1, 2, 3)) AND NOT tns_name IS NULL "
         "AND tns_name NOT LIKE 'AT%' AND latestR >= 0.5 AND -glat < 30 AND ra <=> decl IS NOT TRUE "
         "AND mjdnow() - lastDiaSourceMjdTai < 10 / 2 * 1.5 + 1 - 0.5 ORDER BY ra ASC, decl DESC",
@@ -183,7 +197,8 @@ def test_table_aliases(catalogue):
      "column 'diaObjectId' is ambiguous: write objects.diaObjectId or watchlist_hits.diaObjectId"),
     ("SELECT ra FROM crossmatch_tns", "a filter must read FROM objects"),
     ("SELECT ra AS a, decl AS a FROM objects", "output column 'a' appears twice"),
-    ("SELECT ra AS __diaObjectId FROM objects", "column name '__diaObjectId' may not start with '__'"),
+    ("SELECT ra AS __diaObjectId FROM objects",
+     "column name '__diaObjectId' may not start with '__'"),
     ("SELECT ra AS " + "x" * 64 + " FROM objects", "must be letters, digits and _ (at most 63)"),
     ("SELECT a.ra FROM objects AS a, watchlist_hits AS a", "table 'a' appears twice"),
     ("SELECT diaObjectId FROM objects WHERE ra > 1 GROUP BY ra", "GROUP BY is not allowed"),
@@ -192,7 +207,8 @@ def test_table_aliases(catalogue):
     ("SELECT diaObjectId FROM objects LIMIT 10 OFFSET 5", "LIMIT/OFFSET: use the limit parameter"),
     ("SELECT COUNT(*) AS n FROM objects", "aggregate function 'count' is not allowed"),
     ("SELECT MAX(ra) AS n FROM objects", "aggregate function 'max' is not allowed"),
-    ("SELECT diaObjectId FROM objects WHERE CAST(ra AS CHAR) = '1'", "function 'cast' is not allowed"),
+    ("SELECT diaObjectId FROM objects WHERE CAST(ra AS CHAR) = '1'",
+     "function 'cast' is not allowed"),
     ("SELECT objects.diaObjectId FROM objects JOIN watchlist_hits USING (diaObjectId)",
      "USING is not allowed"),
     ("SELECT objects.diaObjectId FROM objects RIGHT JOIN watchlist_hits ON 1 = 1",
@@ -227,7 +243,9 @@ def test_empty_filters(catalogue, sql):
 
 def test_too_long_or_too_deep(catalogue):
     with pytest.raises(FilterRejected, match="longer than"):
-        validate_filter("SELECT diaObjectId FROM objects WHERE " + " OR ".join(["ra > 1"] * 5000), catalogue)
+        validate_filter(
+            "SELECT diaObjectId FROM objects WHERE " + " OR ".join(["ra > 1"] * 5000), catalogue
+        )
     deep = "SELECT diaObjectId FROM objects WHERE " + "(" * 3000 + "ra > 1" + ")" * 3000
     with pytest.raises(FilterRejected, match="too deeply nested"):
         validate_filter(deep, catalogue)

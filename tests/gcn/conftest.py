@@ -25,11 +25,15 @@ def lvk_dir(tmp_path_factory) -> Path:
         (out / xz.name[:-3]).write_bytes(lzma.decompress(xz.read_bytes()))
     with tarfile.open(LVK / "MS230425k-preliminary-initial.tar.xz") as tar:
         tar.extractall(out, filter="data")
-    (out / "MS230425k-retraction.json").write_bytes((LVK / "MS230425k-retraction.json").read_bytes())
+    (out / "MS230425k-retraction.json").write_bytes(
+        (LVK / "MS230425k-retraction.json").read_bytes()
+    )
     (out / "MS220722v_bayestar.multiorder.fits").write_bytes(
         lzma.decompress((LVK / "MS220722v_bayestar.multiorder.fits.xz").read_bytes()))
     notice = json.loads((out / "MS181101ab-earlywarning.json").read_text())
-    (out / "MS181101ab_bayestar.multiorder.fits").write_bytes(base64.b64decode(notice["event"]["skymap"]))
+    (out / "MS181101ab_bayestar.multiorder.fits").write_bytes(
+        base64.b64decode(notice["event"]["skymap"])
+    )
     return out
 
 
@@ -54,7 +58,8 @@ def gcn_settings(tmp_path):
     def make(lvk: dict | None = None, plugins: dict | None = None, **sections) -> object:
         doc = {
             "version": 1,
-            "gcn-kafka": {"client_id": "", "client_secret": "", "group_id": "", "topic": "igwn.gwalert"},
+            "gcn-kafka": {"client_id": "", "client_secret": "", "group_id": "",
+                          "topic": "igwn.gwalert"},
             "lvk": {"parse_mock_events": True, "parse_real_events": True,
                     "download_dir": str(tmp_path / "events"), "json": True,
                     "aitoff": {"convert": False}, "ascii_map": {"convert": True, "nside": 64},

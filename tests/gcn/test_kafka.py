@@ -72,7 +72,12 @@ def variants(notice_json):
 
 
 def alert_dir(settings, i: int) -> Path:
-    return settings.download_dir / "mockevents" / "MS181101ab" / f"20181101T23{i // 60:02d}{i % 60:02d}_update"
+    return (
+        settings.download_dir
+        / "mockevents"
+        / "MS181101ab"
+        / f"20181101T23{i // 60:02d}{i % 60:02d}_update"
+    )
 
 
 @pytest.fixture
@@ -81,22 +86,25 @@ def kafka_settings(gcn_settings, kafka_bootstrap, unique_name):
         topic = unique_name("igwn.gwalert")
         create_topic(kafka_bootstrap, topic, partitions)
         return gcn_settings(lvk={"ascii_map": {"convert": False}, **lvk},
-                            gcn_kafka={"topic": topic, "kafka": {"bootstrap.servers": kafka_bootstrap}})
+                            gcn_kafka={"topic": topic,
+                                       "kafka": {"bootstrap.servers": kafka_bootstrap}})
     return make
 
 
 def _run(settings, state_path):
     stop = threading.Event()
     state = ListenerState(state_path, os.getpid())
-    thread = threading.Thread(target=listen, args=(settings,), kwargs={"stop": stop, "state": state},
+    thread = threading.Thread(target=listen, args=(settings,),
+                              kwargs={"stop": stop, "state": state},
                               daemon=True)
     thread.start()
     wait_for(lambda: state.data.get("status") == "running", what="partition assignment")
     return stop, thread, state
 
 
-def test_first_connection_starts_at_the_end_and_a_restart_loses_nothing(kafka_settings, kafka_bootstrap,
-                                                                       variants, tmp_path):
+def test_first_connection_starts_at_the_end_and_a_restart_loses_nothing(
+    kafka_settings, kafka_bootstrap, variants, tmp_path
+):
     s = kafka_settings()
     produce(kafka_bootstrap, s.topic, [variants(0)])  # before the first connection: not wanted
     stop, thread, state = _run(s, tmp_path / "state.json")
@@ -125,8 +133,9 @@ def test_first_connection_starts_at_the_end_and_a_restart_loses_nothing(kafka_se
     assert index["n_alerts"] == 4
 
 
-def test_echo_reads_every_partition_from_days_ago_and_survives_bad_messages(kafka_settings,
-                                                                           kafka_bootstrap, variants):
+def test_echo_reads_every_partition_from_days_ago_and_survives_bad_messages(
+    kafka_settings, kafka_bootstrap, variants
+):
     s = kafka_settings(partitions=2)
     old = int((time.time() - 5 * 86400) * 1000)
     produce(kafka_bootstrap, s.topic, [variants(10)], partition=0, timestamp_ms=old)
@@ -142,7 +151,8 @@ def test_echo_reads_every_partition_from_days_ago_and_survives_bad_messages(kafk
     assert counts["written"] == 1 and counts["unchanged"] == 2 and alert_dir(s, 10).exists()
 
 
-def test_daemon_killed_mid_stream_and_restarted_loses_no_alert(kafka_settings, kafka_bootstrap, variants):
+def test_daemon_killed_mid_stream_and_restarted_loses_no_alert(kafka_settings,
+                                                               kafka_bootstrap, variants):
     s = ensure_group_id(kafka_settings())
     paths = daemon.DaemonPaths.of(s)
     pid = daemon.start(s)

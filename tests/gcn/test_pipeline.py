@@ -26,7 +26,9 @@ def _snapshot(root):
             for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".lock"}
 
 
-def test_bayestar_alert_writes_every_product_with_reference_numbers(gcn_settings, lvk_dir, artifacts):
+def test_bayestar_alert_writes_every_product_with_reference_numbers(
+    gcn_settings, lvk_dir, artifacts
+):
     s = gcn_settings(lvk={"aitoff": {"convert": True}})
     raw = (lvk_dir / "MS181101ab-earlywarning.json").read_bytes()
     out = AlertProcessor(s).process(raw, path="MS181101ab-earlywarning.json")
@@ -35,9 +37,12 @@ def test_bayestar_alert_writes_every_product_with_reference_numbers(gcn_settings
     assert out.alert_dir == d
     names = {p.name for p in d.iterdir() if not p.name.startswith(".")}
     assert names == {"MS181101ab-earlywarning.json", "bayestar.multiorder.fits", "meta.yaml",
-                     "skymap.csv", "skymap.png", "moc50.fits", "moc50.json", "moc90.fits", "moc90.json"}
+                     "skymap.csv", "skymap.png", "moc50.fits", "moc50.json", "moc90.fits",
+                     "moc90.json"}
     assert (d / "MS181101ab-earlywarning.json").read_bytes() == raw  # exactly as received
-    assert (d / "bayestar.multiorder.fits").read_bytes() == (lvk_dir / "MS181101ab_bayestar.multiorder.fits").read_bytes()
+    assert (d / "bayestar.multiorder.fits").read_bytes() == (
+        lvk_dir / "MS181101ab_bayestar.multiorder.fits"
+    ).read_bytes()
 
     meta = yaml.safe_load((d / "meta.yaml").read_text())
     assert "skymap" not in meta["ALERT"]["event"]
@@ -48,7 +53,9 @@ def test_bayestar_alert_writes_every_product_with_reference_numbers(gcn_settings
     assert x["peak"]["ra"] == pytest.approx(194.30419921874997, abs=1e-12)
     assert x["peak"]["dec"] == pytest.approx(-17.856895095545468, abs=1e-12)
     assert x["central coordinate"]["equatorial"] == "194.304199 -17.856895"
-    assert x["distmean"] == pytest.approx(39.770, abs=5e-4) and x["diststd"] == pytest.approx(8.308, abs=5e-4)
+    assert x["distmean"] == pytest.approx(39.770, abs=5e-4) and x["diststd"] == pytest.approx(
+        8.308, abs=5e-4
+    )
     assert x["latency_seconds"] == pytest.approx(693.346, abs=1e-3)  # 22:22:46.654 -> 22:34:20
     assert x["far_text"] == "1 per 3.48e+05 years"
     # the rate, by hand: FAR 9.11069936486e-14 Hz x 365.25 x 86400 s per year
@@ -68,7 +75,9 @@ def test_bayestar_alert_writes_every_product_with_reference_numbers(gcn_settings
     from mocpy import MOC
     moc = MOC.from_fits(d / "moc90.fits")
     assert moc.sky_fraction * SKY_DEG2 == pytest.approx(30.975181, abs=1e-5)
-    assert MOC.from_json(json.loads((d / "moc50.json").read_text())).sky_fraction * SKY_DEG2 == pytest.approx(8.8978, abs=1e-4)
+    assert MOC.from_json(
+        json.loads((d / "moc50.json").read_text())
+    ).sky_fraction * SKY_DEG2 == pytest.approx(8.8978, abs=1e-4)
     index = yaml.safe_load((d.parent / "event.yaml").read_text())
     assert index["latest"] == d.name and index["alerts"][0]["sequence"] == 1
     assert (d.parent / "latest").resolve() == d.resolve()
@@ -96,7 +105,9 @@ def test_csv_pixel_centres_are_those_of_the_asked_nside(lvk_dir, nside, tmp_path
 
     m = read_multiorder(lvk_dir / "MS181101ab_bayestar.multiorder.fits")
     path = write_csv(m, tmp_path / "skymap.csv", nside)
-    assert path.read_text().split("\n", 1)[0].startswith("IPIX,RA,DEC,GLON,GLAT,PROB,CREDIBLE_LEVEL")
+    assert (
+        path.read_text().split("\n", 1)[0].startswith("IPIX,RA,DEC,GLON,GLAT,PROB,CREDIBLE_LEVEL")
+    )
     data = np.loadtxt(path, delimiter=",", skiprows=1)
     assert data.shape[0] == 12 * nside**2
     lon, lat = healpix_to_lonlat(data[:, 0].astype(int), nside, order="nested")
@@ -135,7 +146,9 @@ def test_pe_map_is_named_bilby_and_burst_map_by_its_pipeline(gcn_settings, lvk_d
     header = (out.alert_dir / "skymap.csv").read_text().splitlines()[0]
     assert header == "IPIX,RA,DEC,GLON,GLAT,PROB,CREDIBLE_LEVEL"
     meta = yaml.safe_load((out.alert_dir / "meta.yaml").read_text())
-    assert meta["EXTRA"]["distmean"] is None and meta["EXTRA"]["area90"] == pytest.approx(666, abs=1)
+    assert meta["EXTRA"]["distmean"] is None and meta["EXTRA"]["area90"] == pytest.approx(
+        666, abs=1
+    )
 
 
 def test_external_coincidence_is_kept_with_its_combined_map(gcn_settings, notice_json, lvk_dir):
@@ -144,7 +157,8 @@ def test_external_coincidence_is_kept_with_its_combined_map(gcn_settings, notice
     combined = (lvk_dir / "MS220722v_bayestar.multiorder.fits").read_bytes()
     doc["external_coinc"] = {"gcn_notice_id": 695118789, "ivorn": "ivo://nasa.gsfc.gcn/Fermi#GBM_x",
                              "observatory": "Fermi", "search": "GRB", "time_difference": -1.6,
-                             "time_coincidence_far": 7.5e-9, "time_sky_position_coincidence_far": 1e-11,
+                             "time_coincidence_far": 7.5e-9,
+                             "time_sky_position_coincidence_far": 1e-11,
                              "combined_skymap": base64.b64encode(combined).decode()}
     out = AlertProcessor(gcn_settings()).process(_raw(doc))
     assert out.status == "written" and out.problems == []
@@ -207,13 +221,17 @@ def test_mock_and_real_selection(gcn_settings, lvk_dir):
     assert proc.process((lvk_dir / "MS181101ab-earlywarning.json").read_bytes()).status == "skipped"
     assert proc.process((lvk_dir / "S230518h-initial.json").read_bytes()).status == "written"
     s2 = gcn_settings(lvk={"parse_mock_events": True, "parse_real_events": False})
-    assert AlertProcessor(s2).process((lvk_dir / "S230518h-initial.json").read_bytes()).status == "skipped"
+    assert (
+        AlertProcessor(s2).process((lvk_dir / "S230518h-initial.json").read_bytes()).status
+        == "skipped"
+    )
 
 
 def test_malformed_notice_is_rejected_with_where_and_the_rest_goes_on(gcn_settings, lvk_dir):
     s = gcn_settings()
     proc = AlertProcessor(s)
-    out = proc.process(b'{"superevent_id": "S1", "alert_type": ', topic="igwn.gwalert", partition=0, offset=41)
+    out = proc.process(b'{"superevent_id": "S1", "alert_type": ', topic="igwn.gwalert",
+                       partition=0, offset=41)
     assert out.status == "rejected"
     kept = s.download_dir / "rejected" / "igwn.gwalert-p0-o41.json"
     assert kept.read_bytes() == b'{"superevent_id": "S1", "alert_type": '
@@ -240,7 +258,8 @@ def test_undecodable_map_writes_what_it_can_and_keeps_the_notice(gcn_settings, n
 @pytest.mark.parametrize("change,problem", [
     (lambda d: d["event"].update(classification={}), None),
     (lambda d: d.update(event=None), "INITIAL notice has no event"),
-    (lambda d: d["event"].pop("significant"), "schema: event: 'significant' is a required property"),
+    (lambda d: d["event"].pop("significant"),
+     "schema: event: 'significant' is a required property"),
 ])
 def test_odd_notices_are_handled(gcn_settings, notice_json, change, problem):
     s = gcn_settings(lvk={"filters": [{"name": "ns", "ns_lower": 0.5},

@@ -21,19 +21,24 @@ def _write(path, text):
     return path
 
 
-def test_plugins_run_without_shell_with_timeout_and_failures_do_not_stop(gcn_settings, lvk_dir, tmp_path):
+def test_plugins_run_without_shell_with_timeout_and_failures_do_not_stop(
+    gcn_settings, lvk_dir, tmp_path
+):
     folder = tmp_path / "plugins"
     out = tmp_path / "calls.txt"
     _write(folder / "gp_record.py",
            "import sys, os\n"
-           f"open({str(out)!r}, 'a').write(repr(sys.argv[1:]) + ' ' + os.environ['SKYSIFT_GCN_SETTINGS'] + '\\n')\n")
+           f"open({str(out)!r}, 'a').write(repr(sys.argv[1:]) + ' ' + "
+           "os.environ['SKYSIFT_GCN_SETTINGS'] + '\\n')\n")
     _write(folder / "gp_broken.py", "raise SystemExit('boom')\n")
     _write(folder / "gp_slow.py", "import time; time.sleep(30)\n")
     _write(folder / "ip_inproc.py",
            "seen = []\n"
            "def plugin(log, settings, alertFiles, alertMeta):\n"
-           f"    open({str(out)!r}, 'a').write('inproc ' + alertMeta['ALERT']['superevent_id'] + ' '\n"
-           "        + str(len(alertFiles)) + ' ' + str(settings['lvk']['ascii_map']['nside']) + '\\n')\n")
+           f"    open({str(out)!r}, 'a').write('inproc ' + alertMeta['ALERT']['superevent_id']"
+           " + ' '\n"
+           "        + str(len(alertFiles)) + ' ' + str(settings['lvk']['ascii_map']['nside'])"
+           " + '\\n')\n")
     _write(folder / "ip_raises.py", "def plugin(*a):\n    raise ValueError('nope')\n")
     _write(folder / "notes.py", "raise SystemExit('not a plugin: never run')\n")
     s = gcn_settings(plugins={"enabled": True, "folder": str(folder), "timeout": 1})
@@ -59,9 +64,13 @@ def test_template_plugin_runs_standalone_like_gocart(gcn_settings, lvk_dir, tmp_
     s = gcn_settings()
     d = AlertProcessor(s).process((lvk_dir / "S230518h-initial.json").read_bytes()).alert_dir
     script = _write(tmp_path / "gp_template.py", PLUGIN_TEMPLATE)
-    done = subprocess.run([sys.executable, str(script), str(d)], check=False, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, str(script), str(d)], check=False, capture_output=True,
+                          text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == "Here are the alert files generated from INITIAL alert of event S230518h:"
+    assert (
+        done.stdout.splitlines()[0]
+        == "Here are the alert files generated from INITIAL alert of event S230518h:"
+    )
     assert "bilby.multiorder.fits" in done.stdout and "skymap.csv" in done.stdout
 
 
@@ -69,19 +78,23 @@ def test_cli_init_and_process_json_and_bad_files(tmp_path, lvk_dir, capsys, capl
     settings = tmp_path / "cfg" / "gcn.yaml"
     main(["gcn", "init", "--settings", str(settings)])
     assert (tmp_path / "cfg" / "plugins" / "gp_template.py.example").exists()
-    text = settings.read_text().replace("download_dir: ~/lvk_events", f"download_dir: {tmp_path / 'ev'}")
+    text = settings.read_text().replace("download_dir: ~/lvk_events",
+                                        f"download_dir: {tmp_path / 'ev'}")
     text = text.replace("parse_mock_events: false", "parse_mock_events: true")
     text = text.replace("  enabled: true", "  enabled: false")
     settings.write_text(text)
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2")
     with pytest.raises(SystemExit) as ex:
-        main(["gcn", "--settings", str(settings), "process", str(lvk_dir / "MS230425k-preliminary.json"),
+        main(["gcn", "--settings", str(settings), "process",
+              str(lvk_dir / "MS230425k-preliminary.json"),
               str(bad), str(lvk_dir / "MS230425k-retraction.json")])
     assert ex.value.code == 1  # one rejected file
     out = capsys.readouterr()
     assert "process: rejected 1, written 2" in out.out
-    assert any("not valid JSON" in r.message and f"path={bad}" in r.getMessage() for r in caplog.records)
+    assert any(
+        "not valid JSON" in r.message and f"path={bad}" in r.getMessage() for r in caplog.records
+    )
     ev = tmp_path / "ev" / "mockevents" / "MS230425k"
     assert (ev / "20230425T105653_preliminary" / "skymap.png").exists()
     assert (ev / "RETRACTED").exists()
@@ -151,5 +164,7 @@ def test_process_reads_tarballs_and_bare_maps_and_names_what_is_not_a_notice(
     meta = yaml.safe_load((bare / "meta.yaml").read_text())
     assert meta["ALERT"]["superevent_id"] == "MS220722v"
     assert meta["EXTRA"]["area90"] == pytest.approx(1262, rel=0.01)  # the data README: ~1262 deg2
-    assert any(f"{text} is not a notice: it is text starting 'hello: not a notice'" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        f"{text} is not a notice: it is text starting 'hello: not a notice'" in r.getMessage()
+        for r in caplog.records
+    )

@@ -187,7 +187,9 @@ def _tls_server(tmp_path, *, implicit: bool):
     server_ctx.load_cert_chain(cert, key)
 
     def check(server, session, envelope, mechanism, auth_data):
-        return AuthResult(success=auth_data.login == b"skysift" and auth_data.password == b"pw-tls-1")
+        return AuthResult(
+            success=auth_data.login == b"skysift" and auth_data.password == b"pw-tls-1"
+        )
 
     inbox, port = Inbox(), free_port()
     # aiosmtpd only counts STARTTLS for auth_require_tls: a connection that is TLS from the first
@@ -221,7 +223,8 @@ def test_smtp_over_tls_verifies_the_server_and_logs_in(security, make_settings, 
         assert [m["Subject"] for m in inbox.messages] == ["over TLS"] and inbox.tls == [True]
 
         monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-ca.pem"))
-        with pytest.raises(EmailError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        with pytest.raises(EmailError,
+                           match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
             SmtpSender(settings).send(new_message(settings, "ann@example.org", "untrusted"))
         assert len(inbox.messages) == 1
     finally:

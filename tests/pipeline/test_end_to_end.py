@@ -17,9 +17,12 @@ from skysift.store.database import open_store
 RUBIN = Path(__file__).resolve().parents[1] / "data" / "rubin"
 
 PLAIN_SQL = ("SELECT objects.diaObjectId, objects.ra, objects.decl, "
-             "flux2mag(objects.latest_psfFlux) AS mag FROM objects WHERE objects.latest_psfFlux > 3000")
+             "flux2mag(objects.latest_psfFlux) AS mag FROM objects "
+             "WHERE objects.latest_psfFlux > 3000")
 LITE_SQL = "SELECT objects.diaObjectId, objects.latestR FROM objects WHERE objects.latestR > 0.3"
-FULL_SQL = "SELECT objects.diaObjectId, objects.nDiaSources FROM objects WHERE objects.nDiaSources >= 1"
+FULL_SQL = (
+    "SELECT objects.diaObjectId, objects.nDiaSources FROM objects WHERE objects.nDiaSources >= 1"
+)
 
 
 def decoded():
@@ -67,7 +70,9 @@ def test_alerts_flow_into_plain_lite_full_topics(world, topic_reader):
         assert list(rec) == ["diaObjectId", "ra", "decl", "mag", "UTC"]
         assert rec["diaObjectId"] == int(m.key())  # exact 64-bit int
         a = by_obj[rec["diaObjectId"]]
-        assert rec["mag"] == pytest.approx(-2.5 * __import__("math").log10(a.diaSource["psfFlux"]) + 31.4)
+        assert rec["mag"] == pytest.approx(
+            -2.5 * __import__("math").log10(a.diaSource["psfFlux"]) + 31.4
+        )
         assert dict(m.headers())["reason"] == b"alert"
         assert int(dict(m.headers())["diaSourceId"]) == a.diaSourceId
 
@@ -99,7 +104,7 @@ def test_alerts_flow_into_plain_lite_full_topics(world, topic_reader):
 
 
 def test_a_corrupt_file_is_kept_and_the_rest_goes_on(world, tmp_path):
-    settings, engine, user = world
+    settings, engine, _user = world
     batch = tmp_path / "night"
     batch.mkdir()
     good = sorted(RUBIN.rglob("*.avro"))[:3]

@@ -42,7 +42,7 @@ def test_full_record_has_every_field_of_every_previous_detection(
     real = next(p for p in sorted(RUBIN.glob("*.avro")) if "7912941781254298" not in p.name)
     night = tmp_path / "night"
     night.mkdir()
-    path, rec = with_history(real, 12, night)
+    _path, rec = with_history(real, 12, night)
     totals = ingest_files(settings, [night], progress=False, engine=engine)
     assert totals.ingested == 1
 

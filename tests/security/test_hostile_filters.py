@@ -74,7 +74,7 @@ def test_the_api_refuses_it_with_400_and_leaves_no_topic(world, kafka_bootstrap)
 
 @pytest.mark.timeout(60)
 def test_nested_functions_compile_linearly_and_agree_on_both_engines(world, test_data):
-    settings, engine, user, _ = world
+    settings, engine, _user, _ = world
     ingest_files(settings, [test_data / "rubin"], progress=False, engine=engine)
     sizes = {}
     with engine.connect() as conn:

@@ -14,7 +14,8 @@ LVK = Path(__file__).resolve().parent.parent / "data" / "lvk"
 
 @pytest.fixture(scope="session")
 def map_bytes() -> dict[str, bytes]:
-    """FITS bytes: MS181101ab (BAYESTAR, orders 4-11), S230518h (PE, 4-9), MS220722v (BAYESTAR, 4-9)."""
+    """FITS bytes: MS181101ab (BAYESTAR, orders 4-11), S230518h (PE, 4-9), MS220722v (BAYESTAR,
+    4-9)."""
     out = {}
     for name, stem in (("MS181101ab", "MS181101ab-earlywarning"), ("S230518h", "S230518h-initial")):
         notice = json.loads(lzma.decompress((LVK / f"{stem}.json.xz").read_bytes()))

@@ -77,7 +77,9 @@ def test_flattened_distances_keep_the_distance_mean(maps, nside):
     assert flat.prob[~np.isfinite(mean)].sum() <= lost_in_map + 1e-12
     used = np.isfinite(mean)
     assert used.sum() > 0.95 * flat.npix  # gocart: 768 of 49152 at nside 64
-    assert np.sum(flat.prob[used] * mean[used]) / flat.prob[used].sum() == pytest.approx(39.770, abs=0.02)
+    assert np.sum(flat.prob[used] * mean[used]) / flat.prob[used].sum() == pytest.approx(
+        39.770, abs=0.02
+    )
 
 
 def test_split_pixels_inherit_their_parents_distance(maps):
@@ -100,7 +102,12 @@ def test_distance_moments_round_trip():
     assert back_norm == pytest.approx(norm, rel=1e-5)
     # the normalisation really normalises r^2 N(r; mu, sigma) on r >= 0
     r = np.linspace(0, 2000, 400001)
-    pdf = norm[0] * r**2 * np.exp(-0.5 * ((r - mu[0]) / sigma[0]) ** 2) / (sigma[0] * np.sqrt(2 * np.pi))
+    pdf = (
+        norm[0]
+        * r**2
+        * np.exp(-0.5 * ((r - mu[0]) / sigma[0]) ** 2)
+        / (sigma[0] * np.sqrt(2 * np.pi))
+    )
     assert np.trapezoid(pdf, r) == pytest.approx(1.0, rel=1e-6)
     assert np.trapezoid(r * pdf, r) == pytest.approx(mean[0], rel=1e-6)
 
@@ -138,13 +145,13 @@ def test_moc_region_area_equals_the_credible_area(maps):
 
 
 def test_bad_bytes_name_where(tmp_path, map_bytes):
-    with pytest.raises(SkymapError, match="not a FITS file") as err:
+    with pytest.raises(SkymapError, match=r"not a FITS file") as err:
         read_multiorder(b"hello", where="alert X")
     assert err.value.path == "alert X"
-    with pytest.raises(SkymapError, match="does not decode|no binary table"):
+    with pytest.raises(SkymapError, match=r"does not decode|no binary table"):
         read_multiorder(map_bytes["MS181101ab"][:20000], where="truncated")
     missing = tmp_path / "nope.fits"
-    with pytest.raises(SkymapError, match="cannot read") as err:
+    with pytest.raises(SkymapError, match=r"cannot read") as err:
         read_multiorder(missing)
     assert err.value.path == str(missing)
 
@@ -156,7 +163,7 @@ def test_a_map_that_does_not_tile_the_sky_is_refused(map_bytes, tmp_path):
     t = t[:-10]
     path = tmp_path / "holes.fits"
     t.write(path)
-    with pytest.raises(SkymapError, match="cover"):
+    with pytest.raises(SkymapError, match=r"cover"):
         read_multiorder(path)
 
 

@@ -23,7 +23,8 @@ import numpy as np
 from skysift.alerts.model import Alert, AlertOrigin
 
 HERE = Path(__file__).resolve().parent
-DATA_DIRS = (HERE.parent / "data" / "rubin", HERE.parent.parent.parent / "shared" / "data" / "rubin")
+DATA_DIRS = (HERE.parent / "data" / "rubin",
+             HERE.parent.parent.parent / "shared" / "data" / "rubin")
 BANDS = ("u", "g", "r", "i", "z", "y")
 
 

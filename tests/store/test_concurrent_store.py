@@ -65,7 +65,7 @@ def test_two_workers_on_one_object_equal_a_serial_ingest(pg_url, tmp_path):
                     a_stored.set()
                     # hold the transaction open while B stores the same objects
                     assert a_may_commit.wait(30)
-            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            except BaseException as exc:
                 errors.append(exc)
                 a_stored.set()
 
@@ -74,7 +74,7 @@ def test_two_workers_on_one_object_equal_a_serial_ingest(pg_url, tmp_path):
                 assert a_stored.wait(30)
                 with engine.begin() as conn:
                     store_alerts(conn, b_batch)
-            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            except BaseException as exc:
                 errors.append(exc)
 
         ta, tb = threading.Thread(target=worker_a), threading.Thread(target=worker_b)

@@ -63,7 +63,11 @@ def test_lasair_feature_filters_run_on_the_store(engine, stored, make_settings):
         assert rows[0]["latestPairColourBands"] == "g-r"
         assert rows[0]["jump1"] == pytest.approx(stored.rows[1]["jump1"])
         assert rows[0]["jump1"] > 300
-        assert sorted(r["diaObjectId"] for r in run_filter(conn, settings, NIGHTS).rows) == [1, 2, 3]
+        assert sorted(r["diaObjectId"] for r in run_filter(conn, settings, NIGHTS).rows) == [
+            1,
+            2,
+            3,
+        ]
         htm = {r["diaObjectId"]: r["htm16"] for r in run_filter(conn, settings, HTM).rows}
     assert htm == {oid: stored.rows[oid]["htm16"] for oid in (1, 2, 3)}
     assert all(8 * 4**16 <= h < 16 * 4**16 for h in htm.values())
@@ -72,7 +76,8 @@ def test_lasair_feature_filters_run_on_the_store(engine, stored, make_settings):
 def test_lasair_feature_filters_run_in_the_batch_engine(stored):
     batch = BatchEngine(catalogue())
     try:
-        batch.load("objects", [{k: stored.rows[oid][k] for k in FEATURE_COLUMNS} for oid in (1, 2, 3)])
+        batch.load("objects",
+                   [{k: stored.rows[oid][k] for k in FEATURE_COLUMNS} for oid in (1, 2, 3)])
         result = batch.run(JUMP_AND_PAIR, timeout_s=5.0, row_cap=10)
         assert [r["diaObjectId"] for r in result.rows] == [1]
     finally:

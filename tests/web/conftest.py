@@ -29,7 +29,8 @@ class Browser:
         assert m, f"no CSRF token on {path} ({page.status_code})"
         return m.group(1)
 
-    def submit(self, path: str, data: dict, *, form_page: str | None = None, csrf: str | None = None):
+    def submit(self, path: str, data: dict, *, form_page: str | None = None,
+               csrf: str | None = None):
         """POST ``data`` to ``path`` with the CSRF token of ``form_page`` (default ``path``)."""
         token = csrf if csrf is not None else self.csrf(form_page or "/")
         return self.client.post(path, data={**data, "csrf_token": token})

@@ -10,7 +10,9 @@ from skysift.accounts import add_user, user_for_token
 from skysift.store.schema import users
 
 
-def test_signup_shows_id_and_a_working_token_then_logout_and_login(browser, web_engine, unique_name):
+def test_signup_shows_id_and_a_working_token_then_logout_and_login(
+    browser, web_engine, unique_name
+):
     b = browser()
     name = unique_name("ann").replace("-", "_")
     page = b.signup(name, "correct horse battery").text
@@ -49,7 +51,8 @@ def test_a_user_holds_several_tokens_lists_and_revokes_each(browser, web_engine,
                       r"<td>([^<]+)</td>", listed)
     assert {(p, n) for p, n, _ in rows} == {(old[:8], "first"), (new[:8], "cron job")}
     assert all(used != "never" for _, _, used in rows)  # both were used just above
-    ids = dict(zip((p for p, _, _ in rows), re.findall(r"/profile/token/(\d+)/revoke", listed)))
+    ids = dict(zip((p for p, _, _ in rows), re.findall(r"/profile/token/(\d+)/revoke", listed),
+                   strict=False))
     r = b.submit(f"/profile/token/{ids[old[:8]]}/revoke", {}, form_page="/profile")
     assert r.status_code == 303
     with web_engine.begin() as conn:

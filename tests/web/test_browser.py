@@ -162,7 +162,8 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
             assert not page.is_visible("#name")  # "Save" asks for the settings
             page.click("#save-open")
             page.fill("#name", "Lots of detections")
-            page.fill("textarea[name=description]", "Objects detected at least once, with light curve")
+            page.fill("textarea[name=description]",
+                      "Objects detected at least once, with light curve")
             page.check("input[name=trigger][value=alert]")
             page.check("input[name=output][value=lite]")
             shot("06-editor-save-settings")
@@ -208,7 +209,7 @@ def test_sign_up_write_run_save_consume_and_see_a_light_curve(
             page.click("#lc-mode button[data-mode=mag]")
             page.wait_for_selector("#lightcurve[data-mode=mag]")
             with_mag = sum(1 for s in series for m in s["mag"] if m is not None)
-            assert 0 < with_mag
+            assert with_mag > 0
             assert page.locator("#lightcurve .scatterlayer .trace .points path").count() == with_mag
             assert page.locator("#lightcurve .ytitle").text_content() == "AB magnitude"
             page.locator("#lightcurve").screenshot(path=str(ARTIFACTS / "10c-lightcurve-mag.png"))

@@ -85,7 +85,9 @@ def test_gw_pages_show_events_their_map_and_hits(browser, alerts_ingested, web_e
     page = anyone.get("/gw/MS261201w").text
     hit = re.search(rf'href="/objects/{oid}">{oid}</a></td><td>([0-9.]+)</td><td>[^<]+</td>'
                     r"<td>([+-][0-9.]+)</td>", page)
-    assert hit and float(hit.group(1)) < 0.01 and float(hit.group(2)) == pytest.approx(0.25, abs=1e-3)
+    assert (
+        hit and float(hit.group(1)) < 0.01 and float(hit.group(2)) == pytest.approx(0.25, abs=1e-3)
+    )
     plot = anyone.get("/gw/MS261201w/skymap.png")
     assert plot.status_code == 200 and plot.content.startswith(PNG)
     assert "GW event <a href=\"/gw/MS261201w\">MS261201w</a>" in anyone.get(f"/objects/{oid}").text

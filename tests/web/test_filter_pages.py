@@ -123,7 +123,9 @@ def test_private_filters_are_invisible_to_other_users(browser, unique_name, web_
     assert alice.get(f"/filters/{fid}").status_code == 200
 
 
-def test_public_filters_are_readable_copyable_but_only_owner_edits(browser, unique_name, web_engine):
+def test_public_filters_are_readable_copyable_but_only_owner_edits(
+    browser, unique_name, web_engine
+):
     alice, _ = _new_user(browser, unique_name, "pub")
     fid = _save(alice, "shared_one", public=True, description="<script>alert(1)</script>")
     bob, bob_name = _new_user(browser, unique_name, "cop")
@@ -144,7 +146,9 @@ def test_public_filters_are_readable_copyable_but_only_owner_edits(browser, uniq
     assert [f.name for f in mine] == ["shared_one_copy"]
     assert mine[0].sql == original.sql and not mine[0].public and mine[0].trigger == "none"
     assert original.name == "shared_one" and original.user_id != mine[0].user_id
-    assert alice.submit(f"/filters/{fid}/delete", {}, form_page=f"/filters/{fid}").status_code == 303
+    assert (
+        alice.submit(f"/filters/{fid}/delete", {}, form_page=f"/filters/{fid}").status_code == 303
+    )
     assert alice.get(f"/filters/{fid}").status_code == 404
 
 
@@ -163,4 +167,7 @@ def test_a_new_filter_saved_as_the_editor_offers_it_runs_on_new_alerts(browser, 
 
     fid = int(r.headers["location"].rsplit("/", 1)[1])
     with web_engine.connect() as conn:
-        assert conn.execute(sa.select(filters.c.trigger).where(filters.c.id == fid)).scalar() == "alert"
+        assert (
+            conn.execute(sa.select(filters.c.trigger).where(filters.c.id == fid)).scalar()
+            == "alert"
+        )

@@ -177,7 +177,7 @@ def test_a_slow_seed_does_not_hold_the_sqlite_write_lock(make_settings, tmp_path
 def _save(add_filter, engine, settings, user, name, sql, errors):
     try:
         add_filter(engine, settings, user, name=name, sql=sql, output="plain", trigger="alert")
-    except BaseException as exc:  # noqa: BLE001 - reported by the test
+    except BaseException as exc:  # reported by the test
         errors.append(exc)
 
 
@@ -187,8 +187,8 @@ def test_security_headers_and_the_secure_cookie(make_settings, store_url, kafka_
                                                 unique_name):
     from fastapi.testclient import TestClient
 
-    settings, engine, app = _settings_app(make_settings, store_url, kafka_bootstrap,
-                                          session_cookie_secure=secure)
+    _settings, engine, app = _settings_app(make_settings, store_url, kafka_bootstrap,
+                                           session_cookie_secure=secure)
     client = TestClient(app, base_url="https://testserver" if secure else "http://testserver")
     for path in ("/", "/api/cone/?ra=1&dec=1&radius=1", "/login", "/docs"):
         r = client.get(path)

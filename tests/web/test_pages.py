@@ -1,4 +1,5 @@
-"""Pages anyone can read (home, object, search, schema), and bad input: always a 400, never a 500."""
+"""Pages anyone can read (home, object, search, schema), and bad input: always a 400, never a
+500."""
 
 from __future__ import annotations
 
@@ -96,15 +97,17 @@ def test_object_page_gives_magnitudes_sexagesimal_and_galactic_positions_and_lin
     hms, dms = re.search(r'id="sexagesimal">(\S+) (\S+)</span>', text).groups()
     back = SkyCoord(hms, dms, unit=("hourangle", "deg"))
     assert back.separation(c).arcsec < 0.1  # 0.01 s of RA, 0.1 arcsec of Dec
-    l, b = map(float, re.search(r'id="galactic">l ([\d.]+)°, b ([+-][\d.]+)°', text).groups())
-    assert l == pytest.approx(c.galactic.l.deg, abs=1e-5)
-    assert b == pytest.approx(c.galactic.b.deg, abs=1e-5)
+    gal_l, gal_b = map(float, re.search(r'id="galactic">l ([\d.]+)°, b ([+-][\d.]+)°',
+                                        text).groups())
+    assert gal_l == pytest.approx(c.galactic.l.deg, abs=1e-5)
+    assert gal_b == pytest.approx(c.galactic.b.deg, abs=1e-5)
     # the newest detection's AB magnitude: m = -2.5 log10(f / 3631 Jy), f in nJy
     mag, mag_err = map(float, re.search(r'<td class="mag">([\d.]+) ± ([\d.]+)</td>',
                                         text).groups())
     assert mag == pytest.approx(-2.5 * math.log10(flux * 1e-9 / 3631), abs=1e-3)
     assert mag_err == pytest.approx(2.5 / math.log(10) * err / flux, abs=1e-3)
-    links = dict(re.findall(r'<a href="([^"]+)" rel="noopener noreferrer" target="_blank">([^<]+)</a>',
+    links = dict(re.findall(r'<a href="([^"]+)" rel="noopener noreferrer" '
+                            r'target="_blank">([^<]+)</a>',
                             text.split('id="links-out"')[1].split("</p>")[0]))
     by_name = {v: html.unescape(k) for k, v in links.items()}
     assert set(by_name) == {"TNS", "SIMBAD", "NED", "Legacy Survey", "Aladin"}

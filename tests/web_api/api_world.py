@@ -84,7 +84,7 @@ def store_world(engine: sa.Engine) -> tuple[dict[int, tuple[float, float]], list
         conn.execute(objects.insert(), [
             {"diaObjectId": i, "ra": float(r), "decl": float(d), "healpix": int(h),
              "nDiaSources": 0, "lastDiaSourceMjdTai": 60000.0 + k, "updated": now}
-            for k, (i, r, d, h) in enumerate(zip(ids, ras, decs, pix))])
+            for k, (i, r, d, h) in enumerate(zip(ids, ras, decs, pix, strict=True))])
     return placed, list(result.object_ids)
 
 

@@ -24,8 +24,8 @@ def _brute(positions, ra, dec, radius) -> tuple[set[int], set[int]]:
     ids = list(positions)
     cat = SkyCoord([positions[i][0] for i in ids] * u.deg, [positions[i][1] for i in ids] * u.deg)
     sep = SkyCoord(ra * u.deg, dec * u.deg).separation(cat).arcsec
-    inside = {i for i, s in zip(ids, sep) if s <= radius}
-    edge = {i for i, s in zip(ids, sep) if abs(s - radius) < 1e-6}
+    inside = {i for i, s in zip(ids, sep, strict=True) if s <= radius}
+    edge = {i for i, s in zip(ids, sep, strict=True) if abs(s - radius) < 1e-6}
     return inside, edge
 
 
@@ -36,7 +36,7 @@ def test_cone_search_finds_exactly_what_brute_force_finds(api):
     rng = np.random.default_rng(3)
     cones = [(ra, dec, r) for ra, dec in CENTRES for r in (20.0, 300.0, 1000.0)]
     cones += [(float(ra), float(dec), 1000.0) for ra, dec in
-              zip(rng.uniform(0, 360, 5), rng.uniform(-90, 90, 5))]
+              zip(rng.uniform(0, 360, 5), rng.uniform(-90, 90, 5), strict=True)]
     cones += [(0.0, 5.0, 1000.0), (360.0, 5.0, 1000.0), (45.0, 90.0, 1000.0),
               (0.0, -90.0, 1000.0)]
     nonempty = 0

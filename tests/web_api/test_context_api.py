@@ -33,13 +33,18 @@ def test_watchlists_through_the_api_are_private_owned_and_usable_in_queries(api)
     assert got["hits"][0]["arcsec"] == pytest.approx(0.0, abs=1e-6)
 
     # bob: the list does not exist for him, in every route and in queries
-    for method, path in (("get", f"/api/watchlists/{wl_id}/"), ("delete", f"/api/watchlists/{wl_id}/"),
+    for method, path in (("get", f"/api/watchlists/{wl_id}/"),
+                         ("delete", f"/api/watchlists/{wl_id}/"),
                          ("patch", f"/api/watchlists/{wl_id}/")):
         r = getattr(api.client, method)(path, headers=api.headers("bob"),
                                         **({"json": {"name": "x"}} if method == "patch" else {}))
-        assert r.status_code == 404 and r.json()["error"].startswith(f"no watchlist {wl_id}"), r.text
-    assert [w["wl_id"] for w in api.client.get("/api/watchlists/",
-                                               headers=api.headers("bob")).json()["watchlists"]] == []
+        assert r.status_code == 404 and r.json()["error"].startswith(f"no watchlist {wl_id}"), (
+            r.text
+        )
+    assert [
+        w["wl_id"]
+        for w in api.client.get("/api/watchlists/", headers=api.headers("bob")).json()["watchlists"]
+    ] == []
     query = {"selected": "objects.diaObjectId, watchlist_hits.name", "tables":
              f"objects, watchlist:{wl_id}", "conditions": ""}
     assert api.client.post("/api/query/", headers=api.headers("alice"), json=query).json() == [
@@ -91,7 +96,9 @@ def test_gw_events_are_listed_with_their_hits(api):
 
     notice = Path("/work/shared/data/lvk/notices/S230518h-initial.json")
     if not notice.exists():
-        notice = Path(__file__).resolve().parents[3] / "shared/data/lvk/notices/S230518h-initial.json"
+        notice = (
+            Path(__file__).resolve().parents[3] / "shared/data/lvk/notices/S230518h-initial.json"
+        )
     register_notices(api.engine, api.settings, [decode_notice(notice.read_bytes())])
     events = api.client.get("/api/gw/", headers=api.headers("bob")).json()["events"]
     assert [(e["superevent_id"], e["alert_type"], e["map_version"]) for e in events] == [

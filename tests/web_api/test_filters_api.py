@@ -1,4 +1,5 @@
-"""/api/filters/ end to end with the real Kafka broker, and /api/topics/: side effects as the CLI."""
+"""/api/filters/ end to end with the real Kafka broker, and /api/topics/: side effects as the
+CLI."""
 
 from __future__ import annotations
 
@@ -113,8 +114,8 @@ def test_bad_filters_answer_400(make_world, kafka_bootstrap):
             ({"name": "n" * 300, "sql": NORTH}, "name is longer than 256")):
         r = world.client.post("/api/filters/", headers=h, json=body)
         assert r.status_code == 400 and message in r.json()["error"], (body, r.text)
-    assert world.client.post("/api/filters/", headers=h, json={"name": "dup", "sql": NORTH,
-                                                               "trigger": "none"}).status_code == 201
+    dup = {"name": "dup", "sql": NORTH, "trigger": "none"}
+    assert world.client.post("/api/filters/", headers=h, json=dup).status_code == 201
     r = world.client.post("/api/filters/", headers=h, json={"name": "DUP", "sql": NORTH})
     assert r.status_code == 400 and "already have a filter" in r.json()["error"]
     assert world.get("/api/filters/abc/").status_code == 400

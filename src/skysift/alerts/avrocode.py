@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from skysift.errors import FastDecodeError, Unsupported
 
@@ -37,7 +37,8 @@ _CAPTURES: dict[str, tuple[bytes, str]] = {
     "boolean": (b"[\x00\x01]", "{g} == b'\\x01'"),
     "string": (_SHORT_ASCII, "{g}[1:].decode()"),
 }
-PRIMITIVE_TYPES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+PRIMITIVE_TYPES = frozenset({"null", "boolean", "int", "long", "float", "double",
+                             "bytes", "string"})
 
 
 def read_long(buf: bytes, p: int) -> tuple[int, int]:
@@ -332,8 +333,9 @@ class CodeGen:
                 return b"[" + b"".join(re.escape(bytes([2 * k])) for k in
                                        range(len(t["symbols"]))) + b"]"
             if kind == "record" and t["fields"]:
-                inner = [self.pattern(f["type"], depth + 1) for f in t["fields"]]
-                return None if any(x is None for x in inner) else b"".join(inner)  # type: ignore
+                parts = [self.pattern(f["type"], depth + 1) for f in t["fields"]]
+                found = [x for x in parts if x is not None]
+                return b"".join(found) if len(found) == len(parts) else None
             if kind not in PRIMITIVE_TYPES:
                 return None
             t = kind
@@ -381,9 +383,9 @@ class CodeGen:
             if len(value) != 1 or not isinstance(value[0][1], str):
                 return None
             k, kind = value[0]
-            capture, expr = _CAPTURES.get(kind, (None, None))
-            if capture is None:
+            if kind not in _CAPTURES:
                 return None
+            capture, expr = _CAPTURES[kind]
             g = f"g[{group}]"
             group += 1
             expr = expr.format(g=g)
@@ -467,7 +469,7 @@ def compile_reader(ftype: Any, named: dict[str, Any], keep: frozenset[str],
     if gen.memo:
         gen.lines.insert(1, "    _bl = _vl = None")
     env = dict(_ENV, **gen.consts)
-    exec(compile("\n".join(gen.lines), "<skysift-history-reader>", "exec"), env)  # noqa: S102
+    exec(compile("\n".join(gen.lines), "<skysift-history-reader>", "exec"), env)
     read = env["read"]
     read.item_expression = any(k.startswith("_item") for k in gen.consts)  # for tests
-    return read  # type: ignore[no-any-return]
+    return cast(Callable[..., Any], read)  # the function the generated source defines

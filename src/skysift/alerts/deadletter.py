@@ -18,14 +18,14 @@ import re
 import shutil
 import tempfile
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
 from skysift.alerts.model import AlertOrigin
 from skysift.errors import SkysiftError
 
-__all__ = ["DeadLetterFolder", "dead_letter_record", "DLQ_SUFFIX", "MAX_REASON_CHARS"]
+__all__ = ["DLQ_SUFFIX", "MAX_REASON_CHARS", "DeadLetterFolder", "dead_letter_record"]
 
 DLQ_SUFFIX = ".dlq"
 MAX_REASON_CHARS = 4000
@@ -33,7 +33,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _safe(text: str) -> str:
@@ -86,7 +86,7 @@ class DeadLetterFolder:
             return _safe(f"{origin.topic}-p{origin.partition}-o{origin.offset}") + ".alert"
         if origin.path is not None:
             return _safe(Path(origin.path).name)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         return f"{stamp}-{uuid.uuid4().hex[:8]}.alert"
 
     def _place(self, name: str, raw: bytes | None, origin: AlertOrigin) -> tuple[Path, bool]:
@@ -109,7 +109,8 @@ class DeadLetterFolder:
         if raw is not None:
             return target.stat().st_size == len(raw) and target.read_bytes() == bytes(raw)
         source = origin.path
-        return bool(source) and Path(source).is_file() and filecmp.cmp(source, target, False)
+        return source is not None and bool(source) and Path(source).is_file() \
+            and filecmp.cmp(source, target, False)
 
     @staticmethod
     def _note_path(target: Path, record: int | None) -> Path:
@@ -206,5 +207,5 @@ def dead_letter_record(
     if origin.timestamp_ms is not None:
         headers.append(("skysift.source.timestamp_ms", str(origin.timestamp_ms).encode("ascii")))
     headers.append(("skysift.time", _now().encode("ascii")))
-    key = f"{origin.topic}/{origin.partition}/{origin.offset}".encode("utf-8")
+    key = f"{origin.topic}/{origin.partition}/{origin.offset}".encode()
     return origin.topic + DLQ_SUFFIX, key, bytes(raw), headers

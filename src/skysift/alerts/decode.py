@@ -28,14 +28,14 @@ from skysift.alerts.schemas import schema_for_id, version_of_id
 from skysift.errors import AlertDecodeError, UnknownSchemaError
 
 __all__ = [
-    "decode_record",
-    "decode_message",
-    "decode_full",
+    "HEADER_SIZE",
+    "MAGIC",
     "decode_body",
+    "decode_full",
+    "decode_message",
+    "decode_record",
     "read_body",
     "split_frame",
-    "MAGIC",
-    "HEADER_SIZE",
 ]
 
 MAGIC = 0

@@ -21,7 +21,7 @@ from skysift.alerts.model import AlertOrigin
 from skysift.alerts.schemas import schema_for_id, schema_for_version, schema_id, version_of_id
 from skysift.errors import AlertDecodeError, UnknownSchemaError
 
-__all__ = ["encode_wire", "load_wire_record", "frame"]
+__all__ = ["encode_wire", "frame", "load_wire_record"]
 
 _HEADER = struct.Struct(">BI")
 

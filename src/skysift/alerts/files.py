@@ -19,7 +19,8 @@ explicitly is always read, whatever its name.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Literal
+from collections.abc import Iterable, Iterator
 
 from skysift.alerts.decode import decode_message
 from skysift.alerts.jsonfile import iter_json_records
@@ -30,11 +31,11 @@ from skysift.errors import AlertDecodeError
 
 __all__ = [
     "ALERT_SUFFIXES",
+    "detect_form",
     "iter_alert_files",
+    "iter_file_records",
     "read_alerts",
     "read_file_bytes",
-    "detect_form",
-    "iter_file_records",
 ]
 
 ALERT_SUFFIXES = frozenset({".avro", ".alert", ".json", ".jsonl", ".ndjson"})

@@ -8,7 +8,8 @@ ids survive; ids written as digit strings are accepted by the normaliser too. Cu
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from skysift.alerts.model import AlertOrigin
 from skysift.alerts.schemas import infer_version

@@ -2,7 +2,8 @@
 
 Field names inside the dicts are Rubin's, as in the newest schema lsst-alert-packet ships
 (lsst.v11_1): older versions are mapped forward by the LSST adapter (e.g. ``MPCORB`` ->
-``mpc_orbits``). Positions keep Rubin's ``dec``; the ``objects`` table calls it ``decl`` as Lasair does.
+``mpc_orbits``). Positions keep Rubin's ``dec``; the ``objects`` table calls it ``decl`` as Lasair
+does.
 
 Cutout images are never kept in the model: skysift does not store them and no output carries them.
 """
@@ -95,7 +96,7 @@ class Alert:
     @property
     def all_sources(self) -> list[dict[str, Any]]:
         """The triggering detection and the previous ones, oldest first."""
-        srcs = list(self.prvDiaSources) + [self.diaSource]
+        srcs = [*self.prvDiaSources, self.diaSource]
         return sorted(srcs, key=lambda s: s.get("midpointMjdTai") or 0.0)
 
     def to_full_dict(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from skysift.alerts.renames import (
 )
 from skysift.errors import AlertDecodeError
 
-__all__ = ["normalise_lsst", "REQUIRED_SOURCE_FIELDS", "CUTOUT_FIELDS"]
+__all__ = ["CUTOUT_FIELDS", "REQUIRED_SOURCE_FIELDS", "normalise_lsst"]
 
 #: diaSource fields every alert must carry, non-null (newest names).
 REQUIRED_SOURCE_FIELDS = ("midpointMjdTai", "band", "psfFlux", "ra", "dec")

@@ -17,7 +17,8 @@ import lzma
 import threading
 import zlib
 from collections import OrderedDict
-from typing import Any, Iterator
+from typing import Any, cast
+from collections.abc import Iterator
 
 import fastavro
 
@@ -92,7 +93,8 @@ def _parsed(schema_text: bytes) -> dict[str, Any]:
         if found is not None:
             _schema_cache.move_to_end(schema_text)
             return found
-    parsed = fastavro.parse_schema(json.loads(schema_text))
+    # an alert file's writer schema is a record: it parses to a dict
+    parsed = cast(dict[str, Any], fastavro.parse_schema(json.loads(schema_text)))
     with _schema_lock:
         _schema_cache[schema_text] = parsed
         while len(_schema_cache) > 16:
@@ -198,7 +200,8 @@ def _fastavro_fallback(
     index = 0
     try:
         for record in fastavro.reader(io.BytesIO(data)):
-            yield record, label(record), AlertOrigin(path=path, index=index)  # type: ignore[arg-type]
+            rec = cast(dict[str, Any], record)  # the container's records are records
+            yield rec, label(rec), AlertOrigin(path=path, index=index)
             index += 1
     except (EOFError, ValueError, TypeError, KeyError, OSError) as exc:
         yield AlertDecodeError(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import io
 import threading
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 
@@ -193,7 +193,9 @@ class FastReader:
                     if stream is None:
                         stream = io.BytesIO(value)
                     stream.seek(p)
-                    record.update(fastavro.schemaless_reader(stream, what, None))
+                    # ``what`` is a record schema: the reader returns a dict
+                    record.update(cast(dict[str, Any],
+                                       fastavro.schemaless_reader(stream, what, None)))
                     p = stream.tell()
                 elif kind == "history":
                     record[what], p = extra(value, p, end)

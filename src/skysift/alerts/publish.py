@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from skysift.alerts.decode import split_frame
 from skysift.alerts.encode import encode_wire

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 
 from skysift.alerts.schemas import version_from_name
 from skysift.errors import BrokerError, UnknownSchemaError
 
-__all__ = ["RegistrySchema", "registry_schema", "clear_registry_cache"]
+__all__ = ["RegistrySchema", "clear_registry_cache", "registry_schema"]
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
-_schemas: dict[tuple[str, int], "RegistrySchema"] = {}
+_schemas: dict[tuple[str, int], RegistrySchema] = {}
 
 
 class RegistrySchema:
@@ -85,7 +85,7 @@ def registry_schema(url: str, sid: int) -> RegistrySchema:
             raise BrokerError(
                 f"schema registry failed for id {sid}: {exc.error_message}", registry=url
             ) from exc
-        except Exception as exc:  # noqa: BLE001 - transport errors of the registry client
+        except Exception as exc:  # transport errors of the registry client
             raise BrokerError(
                 f"schema registry unreachable for id {sid}: {exc}", registry=url
             ) from exc
@@ -107,7 +107,8 @@ def registry_schema(url: str, sid: int) -> RegistrySchema:
         full = f"{namespace}.{name}" if namespace and name and "." not in name else name
         version = version_from_name(full)
         label = f"{version[0]}.{version[1]}" if version else f"registry:{sid}"
-        result = RegistrySchema(parsed, label)
+        # an alert schema is a record, which parses to a dict (anything else fails to decode)
+        result = RegistrySchema(cast(dict[str, Any], parsed), label)
         _schemas[key] = result
         return result
 

@@ -20,14 +20,14 @@ carries an old name, so current alerts pay one set intersection per record kind.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import datetime, UTC
+from functools import cache
 from typing import Any
 
 __all__ = [
     "ALERT_RENAMES",
-    "SSSOURCE_RENAMES",
     "MPCORB_RENAMES",
+    "SSSOURCE_RENAMES",
     "TIME_FIELDS",
     "old_name_to_new",
     "record_renames",
@@ -114,7 +114,7 @@ def _old_fields(kind: str) -> list[str]:
     return names
 
 
-@lru_cache(maxsize=None)
+@cache
 def record_renames(kind: str) -> dict[str, str]:
     """Renames of ``diaSource``, ``diaForcedSource`` or ``diaObject`` fields, old -> newest.
 
@@ -134,11 +134,11 @@ def timestamp_to_mjd_tai(value: Any) -> Any:
 
     ``0`` (the 8.0 samples' "not set") becomes None; other values are returned unchanged.
 
-    >>> round(timestamp_to_mjd_tai(datetime(2025, 9, 5, tzinfo=timezone.utc)), 6)
+    >>> round(timestamp_to_mjd_tai(datetime(2025, 9, 5, tzinfo=UTC)), 6)
     60923.000428
     """
     if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         seconds = aware.timestamp()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         if value == 0:

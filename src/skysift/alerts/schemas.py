@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 import threading
-from functools import lru_cache
+from functools import lru_cache, cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 import fastavro.schema
@@ -23,14 +23,14 @@ from skysift.errors import UnknownSchemaError
 
 __all__ = [
     "available_versions",
-    "schema_for_id",
-    "schema_for_version",
-    "schema_definition",
-    "schema_id",
-    "version_of_id",
-    "version_from_name",
     "infer_version",
     "newest_fitting_version",
+    "schema_definition",
+    "schema_for_id",
+    "schema_for_version",
+    "schema_id",
+    "version_from_name",
+    "version_of_id",
 ]
 
 _NAME = re.compile(r"lsst\.v(\d+)_(\d+)(?:\.alert)?$")
@@ -85,7 +85,7 @@ def _avsc_path(major: int, minor: int) -> Path:
     return _schema_root() / str(major) / str(minor) / f"lsst.v{major}_{minor}.alert.avsc"
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema_definition(major: int, minor: int) -> dict[str, Any]:
     """The full, unparsed alert schema of one version (named types expanded inline).
 
@@ -101,7 +101,9 @@ def schema_definition(major: int, minor: int) -> dict[str, Any]:
             f"schema version {major}.{minor} is not shipped by lsst-alert-packet "
             f"(it has {', '.join(f'{a}.{b}' for a, b in available_versions())})"
         )
-    return fastavro.schema.load_schema(str(_avsc_path(major, minor)), _write_hint=False)
+    # an .avsc of a record schema loads as a dict
+    return cast(dict[str, Any], fastavro.schema.load_schema(str(_avsc_path(major, minor)),
+                                                            _write_hint=False))
 
 
 def schema_for_id(sid: int) -> dict[str, Any]:
@@ -134,7 +136,8 @@ def schema_for_id(sid: int) -> dict[str, Any]:
         )
     with _lock:
         if sid not in _parsed:
-            _parsed[sid] = fastavro.parse_schema(schema_definition(major, minor))
+            _parsed[sid] = cast(dict[str, Any],  # a record schema parses to a dict
+                                fastavro.parse_schema(schema_definition(major, minor)))
         return _parsed[sid]
 
 
@@ -143,7 +146,7 @@ def schema_for_version(major: int, minor: int) -> dict[str, Any]:
     return schema_for_id(schema_id(major, minor))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _field_names(major: int, minor: int) -> tuple[frozenset[str], frozenset[str]]:
     """Field names of the alert record and of its diaSource record, for one version."""
     definition = schema_definition(major, minor)

@@ -33,7 +33,7 @@ def visible_topics(conn: sa.Connection, user_id: int | None) -> frozenset[str]:
     """Annotator topics ``user_id`` may use in filters: public ones and their own."""
     from skysift.store.schema import annotators
 
-    cond = annotators.c.public.is_(True)
+    cond: sa.ColumnElement[bool] = annotators.c.public.is_(True)
     if user_id is not None:
         cond = sa.or_(cond, annotators.c.user_id == user_id)
     return frozenset(r[0] for r in conn.execute(sa.select(annotators.c.topic).where(cond)))

@@ -127,7 +127,7 @@ class AnnotationHandler:
     def close(self) -> None:
         try:
             self.producer.flush(10)
-        except Exception as exc:  # noqa: BLE001 - closing: say it, do not raise
+        except Exception as exc:  # closing: say it, do not raise
             log.warning("closing the producer: %s", exc)
 
 

@@ -106,5 +106,5 @@ def trigger_logged(engine: sa.Engine, settings: Settings, touched: Mapping[str, 
         if report is not None:
             log.info("annotations triggered %d filter(s), %d record(s)", report.filters_run,
                      report.records_produced)
-    except Exception:  # noqa: BLE001 - the annotations are stored; the log says what failed
+    except Exception:  # the annotations are stored; the log says what failed
         log.exception("annotation-triggered filters failed")

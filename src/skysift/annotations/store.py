@@ -15,15 +15,27 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 
 from skysift.errors import AnnotationForbidden, AnnotationRejected
 
-__all__ = ["Annotation", "AnnotationRejected", "Annotator", "LIMITS", "add_annotator",
-           "check_annotation", "get_annotator", "list_annotators", "load_for_batch",
-           "set_annotator", "store_annotations", "check_topic"]
+__all__ = [
+    "LIMITS",
+    "Annotation",
+    "AnnotationRejected",
+    "Annotator",
+    "add_annotator",
+    "check_annotation",
+    "check_topic",
+    "get_annotator",
+    "list_annotators",
+    "load_for_batch",
+    "set_annotator",
+    "store_annotations",
+]
 
 #: Lasair's limits (characters); classdict is the JSON text.
 LIMITS = {"classification": 80, "version": 80, "explanation": 1024, "classdict": 4096,
@@ -244,15 +256,13 @@ def check_writer(annotator: Annotator | None, topic: str, user_id: int | None) -
 def store_annotations(conn: sa.Connection, items: Sequence[Annotation],
                       now: datetime | None = None) -> None:
     """Insert or replace each annotation (one live per object and annotator), stamped ``now``."""
-    from skysift.store.schema import annotations as t
+    from skysift.store.schema import annotations_table as t
 
     if not items:
         return
     now = now or datetime.now(UTC)
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from skysift.store.statements import insert_statement
+
     # the last of several for the same (object, topic) wins, as if applied in order
     latest: dict[tuple[int, str], Annotation] = {}
     for a in items:
@@ -260,7 +270,7 @@ def store_annotations(conn: sa.Connection, items: Sequence[Annotation],
     rows = [{"diaObjectId": a.diaObjectId, "topic": a.topic, "classification": a.classification,
              "version": a.version, "explanation": a.explanation, "classdict": a.classdict,
              "url": a.url, "timestamp": now} for a in latest.values()]
-    stmt = insert(t)
+    stmt = insert_statement(conn, t)  # the dialect's INSERT, with on_conflict_do_update
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.c.diaObjectId, t.c.topic],
         set_={c: stmt.excluded[c] for c in ("classification", "version", "explanation",
@@ -270,7 +280,7 @@ def store_annotations(conn: sa.Connection, items: Sequence[Annotation],
 
 def get_annotations(conn: sa.Connection, object_id: int) -> list[dict[str, Any]]:
     """The live annotations of one object, by topic."""
-    from skysift.store.schema import annotations as t
+    from skysift.store.schema import annotations_table as t
 
     rows = conn.execute(sa.select(t).where(t.c.diaObjectId == object_id).order_by(t.c.topic))
     return [dict(r._mapping) for r in rows]
@@ -280,7 +290,7 @@ def load_for_batch(conn: sa.Connection, object_ids: Sequence[int],
                    topics: Sequence[str]) -> list[dict[str, Any]]:
     """Rows for the batch engine's ``annotations`` table: those of ``object_ids`` and
     ``topics``, timestamp as UTC text (the compiled filters read it in that form)."""
-    from skysift.store.schema import annotations as t
+    from skysift.store.schema import annotations_table as t
 
     if not object_ids or not topics:
         return []

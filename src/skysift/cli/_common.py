@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 import click
 
 from skysift.config import Settings
 
-__all__ = ["store", "print_table", "print_json_lines"]
+__all__ = ["print_json_lines", "print_table", "store"]
 
 
 def store(settings: Settings):
@@ -36,10 +37,10 @@ def print_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> N
     columns = list(columns or rows[0].keys())
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     click.echo("  ".join("-" * w for w in widths))
     for row in cells:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
 
 
 def print_json_lines(rows: Iterable[dict]) -> None:

@@ -19,7 +19,8 @@ def annotator() -> None:
 @click.option("--owner", required=True, help="The user who may write its annotations.")
 @click.option("--description", default="", help="What it classifies.")
 @click.option("--url", default="", help="A page about it.")
-@click.option("--public", is_flag=True, help="Usable in everyone's filters (else only the owner's).")
+@click.option("--public", is_flag=True,
+              help="Usable in everyone's filters (else only the owner's).")
 @pass_ctx
 def add(ctx: Context, topic: str, owner: str, description: str, url: str, public: bool) -> None:
     """Register annotator TOPIC (a valid SQL name: filters join it as a table)."""
@@ -30,7 +31,9 @@ def add(ctx: Context, topic: str, owner: str, description: str, url: str, public
     with store(ctx.settings).begin() as conn:
         a = add_annotator(conn, topic, get_user(conn, owner).id, description=description,
                           url=url, public=public)
-    click.echo(f"annotator {a.topic} owned by {a.user_name} ({'public' if a.public else 'private'})")
+    click.echo(
+        f"annotator {a.topic} owned by {a.user_name} ({'public' if a.public else 'private'})"
+    )
 
 
 @annotator.command("set")
@@ -64,7 +67,7 @@ def list_(ctx: Context) -> None:
 
     from skysift.annotations.store import list_annotators
     from skysift.cli._common import print_table, store
-    from skysift.store.schema import annotations as t
+    from skysift.store.schema import annotations_table as t
 
     with store(ctx.settings).connect() as conn:
         found = list_annotators(conn)
@@ -76,11 +79,11 @@ def list_(ctx: Context) -> None:
 
 
 @click.group("annotations")
-def annotations() -> None:
+def annotations_group() -> None:
     """Annotations: the Kafka path, and what an object has."""
 
 
-@annotations.command("ingest")
+@annotations_group.command("ingest")
 @click.option("--topic", default=None, help="Topic to read (default: setting annotations_topic).")
 @click.option("--group-id", default=None, help="Consumer group (default: annotations_group_id).")
 @click.option("--idle-exit", type=float, default=None, metavar="S",
@@ -107,7 +110,7 @@ def ingest(ctx: Context, topic: str | None, group_id: str | None, idle_exit: flo
     click.echo(totals.summary())
 
 
-@annotations.command("show")
+@annotations_group.command("show")
 @click.argument("object_id", type=int)
 @pass_ctx
 def show(ctx: Context, object_id: int) -> None:

@@ -1,6 +1,9 @@
-"""``skysift consume``: print a topic's records, one JSON object per line, for people and scripts."""
+"""``skysift consume``: print a topic's records, one JSON object per line, for people and
+scripts."""
 
 from __future__ import annotations
+
+import contextlib
 
 import click
 
@@ -58,7 +61,8 @@ def consume(ctx: Context, topic: str, group_id: str, from_beginning: bool,
                     click.echo(f"topic {topic} has no records yet (UNKNOWN_TOPIC_OR_PART); "
                                "waiting", err=True)
                     warned = True
-                elif err.code() not in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
+                elif err.code() not in (KafkaError._PARTITION_EOF,
+                                        KafkaError.UNKNOWN_TOPIC_OR_PART):
                     click.echo(f"skysift: Kafka: {err.str()}", err=True)
                 continue
             last = time.monotonic()
@@ -68,9 +72,10 @@ def consume(ctx: Context, topic: str, group_id: str, from_beginning: bool,
                     record = json.loads(value)
                 except ValueError:
                     record = {"_value": value.decode(errors="replace")}
-                record["_key"] = (msg.key() or b"").decode(errors="replace")
-                record["_headers"] = {k: (v or b"").decode(errors="replace")
-                                      for k, v in (msg.headers() or [])}
+                record["_key"] = _text(msg.key())
+                found = msg.headers() or []
+                pairs = found.items() if isinstance(found, dict) else found
+                record["_headers"] = {k: _text(v) for k, v in pairs}
                 line = json.dumps(record)
             else:
                 line = value.decode(errors="replace")
@@ -79,9 +84,14 @@ def consume(ctx: Context, topic: str, group_id: str, from_beginning: bool,
             n += 1
             consumer.commit(message=msg, asynchronous=True)
     finally:
-        try:
+        with contextlib.suppress(Exception):  # nothing to commit is fine
             consumer.commit(asynchronous=False)
-        except Exception:  # noqa: BLE001 - nothing to commit is fine
-            pass
         consumer.close()
     click.echo(f"{n} records from {topic}", err=True)
+
+
+def _text(raw: str | bytes | None) -> str:
+    """A record's key or header value as text (bytes decoded, undecodable bytes replaced)."""
+    if isinstance(raw, str):
+        return raw
+    return (raw or b"").decode(errors="replace")

@@ -36,7 +36,8 @@ def watchlist() -> None:
 @click.option("--radius", type=float, default=None,
               help="Default cone radius in arcsec, for cones without their own (default 2).")
 @click.option("--description", default="", help="What the list is.")
-@click.option("--public", is_flag=True, help="Everyone may use it in filters (else only the owner).")
+@click.option("--public", is_flag=True,
+              help="Everyone may use it in filters (else only the owner).")
 @click.option("--inactive", is_flag=True, help="Keep it, but do not match new alerts against it.")
 @pass_ctx
 def wl_add(ctx: Context, file: Path, user_name: str, name: str, radius: float | None,
@@ -138,7 +139,8 @@ def watchmap() -> None:
 
 
 @watchmap.command("add")
-@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", required=False,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--user", "user_name", required=True, help="The owner.")
 @click.option("--name", required=True, help="The watchmap's name.")
 @click.option("--skymap", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -147,7 +149,8 @@ def watchmap() -> None:
               show_default=True, help="Credible level of the region taken from --skymap.")
 @click.option("--cones", "cones_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Make it from the union of these cones (a watchlist file; radius default 60).")
-@click.option("--polygon", help='Make it from a polygon: "ra1,dec1 ra2,dec2 ra3,dec3 ..." (degrees).')
+@click.option("--polygon",
+              help='Make it from a polygon: "ra1,dec1 ra2,dec2 ra3,dec3 ..." (degrees).')
 @click.option("--description", default="")
 @click.option("--public", is_flag=True, help="Everyone may use it in filters.")
 @click.option("--inactive", is_flag=True, help="Keep it, but do not test new alerts against it.")

@@ -11,11 +11,16 @@ replay is processed (the broker is left running so the topics can be read).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from skysift.cli.context import Context, pass_ctx
 
-__all__ = ["demo", "DEMO_FILTERS", "DEMO_USER"]
+if TYPE_CHECKING:
+    from skysift.bridge import BridgeReport
+
+__all__ = ["DEMO_FILTERS", "DEMO_USER", "demo"]
 
 DEMO_USER = "demo"
 DEMO_FILTERS = [
@@ -40,8 +45,8 @@ DEMO_FILTERS = [
 ]
 #: The demo's mock event: a binary neutron star merger half a day before the sample night,
 #: its map a Fisher distribution of width 0.25 deg centred among the sample alerts.
-DEMO_EVENT = {"superevent_id": "MS250905a", "ra": 10.2, "dec": -45.1, "sigma_deg": 0.25,
-              "days_before": 0.5}
+DEMO_EVENT: dict[str, Any] = {"superevent_id": "MS250905a", "ra": 10.2, "dec": -45.1,
+                              "sigma_deg": 0.25, "days_before": 0.5}
 
 
 def sample_alerts_dir():
@@ -60,14 +65,16 @@ def demo_notice(first_mjd_tai: float) -> bytes:
     from skysift.skymaps.mock import gaussian_skymap, mock_notice
 
     ev = DEMO_EVENT
-    when = Time(first_mjd_tai - ev["days_before"], format="mjd", scale="tai").utc.to_datetime(timezone=UTC)
+    when = Time(first_mjd_tai - ev["days_before"], format="mjd", scale="tai").utc.to_datetime(
+        timezone=UTC
+    )
     skymap = gaussian_skymap(ev["ra"], ev["dec"], ev["sigma_deg"], distance_mpc=(40.0, 8.0),
                              object_name=ev["superevent_id"])
     return mock_notice(ev["superevent_id"], when, skymap, alert_type="PRELIMINARY",
                        time_created=when + timedelta(minutes=1))
 
 
-def _register_demo_event(engine, settings, sample: str) -> tuple[object, str]:
+def _register_demo_event(engine, settings, sample: str) -> tuple[BridgeReport, str]:
     """Write the demo notice beside the data and register it; (bridge report, notice path)."""
     from skysift.alerts.files import iter_alert_files, read_alerts
     from skysift.bridge import register_notices
@@ -144,9 +151,14 @@ def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) 
     bootstrap = bootstrap_servers(settings)
     engine = store(settings)
     click.echo(f"store: {settings.redacted()['database'] or settings.database_url}")
-    click.echo("emails (digests of email filters): "
-               + (f"SMTP {settings.smtp_host}" if settings.smtp_host
-                  else f"no SMTP configured, written as .eml files into {settings.maildir / 'new'}"))
+    click.echo(
+        "emails (digests of email filters): "
+        + (
+            f"SMTP {settings.smtp_host}"
+            if settings.smtp_host
+            else f"no SMTP configured, written as .eml files into {settings.maildir / 'new'}"
+        )
+    )
     user, token, flts = _ensure_filters(engine, settings)
     click.echo(f"demo user: {user.name} (id {user.id})"
                + (f", API token {token}" if token else

@@ -147,7 +147,8 @@ def show(ctx: Context, name: str, user_name: str | None) -> None:
         click.echo(f"expires:     {f.expires:%Y-%m-%d %H:%M} UTC (save it again to renew)")
     if f.last_error:
         click.echo(f"last error:  {f.last_error}  (at {f.last_error_at})")
-    click.echo(f"consume:     {consume_command(ctx, f.topic)}")
+    if f.topic is not None:
+        click.echo(f"consume:     {consume_command(ctx, f.topic)}")
 
 
 def consume_command(ctx: Context, topic: str) -> str:

@@ -14,7 +14,8 @@ import click
 __all__ = ["gcn"]
 
 _settings_opt = click.option("--settings", "settings_path", type=click.Path(path_type=Path),
-                             default=None, help="Settings file (default ~/.config/skysift/gcn.yaml).")
+                             default=None,
+                             help="Settings file (default ~/.config/skysift/gcn.yaml).")
 _plugins_opt = click.option("--plugins/--no-plugins", default=None,
                             help="Run the plugins (default: the settings' plugins.enabled).")
 
@@ -97,7 +98,8 @@ def listen(ctx: click.Context, settings_path: Path | None, plugins: bool | None,
     if running["running"]:
         from skysift.errors import GcnError
 
-        raise GcnError(f"the listener is already running (pid {running['pid']})", path=str(paths.pid))
+        raise GcnError(f"the listener is already running (pid {running['pid']})",
+                       path=str(paths.pid))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     paths.pid.write_text(f"{os.getpid()}\n")
@@ -123,7 +125,8 @@ def _age(seconds: float | None) -> str:
 @_settings_opt
 @click.pass_context
 def status(ctx: click.Context, settings_path: Path | None) -> None:
-    """Running or not, pid, alerts processed, age of the last message, last error (exit 1 if down)."""
+    """Running or not, pid, alerts processed, age of the last message, last error (exit 1 if
+    down)."""
     from skysift.gcn import daemon
 
     st = daemon.status(_load(ctx, settings_path))
@@ -138,7 +141,9 @@ def status(ctx: click.Context, settings_path: Path | None) -> None:
         import time
 
         where = " ".join(f"{k}={v}" for k, v in err.items() if k not in ("time", "message"))
-        click.echo(f"last error: {_age(time.time() - err['time'])}: {err['message']} {where}".rstrip())
+        click.echo(
+            f"last error: {_age(time.time() - err['time'])}: {err['message']} {where}".rstrip()
+        )
     else:
         click.echo("last error: none")
     click.echo(f"log: {st['log']}")
@@ -182,7 +187,9 @@ def echo(ctx: click.Context, days: float, settings_path: Path | None, plugins: b
 
     settings = _load(ctx, settings_path)
     counts = run(settings, days, processor=AlertProcessor(settings, plugins=plugins))
-    click.echo("echo: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no messages"))
+    click.echo(
+        "echo: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no messages")
+    )
 
 
 @gcn.command()
@@ -206,7 +213,8 @@ def process(ctx: click.Context, files: tuple[Path, ...], settings_path: Path | N
 @gcn.command(context_settings={"ignore_unknown_options": True})
 @click.argument("args", nargs=-1, required=True)
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
-              help="Tag every row of this CSV (ra/dec columns, optional mjd) and write the columns back.")
+              help="Tag every row of this CSV (ra/dec columns, optional mjd) and write the columns "
+                   "back.")
 @click.option("--output", type=click.Path(path_type=Path), default=None,
               help="With --csv: write here instead of over the input.")
 def tag(args: tuple[str, ...], csv_path: Path | None, output: Path | None) -> None:

@@ -24,7 +24,9 @@ def up(ctx: Context, port: int | None) -> None:
     s = ctx.settings
     info = embedded.up(s.data_dir, port or s.embedded_kafka_port)
     click.echo(f"bootstrap={info.bootstrap}")
-    click.echo(f"pid={info.pid}  (in memory: a restart loses topics, records and offsets)", err=True)
+    click.echo(
+        f"pid={info.pid}  (in memory: a restart loses topics, records and offsets)", err=True
+    )
 
 
 @kafka.command()

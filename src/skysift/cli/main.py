@@ -18,7 +18,7 @@ from skysift import __version__
 from skysift.cli.context import Context, configure_logging, pass_ctx
 from skysift.errors import SkysiftError
 
-__all__ = ["main", "cli", "Context", "pass_ctx"]
+__all__ = ["Context", "cli", "main", "pass_ctx"]
 
 # command name -> "module:attribute"; modules import heavy things only inside commands
 COMMANDS: dict[str, str] = {
@@ -26,7 +26,7 @@ COMMANDS: dict[str, str] = {
     "user": "skysift.cli.user_cmd:user",
     "filter": "skysift.cli.filter_cmd:filter_group",
     "annotator": "skysift.cli.annotator_cmd:annotator",
-    "annotations": "skysift.cli.annotator_cmd:annotations",
+    "annotations": "skysift.cli.annotator_cmd:annotations_group",
     "ingest": "skysift.cli.ingest_cmd:ingest",
     "alerts": "skysift.cli.alerts_cmd:alerts",
     "consume": "skysift.cli.consume_cmd:consume",
@@ -69,7 +69,8 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="skysift")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="Data directory (default ./skysift-data): SQLite store, embedded broker, dead letters.")
+              help="Data directory (default ./skysift-data): SQLite store, embedded broker, dead "
+                   "letters.")
 @click.option("--config", "config_file", type=click.Path(), default=None,
               help="Config file (default: skysift.toml in the data directory).")
 @click.option("--kafka", default=None, metavar="HOST:PORT",
@@ -81,7 +82,8 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, data_dir: Path | None, config_file: str | None, kafka: str | None,
         database: str | None, debug: bool) -> None:
     """skysift: Rubin alerts in, SQL filters, Kafka streams out; and a GCN listener."""
-    overrides = {"data_dir": data_dir, "kafka": kafka, "database": database}
+    overrides: dict[str, Path | str | bool | None] = {"data_dir": data_dir, "kafka": kafka,
+                                                      "database": database}
     if debug:
         overrides["debug"] = True
     ctx.obj = Context(overrides, config_file, debug)

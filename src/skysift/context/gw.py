@@ -20,6 +20,7 @@ against an old event behaves as it did live.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,8 @@ class ScoredMap:
     >>> path = Path("../shared/data/lvk/skymaps/MS181101ab_bayestar.multiorder.fits")
     >>> if path.exists():  # the repository's data; the doctest skips quietly without it
     ...     sm = ScoredMap.from_fits(path.read_bytes())
-    ...     contour, dens = sm.score(np.array([194.30419921874997]), np.array([-17.856895095545468]))
+    ...     contour, dens = sm.score(np.array([194.30419921874997]),
+    ...                              np.array([-17.856895095545468]))
     ...     assert contour[0] < 0.001 and dens[0] > 0
     """
 
@@ -171,7 +173,8 @@ def _events() -> sa.Table:
     return gw_events
 
 
-def _objects_in_window(conn: sa.Connection, t_event: float, active_days: float) -> list[Any]:
+def _objects_in_window(conn: sa.Connection, t_event: float,
+                       active_days: float) -> Sequence[sa.Row[Any, Any, Any, Any]]:
     from skysift.store.schema import objects as o
 
     return conn.execute(
@@ -195,7 +198,7 @@ def score_objects(sm: ScoredMap, superevent_id: str, t_event: float | None, ids:
     return out
 
 
-def _arrays(rows: list[Any]) -> tuple[np.ndarray, ...]:
+def _arrays(rows: Sequence[Any]) -> tuple[np.ndarray, ...]:
     ids = np.asarray([r[0] for r in rows], dtype=np.int64)
     cols = [np.asarray([np.nan if r[k] is None else r[k] for r in rows], dtype=float)
             for k in (1, 2, 3)]
@@ -263,7 +266,8 @@ def register_notice(conn: sa.Connection, notice: Notice, *, max_contour: float,
                                              alert_time=notice.time_created, fits=notice.skymap))
         conn.execute(events.update().where(events.c.superevent_id == sid)
                      .values(map_version=version))
-        t_event = values.get("t_event", current._mapping["t_event"] if current is not None else None)
+        t_event = values.get("t_event",
+                             current._mapping["t_event"] if current is not None else None)
         new_rows: list[dict[str, Any]] = []
         if t_event is not None:
             rows = _objects_in_window(conn, t_event, active_days)
@@ -296,7 +300,7 @@ def list_events(conn: sa.Connection) -> list[dict[str, Any]]:
     from skysift.store.schema import gw_hits
 
     events = _events()
-    counts = dict(conn.execute(sa.select(gw_hits.c.superevent_id, sa.func.count())
+    counts: dict[str, int] = dict(conn.execute(sa.select(gw_hits.c.superevent_id, sa.func.count())
                                .group_by(gw_hits.c.superevent_id)).all())
     rows = conn.execute(sa.select(events).order_by(events.c.alert_time.desc(),
                                                    events.c.superevent_id))

@@ -40,7 +40,7 @@ def visible_condition(table: sa.Table, viewer: Viewer) -> Any:
     """SQL condition: rows of ``table`` (watchlists or watchmaps) that ``viewer`` may see."""
     if viewer.is_admin:
         return sa.true()
-    cond = table.c.public.is_(True)
+    cond: sa.ColumnElement[bool] = table.c.public.is_(True)
     if viewer.user_id is not None:
         cond = sa.or_(cond, table.c.user_id == viewer.user_id)
     return cond

@@ -28,10 +28,13 @@ def separation_arcsec(ra1: np.ndarray, dec1: np.ndarray, ra2: np.ndarray,
     """Angular separation in arcsec between positions given in degrees (Vincenty's formula,
     exact at every separation, as astropy's ``angular_separation``).
 
-    >>> float(separation_arcsec(np.array([10.0]), np.array([0.0]), np.array([10.0]), np.array([1.0]))[0])
+    >>> float(separation_arcsec(np.array([10.0]), np.array([0.0]),
+    ...                         np.array([10.0]), np.array([1.0]))[0])
     3600.0
     """
-    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (ra1, dec1, ra2, dec2))
+    lon1, lat1, lon2, lat2 = (
+        np.radians(np.asarray(v, dtype=float)) for v in (ra1, dec1, ra2, dec2)
+    )
     dlon = lon2 - lon1
     s1, c1 = np.sin(lat1), np.cos(lat1)
     s2, c2 = np.sin(lat2), np.cos(lat2)
@@ -139,7 +142,7 @@ class ConeIndex:
         if not parts:
             empty = np.empty(0, dtype=np.int64)
             return ConeMatch(empty, empty, np.empty(0))
-        pos, cone, arcsec = (np.concatenate(x) for x in zip(*parts))
+        pos, cone, arcsec = (np.concatenate(x) for x in zip(*parts, strict=True))
         order = np.lexsort((cone, pos))
         return ConeMatch(pos[order], cone[order], arcsec[order])
 

@@ -202,7 +202,7 @@ class ContextStage:
         for name, table in tables.items():
             if name in wanted:
                 columns = [table.c[c] for c in CONTEXT_TABLES[name]]
-                result.rows[name] = [dict(zip(CONTEXT_TABLES[name], r)) for r in
+                result.rows[name] = [dict(zip(CONTEXT_TABLES[name], r, strict=True)) for r in
                                      select_in(conn, columns, table.c.diaObjectId, id_list)]
         if "gw_events" in wanted:
             result.rows["gw_events"] = list(self._event_rows)
@@ -212,7 +212,7 @@ class ContextStage:
             names = sorted({r["tns_name"] for r in rows if r.get("tns_name")})
             columns = [tns.c[c] for c in CONTEXT_TABLES["crossmatch_tns"]]
             result.rows["crossmatch_tns"] = [
-                dict(zip(CONTEXT_TABLES["crossmatch_tns"], r))
+                dict(zip(CONTEXT_TABLES["crossmatch_tns"], r, strict=True))
                 for r in (conn.execute(sa.select(*columns).where(tns.c.tns_name.in_(names)))
                           if names else [])]
         t5 = time.perf_counter()

@@ -4,10 +4,11 @@ The operator downloads TNS's public objects file (``tns_public_objects.csv`` or 
 from https://www.wis-tns.org/system/files/tns_public_objects/; a free TNS bot key is needed) and
 runs ``skysift tns load FILE``. The file is a date line, a header (``"objid","name_prefix",
 "name","ra","declination","redshift","typeid","type",...``) and one quoted row per object.
-Loading replaces the whole catalogue (table ``crossmatch_tns``, Lasair's name and columns), so loading a newer file refreshes it,
-and crossmatches every stored object: ``objects.tns_name`` becomes the name of the nearest TNS
-object within ``tns_radius_arcsec`` (default 1.5 arcsec), or NULL. From then on each batch's
-objects are matched in the pipeline's context stage, as watchlists are.
+Loading replaces the whole catalogue (table ``crossmatch_tns``, Lasair's name and columns), so
+loading a newer file refreshes it, and crossmatches every stored object: ``objects.tns_name``
+becomes the name of the nearest TNS object within ``tns_radius_arcsec`` (default 1.5 arcsec), or
+NULL. From then on each batch's objects are matched in the pipeline's context stage, as watchlists
+are.
 
 Bad rows (no name, a position that is not a number or off the sky) are skipped with their line
 number; the rest load.
@@ -139,7 +140,8 @@ def match_tns(names: list[str], index: ConeIndex, ra: np.ndarray,
         return out
     where = np.flatnonzero(known)
     found = index.match(ra[known], dec[known])
-    for p, k, a in zip(found.position.tolist(), found.cone.tolist(), found.arcsec.tolist()):
+    for p, k, a in zip(found.position.tolist(), found.cone.tolist(), found.arcsec.tolist(),
+                       strict=True):
         i = int(where[p])
         if a < best[i] or (a == best[i] and names[k] < (out[i] or "\uffff")):
             best[i], out[i] = a, names[k]
@@ -189,9 +191,13 @@ def load_tns(engine: sa.Engine, source: Path, *, radius_arcsec: float, chunk: in
             o_ra = np.array([np.nan if r[1] is None else r[1] for r in rows], float)
             o_dec = np.array([np.nan if r[2] is None else r[2] for r in rows], float)
             new = match_tns(names, index, o_ra, o_dec)
-            changes = [{"oid": int(r[0]), "name": n} for r, n in zip(rows, new) if r[3] != n]
+            changes = [
+                {"oid": int(r[0]), "name": n} for r, n in zip(rows, new, strict=True) if r[3] != n
+            ]
             named += sum(1 for n in new if n is not None)
-            cleared += sum(1 for r, n in zip(rows, new) if n is None and r[3] is not None)
+            cleared += sum(
+                1 for r, n in zip(rows, new, strict=True) if n is None and r[3] is not None
+            )
             if changes:
                 conn.execute(objects.update().where(objects.c.diaObjectId == sa.bindparam("oid"))
                              .values(tns_name=sa.bindparam("name")), changes)
@@ -215,7 +221,7 @@ def name_batch(conn: sa.Connection, names: list[str], index: ConeIndex,
     ra = np.array([np.nan if r.get("ra") is None else r["ra"] for r in batch], float)
     dec = np.array([np.nan if r.get("decl") is None else r["decl"] for r in batch], float)
     found = {}
-    for row, name in zip(batch, match_tns(names, index, ra, dec)):
+    for row, name in zip(batch, match_tns(names, index, ra, dec), strict=True):
         if name is not None:
             row["tns_name"] = name  # type: ignore[index]
             found[int(row["diaObjectId"])] = name

@@ -103,7 +103,8 @@ def read_cones(data: bytes | str | Path, filename: str | None = None) -> Cones:
 
     Examples
     --------
-    >>> c = read_cones(b"# ra, dec, name, radius\\n10.5, -3.25, a\\n11|4|b|5\\n400, 0, c\\n", "x.txt")
+    >>> c = read_cones(b"# ra, dec, name, radius\\n10.5, -3.25, a\\n11|4|b|5\\n400, 0, c\\n",
+    ...                "x.txt")
     >>> c.ra, c.dec, c.name, c.radius
     ([10.5, 11.0], [-3.25, 4.0], ['a', 'b'], [None, 5.0])
     >>> c.problems
@@ -115,7 +116,8 @@ def read_cones(data: bytes | str | Path, filename: str | None = None) -> Cones:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise ContextError(f"cannot read the cone file: {exc.strerror}", path=str(path)) from exc
+            raise ContextError(f"cannot read the cone file: {exc.strerror}",
+                               path=str(path)) from exc
     raw = data.encode() if isinstance(data, str) else data
     name = filename or "upload"
     lower = name.lower()
@@ -165,7 +167,8 @@ def _read_text(text: str) -> Cones:
             cones.problems.append((number, "expected ra, dec, name[, radius]"))
             continue
         if len(parts) > 4:
-            cones.problems.append((number, f"{len(parts)} fields; expected ra, dec, name[, radius]"))
+            cones.problems.append((number,
+                                   f"{len(parts)} fields; expected ra, dec, name[, radius]"))
             continue
         try:
             ra, dec = _number(parts[0]), _number(parts[1])
@@ -179,7 +182,8 @@ def _read_text(text: str) -> Cones:
             try:
                 radius = _number(parts[3])
             except ValueError:
-                cones.problems.append((number, f"radius must be a number (arcsec): '{parts[3][:30]}'"))
+                cones.problems.append((number,
+                                       f"radius must be a number (arcsec): '{parts[3][:30]}'"))
                 continue
         cone_name = parts[2].strip().strip('"') if len(parts) >= 3 else ""
         cones.add(number, ra, dec, cone_name, radius)

@@ -92,17 +92,18 @@ def add_watchlist(conn: sa.Connection, user_id: int, name: str, cones: Cones, *,
         No good cone, a bad name or default radius.
     """
     from skysift.store.schema import watchlist_cones
+    from skysift.store.statements import inserted_id
 
     name, description = check_name(name, description, "watchlist")
     radius = _check_radius(radius_arcsec)
     if not len(cones):
         raise ContextError("the watchlist has no good cone", name=name)
     t = _t()
-    wl_id = int(conn.execute(t.insert().values(
+    wl_id = inserted_id(conn.execute(t.insert().values(
         user_id=user_id, name=name, description=description, public=public, active=active,
-        radius_arcsec=radius, n_cones=len(cones))).inserted_primary_key[0])
+        radius_arcsec=radius, n_cones=len(cones))))
     rows = ({"wl_id": wl_id, "ra": ra, "decl": dec, "name": n, "radius_arcsec": r}
-            for ra, dec, n, r in zip(cones.ra, cones.dec, cones.name, cones.radius))
+            for ra, dec, n, r in zip(cones.ra, cones.dec, cones.name, cones.radius, strict=True))
     _insert_chunks(conn, watchlist_cones, rows)
     return get_watchlist(conn, wl_id, Viewer(user_id))
 
@@ -190,7 +191,7 @@ def _load_cones(conn: sa.Connection, condition: Any) -> ListCones:
     if not rows:
         empty = np.empty(0)
         return ListCones(empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty, [])
-    cone_id, wl_id, ra, dec, radius, names = zip(*rows)
+    cone_id, wl_id, ra, dec, radius, names = zip(*rows, strict=True)
     return ListCones(np.asarray(cone_id, dtype=np.int64), np.asarray(wl_id, dtype=np.int64),
                      np.asarray(ra, dtype=float), np.asarray(dec, dtype=float),
                      np.asarray(radius, dtype=float), list(names))
@@ -215,7 +216,7 @@ def match_cones(cones: ListCones, index: ConeIndex, object_ids: np.ndarray, ra: 
     return [{"diaObjectId": int(object_ids[p]), "cone_id": int(cones.cone_id[k]),
              "wl_id": int(cones.wl_id[k]), "name": cones.name[k], "arcsec": float(a)}
             for p, k, a in zip(found.position.tolist(), found.cone.tolist(),
-                               found.arcsec.tolist())]
+                               found.arcsec.tolist(), strict=True)]
 
 
 def crossmatch_stored(engine: sa.Engine, wl_id: int, viewer: Viewer, *, chunk: int = 100_000,

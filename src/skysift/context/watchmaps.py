@@ -170,12 +170,14 @@ def moc_from_polygon(ra: list[float], dec: list[float], order: int = MAX_ORDER) 
 def add_watchmap(conn: sa.Connection, user_id: int, name: str, moc: MOC, *,
                  description: str = "", public: bool = False, active: bool = True) -> Watchmap:
     """Store a watchmap."""
+    from skysift.store.statements import inserted_id
+
     name, description = check_name(name, description, "watchmap")
     moc = _checked(moc, name)
-    wm_id = int(conn.execute(_t().insert().values(
+    wm_id = inserted_id(conn.execute(_t().insert().values(
         user_id=user_id, name=name, description=description, public=public, active=active,
         moc=moc.to_string(format="ascii"), area_deg2=float(moc.sky_fraction * SKY_DEG2),
-        max_order=int(moc.max_order))).inserted_primary_key[0])
+        max_order=int(moc.max_order))))
     return get_watchmap(conn, wm_id, Viewer(user_id))
 
 
@@ -277,7 +279,7 @@ def crossmatch_stored_area(engine: sa.Engine, ar_id: int, viewer: Viewer, *,
                 ra = np.asarray([np.nan if r[1] is None else r[1] for r in rows], dtype=float)
                 dec = np.asarray([np.nan if r[2] is None else r[2] for r in rows], dtype=float)
                 found = [{"ar_id": ar_id, "diaObjectId": int(rows[i][0])}
-                         for i in np.flatnonzero(inside(moc, ra, dec))]
+                         for i in np.flatnonzero(inside(moc, ra, dec)).tolist()]
                 upsert(conn, area_hits, found, ("ar_id", "diaObjectId"))
                 hits += len(found)
             last = int(rows[-1][0])

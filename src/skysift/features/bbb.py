@@ -39,8 +39,9 @@ logarithms (A, T, kr, kf) so that they stay positive; the blackbody terms are co
 object and band, not per point. Each model starts from two guesses (an early and a late t0; for
 Exp a line through ln flux); the better fit is kept. A fit still far from passing its checks
 after 10 iterations (chi2 above twice the most they accept) is abandoned, which on light curves
-that no Bazin describes (most variable stars) saves two thirds of the time. ``tests/features/test_bbb.py`` checks it against
-scipy.optimize.least_squares fitting one object at a time.
+that no Bazin describes (most variable stars) saves two thirds of the time.
+``tests/features/test_bbb.py`` checks it against scipy.optimize.least_squares fitting one object at
+a time.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class BBBFit:
 
     def columns(self) -> dict[str, F64]:
         return dict(zip(BBB_COLUMNS, (self.rise, self.fall, self.temp, self.peak_flux,
-                                      self.peak_mjd)))
+                                      self.peak_mjd), strict=True))
 
 
 @dataclass
@@ -209,7 +210,7 @@ def _normal(model, theta: F64, p: _Problem) -> tuple[F64, F64]:
     wm = p.w * m
     jac = d * -wm
     prod = np.empty((iu.size + n_par, m.size))
-    for k, (i, j) in enumerate(zip(iu.tolist(), ju.tolist())):
+    for k, (i, j) in enumerate(zip(iu.tolist(), ju.tolist(), strict=True)):
         np.multiply(jac[i], jac[j], out=prod[k])
     np.multiply(jac, p.w * p.f - wm, out=prod[iu.size:])
     sums = np.add.reduceat(prod, p.starts, axis=1).T

@@ -139,8 +139,10 @@ def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None]
     for name, values in phot.items():
         columns[name] = values.tolist() if values.dtype.kind == "i" else _nullable(values)
     columns["ra"], columns["decl"], columns["glat"] = _nullable(ra), _nullable(dec), _nullable(glat)
-    columns["healpix"] = [h if ok else None for h, ok in zip(hpx.tolist(), known.tolist())]
-    columns["htm16"] = [h if ok else None for h, ok in zip(htm.tolist(), known.tolist())]
+    columns["healpix"] = [h if ok else None for h, ok in zip(hpx.tolist(), known.tolist(),
+                                                             strict=True)]
+    columns["htm16"] = [h if ok else None for h, ok in zip(htm.tolist(), known.tolist(),
+                                                           strict=True)]
     for name, values in lightcurve_features(arrays, n).items():
         if isinstance(values, list):
             columns[name] = values
@@ -166,7 +168,9 @@ def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None]
     for name in _INT_DIAOBJECT:
         columns[name] = [_clean_int(obj.get(name)) for obj in objs]
     ordered = [columns[name] for name in FEATURE_COLUMNS]
-    return [dict(zip(FEATURE_COLUMNS, values)) for values in zip(*ordered)]
+    return [
+        dict(zip(FEATURE_COLUMNS, values, strict=True)) for values in zip(*ordered, strict=True)
+    ]
 
 
 def _nullable(values: np.ndarray) -> list[float | None]:

@@ -188,7 +188,8 @@ def _pairs(s: SourceArrays, n_groups: int) -> dict[str, Any]:
         mag[has] = -2.5 * np.log10(ratio)
         temp[has] = blackbody_temperature(_WL[blue], _WL[red], ratio)
         names: list[str | None] = [None] * n_groups
-        for k, bl, rd in zip(np.flatnonzero(has).tolist(), blue.tolist(), red.tolist()):
+        for k, bl, rd in zip(np.flatnonzero(has).tolist(), blue.tolist(), red.tolist(),
+                             strict=True):
             names[k] = f"{BANDS[bl]}-{BANDS[rd]}"
         out[f"{prefix}MJD"] = mjd
         out[f"{prefix}ColourMag"] = mag

@@ -63,7 +63,7 @@ class SourceArrays:
     def from_rows(cls, rows: Iterable[tuple[Any, ...]], groups: Iterable[int]) -> SourceArrays:
         """Build from tuples ``(diaSourceId, midpointMjdTai, band, psfFlux, psfFluxErr,
         reliability, ra, dec)`` and the group index of each."""
-        cols = list(zip(*rows)) or [()] * 8
+        cols = list(zip(*rows, strict=True)) or [()] * 8
 
         def f(i: int) -> F64:
             return np.array(cols[i], dtype=np.float64)
@@ -182,12 +182,12 @@ def photometry_features(src: SourceArrays, n_groups: int) -> dict[str, npt.NDArr
     mean_err = np.full(n_keys, np.nan)
     mean[pos] = sum_wf[pos] / sum_w[pos]
     mean_err[pos] = np.sqrt(1.0 / sum_w[pos])
-    mean, mean_err = mean.reshape(n_groups, _NB), mean_err.reshape(n_groups, _NB)
+    mean_2d, mean_err_2d = mean.reshape(n_groups, _NB), mean_err.reshape(n_groups, _NB)
 
     for i, b in enumerate(BANDS):
         out[f"n{b}Sources"] = n_band[:, i].astype(np.int64)
         out[f"{b}_psfFlux"] = latest_flux[:, i]
         out[f"{b}_latestMJD"] = latest_mjd[:, i]
-        out[f"{b}_psfFluxMean"] = mean[:, i]
-        out[f"{b}_psfFluxMeanErr"] = mean_err[:, i]
+        out[f"{b}_psfFluxMean"] = mean_2d[:, i]
+        out[f"{b}_psfFluxMeanErr"] = mean_err_2d[:, i]
     return out

@@ -9,6 +9,7 @@ rewrites each allowed function call to ``Anonymous(<canonical name>, args)`` (se
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeGuard
 
 from sqlglot import exp
 
@@ -61,7 +62,7 @@ SUBQUERY_NODES = (exp.Select, exp.Subquery, exp.Exists)
 SET_OPERATIONS = (exp.Union, exp.Intersect, exp.Except)
 
 
-def snippet(node: exp.Expression, width: int = 80) -> str:
+def snippet(node: exp.Expr, width: int = 80) -> str:
     """The node as (MySQL) SQL text, shortened to ``width`` characters, for messages."""
     text = node.sql(dialect="mysql", comments=False)
     return text if len(text) <= width else text[: width - 3] + "..."
@@ -81,7 +82,9 @@ def check_clauses(select: exp.Select, name: str | None) -> None:
         raise FilterRejected("DISTINCT ON is not allowed", filter=name)
 
 
-def bottom_up(node: exp.Expression, fn: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+def bottom_up(
+    node: exp.Expression, fn: Callable[[exp.Expression], exp.Expression]
+) -> exp.Expression:
     """Apply ``fn`` to every node, children first, replacing each by what ``fn`` returns."""
     for child in list(node.iter_expressions()):
         new = bottom_up(child, fn)
@@ -105,18 +108,19 @@ def check_nodes(
         raise FilterRejected("the filter is too deeply nested", filter=name) from exc
 
 
-def _is_function(node: exp.Expression) -> bool:
+def _is_function(node: exp.Expr) -> TypeGuard[exp.Func]:
     return isinstance(node, exp.Func) and not isinstance(node, ALLOWED_NODES)
 
 
-def _check_node(node: exp.Expression, select: exp.Select, name: str | None,
+def _check_node(node: exp.Expr, select: exp.Select, name: str | None,
                 extra_functions: frozenset[str]) -> None:
     _reject_forbidden(node, name)
     if _is_function(node):
         _function_name(node, name, extra_functions)
         return
     if not isinstance(node, ALLOWED_NODES):
-        raise FilterRejected(f"{type(node).__name__} is not allowed: '{snippet(node)}'", filter=name)
+        raise FilterRejected(f"{type(node).__name__} is not allowed: '{snippet(node)}'",
+                             filter=name)
     if isinstance(node, exp.Table) and (node.args.get("db") or node.args.get("catalog")):
         full = ".".join(p.name for p in node.parts)
         raise FilterRejected(f"table '{full}' is not allowed", filter=name)
@@ -155,16 +159,18 @@ def _holds_expression(value: object) -> bool:
     return isinstance(value, list) and any(isinstance(v, exp.Expression) for v in value)
 
 
-def _reject_forbidden(node: exp.Expression, name: str | None) -> None:
+def _reject_forbidden(node: exp.Expr, name: str | None) -> None:
     """Specific messages for the things people (and attackers) try most."""
     if isinstance(node, SET_OPERATIONS):
         raise FilterRejected(f"{node.key.upper()} is not allowed", filter=name)
     if isinstance(node, SUBQUERY_NODES):
         raise FilterRejected(f"subqueries are not allowed: '{snippet(node)}'", filter=name)
     if isinstance(node, (exp.Parameter, exp.SessionParameter, exp.Placeholder, exp.RawString)):
-        raise FilterRejected(f"variables and parameters are not allowed: '{snippet(node)}'", filter=name)
+        raise FilterRejected(f"variables and parameters are not allowed: '{snippet(node)}'",
+                             filter=name)
     if isinstance(node, (exp.HexString, exp.BitString, exp.ByteString)):
-        raise FilterRejected(f"hex and bit literals are not allowed: '{snippet(node)}'", filter=name)
+        raise FilterRejected(f"hex and bit literals are not allowed: '{snippet(node)}'",
+                             filter=name)
     if isinstance(node, exp.Window):
         raise FilterRejected(f"window functions are not allowed: '{snippet(node)}'", filter=name)
     if isinstance(node, exp.AggFunc):
@@ -207,6 +213,8 @@ def _function_args(node: exp.Func, name: str | None) -> list[exp.Expression]:
         elif isinstance(value, exp.Expression):
             args.append(value)
     for key, value in node.args.items():
-        if key not in ("this", "expression", "decimals", "expressions") and _holds_expression(value):
+        if key not in ("this", "expression", "decimals", "expressions") and _holds_expression(
+            value
+        ):
             raise FilterRejected(f"this form of '{snippet(node)}' is not allowed", filter=name)
     return args

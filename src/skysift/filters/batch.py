@@ -32,7 +32,8 @@ from skysift.filters.validate import ValidatedFilter, validate_filter
 
 __all__ = ["SQLITE_TYPES", "BatchEngine"]
 
-SQLITE_TYPES = {"int": "INTEGER", "float": "REAL", "text": "TEXT", "bool": "INTEGER", "json": "TEXT"}
+SQLITE_TYPES = {"int": "INTEGER", "float": "REAL", "text": "TEXT", "bool": "INTEGER",
+                "json": "TEXT"}
 #: SQLite functions compiled filters may call, besides skysift's own.
 SQLITE_BUILTINS = frozenset({"abs", "coalesce", "lower", "upper", "max", "min", "like", "iif",
                              "nullif", "round", "json_extract", "json_type"})
@@ -158,12 +159,17 @@ class BatchEngine:
         for column in columns:
             kind = SQLITE_TYPES[types[column] if types is not None
                                 else self.catalogue.type_of(table, column)]
-            pk = " PRIMARY KEY" if (table == OBJECTS and column == KEY_COLUMN and kind == "INTEGER") else ""
+            pk = (
+                " PRIMARY KEY"
+                if (table == OBJECTS and column == KEY_COLUMN and kind == "INTEGER")
+                else ""
+            )
             defs.append(f"{_quote(column)} {kind}{pk}")
         self._conn.execute(f"CREATE TABLE {_quote(table)} ({', '.join(defs)})")
         if table != OBJECTS and KEY_COLUMN in columns:
             self._conn.execute(
-                f"CREATE INDEX {_quote('ix_' + table + '_' + KEY_COLUMN)} ON {_quote(table)} ({_quote(KEY_COLUMN)})")
+                f"CREATE INDEX {_quote('ix_' + table + '_' + KEY_COLUMN)} ON {_quote(table)} "
+                f"({_quote(KEY_COLUMN)})")
         verb = "INSERT OR REPLACE" if table == OBJECTS else "INSERT"
         marks = ", ".join("?" for _ in columns)
         self._inserts[table] = (f"{verb} INTO {_quote(table)} ({', '.join(map(_quote, columns))}) "
@@ -285,7 +291,8 @@ class BatchEngine:
         started = time.perf_counter()
         self._deadline = time.monotonic() + timeout_s
         try:
-            return execute_sqlite(self._conn, sql, row_cap=row_cap, filter_name=name, started=started)
+            return execute_sqlite(self._conn, sql, row_cap=row_cap, filter_name=name,
+                                  started=started)
         finally:
             self._deadline = math.inf
 

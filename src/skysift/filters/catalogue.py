@@ -59,8 +59,8 @@ class Catalogue:
     annotators: frozenset[str] = field(default=frozenset())
     scopes: Mapping[str, tuple[str, frozenset[int]]] = field(default_factory=dict)
     join_keys: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    _lower_tables: Mapping[str, str] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
-    _lower_columns: Mapping[str, Mapping[str, str]] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    _lower_tables: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    _lower_columns: Mapping[str, Mapping[str, str]] = field(init=False, repr=False, compare=False)
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from functools import cache
-from typing import Literal
+from typing import Literal, cast
 
 import sqlglot
 from sqlglot import exp
@@ -106,7 +106,8 @@ def compile_filter(
             raise ValueError(f"limit must be a non-negative integer, not {limit!r}")
         tree.limit(operator.index(limit), copy=False)
     rewrite = _rewrite_sqlite if dialect == "sqlite" else _rewrite_postgres
-    tree = bottom_up(tree, rewrite)
+    # the rewrites replace function calls, never the SELECT itself
+    tree = cast(exp.Select, bottom_up(tree, rewrite))
     if vf.annotators:
         _annotator_tables(tree, vf.annotators, dialect)
     if vf.scopes:
@@ -128,11 +129,11 @@ def check_compiles(vf: ValidatedFilter) -> None:
     """
     for dialect in ("sqlite", "postgresql"):
         try:
-            text = compile_filter(vf, dialect)  # type: ignore[arg-type]
+            text = compile_filter(vf, dialect)
         except RecursionError as exc:
             raise FilterRejected(f"the filter is too deeply nested to compile for {dialect}",
                                  filter=vf.name) from exc
-        except Exception as exc:  # noqa: BLE001 - any compiler failure refuses the filter
+        except Exception as exc:  # any compiler failure refuses the filter
             raise FilterRejected(f"the filter cannot be compiled for {dialect}: "
                                  f"{type(exc).__name__}: {exc}", filter=vf.name) from exc
         if len(text) > MAX_COMPILED_CHARS:
@@ -238,13 +239,13 @@ def _scoped_tables(tree: exp.Expression, scopes: dict[str, tuple[str, frozenset[
 
 
 @cache
-def _template(name: str) -> exp.Expression:
+def _template(name: str) -> exp.Expr:
     return sqlglot.parse_one(PG_TEMPLATES[name], read="postgres")
 
 
 def _fill(name: str, args: list[exp.Expression]) -> exp.Expression:
     tree = _template(name).copy()
-    values = dict(zip(("__a", "__b"), args))
+    values = dict(zip(("__a", "__b"), args, strict=False))
     for col in list(tree.find_all(exp.Column)):
         if col.name in values:
             col.replace(_wrap(values[col.name].copy()))

@@ -10,12 +10,13 @@ recognise a record they have seen before.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from skysift.streams.output import RecordSink
 from skysift.streams.records import HIDDEN_KEY, encode_record, full_block, lite_block, make_record
 
-__all__ = ["LightCurve", "row_object_id", "build_record", "deliver_rows", "KAFKA_OUTPUTS"]
+__all__ = ["KAFKA_OUTPUTS", "LightCurve", "build_record", "deliver_rows", "row_object_id"]
 
 KAFKA_OUTPUTS = ("plain", "lite", "full")
 
@@ -39,6 +40,7 @@ def row_object_id(row: Mapping[str, Any]) -> int | None:
 def build_record(row: Mapping[str, Any], output: str, utc: str,
                  lightcurve: LightCurve | None) -> dict:
     """One record in the filter's output format."""
+    alert: dict[str, Any] | None
     if output == "plain" or lightcurve is None:
         alert = None if output == "plain" else {"diaSourcesList": [], "diaForcedSourcesList": []}
     elif output == "lite":

@@ -117,7 +117,7 @@ def execute_sqlite(
     finally:
         cursor.close()
     truncated = len(rows) > row_cap
-    out = [dict(zip(names, row)) for row in (rows[:row_cap] if truncated else rows)]
+    out = [dict(zip(names, row, strict=True)) for row in (rows[:row_cap] if truncated else rows)]
     return QueryResult(rows=out, truncated=truncated, elapsed_s=time.perf_counter() - started)
 
 
@@ -167,7 +167,9 @@ def _run_postgres(
         else:
             connection.exec_driver_sql("SET TRANSACTION READ ONLY")
         connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
-        result = connection.exec_driver_sql(sql, execution_options={"yield_per": row_cap + 1, "no_parameters": True})
+        result = connection.exec_driver_sql(
+            sql, execution_options={"yield_per": row_cap + 1, "no_parameters": True}
+        )
         try:
             names = list(result.keys())
             rows = result.fetchmany(row_cap + 1)
@@ -185,7 +187,7 @@ def _run_postgres(
         if transaction.is_active:
             transaction.rollback()
     truncated = len(rows) > row_cap
-    out = [{k: _from_postgres(v) for k, v in zip(names, row)}
+    out = [{k: _from_postgres(v) for k, v in zip(names, row, strict=True)}
            for row in (rows[:row_cap] if truncated else rows)]
     return QueryResult(rows=out, truncated=truncated, elapsed_s=time.perf_counter() - started)
 

@@ -117,9 +117,10 @@ def check_json_arguments(select: exp.Select, refs, catalogue, name: str | None) 
 _SQL_TYPES = {"int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "text": "TEXT"}
 
 
-def _outer(node: exp.Expression) -> tuple[exp.Expression, exp.Expression | None]:
+def _outer(node: exp.Expr) -> tuple[exp.Expr, exp.Expr | None]:
     """``node`` with its parentheses, and the expression around them."""
-    child, parent = node, node.parent
+    child: exp.Expr = node
+    parent = node.parent
     while isinstance(parent, exp.Paren):
         child, parent = parent, parent.parent
     return child, parent
@@ -154,7 +155,7 @@ def _kind(node: exp.Expression) -> Context | None:
         node = node.this
     if isinstance(node, exp.Literal):
         return "text" if node.is_string else "number"
-    if isinstance(node, exp.Neg) or isinstance(node, _NUMERIC_PARENTS):
+    if isinstance(node, (exp.Neg, _NUMERIC_PARENTS)):
         return "number"
     if isinstance(node, exp.Column) and node.type is not None:  # typed at validation
         if node.is_type(*exp.DataType.NUMERIC_TYPES, exp.DataType.Type.BOOLEAN):
@@ -211,6 +212,7 @@ def postgres_expression(node: exp.Anonymous, context: Context) -> exp.Expression
     if context == "json":
         return call("JSONB_EXTRACT_PATH")
     jtype = exp.Anonymous(this="JSONB_TYPEOF", expressions=[call("JSONB_EXTRACT_PATH")])
+    value: exp.Expression
     if context == "number":
         value = exp.cast(call("JSONB_EXTRACT_PATH_TEXT"), "DOUBLE")
         cond = exp.EQ(this=jtype, expression=exp.Literal.string("number"))

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Literal
+from datetime import datetime, UTC
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
@@ -23,21 +23,24 @@ from skysift.annotations.catalogue import annotator_acl, catalogue, user_catalog
 from skysift.config import Settings
 from skysift.errors import FilterConflict, FilterError, FilterRejected, SkysiftError
 
+if TYPE_CHECKING:
+    from skysift.filters.compile import Dialect
+
 __all__ = [
-    "Filter",
-    "TRIGGERS",
     "OUTPUTS",
-    "catalogue",
+    "TRIGGERS",
+    "Filter",
+    "active_filters",
     "add_filter",
-    "edit_filter",
+    "catalogue",
     "delete_filter",
+    "edit_filter",
     "get_filter",
     "list_filters",
-    "run_filter",
-    "reset_topic",
     "private_annotators_read",
     "record_error",
-    "active_filters",
+    "reset_topic",
+    "run_filter",
 ]
 
 log = logging.getLogger(__name__)
@@ -119,7 +122,7 @@ def _check_choice(value: str, allowed: tuple[str, ...], what: str, name: str) ->
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _query():
@@ -171,7 +174,9 @@ def list_filters(conn: sa.Connection, user: User | None = None) -> list[Filter]:
     return [_to_filter(r) for r in conn.execute(q)]
 
 
-def active_filters(conn: sa.Connection, triggers: tuple[str, ...] = ("alert", "both")) -> list[Filter]:
+def active_filters(
+    conn: sa.Connection, triggers: tuple[str, ...] = ("alert", "both")
+) -> list[Filter]:
     """Filters that run on each batch of arriving alerts."""
     from skysift.store.schema import filters
 
@@ -219,6 +224,7 @@ def add_filter(engine: sa.Engine, settings: Settings, user: User, *, name: str, 
     deleted again and the topic removed: a failed save leaves nothing behind.
     """
     from skysift.store.schema import filters
+    from skysift.store.statements import inserted_id
     from skysift.streams.topics import topic_name
 
     name = name.strip()
@@ -235,7 +241,7 @@ def add_filter(engine: sa.Engine, settings: Settings, user: User, *, name: str, 
             output=output, public=public, topic=topic,
             byte_quota=settings.daily_byte_quota if byte_quota is None else byte_quota,
             created=now, modified=now, expires=_expiry(settings, trigger, now)))
-        flt = get_filter(conn, f"#{int(result.inserted_primary_key[0])}")
+        flt = get_filter(conn, f"#{inserted_id(result)}")
     if flt.output in KAFKA_OUTPUTS:
         try:
             reset_topic(engine, settings, flt)
@@ -355,7 +361,7 @@ def record_error(conn: sa.Connection, filter_id: int, error: str | None) -> None
         last_error=error, last_error_at=_now() if error else None))
 
 
-def _dialect(conn: sa.Connection) -> str:
+def _dialect(conn: sa.Connection) -> Dialect:
     return "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
 
 

@@ -50,7 +50,8 @@ def read_scope(select: exp.Select, catalogue: Catalogue, name: str | None) -> li
         side, kind = (join.args.get("side") or "").upper(), (join.args.get("kind") or "").upper()
         method = (join.args.get("method") or "").upper()
         if join.args.get("using"):
-            raise FilterRejected(f"JOIN ... USING is not allowed, use ON: '{snippet(join)}'", filter=name)
+            raise FilterRejected(f"JOIN ... USING is not allowed, use ON: '{snippet(join)}'",
+                                 filter=name)
         comma = not (join.args.get("on") or side or kind or method)
         if not comma:
             if method or side not in ("", "LEFT") or kind not in ("", "INNER", "OUTER"):
@@ -62,7 +63,8 @@ def read_scope(select: exp.Select, catalogue: Catalogue, name: str | None) -> li
     seen: set[str] = set()
     for ref in refs:
         if ref.ref.lower() in seen:
-            raise FilterRejected(f"table '{ref.ref}' appears twice: give each an alias", filter=name)
+            raise FilterRejected(f"table '{ref.ref}' appears twice: give each an alias",
+                                 filter=name)
         seen.add(ref.ref.lower())
     objects = [r for r in refs if r.table == OBJECTS]
     if not objects:
@@ -72,9 +74,12 @@ def read_scope(select: exp.Select, catalogue: Catalogue, name: str | None) -> li
     return refs
 
 
-def _table_ref(node: exp.Expression, catalogue: Catalogue, name: str | None, *, implicit: bool) -> TableRef:
+def _table_ref(
+    node: exp.Expression, catalogue: Catalogue, name: str | None, *, implicit: bool
+) -> TableRef:
     if not isinstance(node, exp.Table):
-        raise FilterRejected(f"only tables may follow FROM/JOIN, not '{snippet(node)}'", filter=name)
+        raise FilterRejected(f"only tables may follow FROM/JOIN, not '{snippet(node)}'",
+                             filter=name)
     full = ".".join(p.name for p in node.parts)
     if node.args.get("db") or node.args.get("catalog"):
         raise FilterRejected(f"table '{full}' is not allowed", filter=name)
@@ -108,13 +113,16 @@ def expand_outputs(
         if isinstance(node, exp.Star):
             if len(refs) > 1:
                 raise FilterRejected(
-                    "SELECT * is not allowed with several tables: list the columns or use objects.*",
-                    filter=name)
+                    "SELECT * is not allowed with several tables: list the columns or use "
+                    "objects.*",
+                    filter=name,
+                )
             expressions.extend(_star(refs[0], catalogue))
         elif isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
             ref = by_ref.get(node.table.lower())
             if ref is None:
-                raise FilterRejected(f"table '{node.table}' is not in FROM: '{snippet(node)}'", filter=name)
+                raise FilterRejected(f"table '{node.table}' is not in FROM: '{snippet(node)}'",
+                                     filter=name)
             expressions.extend(_star(ref, catalogue))
         else:
             expressions.append(node)
@@ -128,18 +136,21 @@ def expand_outputs(
         elif isinstance(node, exp.Column):
             out = None  # filled in by qualify() with the catalogue's spelling
         else:
-            raise FilterRejected(f"expression '{snippet(node)}' needs a name: add AS <name>", filter=name)
+            raise FilterRejected(f"expression '{snippet(node)}' needs a name: add AS <name>",
+                                 filter=name)
         names.append(out or "")
     return names
 
 
 def _star(ref: TableRef, catalogue: Catalogue) -> list[exp.Expression]:
-    return [exp.Column(this=exp.Identifier(this=c, quoted=True), table=exp.Identifier(this=ref.ref, quoted=True))
+    return [exp.Column(this=exp.Identifier(this=c, quoted=True),
+                       table=exp.Identifier(this=ref.ref, quoted=True))
             for c in catalogue.columns(ref.table)]
 
 
 def qualify(
-    select: exp.Select, refs: list[TableRef], names: list[str], catalogue: Catalogue, name: str | None
+    select: exp.Select, refs: list[TableRef], names: list[str], catalogue: Catalogue,
+    name: str | None
 ) -> list[str]:
     """Resolve every column; return the output names with bare columns' names filled in."""
     by_ref = {r.ref.lower(): r for r in refs}
@@ -155,15 +166,19 @@ def qualify(
                 table = catalogue.find_table(col.table)
                 if table is not None and table not in tables_in_from:
                     raise FilterRejected(
-                        f"table '{table}' is not in FROM: add it to use '{snippet(col)}'", filter=name)
+                        f"table '{table}' is not in FROM: add it to use '{snippet(col)}'",
+                        filter=name)
                 if table is None and (message := unavailable(col.table)):
                     raise FilterRejected(message, filter=name)
-                raise FilterRejected(f"table '{col.table}' is not in FROM: '{snippet(col)}'", filter=name)
+                raise FilterRejected(f"table '{col.table}' is not in FROM: '{snippet(col)}'",
+                                     filter=name)
             found = catalogue.find_column(ref.table, cname)
             if found is None:
                 raise FilterRejected(f"column '{col.table}.{cname}' does not exist", filter=name)
         else:
-            hits = [(r, c) for r in refs if (c := catalogue.find_column(r.table, cname)) is not None]
+            hits = [
+                (r, c) for r in refs if (c := catalogue.find_column(r.table, cname)) is not None
+            ]
             if not hits:
                 raise FilterRejected(f"column '{cname}' does not exist", filter=name)
             if len(hits) > 1:
@@ -190,7 +205,8 @@ def qualify(
     seen: set[str] = set()
     for n in out:
         if n in seen:
-            raise FilterRejected(f"output column '{n}' appears twice: rename one with AS", filter=name)
+            raise FilterRejected(f"output column '{n}' appears twice: rename one with AS",
+                                 filter=name)
         seen.add(n)
     _qualify_order(select, out, resolve_all, name)
     return out

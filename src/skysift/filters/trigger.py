@@ -76,7 +76,7 @@ def run_store_filters(engine: sa.Engine, settings: Settings, sink: Any, *,
     produce their records with header ``reason`` to ``sink`` (a
     :class:`~skysift.streams.output.RecordSink`) and flush it. Email filters keep their
     matches for the next digest."""
-    from skysift.filters.compile import compile_filter
+    from skysift.filters.compile import Dialect, compile_filter
     from skysift.filters.compiled import filter_failure
     from skysift.filters.deliver import KAFKA_OUTPUTS, deliver_rows, row_object_id
     from skysift.filters.engine import run_query
@@ -93,11 +93,11 @@ def run_store_filters(engine: sa.Engine, settings: Settings, sink: Any, *,
         filters = active_filters(conn, triggers)
         cache.refresh(conn)
         sink.today_bytes = load_today_bytes(conn)
-        dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+        dialect: Dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
         for flt in filters:
             try:
                 vf = cache.get(flt)
-            except Exception as exc:  # noqa: BLE001 - recorded on the filter
+            except Exception as exc:  # recorded on the filter
                 errors[flt.id] = str(filter_failure(exc, flt.name))
                 continue
             ids = sorted(set(ids_for(vf)))
@@ -110,7 +110,7 @@ def run_store_filters(engine: sa.Engine, settings: Settings, sink: Any, *,
                 result = run_query(conn, text, dialect=dialect,
                                    timeout_s=settings.filter_timeout_s,
                                    row_cap=settings.filter_row_cap, filter_name=flt.name)
-            except Exception as exc:  # noqa: BLE001 - recorded on the filter
+            except Exception as exc:  # recorded on the filter
                 exc = filter_failure(exc, flt.name)
                 errors[flt.id] = str(exc)
                 report.filter_errors[flt.name] = str(exc)

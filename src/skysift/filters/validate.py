@@ -220,7 +220,8 @@ def _parse(sql: str, name: str | None) -> exp.Select:
     if isinstance(root, allowlist.SET_OPERATIONS):
         raise FilterRejected(f"{root.key.upper()} is not allowed", filter=name)
     if not isinstance(root, exp.Select):
-        raise FilterRejected(f"only SELECT statements are allowed, not '{allowlist.snippet(root, 40)}'",
+        raise FilterRejected("only SELECT statements are allowed, not "
+                             f"'{allowlist.snippet(root, 40)}'",
                              filter=name)
     return root
 
@@ -263,7 +264,7 @@ def _qualified(ref: str, column: str) -> exp.Column:
 
 
 def _key_output(select: exp.Select, columns: list[str], objects_ref: str) -> str | None:
-    for node, out in zip(select.expressions, columns):
+    for node, out in zip(select.expressions, columns, strict=False):
         target = node.this if isinstance(node, exp.Alias) else node
         if (out == KEY_COLUMN and isinstance(target, exp.Column) and target.name == KEY_COLUMN
                 and target.table == objects_ref):

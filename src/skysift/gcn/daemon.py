@@ -73,7 +73,8 @@ def start(settings: GcnSettings, *, plugins: bool | None = None, timeout: float 
         if proc.poll() is not None:
             paths.pid.unlink(missing_ok=True)
             tail = paths.log.read_text(errors="replace").strip().splitlines()[-3:]
-            raise GcnError("the listener stopped at start: " + " | ".join(tail), path=str(paths.log))
+            raise GcnError("the listener stopped at start: " + " | ".join(tail),
+                           path=str(paths.log))
         st = ListenerState.read(paths.state)
         if st.get("pid") == proc.pid and st.get("status") in ("connecting", "running"):
             return proc.pid

@@ -42,13 +42,15 @@ def echo(settings: GcnSettings, days: float, *, processor: AlertProcessor | None
         if tmeta is None or tmeta.error is not None or not tmeta.partitions:
             raise GcnError("topic not found or empty", topic=settings.topic)
         parts = sorted(tmeta.partitions)
-        starts = consumer.offsets_for_times([TopicPartition(settings.topic, p, cutoff_ms) for p in parts],
-                                            timeout=15)
+        starts = consumer.offsets_for_times(
+            [TopicPartition(settings.topic, p, cutoff_ms) for p in parts], timeout=15
+        )
         ends: dict[int, int] = {}
         assign = []
         for tp in starts:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(settings.topic, tp.partition),
-                                                        timeout=15)
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(settings.topic, tp.partition), timeout=15
+            )
             start = tp.offset if tp.offset >= 0 else high
             if start < high:
                 ends[tp.partition] = high
@@ -86,7 +88,7 @@ def echo(settings: GcnSettings, days: float, *, processor: AlertProcessor | None
             try:
                 outcome = handle_message(processor, msg.value() or b"", where)
                 counts[outcome.status] += 1
-            except Exception as exc:  # one bad message never aborts the echo  # noqa: BLE001
+            except Exception as exc:  # one bad message never aborts the echo
                 log.error("echo: failed at %s: %s", where, exc)
                 counts["rejected"] += 1
         bar.close()

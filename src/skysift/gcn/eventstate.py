@@ -1,4 +1,5 @@
-"""The event-level index: ``event.yaml`` (sequence numbers, latest alert, retraction) and ``latest``.
+"""The event-level index: ``event.yaml`` (sequence numbers, latest alert, retraction) and
+``latest``.
 
 ``event.yaml`` is recomputed from the alert directories present, in time order, so it is the same
 whatever order the notices arrived or were replayed in, and rewriting it for a notice seen before
@@ -46,7 +47,8 @@ def read_event_index(event_dir: Path) -> dict[str, Any] | None:
 
 
 def update_event_index(event_dir: Path, superevent_id: str) -> dict[str, Any]:
-    """Rebuild ``event.yaml``, the ``latest`` link and ``RETRACTED``; call under :func:`event_lock`."""
+    """Rebuild ``event.yaml``, the ``latest`` link and ``RETRACTED``; call under
+    :func:`event_lock`."""
     event_dir = Path(event_dir)
     names = sorted(p.name for p in event_dir.iterdir()
                    if p.is_dir() and ALERT_DIR_PATTERN.match(p.name))

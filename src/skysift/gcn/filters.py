@@ -16,7 +16,7 @@ __all__ = ["CRITERIA", "FilterContext", "FilterResult", "FilterSpec", "evaluate"
 
 _NUMBER = ("ns_lower", "far_upper", "dist_upper", "area90_upper", "hasns_lower", "hasremnant_lower")
 _BOOL = ("significant", "burst", "event_dir_exists")
-CRITERIA = ("alert_types",) + _NUMBER + _BOOL
+CRITERIA = ("alert_types", *_NUMBER, *_BOOL)
 _ALIASES = {"event_dir_exist": "event_dir_exists"}
 
 
@@ -84,9 +84,10 @@ def parse_filters(raw: Any, *, path: str | None = None) -> list[FilterSpec]:
                 if not isinstance(v, list) or not v:
                     raise ConfigError("alert_types must be a non-empty list", path=path, key=where)
                 norm = [normalise_alert_type(t) for t in v]
-                bad = [t for t, n in zip(v, norm) if n not in ALERT_TYPES]
+                bad = [t for t, n in zip(v, norm, strict=True) if n not in ALERT_TYPES]
                 if bad:
-                    raise ConfigError(f"unknown alert type {bad[0]!r}; known: {', '.join(ALERT_TYPES)}",
+                    raise ConfigError(f"unknown alert type {bad[0]!r}; known: "
+                                      f"{', '.join(ALERT_TYPES)}",
                                       path=path, key=where)
                 v = norm
             elif canon in _NUMBER:
@@ -113,7 +114,10 @@ def _check(crit: str, value: Any, ctx: FilterContext) -> tuple[bool, str]:
     if crit == "burst":
         is_burst = str(ev.get("group", "")).lower() == "burst"
         ok = is_burst == value
-        return ok, f"group {ev.get('group')!r} {'matches' if ok else 'does not match'} burst={value}"
+        return (
+            ok,
+            f"group {ev.get('group')!r} {'matches' if ok else 'does not match'} burst={value}",
+        )
     if crit == "significant":
         sig = ev.get("significant")
         if sig is None:

@@ -28,7 +28,8 @@ def event_dir(download_dir: Path, notice: Notice) -> Path:
 
 
 def alert_dir_name(notice: Notice) -> str:
-    """``<YYYYMMDDTHHMMSS of time_created>_<alert type, lower case>``, e.g. ``20181101T223420_earlywarning``."""
+    """``<YYYYMMDDTHHMMSS of time_created>_<alert type, lower case>``, e.g.
+    ``20181101T223420_earlywarning``."""
     return f"{notice.time_created:%Y%m%dT%H%M%S}_{notice.alert_type.lower()}"
 
 

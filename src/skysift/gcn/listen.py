@@ -7,6 +7,7 @@ again changes nothing. A restart resumes from the committed offsets of the store
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -36,7 +37,8 @@ def handle_message(processor: AlertProcessor, raw: bytes, where: dict[str, Any],
                 state.error(f"cannot write alert: {exc}", **where)
             time.sleep(min(2**attempt, 10))
     try:
-        save_rejected(processor.settings.download_dir, raw, ["could not be written (disk error)"], where)
+        save_rejected(processor.settings.download_dir, raw,
+                      ["could not be written (disk error)"], where)
     except OSError:
         log.error("cannot even save the rejected notice (%s)", where)
     return Outcome("rejected", problems=["disk error"])
@@ -63,7 +65,8 @@ def listen(settings: GcnSettings, *, processor: AlertProcessor | None = None,
                      settings.topic)
 
         def on_assign(_consumer: Any, partitions: list[Any]) -> None:
-            log.info("listening to %s partitions %s", settings.topic, [p.partition for p in partitions])
+            log.info("listening to %s partitions %s", settings.topic,
+                     [p.partition for p in partitions])
             state.set(force=True, status="running", assigned=[p.partition for p in partitions])
 
         processor.warm_up()
@@ -88,16 +91,17 @@ def listen(settings: GcnSettings, *, processor: AlertProcessor | None = None,
                 state.error("; ".join(outcome.problems)[:500], **where)
             # count before committing: a kill in between re-reads (and re-counts) the notice
             # rather than losing it from the counters
-            state.count(outcome.status, f"{outcome.superevent_id} {outcome.alert_type} {outcome.status}")
+            state.count(outcome.status,
+                        f"{outcome.superevent_id} {outcome.alert_type} {outcome.status}")
             try:
                 consumer.commit(message=msg, asynchronous=False)
-            except Exception as exc:  # KafkaException: will be re-read, and re-processing is a no-op  # noqa: BLE001
+            except (
+                Exception
+            ) as exc:  # KafkaException: will be re-read, and re-processing is a no-op
                 log.warning("commit failed at %s: %s", where, exc)
                 state.error(f"commit failed: {exc}", **where)
     finally:
-        try:
+        with contextlib.suppress(Exception):  # closing a broken consumer
             consumer.close()
-        except Exception:  # closing a broken consumer  # noqa: BLE001, S110
-            pass
         state.set(force=True, status="stopped")
     return state

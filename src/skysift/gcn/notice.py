@@ -1,8 +1,8 @@
 """Decode an igwn.gwalert notice (JSON with base64 sky maps, or Avro with raw bytes).
 
 The checks follow the igwn-gwalert-schema (1.3): what is needed to place the alert on disk
-(``superevent_id``, ``alert_type``, ``time_created``) must be valid or the notice is rejected with an
-:class:`~skysift.errors.AlertDecodeError`; every other deviation is recorded in
+(``superevent_id``, ``alert_type``, ``time_created``) must be valid or the notice is rejected with
+an :class:`~skysift.errors.AlertDecodeError`; every other deviation is recorded in
 :attr:`Notice.problems` and the notice is processed as far as it can be.
 
 JSON notices are validated against the official JSON Schema that the igwn-gwalert-schema package
@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from skysift.errors import AlertDecodeError
 
@@ -87,7 +87,8 @@ class Notice:
 
     @property
     def is_burst(self) -> bool:
-        return bool(self.event) and str(self.event.get("group", "")).lower() == "burst"
+        return self.event is not None and bool(self.event) \
+            and str(self.event.get("group", "")).lower() == "burst"
 
 
 _MAX_SCHEMA_PROBLEMS = 10
@@ -129,8 +130,9 @@ def _explain(err: Any) -> list[tuple[list[Any], str]]:
 
 
 def schema_problems(record: dict[str, Any]) -> list[str]:
-    """The official JSON Schema's verdicts on a notice (JSON or Avro), as ``schema: <where>: <what>``
-    (at most 10; values quoted in messages are shortened: a sky map is a megabyte of base64)."""
+    """The official JSON Schema's verdicts on a notice (JSON or Avro), as
+    ``schema: <where>: <what>`` (at most 10; values quoted in messages are shortened: a sky map
+    is a megabyte of base64)."""
     doc = dict(record)
     if isinstance(doc.get("alert_type"), str):
         doc["alert_type"] = normalise_alert_type(doc["alert_type"])
@@ -170,7 +172,8 @@ def _records(raw: bytes, where: dict[str, Any]) -> tuple[list[dict[str, Any]], s
 
     if raw[:4] == b"Obj\x01":
         try:
-            return list(fastavro.reader(io.BytesIO(raw))), "avro"
+            # igwn-gwalert records: each one reads as a dict
+            return [cast(dict[str, Any], r) for r in fastavro.reader(io.BytesIO(raw))], "avro"
         except Exception as exc:  # fastavro raises many types on corrupt containers
             raise AlertDecodeError(f"notice is not a valid Avro container: {exc}", **where) from exc
     try:
@@ -178,9 +181,10 @@ def _records(raw: bytes, where: dict[str, Any]) -> tuple[list[dict[str, Any]], s
         record = fastavro.schemaless_reader(buf, _avro_schema())
         if buf.tell() != len(raw):
             raise ValueError(f"{len(raw) - buf.tell()} trailing bytes")
-        return [record], "avro"
+        return [cast(dict[str, Any], record)], "avro"
     except Exception as exc:
-        raise AlertDecodeError(f"notice is neither JSON nor igwn-gwalert Avro: {exc}", **where) from exc
+        raise AlertDecodeError(f"notice is neither JSON nor igwn-gwalert Avro: {exc}",
+                               **where) from exc
 
 
 def _map_bytes(value: Any, what: str, problems: list[str]) -> bytes | None:

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,8 @@ class AlertProcessor:
 
     # ------------------------------------------------------------------ entry point
     def process(self, raw: bytes, **where: Any) -> Outcome:
-        """Process one notice's bytes; ``where`` (topic, partition, offset or path) names its origin."""
+        """Process one notice's bytes; ``where`` (topic, partition, offset or path) names its
+        origin."""
         try:
             notice = decode_notice(raw, **where)
         except AlertDecodeError as exc:
@@ -88,7 +90,7 @@ class AlertProcessor:
             self.log.exception("failed on %s %s (%s)", notice.superevent_id, notice.alert_type,
                                describe_where(where))
             outcome = Outcome("rejected", notice.superevent_id, notice.alert_type,
-                              problems=notice.problems + [f"{type(exc).__name__}: {exc}"])
+                              problems=[*notice.problems, f"{type(exc).__name__}: {exc}"])
         if outcome.problems:
             for problem in outcome.problems:
                 self.log.warning("%s %s: %s (%s)", notice.superevent_id, notice.alert_type, problem,
@@ -102,12 +104,16 @@ class AlertProcessor:
         s = self.settings
         sid, atype = notice.superevent_id, notice.alert_type
         problems = list(notice.problems)
-        if (notice.is_mock and not s.parse_mock_events) or (not notice.is_mock and not s.parse_real_events):
+        if (notice.is_mock and not s.parse_mock_events) or (
+            not notice.is_mock and not s.parse_real_events
+        ):
             self.log.info("%s %s: skipped (%s events are not parsed)", sid, atype,
                           "mock" if notice.is_mock else "real")
             return Outcome("skipped", sid, atype, problems=problems)
         ev_dir = event_dir(s.download_dir, notice)
-        skymap, stats, levels = None, {}, None
+        skymap: Any = None
+        stats: dict[str, Any] = {}
+        levels: Any = None
         if notice.skymap is not None:
             from skysift.gcn.products import map_stats
             from skysift.skymaps.multiorder import read_multiorder
@@ -124,7 +130,8 @@ class AlertProcessor:
                             ev_dir.is_dir())
         results = evaluate(s.filters, ctx)
         for r in results:
-            self.log.info("%s %s filter %r: %s (%s)", sid, atype, r.name, "PASS" if r.passed else "fail",
+            self.log.info("%s %s filter %r: %s (%s)", sid, atype, r.name,
+                          "PASS" if r.passed else "fail",
                           "; ".join(r.reasons))
         if notice.is_retraction:
             kept = ev_dir.is_dir()
@@ -145,7 +152,8 @@ class AlertProcessor:
                 meta = yaml.safe_load((alert_dir / "meta.yaml").read_text())
             else:
                 status = "written"
-                meta = self._write_alert(notice, ev_dir, name, skymap, stats, levels, results, digest,
+                meta = self._write_alert(notice, ev_dir, name, skymap, stats, levels,
+                                         results, digest,
                                          problems)
             update_event_index(ev_dir, sid)
         self.log.info("%s %s: %s %s", sid, atype, status, alert_dir)
@@ -171,13 +179,14 @@ class AlertProcessor:
             extra = self._extra(notice, skymap, stats, results)
             if s.write_notice:
                 atomic.write_bytes(staging / notice_file_name(notice), notice.raw)
-            if skymap is not None:
+            if skymap is not None and notice.skymap is not None:  # the map read from these bytes
                 extra["map_file"] = f"{extra['map_name']}.multiorder.fits"
                 atomic.write_bytes(staging / extra["map_file"], notice.skymap)
             if notice.combined_skymap is not None:
                 extra["external_coinc"] = self._combined(notice, staging, problems)
             extra["problems"] = list(problems)
-            meta = {"ALERT": notice.alert, "HEADER": dict(skymap.header) if skymap is not None else {},
+            meta = {"ALERT": notice.alert,
+                    "HEADER": dict(skymap.header) if skymap is not None else {},
                     "EXTRA": extra}
             # products that may fail one by one; meta.yaml notes every failure
             if skymap is not None:
@@ -195,43 +204,51 @@ class AlertProcessor:
         ev = notice.event or {}
         latency = latency_seconds(notice)
         extra: dict[str, Any] = dict(stats)
-        extra.update({
-            "map_name": map_name(skymap.header, notice.event) if skymap is not None else None,
-            "latency_seconds": round(latency, 3) if latency is not None else None,
-            "far_per_year": far_per_year(ev.get("far")),
-            "far_text": far_text(ev.get("far")) if ev else None,
-            "filters": {r.name: r.as_dict() for r in results},
-            "kept_by": [r.name for r in results if r.passed] if results else ["(no filters)"],
-            "notice_format": notice.format,
-            "notice_sha256": hashlib.sha256(notice.raw).hexdigest(),
-            "nside": self.settings.nside if skymap is not None and self.settings.ascii_map else None,
-            "skysift_version": __version__,
-        })
+        extra.update(
+            {
+                "map_name": map_name(skymap.header, notice.event) if skymap is not None else None,
+                "latency_seconds": round(latency, 3) if latency is not None else None,
+                "far_per_year": far_per_year(ev.get("far")),
+                "far_text": far_text(ev.get("far")) if ev else None,
+                "filters": {r.name: r.as_dict() for r in results},
+                "kept_by": [r.name for r in results if r.passed] if results else ["(no filters)"],
+                "notice_format": notice.format,
+                "notice_sha256": hashlib.sha256(notice.raw).hexdigest(),
+                "nside": self.settings.nside
+                if skymap is not None and self.settings.ascii_map
+                else None,
+                "skysift_version": __version__,
+            }
+        )
         return extra
 
     def _combined(self, notice: Notice, staging: Path, problems: list[str]) -> dict[str, Any]:
         from skysift.gcn.products import map_stats
         from skysift.skymaps.multiorder import read_multiorder
 
-        atomic.write_bytes(staging / "combined-ext.multiorder.fits", notice.combined_skymap)
+        raw = notice.combined_skymap
+        assert raw is not None, "called only for notices with a combined sky map"
+        atomic.write_bytes(staging / "combined-ext.multiorder.fits", raw)
         try:
-            cm = read_multiorder(notice.combined_skymap,
+            cm = read_multiorder(raw,
                                  where=f"{notice.superevent_id} external_coinc.combined_skymap")
             cstats, _ = map_stats(cm)
         except SkymapError as exc:
             problems.append(str(exc))
             return {"map_file": "combined-ext.multiorder.fits", "error": str(exc)}
         return {"map_file": "combined-ext.multiorder.fits",
-                **{k: cstats[k] for k in ("area10", "area50", "area90", "central coordinate", "peak")}}
+                **{k: cstats[k] for k in ("area10", "area50", "area90",
+                                          "central coordinate", "peak")}}
 
     def _products(self, notice: Notice, skymap: Any, levels: Any, extra: dict, staging: Path,
                   problems: list[str]) -> None:
         from skysift.gcn import products
 
         s = self.settings
-        steps = []
+        steps: list[tuple[str, Callable[[], object]]] = []
         if s.ascii_map:
-            steps.append(("skymap.csv", lambda: products.write_csv(skymap, staging / "skymap.csv", s.nside)))
+            steps.append(("skymap.csv",
+                          lambda: products.write_csv(skymap, staging / "skymap.csv", s.nside)))
         if s.moc:
             steps.append(("MOC regions", lambda: products.write_mocs(skymap, staging, levels)))
         if s.plot.convert:
@@ -241,5 +258,5 @@ class AlertProcessor:
         for label, step in steps:
             try:
                 step()
-            except Exception as exc:  # one product failing must not lose the others  # noqa: BLE001
+            except Exception as exc:  # one product failing must not lose the others
                 problems.append(f"{label} not written: {type(exc).__name__}: {exc}")

@@ -52,7 +52,8 @@ def _run_script(script: Path, alert_dir: Path, timeout: float, settings_path: Pa
                 log: logging.Logger) -> PluginResult:
     env = dict(os.environ, **{SETTINGS_ENV: str(settings_path)})
     try:
-        proc = subprocess.run([sys.executable, str(script), str(alert_dir)], check=False, capture_output=True,
+        proc = subprocess.run([sys.executable, str(script), str(alert_dir)], check=False,
+                              capture_output=True,
                               text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL,
                               cwd=str(alert_dir))
     except subprocess.TimeoutExpired as exc:
@@ -65,7 +66,8 @@ def _run_script(script: Path, alert_dir: Path, timeout: float, settings_path: Pa
         log.info("plugin %s: %s", script.name, line)
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1:] or [""]
-        log.error("plugin %s exited with %d on %s: %s", script.name, proc.returncode, alert_dir, tail[0])
+        log.error("plugin %s exited with %d on %s: %s", script.name, proc.returncode,
+                  alert_dir, tail[0])
         return PluginResult(script.name, "failed", proc.stderr)
     return PluginResult(script.name, "ok", proc.stdout)
 
@@ -81,7 +83,8 @@ def _load(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if not callable(getattr(module, "plugin", None)):
-        raise ImportError(f"{path.name} has no plugin(log, settings, alertFiles, alertMeta) function")  # noqa: TRY004
+        raise ImportError(f"{path.name} has no plugin(log, settings, alertFiles, alertMeta) "
+                          "function")
     _modules[path] = (mtime, module)
     return module
 
@@ -90,7 +93,7 @@ def _run_inprocess(path: Path, args: tuple[Any, ...], timeout: float,
                    log: logging.Logger) -> PluginResult:
     try:
         module = _load(path)
-    except Exception as exc:  # any error in user code  # noqa: BLE001
+    except Exception as exc:  # any error in user code
         log.error("plugin %s cannot be imported: %s", path.name, exc)
         return PluginResult(path.name, "failed", str(exc))
     outcome: dict[str, Any] = {}
@@ -99,7 +102,7 @@ def _run_inprocess(path: Path, args: tuple[Any, ...], timeout: float,
         try:
             module.plugin(*args)
             outcome["ok"] = True
-        except Exception as exc:  # any error in user code  # noqa: BLE001
+        except Exception as exc:  # any error in user code
             outcome["error"] = f"{type(exc).__name__}: {exc}"
 
     worker = threading.Thread(target=target, name=f"plugin-{path.stem}", daemon=True)
@@ -122,5 +125,6 @@ def run_plugins(folder: Path, alert_dir: Path, *, settings_path: Path, settings_
     results = [_run_script(s, alert_dir, timeout, settings_path, log) for s in scripts]
     plugin_log = logging.getLogger("skysift.gcn.plugin")
     for path in modules:
-        results.append(_run_inprocess(path, (plugin_log, settings_raw, list(files), meta), timeout, log))
+        results.append(_run_inprocess(path, (plugin_log, settings_raw, list(files), meta),
+                                      timeout, log))
     return results

@@ -16,6 +16,7 @@ anything else is refused with a message saying what the file is and why it is no
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import io
 import json
@@ -28,6 +29,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from skysift.gcn.listen import handle_message
 from skysift.gcn.pipeline import AlertProcessor
@@ -89,7 +91,7 @@ def _fits_notice(data: bytes, name: str) -> bytes:
     except ValueError:
         created_at = event_time or datetime.now(UTC)
     iso = "%Y-%m-%dT%H:%M:%S.%fZ"
-    notice = {
+    notice: dict[str, Any] = {
         "alert_type": "PRELIMINARY", "time_created": created_at.strftime(iso),
         "superevent_id": sid, "urls": {"gracedb": ""}, "external_coinc": None,
         "event": {"time": (event_time or created_at).strftime(iso), "far": None,
@@ -160,22 +162,18 @@ def process_files(paths: list[Path], processor: AlertProcessor, *,
             log.error("cannot read %s: %s", path, exc)
             counts["unreadable"] += 1
             if path.is_file():
-                try:
+                with contextlib.suppress(OSError):
                     save_rejected(processor.settings.download_dir, path.read_bytes(),
                                   [f"cannot read: {exc}"], {"path": str(path)})
-                except OSError:
-                    pass
             continue
         try:
             found = list(notices_in(path, raw))
-        except Exception as exc:  # noqa: BLE001 - any unreadable content: said, kept, go on
+        except Exception as exc:  # any unreadable content: said, kept, go on
             log.error("%s", exc if isinstance(exc, ValueError) else f"cannot read {path}: {exc}")
             counts["unreadable"] += 1
-            try:
+            with contextlib.suppress(OSError):
                 save_rejected(processor.settings.download_dir, raw, [str(exc)],
                               {"path": str(path)})
-            except OSError:
-                pass
             continue
         for notice, where in found:
             outcome = handle_message(processor, notice, {"path": where})

@@ -41,7 +41,9 @@ def map_stats(m: MultiOrderMap) -> tuple[dict[str, Any], np.ndarray]:
     stats["peak"] = {"ra": pk.ra, "dec": pk.dec, "l": float(gl[0]), "b": float(gb[0])}
     for key, name in (("DISTMEAN", "distmean"), ("DISTSTD", "diststd")):
         value = m.header.get(key)
-        stats[name] = float(value) if isinstance(value, (int, float)) and np.isfinite(value) else None
+        stats[name] = (
+            float(value) if isinstance(value, (int, float)) and np.isfinite(value) else None
+        )
     stats["max_order"] = m.max_level
     stats["n_pixels"] = len(m)
     stats["total_probability"] = round(float(m.prob.sum()), 9)

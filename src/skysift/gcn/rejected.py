@@ -1,4 +1,5 @@
-"""Keep notices that could not be (fully) processed, with the reason, in ``<download_dir>/rejected``."""
+"""Keep notices that could not be (fully) processed, with the reason, in
+``<download_dir>/rejected``."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def _stem(raw: bytes, where: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem)
 
 
-def save_rejected(download_dir: Path, raw: bytes, reasons: list[str], where: dict[str, Any]) -> Path:
+def save_rejected(download_dir: Path, raw: bytes, reasons: list[str],
+                  where: dict[str, Any]) -> Path:
     """Write the raw notice and ``<name>.error.txt`` (where, when, why); returns the notice's path.
 
     The name comes from where the notice came from (topic, partition, offset, or file name), so a

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 
@@ -46,7 +46,8 @@ __all__ = [
 DEFAULT_SETTINGS_PATH = Path("~/.config/skysift/gcn.yaml")
 #: the environment variable naming the settings file (declared in skysift.config.ENVIRONMENT)
 SETTINGS_ENV = "SKYSIFT_GCN_SETTINGS"
-_DOMAINS = ("gcn.nasa.gov", "test.gcn.nasa.gov", "dev.gcn.nasa.gov")
+GcnDomain = Literal["gcn.nasa.gov", "test.gcn.nasa.gov", "dev.gcn.nasa.gov"]
+_DOMAINS: tuple[GcnDomain, ...] = get_args(GcnDomain)
 _KAFKA_KEYS = {"client_id", "client_secret", "domain", "group_id", "topic", "start_at", "kafka"}
 _LVK_KEYS = {"parse_mock_events", "parse_real_events", "download_dir", "json", "aitoff",
              "ascii_map", "moc", "filters"}
@@ -75,7 +76,7 @@ class GcnSettings:
     raw: dict[str, Any] = field(metadata=secret_metadata("keys"))
     client_id: str = ""
     client_secret: str = field(default="", metadata=secret_metadata("value"))
-    domain: str = "gcn.nasa.gov"
+    domain: GcnDomain = "gcn.nasa.gov"
     group_id: str = ""
     topic: str = "igwn.gwalert"
     start_at: str = "end"
@@ -179,7 +180,8 @@ def load_gcn_settings(path: Path | str) -> GcnSettings:
                           key="gcn-kafka.domain")
     start_at = str(gk.get("start_at") or "end")
     if start_at not in ("end", "beginning"):
-        raise ConfigError("gcn-kafka.start_at must be end or beginning", path=p, key="gcn-kafka.start_at")
+        raise ConfigError("gcn-kafka.start_at must be end or beginning", path=p,
+                          key="gcn-kafka.start_at")
     kafka = gk.get("kafka") or {}
     if not isinstance(kafka, dict):
         raise ConfigError("gcn-kafka.kafka must be a mapping of librdkafka settings", path=p,
@@ -192,10 +194,15 @@ def load_gcn_settings(path: Path | str) -> GcnSettings:
                           key="lvk.ascii_map.nside")
     sun_moon = _typed(aitoff, "sun_moon", bool, True, p, "lvk.aitoff")
     return GcnSettings(
-        path=path, raw=raw,
-        client_id=str(gk.get("client_id") or ""), client_secret=str(gk.get("client_secret") or ""),
-        domain=domain, group_id=group_id, topic=str(gk.get("topic") or "igwn.gwalert"),
-        start_at=start_at, kafka={str(k): v for k, v in kafka.items()},
+        path=path,
+        raw=raw,
+        client_id=str(gk.get("client_id") or ""),
+        client_secret=str(gk.get("client_secret") or ""),
+        domain=domain,
+        group_id=group_id,
+        topic=str(gk.get("topic") or "igwn.gwalert"),
+        start_at=start_at,
+        kafka={str(k): v for k, v in kafka.items()},
         parse_mock_events=_typed(lvk, "parse_mock_events", bool, False, p, "lvk"),
         parse_real_events=_typed(lvk, "parse_real_events", bool, True, p, "lvk"),
         download_dir=_path(lvk.get("download_dir") or "~/lvk_events", base),
@@ -203,11 +210,13 @@ def load_gcn_settings(path: Path | str) -> GcnSettings:
         plot=PlotSettings(
             convert=_typed(aitoff, "convert", bool, True, p, "lvk.aitoff"),
             galactic_plane=_typed(aitoff, "galactic_plane", bool, True, p, "lvk.aitoff"),
-            sun_moon=_typed(aitoff, "sun_moon_contour", bool, sun_moon, p, "lvk.aitoff") and sun_moon,
+            sun_moon=_typed(aitoff, "sun_moon_contour", bool, sun_moon, p, "lvk.aitoff")
+            and sun_moon,
             sun_radius=_typed(aitoff, "sun_radius", float, 33.0, p, "lvk.aitoff"),
             moon_radius=_typed(aitoff, "moon_radius", float, 20.0, p, "lvk.aitoff"),
         ),
-        ascii_map=_typed(ascii_map, "convert", bool, True, p, "lvk.ascii_map"), nside=nside,
+        ascii_map=_typed(ascii_map, "convert", bool, True, p, "lvk.ascii_map"),
+        nside=nside,
         moc=_typed(moc, "convert", bool, True, p, "lvk.moc"),
         filters=parse_filters(lvk.get("filters"), path=p),
         plugins_enabled=_typed(plugins, "enabled", bool, True, p, "plugins"),

@@ -58,7 +58,8 @@ def _percentages(d: dict[str, Any] | None) -> str:
     if not d:
         return "none"
     items = []
-    for k, v in sorted(d.items(), key=lambda kv: -(kv[1] if isinstance(kv[1], (int, float)) else 0)):
+    for k, v in sorted(d.items(),
+                       key=lambda kv: -(kv[1] if isinstance(kv[1], (int, float)) else 0)):
         items.append(f"{k} {v:.0%}" if isinstance(v, (int, float)) else f"{k} {v}")
     return "\n".join(items)
 

@@ -50,7 +50,7 @@ def tag_positions(m: MultiOrderMap, ra: np.ndarray, dec: np.ndarray,
     rows = rows_at(m, ra % 360.0, dec)
     levels = credible_levels(m)[rows]
     dens = m.probdensity[rows] / SR_TO_DEG2
-    if m.has_distance:
+    if m.distmu is not None and m.distsigma is not None:  # m.has_distance
         mean, std, _ = parameters_to_moments(m.distmu[rows], m.distsigma[rows])
     else:
         mean = std = np.full(ra.shape, np.nan)
@@ -98,7 +98,9 @@ def tag_csv(csv_path: Path, m: MultiOrderMap, out_path: Path | None = None) -> P
         ra = np.array([float(r[ra_col]) for r in rows])
         dec = np.array([float(r[dec_col]) for r in rows])
     except (TypeError, ValueError) as exc:
-        bad = next(i for i, r in enumerate(rows) if not _is_number(r[ra_col]) or not _is_number(r[dec_col]))
+        bad = next(
+            i for i, r in enumerate(rows) if not _is_number(r[ra_col]) or not _is_number(r[dec_col])
+        )
         raise GcnError(f"CSV row {bad + 2} has a non-numeric position", path=str(csv_path),
                        line=bad + 2) from exc
     mjd = None
@@ -109,13 +111,17 @@ def tag_csv(csv_path: Path, m: MultiOrderMap, out_path: Path | None = None) -> P
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=out_fields, lineterminator="\n")
     writer.writeheader()
-    for row, t in zip(rows, tags):
+    for row, t in zip(rows, tags, strict=True):
         d = asdict(t)
-        row.update({"CREDIBLE_PERCENT": d["credible_percent"],
-                    "PROBDENSITY_DEG2": f"{d['probdensity_deg2']:.6g}",
-                    "DIST_MEAN": "" if d["dist_mean"] is None else f"{d['dist_mean']:.3f}",
-                    "DIST_STD": "" if d["dist_std"] is None else f"{d['dist_std']:.3f}",
-                    "DAYS_SINCE_EVENT": "" if d["days_since_event"] is None else d["days_since_event"]})
+        row.update(
+            {
+                "CREDIBLE_PERCENT": d["credible_percent"],
+                "PROBDENSITY_DEG2": f"{d['probdensity_deg2']:.6g}",
+                "DIST_MEAN": "" if d["dist_mean"] is None else f"{d['dist_mean']:.3f}",
+                "DIST_STD": "" if d["dist_std"] is None else f"{d['dist_std']:.3f}",
+                "DAYS_SINCE_EVENT": "" if d["days_since_event"] is None else d["days_since_event"],
+            }
+        )
         writer.writerow({k: row.get(k, "") for k in out_fields})
     return atomic.write_text(Path(out_path) if out_path else csv_path, buf.getvalue())
 

@@ -65,7 +65,7 @@ def queue_matches(conn: sa.Connection, settings: Settings, flt: Any,
         ep.c.filter_id == flt.id, ep.c.diaSourceId.in_(sids))).scalars()) if sids else set()
     used = load_today_bytes(conn, now.date()).get(flt.topic, 0) if flt.topic else 0
     counts = TopicCounts()
-    values = []
+    values: list[dict[str, Any]] = []
     for oid, sid, value in items:
         if sid is not None and sid in seen:
             continue  # this batch was processed before (a crash between store and commit)

@@ -81,7 +81,8 @@ class Notifier:
 
     # ------------------------------------------------------------------ the loop's hook
     def tick(self, *, force: bool = False) -> NotifyReport | None:
-        """A pass if ``notify_interval_s`` has passed since the last (or ``force``); never raises."""
+        """A pass if ``notify_interval_s`` has passed since the last (or ``force``); never
+        raises."""
         interval = self.settings.notify_interval_s
         if interval <= 0:
             return None
@@ -129,7 +130,8 @@ class Notifier:
         confirmed = sa.case((users.c.email_verified_at.is_not(None), users.c.email), else_=None)
         return sa.select(filters, confirmed.label("owner_email"),
                          users.c.email.label("owner_address"),
-                         users.c.name.label("owner_name")).join(users, users.c.id == filters.c.user_id)
+                         users.c.name.label("owner_name")).join(users,
+                                                                users.c.id == filters.c.user_id)
 
     def _no_address(self, what: str, row: Any, report: NotifyReport) -> None:
         if row.owner_address:

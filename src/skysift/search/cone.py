@@ -87,7 +87,9 @@ def cone_ranges(ra: float, dec: float, radius_deg: float) -> list[tuple[int, int
     return ranges
 
 
-def cone_search(conn: sa.Connection, ra: float, dec: float, radius_arcsec: float) -> list[ConeMatch]:
+def cone_search(
+    conn: sa.Connection, ra: float, dec: float, radius_arcsec: float
+) -> list[ConeMatch]:
     """Every object within ``radius_arcsec`` of (ra, dec), nearest first (ties: smaller id).
 
     Parameters
@@ -126,7 +128,7 @@ def cone_search(conn: sa.Connection, ra: float, dec: float, radius_arcsec: float
     if not rows:
         return []
     sep = separation_arcsec(ra, dec, [r[1] for r in rows], [r[2] for r in rows])
-    found = [ConeMatch(int(r[0]), float(s)) for r, s in zip(rows, sep.tolist())
+    found = [ConeMatch(int(r[0]), float(s)) for r, s in zip(rows, sep.tolist(), strict=True)
              if s <= radius_arcsec]
     found.sort(key=lambda m: (m.separation, m.diaObjectId))
     return found

@@ -4,7 +4,7 @@ RA written with colons, spaces between three parts, or ``h m s`` is in hours (``
 ``00h41m36s``); a plain number is in degrees. Dec with colons, three parts or ``d m s`` / ``°′″``
 is in degrees, arcminutes and arcseconds. astropy's :class:`~astropy.coordinates.Angle` does the
 parsing; these functions decide the unit and check the range.
-"""
+"""  # noqa: RUF002 - the prime and double prime are the symbols people type
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def _sexagesimal(text: str) -> bool:
-    return bool(re.search(r"[:hdms°′″'\"]", text, re.IGNORECASE)) or len(text.split()) == 3
+    # the prime and double prime are the symbols people type
+    return bool(re.search(r"[:hdms°′″'\"]", text, re.IGNORECASE)) or len(text.split()) == 3  # noqa: RUF001
 
 
 def parse_ra(text: str) -> float:

@@ -32,8 +32,8 @@ def _order(m: MultiOrderMap) -> np.ndarray:
 def credible_levels(m: MultiOrderMap) -> np.ndarray:
     """The credible level of each row: the probability of all pixels at least as dense, inclusive.
 
-    This is the ``searched_prob`` of ``ligo.skymap`` (and skyTag's CUMPROB): the densest pixel's level
-    is its own probability, and levels never decrease as density decreases.
+    This is the ``searched_prob`` of ``ligo.skymap`` (and skyTag's CUMPROB): the densest pixel's
+    level is its own probability, and levels never decrease as density decreases.
 
     Examples
     --------
@@ -62,7 +62,9 @@ def credible_area(m: MultiOrderMap, level: float, levels: np.ndarray | None = No
     return float(m.pixel_area[mask].sum() * SR_TO_DEG2)
 
 
-def credible_areas(m: MultiOrderMap, levels: tuple[float, ...] = (0.1, 0.5, 0.9)) -> dict[float, float]:
+def credible_areas(
+    m: MultiOrderMap, levels: tuple[float, ...] = (0.1, 0.5, 0.9)
+) -> dict[float, float]:
     """Areas in deg² of several credible regions, computed with one sort."""
     cl = credible_levels(m)
     return {lev: credible_area(m, lev, cl) for lev in levels}

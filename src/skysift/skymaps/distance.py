@@ -89,8 +89,8 @@ def moments_to_parameters(mean: np.ndarray, std: np.ndarray
     """DISTMU, DISTSIGMA, DISTNORM whose conditional mean and std are ``mean`` and ``std``.
 
     The ratio ``std / mean`` fixes ``a = mu / sigma`` (found by interpolation in a dense table);
-    ratios above the table (a < -10, std/mean > 0.567, near the 1/sqrt(3) limit) are clamped to a = -10. Non-finite
-    or non-positive moments give ``(inf, 1, 0)``.
+    ratios above the table (a < -10, std/mean > 0.567, near the 1/sqrt(3) limit) are clamped to
+    a = -10. Non-finite or non-positive moments give ``(inf, 1, 0)``.
     """
     mean = np.atleast_1d(np.asarray(mean, dtype=float))
     std = np.atleast_1d(np.asarray(std, dtype=float))

@@ -23,7 +23,8 @@ __all__ = ["FlatMap", "flatten", "nside_to_order"]
 
 @dataclass(frozen=True)
 class FlatMap:
-    """A single-resolution map: ``prob[i]`` is the probability of nested pixel ``i`` at ``nside``."""
+    """A single-resolution map: ``prob[i]`` is the probability of nested pixel ``i`` at
+    ``nside``."""
 
     nside: int
     prob: np.ndarray
@@ -43,7 +44,8 @@ class FlatMap:
 def nside_to_order(nside: int) -> int:
     """HEALPix order of ``nside``; raises SkymapError when nside is not a power of two."""
     if nside < 1 or nside & (nside - 1) or nside > 2**29:
-        raise SkymapError(f"nside must be a power of two between 1 and 2**29, not {nside}", nside=nside)
+        raise SkymapError(f"nside must be a power of two between 1 and 2**29, not {nside}",
+                          nside=nside)
     return int(nside).bit_length() - 1
 
 
@@ -67,7 +69,9 @@ def flatten(m: MultiOrderMap, nside: int) -> FlatMap:
     c_rows = np.flatnonzero(coarse)
     counts = np.left_shift(np.int64(1), 2 * (order - m.level[c_rows]))
     first = m.ipix[c_rows] * counts
-    offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
+        np.cumsum(counts) - counts, counts
+    )
     children = np.repeat(first, counts) + offsets
     source = np.repeat(c_rows, counts)
     prob[children] = m.probdensity[source] * area
@@ -78,7 +82,7 @@ def flatten(m: MultiOrderMap, nside: int) -> FlatMap:
     f_prob = m.prob[f_rows]
     prob += np.bincount(parents, weights=f_prob, minlength=npix)
 
-    if not m.has_distance:
+    if m.distmu is None or m.distsigma is None or m.distnorm is None:  # not m.has_distance
         return FlatMap(nside, prob)
 
     mu = np.full(npix, np.inf)

@@ -73,7 +73,7 @@ def gaussian_skymap(ra_deg: float, dec_deg: float, sigma_deg: float, *,
     level = np.concatenate(levels)
     ipix = np.concatenate(pixels)
     lon, lat = zip(*(healpix_to_lonlat(ipix[level == o], level_to_nside(o), order="nested")
-                     for o in np.unique(level)))
+                     for o in np.unique(level)), strict=True)
     ra = np.concatenate([x.to_value(u.deg) for x in lon])
     dec = np.concatenate([x.to_value(u.deg) for x in lat])
     order_of = np.concatenate([level[level == o] for o in np.unique(level)])

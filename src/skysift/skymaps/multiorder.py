@@ -139,7 +139,8 @@ def read_multiorder(source: bytes | str | Path, *, where: str | None = None) -> 
     except SkymapError:
         raise
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError on corrupt FITS
-        raise SkymapError(f"sky map does not decode: {type(exc).__name__}: {exc}", path=where) from exc
+        raise SkymapError(f"sky map does not decode: {type(exc).__name__}: {exc}",
+                          path=where) from exc
     return _build(cols, header, where)
 
 
@@ -157,8 +158,8 @@ def _build(cols: dict[str, np.ndarray], header: dict[str, Any], where: str | Non
     top = int(level.max())
     covered = int(np.sum(np.left_shift(np.int64(1), 2 * (top - level))))
     if covered != 12 * 4**top:
-        raise SkymapError(f"sky map pixels cover {covered / (12 * 4**top):.6f} of the sky, not all of it",
-                          path=where)
+        raise SkymapError(f"sky map pixels cover {covered / (12 * 4**top):.6f} of the sky, "
+                          "not all of it", path=where)
     density = cols["PROBDENSITY"]
     if not np.isfinite(density).all() or (density < 0).any():
         raise SkymapError("sky map has negative or non-finite PROBDENSITY", path=where)

@@ -1,8 +1,8 @@
 """An all-sky Hammer projection of a multi-order sky map, with a side panel of event facts.
 
 The map is drawn as an image computed directly in the projected plane (each image pixel is
-inverse-projected and looked up in the multi-order map), which is fast and exact at any zoom. The 50 %
-and 90 % contours are contours of the credible-level image, so they follow the same rule as the
+inverse-projected and looked up in the multi-order map), which is fast and exact at any zoom. The
+50 % and 90 % contours are contours of the credible-level image, so they follow the same rule as the
 areas. RA increases to the left, centred on 12h; the Sun and Moon exclusion zones are small circles
 drawn from their angular-distance field, so they wrap around the edges correctly.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +43,7 @@ class PlotOptions:
     moon_radius: float = 20.0
     panel: list[tuple[str, str]] = field(default_factory=list)
     title: str = ""
-    areas: dict[float, float] = field(default_factory=dict)
+    areas: Mapping[float, float | None] = field(default_factory=dict)
     width_px: int = 1000
     dpi: int = 130
     #: positions (RA, Dec in degrees) to mark on the map, e.g. the objects an event hit
@@ -175,12 +176,14 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
     if opt.inset_max_area > 0 and area90 is not None and area90 < opt.inset_max_area:
         _zoom_inset(fig, m, opt)
 
-    y = 1.0
+    y_text = 1.0
     for label, value in opt.panel:
         if label:
-            side.text(0.0, y, label, fontsize=8, fontweight="bold", va="top", transform=side.transAxes)
-            side.text(0.36, y, value, fontsize=8, va="top", transform=side.transAxes, wrap=True)
-        y -= 0.045 * (1 + value.count("\n"))
+            side.text(0.0, y_text, label, fontsize=8, fontweight="bold", va="top",
+                      transform=side.transAxes)
+            side.text(0.36, y_text, value, fontsize=8, va="top", transform=side.transAxes,
+                      wrap=True)
+        y_text -= 0.045 * (1 + value.count("\n"))
 
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -234,8 +237,10 @@ def _zoom_inset(fig, m: MultiOrderMap, opt: PlotOptions) -> None:
     rho = np.hypot(x, y)
     c = np.arctan(rho)
     with np.errstate(invalid="ignore", divide="ignore"):
-        dec = np.arcsin(np.cos(c) * np.sin(d0) + np.where(rho > 0, y * np.sin(c) * np.cos(d0) / rho, 0))
-        ra = a0 + np.arctan2(x * np.sin(c), rho * np.cos(d0) * np.cos(c) - y * np.sin(d0) * np.sin(c))
+        dec = np.arcsin(np.cos(c) * np.sin(d0) + np.where(rho > 0,
+                                                          y * np.sin(c) * np.cos(d0) / rho, 0))
+        ra = a0 + np.arctan2(x * np.sin(c),
+                             rho * np.cos(d0) * np.cos(c) - y * np.sin(d0) * np.sin(c))
     ra_deg = np.degrees(ra) % 360.0
     dec_deg = np.degrees(dec)
     rows = rows_at(m, ra_deg.ravel(), dec_deg.ravel())

@@ -33,7 +33,8 @@ def credible_moc(m: MultiOrderMap, level: float, levels: np.ndarray | None = Non
 
 
 def save_moc(moc: MOC, path: Path, fmt: str) -> Path:
-    """Write ``moc`` as ``fmt`` (``fits`` or ``json``) through a temporary file and ``os.replace``."""
+    """Write ``moc`` as ``fmt`` (``fits`` or ``json``) through a temporary file and
+    ``os.replace``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -8,9 +8,9 @@ Two groups:
 - *diaObject* columns: copied as sent from the newest diaObject record (Lasair's ``objects_ext``
   set), names as in the Rubin schema ``lsst.v11_1.diaObject``.
 
-Where a Lasair core name is also a diaObject field (``{band}_psfFluxMean``, ``{band}_psfFluxMeanErr``,
-``firstDiaSourceMjdTai``, ``lastDiaSourceMjdTai``, ``nDiaSources``), the computed value wins; the
-record as sent is still in the (non-filterable) ``diaObject`` JSON column.
+Where a Lasair core name is also a diaObject field (``{band}_psfFluxMean``,
+``{band}_psfFluxMeanErr``, ``firstDiaSourceMjdTai``, ``lastDiaSourceMjdTai``, ``nDiaSources``), the
+computed value wins; the record as sent is still in the (non-filterable) ``diaObject`` JSON column.
 
 Run ``python -m skysift.store.columns --markdown`` to print the table for docs/filters.md, or
 ``--write docs/filters.md`` to replace the block between the ``columns`` markers in place.
@@ -231,7 +231,8 @@ def markdown_table() -> str:
         "`{band}_psfFluxMeanErr`, `firstDiaSourceMjdTai`, `lastDiaSourceMjdTai`, `nDiaSources`), "
         "the skysift value is in the column; the record as sent is kept for the full output."),
         ("- *diaObject* columns are copied from the newest diaObject record (Lasair's "
-        "`objects_ext` set, Rubin schema lsst.v11_1); older alert schemas leave missing ones NULL."),
+        "`objects_ext` set, Rubin schema lsst.v11_1); older alert schemas leave missing ones "
+        "NULL."),
         "- Names are case-sensitive: on PostgreSQL write them in double quotes in raw SQL.",
         "",
         "| Column | Type | Unit | Meaning | From |",

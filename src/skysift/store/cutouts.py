@@ -4,8 +4,9 @@ Off by default (``keep_cutouts``): Rubin's three FITS stamps are about 110 KB pe
 night of a million alerts is about 100 GB. When on, each alert's cutouts are written, as sent,
 under the key ``<diaObjectId % 1000>/<diaObjectId>/<diaSourceId>-<kind>.fits`` of a
 :mod:`~skysift.store.blobs` store: ``<data_dir>/cutouts`` (atomically: a temporary file, then a
-rename), or the folder or S3-compatible bucket that ``cutouts_url`` names. The object page shows the newest three, scaled for
-viewing by :func:`render_png` (zscale limits, asinh stretch; astropy.visualization).
+rename), or the folder or S3-compatible bucket that ``cutouts_url`` names. The object page shows the
+newest three, scaled for viewing by :func:`render_png` (zscale limits, asinh stretch;
+astropy.visualization).
 """
 
 from __future__ import annotations

@@ -333,7 +333,9 @@ def store_alerts(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool = Tr
         return _store(conn, alerts, bbb=bbb, bbb_budget_s=bbb_budget_s, dust=dust)
 
 
-def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
+# complexity accepted (C901): the store's one transaction for a batch, step by step in the
+# order it must run
+def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: C901
            bbb_budget_s: float | None, dust: DustMap | None) -> StoreResult:
     now = datetime.now(UTC)
     result = StoreResult()
@@ -343,10 +345,7 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
     valid: list[Alert] = []
     for a in ordered:
         problem = trigger_refusal(a.diaSource, a.diaObject)
-        if problem is None:
-            problem = _bad_history_id(a)
-        else:
-            problem = f"refused: {problem}"
+        problem = _bad_history_id(a) if problem is None else f"refused: {problem}"
         if problem is None:
             valid.append(a)
         else:
@@ -440,16 +439,16 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
     dia_objects = [chosen[o][1] if o in chosen else None for o in touched]
     rows = compute_features_many(arrays, touched, dia_objects, bbb=bbb, bbb_budget_s=bbb_budget_s,
                                  dust=dust)
-    for oid, row in zip(touched, rows):
+    for oid, row in zip(touched, rows, strict=True):
         if oid in chosen:
-            _, record, sid, text = chosen[oid]
-            row["diaObjectSourceId"] = sid
+            _, record, carrier_sid, text = chosen[oid]
+            row["diaObjectSourceId"] = carrier_sid
             row["diaObject"] = text if text is not None else _dumps(record)
         else:
             row["diaObjectSourceId"] = None
             row["diaObject"] = None
         row["updated"] = now
-    for oid, row in zip(touched, rows):
+    for oid, row in zip(touched, rows, strict=True):
         for name, bits in _INT_COLUMNS:
             value = row.get(name)
             if value is not None and not -(1 << (bits - 1)) <= value < (1 << (bits - 1)):
@@ -458,6 +457,6 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,
                                        f"{bits}-bit column, stored as NULL")
     upsert(conn, objects, rows, "diaObjectId")
     result.object_ids = touched
-    result.rows = dict(zip(touched, rows))
+    result.rows = dict(zip(touched, rows, strict=True))
     return result
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["FAST_JSON", "dumps_record", "loads_record"]
@@ -33,7 +33,7 @@ def _nan_to_none(value: Any) -> Any:
     return value
 
 
-def dumps_record(record: Mapping[str, Any]) -> str:
+def dumps_record(record: Mapping[str, Any] | Sequence[Any]) -> str:
     """Compact JSON of ``record``; NaN (and infinities, with orjson) become ``null``.
 
     Examples

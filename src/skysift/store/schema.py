@@ -23,7 +23,7 @@ __all__ = [
     "OUTPUTS",
     "TRIGGERS",
     "UTCDateTime",
-    "annotations",
+    "annotations_table",
     "annotators",
     "api_tokens",
     "area_hits",
@@ -269,7 +269,7 @@ annotators = sa.Table(
 
 # One live annotation per (object, annotator), replaced on update. diaObjectId is not a foreign
 # key: an annotation for an object the store has not seen yet is kept and applies when it arrives.
-annotations = sa.Table(
+annotations_table = sa.Table(
     "annotations", metadata,
     sa.Column("id", ID64, primary_key=True, autoincrement=True),
     sa.Column("diaObjectId", sa.BigInteger, nullable=False,
@@ -323,7 +323,8 @@ watchlist_cones = sa.Table(
 watchlist_hits = sa.Table(
     "watchlist_hits", metadata,
     sa.Column("diaObjectId", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("cone_id", sa.BigInteger, sa.ForeignKey("watchlist_cones.cone_id", ondelete="CASCADE"),
+    sa.Column("cone_id", sa.BigInteger,
+              sa.ForeignKey("watchlist_cones.cone_id", ondelete="CASCADE"),
               primary_key=True, autoincrement=False),
     sa.Column("wl_id", sa.Integer, sa.ForeignKey("watchlists.id", ondelete="CASCADE"),
               nullable=False, index=True),
@@ -360,7 +361,8 @@ gw_events = sa.Table(
     "gw_events", metadata,
     sa.Column("superevent_id", sa.Text, primary_key=True),
     sa.Column("alert_type", sa.Text, nullable=False, comment="of the latest notice"),
-    sa.Column("alert_time", UTCDateTime, nullable=False, comment="time_created of the latest notice"),
+    sa.Column("alert_time", UTCDateTime, nullable=False,
+              comment="time_created of the latest notice"),
     sa.Column("t_event", sa.Double, comment="event time (MJD, TAI scale as midpointMjdTai)"),
     sa.Column("far", sa.Double, comment="false alarm rate (Hz)"),
     sa.Column("significant", sa.Boolean),
@@ -395,7 +397,8 @@ crossmatch_tns = sa.Table(
 
 gw_maps = sa.Table(
     "gw_maps", metadata,
-    sa.Column("superevent_id", sa.Text, sa.ForeignKey("gw_events.superevent_id", ondelete="CASCADE"),
+    sa.Column("superevent_id", sa.Text,
+              sa.ForeignKey("gw_events.superevent_id", ondelete="CASCADE"),
               primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("alert_type", sa.Text, nullable=False),
@@ -405,7 +408,8 @@ gw_maps = sa.Table(
 
 gw_hits = sa.Table(
     "gw_hits", metadata,
-    sa.Column("superevent_id", sa.Text, sa.ForeignKey("gw_events.superevent_id", ondelete="CASCADE"),
+    sa.Column("superevent_id", sa.Text,
+              sa.ForeignKey("gw_events.superevent_id", ondelete="CASCADE"),
               primary_key=True),
     sa.Column("diaObjectId", sa.BigInteger, primary_key=True, autoincrement=False, index=True),
     sa.Column("contour", sa.Double, nullable=False,

@@ -27,7 +27,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from skysift.errors import StoreError
 from skysift.store.records import dumps_record
 
-__all__ = ["IN_CHUNK", "chunks", "in_ids", "insert_ignore", "insert_statement", "select_in", "upsert"]
+__all__ = ["IN_CHUNK", "chunks", "in_ids", "insert_ignore", "insert_statement",
+           "inserted_id", "select_in", "upsert"]
 
 #: Ids per select: keeps single statements and their parameters of bounded size.
 IN_CHUNK = 50_000
@@ -145,6 +146,14 @@ def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any
         yield values[start:start + size]
 
 
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The integer primary key of the row a one-row INSERT made."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise StoreError("the INSERT reported no primary key")
+    return int(key[0])
+
+
 def in_ids(conn: sa.Connection, key: sa.ColumnElement[Any],
             ids: Sequence[int]) -> sa.ColumnElement[bool]:
     """``key IN ids`` as one bound parameter: a PostgreSQL array, or a JSON array unpacked by
@@ -160,7 +169,8 @@ def in_ids(conn: sa.Connection, key: sa.ColumnElement[Any],
 
 
 def select_in(conn: sa.Connection, columns: Iterable[sa.ColumnElement[Any]],
-              key: sa.ColumnElement[Any], ids: Sequence[int]) -> list[sa.Row[Any]]:
+              key: sa.ColumnElement[Any], ids: Sequence[int]
+              ) -> list[sa.Row[*tuple[Any, ...]]]:
     """``SELECT columns WHERE key IN ids`` for integer ``ids``, in one statement per
     :data:`IN_CHUNK` ids."""
     cols = list(columns)

@@ -48,7 +48,8 @@ def broker_binary() -> str:
         raise BrokerError(f"no Tansu broker binary: {exc}") from exc
 
 
-def wait_until_ready(bootstrap: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+def wait_until_ready(bootstrap: str, timeout: float = 20.0,
+                     proc: subprocess.Popen | None = None) -> None:
     """Wait until a metadata request to ``bootstrap`` succeeds."""
     from confluent_kafka.admin import AdminClient
 
@@ -89,7 +90,8 @@ class EmbeddedBroker:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20.0) -> EmbeddedBroker:
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        # the child writes to it for its whole life: no `with`
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
         self.proc = subprocess.Popen(_command(self.port), stdout=log, stderr=log,
                                      stdin=subprocess.DEVNULL, env=env)
@@ -143,7 +145,7 @@ def up(data_dir: Path, port: int = 0, timeout: float = 20.0) -> BrokerInfo:
         return running
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    log = open(data_dir / LOG_FILE, "ab")
+    log = open(data_dir / LOG_FILE, "ab")  # noqa: SIM115 - the detached child keeps writing to it
     proc = subprocess.Popen(_command(port), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                             start_new_session=True,
                             env=dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn")))

@@ -23,9 +23,23 @@ from typing import Any
 from skysift.config import Settings
 from skysift.errors import BrokerError
 
-__all__ = ["bootstrap_servers", "client_config", "producer_config", "consumer_config", "admin",
-           "prefetch_kbytes", "BrokerWatch", "FoldRepeats", "make_producer", "make_consumer",
-           "make_admin", "KAFKA_LOG", "shared_producer", "shared_admin", "close_shared"]
+__all__ = [
+    "KAFKA_LOG",
+    "BrokerWatch",
+    "FoldRepeats",
+    "admin",
+    "bootstrap_servers",
+    "client_config",
+    "close_shared",
+    "consumer_config",
+    "make_admin",
+    "make_consumer",
+    "make_producer",
+    "prefetch_kbytes",
+    "producer_config",
+    "shared_admin",
+    "shared_producer",
+]
 
 #: The logger librdkafka's messages go to.
 KAFKA_LOG = logging.getLogger("skysift.kafka")
@@ -178,7 +192,9 @@ def prefetch_kbytes(batch_size: int) -> int:
     return max(_PREFETCH_MIN_KB, min(_PREFETCH_MAX_KB, batch_size * PREFETCH_KB_PER_ALERT))
 
 
-def consumer_config(settings: Settings, group_id: str, from_beginning: bool = True) -> dict[str, Any]:
+def consumer_config(
+    settings: Settings, group_id: str, from_beginning: bool = True
+) -> dict[str, Any]:
     return client_config(
         settings,
         **{

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from typing import Any
 
 import sqlalchemy as sa
 
 from skysift.errors import BrokerUnavailable, DeliveryError
 
-__all__ = ["TopicCounts", "RecordSink", "load_today_bytes", "save_counts"]
+__all__ = ["RecordSink", "TopicCounts", "load_today_bytes", "save_counts"]
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class TopicCounts:
 
 
 def utc_today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def load_today_bytes(conn: sa.Connection, day: date | None = None) -> dict[str, int]:
@@ -45,7 +45,8 @@ def load_today_bytes(conn: sa.Connection, day: date | None = None) -> dict[str, 
     return {r.topic: int(r.bytes_produced or 0) for r in rows}
 
 
-def save_counts(conn: sa.Connection, counts: dict[str, TopicCounts], day: date | None = None) -> None:
+def save_counts(conn: sa.Connection, counts: dict[str, TopicCounts],
+                day: date | None = None) -> None:
     """Add ``counts`` to today's rows of ``topic_stats`` (create them when missing).
 
     One ``INSERT ... ON CONFLICT (topic, day) DO UPDATE`` adding to the stored counts, run for
@@ -125,7 +126,7 @@ class RecordSink:
 
         self._on_delivery = on_delivery
 
-    def send(self, topic: str, key: bytes, value: bytes, *, quota: int,
+    def send(self, topic: str, key: bytes | None, value: bytes, *, quota: int,
              headers: list[tuple[str, bytes]] | None = None) -> bool:
         """Produce one record unless it would pass the topic's quota (``-1`` = unlimited).
 
@@ -159,7 +160,7 @@ class RecordSink:
         self.today_bytes[topic] = used + size
         c.records_produced += 1
         c.bytes_produced += size
-        c.last_record_at = datetime.now(timezone.utc)
+        c.last_record_at = datetime.now(UTC)
         return True
 
     def flush(self, timeout: float = 60.0) -> None:
@@ -184,7 +185,7 @@ class RecordSink:
         transient = [f for f in failures if f[1] in _TRANSIENT_DELIVERY]
         refused = [f for f in failures if f[1] not in _MISSING_TOPIC and f[1] not in
                    _TRANSIENT_DELIVERY]
-        for topic, name, text, size in refused:
+        for topic, _name, text, size in refused:
             c = self.counts.setdefault(topic, TopicCounts())
             c.records_produced -= 1
             c.bytes_produced -= size

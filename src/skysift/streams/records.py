@@ -1,9 +1,10 @@
 """The JSON records a filter produces: plain, lite and full (Lasair's formats, exactly).
 
 - plain: the selected columns, plus ``"UTC": "YYYY-MM-DD HH:MM:SS"`` (when the record was produced);
-- lite: plain plus ``"alert": {"diaSourcesList": [...5 fields...], "diaForcedSourcesList": [...4...]}``;
-- full: plain plus ``"alert": {"diaObject": {...}, "diaSourcesList": [...], "diaForcedSourcesList": [...]}``
-  with every field of the alert except the cutout images.
+- lite: plain plus ``"alert": {"diaSourcesList": [...5 fields...], "diaForcedSourcesList":
+  [...4...]}``;
+- full: plain plus ``"alert": {"diaObject": {...}, "diaSourcesList": [...], "diaForcedSourcesList":
+  [...]}`` with every field of the alert except the cutout images.
 
 64-bit ids are written as exact JSON integers. NaN and infinities (which JSON cannot carry) become
 ``null``. Why a record was produced (``alert``, ``reset``...) travels in the Kafka headers, so the
@@ -13,21 +14,22 @@ JSON stays exactly Lasair's.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from datetime import datetime, UTC
+from typing import Any, Literal
+from collections.abc import Iterable, Mapping, Sequence
 
 import orjson
 
 __all__ = [
-    "OutputFormat",
-    "LITE_SOURCE_FIELDS",
-    "LITE_FORCED_FIELDS",
-    "utc_now_text",
-    "make_record",
-    "lite_block",
-    "full_block",
-    "encode_record",
     "HIDDEN_KEY",
+    "LITE_FORCED_FIELDS",
+    "LITE_SOURCE_FIELDS",
+    "OutputFormat",
+    "encode_record",
+    "full_block",
+    "lite_block",
+    "make_record",
+    "utc_now_text",
 ]
 
 OutputFormat = Literal["plain", "lite", "full"]
@@ -38,8 +40,8 @@ HIDDEN_KEY = "__diaObjectId"
 
 def utc_now_text(now: datetime | None = None) -> str:
     """The ``UTC`` value of a record: ``YYYY-MM-DD HH:MM:SS``."""
-    now = now or datetime.now(timezone.utc)
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    now = now or datetime.now(UTC)
+    return now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _time(src: Mapping[str, Any]) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["python_consumer", "consume_command"]
+__all__ = ["consume_command", "python_consumer"]
 
 
 def python_consumer(bootstrap: str, topic: str) -> str:
@@ -32,4 +32,6 @@ print('No more messages available')
 
 def consume_command(bootstrap: str, topic: str) -> str:
     """The ``skysift consume`` command line for ``topic``."""
-    return f"skysift --kafka {bootstrap} consume --topic {topic} --group-id my-group --from-beginning"
+    return (
+        f"skysift --kafka {bootstrap} consume --topic {topic} --group-id my-group --from-beginning"
+    )

@@ -19,14 +19,14 @@ from skysift.config import Settings
 from skysift.errors import BrokerError, FilterRejected
 
 __all__ = [
-    "TOPIC_PREFIX",
     "MAX_TOPIC_LENGTH",
-    "topic_name",
+    "TOPIC_PREFIX",
     "create_topic",
     "delete_topic",
+    "ensure_topics",
     "recreate_topic",
     "topic_exists",
-    "ensure_topics",
+    "topic_name",
 ]
 
 TOPIC_PREFIX = "lasair_"
@@ -41,10 +41,12 @@ def topic_name(user_id: int, filter_name: str) -> str:
     'lasair_2Hasabsmag'
     >>> topic_name(7, "Süpernova é")
     'lasair_7Spernova'
-    >>> topic_name(2, "超新星_ñ_🚀")
+    >>> topic_name(2, "超新星_ñ_🚀")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    skysift.errors.FilterRejected: the filter name must contain at least one ASCII letter or digit: the topic keeps only A-Z a-z 0-9 . _ - of it, and would name nothing of yours ('lasair_2__') (filter=超新星_ñ_🚀)
+    skysift.errors.FilterRejected: the filter name must contain at least one ASCII letter or
+    digit: the topic keeps only A-Z a-z 0-9 . _ - of it, and would name nothing of yours
+    ('lasair_2__') (filter=超新星_ñ_🚀)
     """
     cleaned = _NOT_ALLOWED.sub("", filter_name)
     if not any(c.isascii() and c.isalnum() for c in cleaned):
@@ -66,7 +68,7 @@ def _wait(futures: dict[str, Any], action: str, ignore: tuple[str, ...] = ()) ->
             if err.name() in ignore:
                 continue
             raise BrokerError(f"cannot {action} topic: {err.str()}", topic=topic) from exc
-        except Exception as exc:  # noqa: BLE001 - librdkafka timeouts and transport errors
+        except Exception as exc:  # librdkafka timeouts and transport errors
             raise BrokerError(f"cannot {action} topic: {exc}", topic=topic) from exc
 
 
@@ -81,7 +83,8 @@ def topic_exists(admin: Any, topic: str) -> bool:
     return t is not None and t.error is None
 
 
-def create_topic(admin: Any, settings: Settings, topic: str, *, partitions: int | None = None) -> None:
+def create_topic(admin: Any, settings: Settings, topic: str, *,
+                 partitions: int | None = None) -> None:
     """Create an output topic with the configured retention and message size (idempotent)."""
     from confluent_kafka.admin import NewTopic
 

@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skysift import __version__
 from skysift.config import Settings
@@ -63,9 +63,13 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             for key, value in scope.get("headers", []):
-                if key == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES):
-                    resp = JSONResponse({"error": f"request body larger than {MAX_BODY_BYTES} bytes"},
-                                        status_code=413)
+                if key == b"content-length" and (
+                    not value.isdigit() or int(value) > MAX_BODY_BYTES
+                ):
+                    resp = JSONResponse(
+                        {"error": f"request body larger than {MAX_BODY_BYTES} bytes"},
+                        status_code=413,
+                    )
                     await resp(scope, receive, send)
                     return
         await self.app(scope, receive, send)
@@ -99,7 +103,7 @@ class SecurityHeaders:
         csp = CSP_DOCS if path == "/docs" or path.startswith("/docs/") else CSP
         hsts = self.always_hsts or scope.get("scheme") == "https"
 
-        async def send_with_headers(message: dict) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
@@ -152,7 +156,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "body", "form"))
-        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", "invalid"))
+        parts.append(
+            f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", "invalid")
+        )
     message = "bad input: " + "; ".join(parts)
     if _wants_json(request):
         return JSONResponse({"error": message}, status_code=400)

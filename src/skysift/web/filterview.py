@@ -15,7 +15,7 @@ from skysift.accounts import User
 from skysift.config import Settings
 from skysift.errors import BrokerError, FilterError
 from skysift.filters.manage import Filter, get_filter
-from skysift.streams.snippets import consume_command, python_consumer  # noqa: F401 (re-export)
+from skysift.streams.snippets import consume_command, python_consumer  # re-export
 from skysift.web.forms import parse_int
 from skysift.web.httperrors import Forbidden, NotFound
 
@@ -58,7 +58,8 @@ def visible_filter(conn: sa.Connection, raw_id: str, user: User | None) -> Filte
 
 
 def owned_filter(conn: sa.Connection, raw_id: str, user: User) -> Filter:
-    """The filter if ``user`` owns it; 404 if they cannot see it, 403 if it is someone's public one."""
+    """The filter if ``user`` owns it; 404 if they cannot see it, 403 if it is someone's public
+    one."""
     flt = visible_filter(conn, raw_id, user)
     if flt.user_id != user.id:
         raise Forbidden("only its owner can change this filter; copy it to make your own")
@@ -73,7 +74,8 @@ def today_stats(conn: sa.Connection, topic: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {"records_produced": 0, "bytes_produced": 0, "records_rejected": 0,
                            "bytes_rejected": 0, "last_record_at": None}
     if topic:
-        row = conn.execute(sa.select(ts).where(ts.c.topic == topic, ts.c.day == utc_today())).first()
+        row = conn.execute(sa.select(ts).where(ts.c.topic == topic,
+                                               ts.c.day == utc_today())).first()
         if row is not None:
             out.update({k: row._mapping[k] for k in out})
     return out
@@ -91,7 +93,9 @@ def user_bootstrap(settings: Settings) -> str:
         return "HOST:PORT"
 
 
-def result_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]], list[int | None]]:
+def result_table(
+    rows: list[dict[str, Any]],
+) -> tuple[list[str], list[dict[str, Any]], list[int | None]]:
     """Columns to show (not the hidden key), the rows, and each row's diaObjectId (for links)."""
     from skysift.filters.deliver import row_object_id
     from skysift.filters.validate import HIDDEN_KEY

@@ -128,7 +128,9 @@ async def read_form(request: Request, *, csrf: bool = True) -> Form:
 MAX_UPLOAD = 96 << 20
 
 
-async def read_upload_form(request: Request, file_field: str) -> tuple[Form, tuple[str, bytes] | None]:
+async def read_upload_form(
+    request: Request, file_field: str
+) -> tuple[Form, tuple[str, bytes] | None]:
     """A form with one optional file, CSRF-checked: (the text fields, (filename, bytes) or
     None when no file was chosen)."""
     declared = request.headers.get("content-length")

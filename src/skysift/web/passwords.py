@@ -6,6 +6,8 @@ later without breaking stored hashes: :func:`needs_rehash` says when one should 
 
 from __future__ import annotations
 
+import contextlib
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -40,10 +42,8 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     costs one verification, so it cannot be told apart by timing.
     """
     if not password_hash:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY, password + "\0")
-        except VerificationError:
-            pass
         return False
     try:
         return _hasher.verify(password_hash, password)

@@ -43,7 +43,7 @@ class DeadLetters:
     """
 
     def __init__(self, folder: DeadLetterFolder, producer: Any = None,
-                 ensure_topic: Callable[[str], None] | None = None, timeout_s: float = 30.0):
+                 ensure_topic: Callable[[str], object] | None = None, timeout_s: float = 30.0):
         self.folder = folder
         self.producer = producer
         self.ensure_topic = ensure_topic
@@ -88,7 +88,7 @@ class DeadLetters:
             except BufferError as exc:
                 raise BrokerUnavailable("the producer's queue is full: cannot dead-letter",
                                         topic=topic) from exc
-            except Exception as exc:  # noqa: BLE001 - KafkaException: refused before sending
+            except Exception as exc:  # KafkaException: refused before sending
                 results[i] = exc.args[0] if exc.args else exc
         self.producer.flush(self.timeout_s)
         kept: list[Letter] = []

@@ -32,7 +32,8 @@ __all__ = ["run_files"]
 log = logging.getLogger("skysift.worker")
 
 
-def run_files(settings: Settings, handler: Handler, paths: Iterable[str | Path], *,
+# complexity accepted (C901): the file loop's retry, dead-letter and stop paths kept in one place
+def run_files(settings: Settings, handler: Handler, paths: Iterable[str | Path], *,  # noqa: C901
               read: Callable[[Path], Iterable[Any]], files: list[Path],
               probe: Callable[[], str | None], state: WorkerState, metrics: LoopMetrics,
               progress: bool = True, stop: Callable[[], bool] | None = None,
@@ -70,7 +71,7 @@ def run_files(settings: Settings, handler: Handler, paths: Iterable[str | Path],
                 fn()
             except Stopped:
                 raise
-            except Exception as exc:  # noqa: BLE001 - wait and try again
+            except Exception as exc:  # wait and try again
                 pause = backoff.next()
                 incident.begin(f"cannot {what}: {reason_of(exc)}", pause)
                 wait(pause)
@@ -149,7 +150,7 @@ def run_files(settings: Settings, handler: Handler, paths: Iterable[str | Path],
                         flush_batch()
             except Stopped:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a reader that fails part way: keep the file
+            except Exception as exc:  # a reader that fails part way: keep the file
                 why = (f"reading stopped after {read_so_far} record(s): {reason_of(exc)}; "
                        "the records read before were processed")
                 letters.append(Letter(None, AlertOrigin(path=str(path)), why, "undecodable"))

@@ -260,7 +260,7 @@ class KafkaLoop:
                 result = fn()
             except (Stopped, Abandoned):
                 raise
-            except Exception as exc:  # noqa: BLE001 - any failure: wait and try again
+            except Exception as exc:  # any failure: wait and try again
                 pause = backoff.next()
                 self.incident.begin(f"cannot {what}: {reason_of(exc)}", pause)
                 self._wait(pause)
@@ -281,7 +281,7 @@ class KafkaLoop:
                     items.append(self.handler.decode(value, origin))
                 except AlertDecodeError as exc:
                     letters.append(Letter(value, origin, str(exc), "undecodable"))
-                except Exception as exc:  # noqa: BLE001 - one message: dead letter, or wait
+                except Exception as exc:  # one message: dead letter, or wait
                     if classify(exc) == "transient":  # e.g. the schema registry is away
                         pause = backoff.next()
                         self.incident.begin(f"cannot decode {origin.describe()}: "
@@ -467,6 +467,6 @@ def broker_probe(admin: Any) -> str | None:
     """None when the broker answers a metadata request within 5 s, else why not."""
     try:
         admin.list_topics(timeout=5)
-    except Exception as exc:  # noqa: BLE001 - KafkaException and transport errors
+    except Exception as exc:  # KafkaException and transport errors
         return f"the Kafka broker does not answer ({reason_of(exc)})"
     return None

@@ -75,7 +75,7 @@ def classify(exc: BaseException) -> Kind:
     if isinstance(exc, sa.exc.SQLAlchemyError):
         return "transient" if is_transient_db_error(exc) else "content"
     err = exc.args[0] if exc.args else None
-    if type(exc).__name__ == "KafkaException" and hasattr(err, "name"):
+    if type(exc).__name__ == "KafkaException" and err is not None and hasattr(err, "name"):
         transient = err.name() in _KAFKA_TRANSIENT or bool(err.retriable())
         return "transient" if transient else "content"
     if isinstance(exc, (ConnectionError, TimeoutError)):
@@ -228,7 +228,7 @@ class BatchRunner(Generic[T, R]):
             except (Stopped, Abandoned):
                 self.discard()
                 raise
-            except Exception as exc:  # noqa: BLE001 - every failure is sorted by classify()
+            except Exception as exc:  # every failure is sorted by classify()
                 self.discard()
                 kind = classify(exc)
                 self._count(out, kind)
@@ -240,7 +240,7 @@ class BatchRunner(Generic[T, R]):
                                 ", ".join(sorted(exc.missing_topics)))
                     try:
                         self.repair_topics(exc.missing_topics)
-                    except Exception as repair_exc:  # noqa: BLE001
+                    except Exception as repair_exc:
                         self._pause(f"cannot create topics again: {reason_of(repair_exc)}")
                     continue
                 # which part is away, in words; and a content error during an outage is the

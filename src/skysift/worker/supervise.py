@@ -65,7 +65,7 @@ class Supervisor:
                     break
                 why = "the ingest loop ended by itself"
                 log.error("%s ingest: %s; starting it again", self.name, why)
-            except Exception as exc:  # noqa: BLE001 - the last line: log it, start again
+            except Exception as exc:  # the last line: log it, start again
                 why = reason_of(exc)
                 log.exception("%s ingest stopped with an error; starting it again", self.name)
             if time.monotonic() - started > 60:

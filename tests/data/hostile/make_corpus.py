@@ -52,7 +52,8 @@ add("subquery", f"SELECT {K} FROM (SELECT * FROM users) AS objects")
 add("subquery", f"SELECT {K} FROM objects ORDER BY (SELECT 1)")
 add("subquery", f"SELECT {K} FROM objects GROUP BY {K} HAVING (SELECT 1) = 1")
 add("subquery", f"SELECT {K} FROM objects LIMIT (SELECT 1)")
-add("subquery", f"WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT {K} FROM objects")
+add("subquery",
+    f"WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT {K} FROM objects")
 add("subquery", f"SELECT {K} FROM objects UNION SELECT id FROM users")
 add("subquery", f"SELECT {K} FROM objects UNION ALL SELECT 1")
 add("subquery", f"SELECT {K} FROM objects EXCEPT SELECT 1")
@@ -98,14 +99,18 @@ for n, expect in ((26, "harmless"), (40, "refused")):
     for fn in ("greatest(1, ", "power(2, ", "flux2mag("):
         add("exponential", f"SELECT {K}, " + fn * n + "objects.ra" + ")" * n + " AS x FROM objects",
             expect)
-    add("exponential", f"SELECT {K}, " + "exp(-" * n + "objects.ra" + ")" * n + " AS x FROM objects")
+    add("exponential",
+        f"SELECT {K}, " + "exp(-" * n + "objects.ra" + ")" * n + " AS x FROM objects")
 # 6. size: too long, too many nodes
-add("size", f"SELECT {K} FROM objects WHERE {K} IN (" + ", ".join(str(i) for i in range(5000)) + ")")
-add("size", f"SELECT {K} FROM objects WHERE " + " OR ".join(f"objects.ra = {i}" for i in range(3000)))
+add("size",
+    f"SELECT {K} FROM objects WHERE {K} IN (" + ", ".join(str(i) for i in range(5000)) + ")")
+add("size",
+    f"SELECT {K} FROM objects WHERE " + " OR ".join(f"objects.ra = {i}" for i in range(3000)))
 add("size", f"SELECT {K}, '" + "a" * 25000 + "' AS x FROM objects")
 add("size", f"SELECT {K} FROM objects -- " + "x" * 30000)
 # 7. other statements and syntax tricks
-for stmt in ("DELETE FROM objects", "UPDATE objects SET ra = 0", "INSERT INTO objects SELECT * FROM objects",
+for stmt in ("DELETE FROM objects", "UPDATE objects SET ra = 0",
+             "INSERT INTO objects SELECT * FROM objects",
              "REPLACE INTO objects (diaObjectId) VALUES (1)", "DROP TABLE objects",
              "ALTER TABLE objects ADD COLUMN x int", "CREATE INDEX i ON objects (ra)",
              "TRUNCATE objects", "GRANT ALL ON objects TO public", "EXPLAIN SELECT 1",
@@ -119,7 +124,7 @@ add("syntax", f"SELECT {K} FROM objects FOR UPDATE")
 add("syntax", f"SELECT {K} INTO t FROM objects")
 add("syntax", f"SELECT {K} FROM objects WHERE objects.ra > 0 || 1 = 1")
 add("syntax", f"SELECT {K} FROM objects WHERE objects.ra > 0\x00; DROP TABLE users")
-add("syntax", f"ＳＥＬＥＣＴ {K} FROM objects")
+add("syntax", f"ＳＥＬＥＣＴ {K} FROM objects")  # noqa: RUF001 - fullwidth letters on purpose
 add("syntax", f"SELECT {K} FROM objects WHERE objects.ra > 0 ; ", "harmless")
 add("syntax", "")
 add("syntax", "   -- only a comment")
@@ -129,7 +134,7 @@ add("syntax", f"SELECT {K} FROM objects WHERE 'unterminated")
 add("syntax", f"SELECT {K} FROM objects WHERE objects.nosuchcolumn > 0")
 add("syntax", f"SELECT {K} FROM objects LIMIT -1")
 add("syntax", f"SELECT {K} FROM objects LIMIT 1 OFFSET 1000000000000")
-add("syntax", f"SELECT * FROM objects, objects AS o2, objects AS o3, objects AS o4")
+add("syntax", "SELECT * FROM objects, objects AS o2, objects AS o3, objects AS o4")
 add("syntax", f"SELECT {K} FROM objects CROSS JOIN objects AS o2 CROSS JOIN objects AS o3")
 add("syntax", f"SELECT {K} FROM objects NATURAL JOIN users")
 add("syntax", f"SELECT {K} FROM objects USE INDEX (x)")

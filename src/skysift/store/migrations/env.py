@@ -7,14 +7,19 @@ revision), :func:`skysift.store.database.alembic_config` builds the same Config.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from alembic import context
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 from skysift.store.schema import metadata
 
 config = context.config
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -33,7 +38,10 @@ def run_migrations_online() -> None:
         return
     import sqlalchemy as sa
 
-    engine = sa.create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic: no connection was handed in and no sqlalchemy.url is set")
+    engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
             _run(conn)

@@ -2,9 +2,9 @@
 
 ``router`` holds every route (:mod:`~skysift.web.api.query`, :mod:`~skysift.web.api.cone`,
 :mod:`~skysift.web.api.objects`, :mod:`~skysift.web.api.sherlock`, :mod:`~skysift.web.api.token`,
-:mod:`~skysift.web.api.filters`, :mod:`~skysift.web.api.topics`, :mod:`~skysift.web.api.context`); ``docs_router``
-(:mod:`skysift.web.api.docs`) serves ``/docs`` from the package and is included without a
-prefix. The app must set ``app.state.settings`` and ``app.state.engine`` and be built with
+:mod:`~skysift.web.api.filters`, :mod:`~skysift.web.api.topics`, :mod:`~skysift.web.api.context`);
+``docs_router`` (:mod:`skysift.web.api.docs`) serves ``/docs`` from the package and is included
+without a prefix. The app must set ``app.state.settings`` and ``app.state.engine`` and be built with
 ``docs_url=None, redoc_url=None``. Importing this package installs the token mask on uvicorn's
 loggers (:mod:`skysift.web.api.logmask`). docs/api.md documents every route.
 """

@@ -65,7 +65,9 @@ def _cones(value: Any) -> Cones:
             cones.problems.append((i, "expected [ra, dec, name(, radius)] with numbers"))
             continue
         radius = item[3] if len(item) == 4 else None
-        if radius is not None and (not isinstance(radius, (int, float)) or isinstance(radius, bool)):
+        if radius is not None and (
+            not isinstance(radius, (int, float)) or isinstance(radius, bool)
+        ):
             cones.problems.append((i, "radius must be a number (arcsec)"))
             continue
         cones.add(i, float(item[0]), float(item[1]), str(item[2]) if len(item) > 2 else "",
@@ -149,7 +151,8 @@ def watchlist_update(wl_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine)
     return ApiJSONResponse(wl.as_dict())
 
 
-@router.delete("/watchlists/{wl_id}/", summary="Delete a watchlist, its cones and hits (owner only)")
+@router.delete("/watchlists/{wl_id}/",
+               summary="Delete a watchlist, its cones and hits (owner only)")
 def watchlist_delete(wl_id: ItemId, user: ApiUser, engine: Engine) -> Response:
     from skysift.context.watchlists import delete_watchlist
 

@@ -73,7 +73,7 @@ def _utc(mjd: float) -> str | None:
     """UTC text of an MJD; None when it is not a date (NaN, or beyond years 1-9999).
 
     >>> _utc(60924.5)
-    '2025-09-05 12:00:00'
+    '2025-09-06 12:00:00'
     >>> _utc(1e300) is None and _utc(-1e9) is None
     True
     """
@@ -85,7 +85,9 @@ def _utc(mjd: float) -> str | None:
 
 def _flux_text(s: Mapping[str, Any]) -> str | None:
     f, e = s.get("psfFlux"), s.get("psfFluxErr")
-    return f"{f:.2f}±{e:.2f}" if isinstance(f, (int, float)) and isinstance(e, (int, float)) else None
+    return (
+        f"{f:.2f}±{e:.2f}" if isinstance(f, (int, float)) and isinstance(e, (int, float)) else None
+    )
 
 
 def _summary(sources: list[dict]) -> dict[str, Any]:

@@ -162,7 +162,8 @@ async def _read_params(request: Request, limit: int) -> Params:
             declared = request.headers["content-length"]
             if not declared.isdigit() or int(declared) > limit:
                 raise BadInput(f"the request body is larger than {limit} bytes")
-            form = await request.form(max_part_size=limit)  # the server holds the body to its Content-Length
+            # the server holds the body to its Content-Length
+            form = await request.form(max_part_size=limit)
             values.update({k: v for k, v in form.items() if isinstance(v, str)})
             if limit > MAX_BODY_BYTES:  # an upload: files become {"filename", "data"}
                 for k, v in form.items():

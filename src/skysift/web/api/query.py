@@ -56,8 +56,9 @@ def lasair_tables(tables: str) -> tuple[str, list[str]]:
       objects in every one of the areas: ``area_hits AS ar0, area_hits AS ar1`` with
       ``ar0.ar_id = N AND ar1.ar_id = M`` (Lasair's aliases).
 
-    >>> lasair_tables("objects, watchlist:3, area:1&2")
-    ('objects, watchlist_hits, area_hits AS ar0, area_hits AS ar1', ['watchlist_hits.wl_id = 3', 'ar0.ar_id = 1', 'ar1.ar_id = 2'])
+    >>> lasair_tables("objects, watchlist:3, area:1&2")  # doctest: +NORMALIZE_WHITESPACE
+    ('objects, watchlist_hits, area_hits AS ar0, area_hits AS ar1',
+     ['watchlist_hits.wl_id = 3', 'ar0.ar_id = 1', 'ar1.ar_id = 2'])
     """
     items: list[str] = []
     conditions: list[str] = []
@@ -125,7 +126,7 @@ def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
     """Validate and run ``sql`` for ``user``; the rows, at most the user's row cap."""
     from skysift.annotations.catalogue import user_catalogue
     from skysift.errors import ConfigError
-    from skysift.filters.compile import check_compiles, compile_filter
+    from skysift.filters.compile import Dialect, check_compiles, compile_filter
     from skysift.filters.engine import run_query
     from skysift.filters.validate import HIDDEN_KEY, validate_filter
 
@@ -145,7 +146,7 @@ def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
     if offset:
         tree = tree.offset(offset, copy=False)
     vf = dataclasses.replace(vf, ast=tree, _compiled={})
-    dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    dialect: Dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
     text = compile_filter(vf, dialect, limit=limit)
     result = run_query(conn, text, dialect=dialect, timeout_s=settings.api_query_timeout_s,
                        row_cap=limit, filter_name="query")

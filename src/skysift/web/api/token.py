@@ -3,7 +3,8 @@
 The store keeps only a hash of each token, so it cannot hand back one in use: every call makes
 a **new** token, named "auth-token", and the user's other tokens keep working (a script that
 fetches a token at start-up logs nobody out). A user holds at most 20 tokens: beyond that the
-least recently used is revoked. The profile page and ``skysift user token`` list and revoke them. Passwords are checked with :func:`skysift.web.passwords.verify_password`; users made with
+least recently used is revoked. The profile page and ``skysift user token`` list and revoke them.
+Passwords are checked with :func:`skysift.web.passwords.verify_password`; users made with
 ``skysift user add`` have no password until they set one on the web site. Calls are limited per
 client address with the default rate (no token is needed, so this is what slows guessing).
 """
@@ -44,7 +45,9 @@ def auth_token(request: Request, p: ApiParams, settings: SettingsDep, engine: En
     with engine.begin() as conn:
         row = conn.execute(sa.select(users.c.id, users.c.password_hash)
                            .where(sa.func.lower(users.c.name) == name.lower())).first()
-        if not verify_password(row.password_hash if row is not None else None, password):
+        # verify even for an unknown name: the dummy hash keeps the timing the same
+        ok = verify_password(row.password_hash if row is not None else None, password)
+        if row is None or not ok:
             login_failed(request, settings, name)
             raise BadInput(BAD_LOGIN)
         token = new_token(conn, int(row.id), name="auth-token")

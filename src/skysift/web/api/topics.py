@@ -38,9 +38,22 @@ def visible_topics(conn: sa.Connection, user_id: int) -> list[dict]:
                sa.or_(f.user_id == user_id, f.public.is_(True)))
     ).all()
     topics = [r.topic for r in rows]
-    today_rows = {r.topic: r for r in conn.execute(
-        sa.select(ts.topic, ts.records_produced, ts.records_rejected, ts.bytes_produced,
-                  ts.bytes_rejected).where(ts.day == today, ts.topic.in_(topics)))} if topics else {}
+    today_rows = (
+        {
+            r.topic: r
+            for r in conn.execute(
+                sa.select(
+                    ts.topic,
+                    ts.records_produced,
+                    ts.records_rejected,
+                    ts.bytes_produced,
+                    ts.bytes_rejected,
+                ).where(ts.day == today, ts.topic.in_(topics))
+            )
+        }
+        if topics
+        else {}
+    )
     last = dict(conn.execute(
         sa.select(ts.topic, sa.func.max(ts.last_record_at)).where(ts.topic.in_(topics))
         .group_by(ts.topic)).all()) if topics else {}

@@ -90,7 +90,7 @@ def _send_confirmation(request: Request, user: User) -> bool:
 
     try:
         send_verification(request.app.state.settings, user)
-    except Exception as exc:  # noqa: BLE001 - the account exists; the link can be sent again
+    except Exception as exc:  # the account exists; the link can be sent again
         log.warning("could not send the confirmation link to user %d: %s", user.id, exc)
         return False
     return True

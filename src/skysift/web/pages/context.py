@@ -103,6 +103,8 @@ def watchlist_page(request: Request, wl_id: str) -> Response:
 @router.get("/watchlists/{wl_id}/sky.png")
 def watchlist_plot(request: Request, wl_id: str) -> Response:
     from skysift.context.plot import render_cones
+    import numpy as np
+
     from skysift.context.watchlists import cones_of, get_watchlist
     from skysift.store.schema import objects, watchlist_hits
 
@@ -115,7 +117,8 @@ def watchlist_plot(request: Request, wl_id: str) -> Response:
                 watchlist_hits, watchlist_hits.c.diaObjectId == objects.c.diaObjectId)
             .where(watchlist_hits.c.wl_id == ident).limit(10_000)).all()
     png = render_cones(cones.ra, cones.dec, f"{wl.name}: {wl.n_cones:,} cones",
-                       hits=([r[0] for r in hit_rows], [r[1] for r in hit_rows]))
+                       hits=(np.asarray([r[0] for r in hit_rows]),
+                             np.asarray([r[1] for r in hit_rows])))
     return Response(png, media_type="image/png", headers=PNG_HEADERS)
 
 

@@ -73,7 +73,7 @@ def _editor_values(flt: Filter | None) -> dict[str, Any]:
                               "name": flt.name, "description": flt.description,
                               "trigger": flt.trigger, "output": flt.output, "public": flt.public}
     if parts:
-        values.update(zip(("selected", "tables", "conditions"), parts))
+        values.update(zip(("selected", "tables", "conditions"), parts, strict=False))
     return values
 
 
@@ -132,7 +132,8 @@ async def _editor_post(request: Request, user: User, flt: Filter | None) -> Resp
         if where is None and isinstance(exc, FilterConflict):
             where = "name"
         if where is None:
-            where = locate(exc.message, parts if values["mode"] == "parts" else {"sql": values["sql"]})
+            where = locate(exc.message,
+                           parts if values["mode"] == "parts" else {"sql": values["sql"]})
         return _editor(request, flt, values, status=400, error=exc.message, error_part=where)
     except BrokerError as exc:
         log.warning("saving a filter failed: %s", exc)
@@ -257,7 +258,9 @@ async def copy_post(request: Request, fid: str) -> Response:
         src = fv.visible_filter(conn, fid, user)
         taken = {f.name.lower() for f in list_filters(conn, user)}
     base = f"{src.name[:MAX_NAME - 8]}_copy"
-    name = next(n for n in [base] + [f"{base}{i}" for i in range(2, 1000)] if n.lower() not in taken)
+    name = next(
+        n for n in [base] + [f"{base}{i}" for i in range(2, 1000)] if n.lower() not in taken
+    )
     copy = add_filter(request.app.state.engine, request.app.state.settings, user, name=name,
                       sql=src.sql, description=src.description, trigger="none",
                       output=src.output, public=False)

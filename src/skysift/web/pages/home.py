@@ -46,7 +46,7 @@ def visible_topics(conn: sa.Connection, user: User | None) -> list[dict[str, Any
     from skysift.store.schema import filters, topic_stats, users
     from skysift.streams.output import utc_today
 
-    seen = filters.c.public
+    seen: sa.ColumnElement[bool] = filters.c.public
     if user is not None:
         seen = sa.or_(seen, filters.c.user_id == user.id)
     ts = topic_stats
@@ -72,7 +72,7 @@ def stream_state(conn: sa.Connection, user: User | None) -> StreamState:
         st.ingested_today = int(today.alerts_ingested)
         st.rejected_today = int(today.alerts_rejected)
     st.ingested_total = int(conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(ingest_stats.c.alerts_ingested), 0))).scalar())
+        sa.select(sa.func.coalesce(sa.func.sum(ingest_stats.c.alerts_ingested), 0))).scalar_one())
     last = conn.execute(sa.select(ingest_stats.c.last_batch_at, ingest_stats.c.last_batch_lag_s)
                         .where(ingest_stats.c.last_batch_at.is_not(None))
                         .order_by(ingest_stats.c.last_batch_at.desc()).limit(1)).first()

@@ -115,7 +115,8 @@ def plot_data(sources: list[dict[str, Any]], forced: list[dict[str, Any]]) -> di
     order = list(BANDS) + sorted({str(s.get("band")) for s in sources + forced} - set(BANDS))
     for band in order:
         for kind, records in (("detection", sources), ("forced", forced)):
-            pts = [(_num(r.get("midpointMjdTai")), _num(r.get("psfFlux")), _num(r.get("psfFluxErr")))
+            pts = [(_num(r.get("midpointMjdTai")), _num(r.get("psfFlux")),
+                    _num(r.get("psfFluxErr")))
                    for r in records if str(r.get("band")) == band]
             pts = [p for p in pts if p[0] is not None and p[1] is not None]
             if not pts:

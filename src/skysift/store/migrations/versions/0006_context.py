@@ -61,7 +61,8 @@ def upgrade() -> None:
         sa.Column("radius_arcsec", sa.Double(), nullable=True,
                   comment="this cone's radius; NULL = the list's"),
         sa.ForeignKeyConstraint(["wl_id"], ["watchlists.id"],
-                                name=op.f("fk_watchlist_cones_wl_id_watchlists"), ondelete="CASCADE"),
+                                name=op.f("fk_watchlist_cones_wl_id_watchlists"),
+                                ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("cone_id", name=op.f("pk_watchlist_cones")),
     )
     op.create_index(op.f("ix_watchlist_cones_wl_id"), "watchlist_cones", ["wl_id"])
@@ -76,7 +77,8 @@ def upgrade() -> None:
                                 name=op.f("fk_watchlist_hits_cone_id_watchlist_cones"),
                                 ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["wl_id"], ["watchlists.id"],
-                                name=op.f("fk_watchlist_hits_wl_id_watchlists"), ondelete="CASCADE"),
+                                name=op.f("fk_watchlist_hits_wl_id_watchlists"),
+                                ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("diaObjectId", "cone_id", name=op.f("pk_watchlist_hits")),
     )
     op.create_index(op.f("ix_watchlist_hits_wl_id"), "watchlist_hits", ["wl_id"])
@@ -97,7 +99,8 @@ def upgrade() -> None:
         "area_hits",
         sa.Column("ar_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("diaObjectId", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.ForeignKeyConstraint(["ar_id"], ["watchmaps.id"], name=op.f("fk_area_hits_ar_id_watchmaps"),
+        sa.ForeignKeyConstraint(["ar_id"], ["watchmaps.id"],
+                                name=op.f("fk_area_hits_ar_id_watchmaps"),
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("ar_id", "diaObjectId", name=op.f("pk_area_hits")),
     )
@@ -107,10 +110,12 @@ def upgrade() -> None:
         sa.Column("superevent_id", sa.Text(), nullable=False),
         sa.Column("alert_type", sa.Text(), nullable=False, comment="of the latest notice"),
         sa.Column("alert_time", TS, nullable=False, comment="time_created of the latest notice"),
-        sa.Column("t_event", sa.Double(), nullable=True, comment="event time (MJD, TAI scale as midpointMjdTai)"),
+        sa.Column("t_event", sa.Double(), nullable=True,
+                  comment="event time (MJD, TAI scale as midpointMjdTai)"),
         sa.Column("far", sa.Double(), nullable=True, comment="false alarm rate (Hz)"),
         sa.Column("significant", sa.Boolean(), nullable=True),
-        sa.Column("gw_group", sa.Text(), nullable=True, comment="CBC or Burst (the notice's event.group)"),
+        sa.Column("gw_group", sa.Text(), nullable=True,
+                  comment="CBC or Burst (the notice's event.group)"),
         sa.Column("p_BNS", sa.Double(), nullable=True),
         sa.Column("p_NSBH", sa.Double(), nullable=True),
         sa.Column("p_BBH", sa.Double(), nullable=True),
@@ -135,9 +140,11 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("alert_type", sa.Text(), nullable=False),
         sa.Column("alert_time", TS, nullable=False),
-        sa.Column("fits", sa.LargeBinary(), nullable=False, comment="the multi-order sky map, as sent"),
+        sa.Column("fits", sa.LargeBinary(), nullable=False,
+                  comment="the multi-order sky map, as sent"),
         sa.ForeignKeyConstraint(["superevent_id"], ["gw_events.superevent_id"],
-                                name=op.f("fk_gw_maps_superevent_id_gw_events"), ondelete="CASCADE"),
+                                name=op.f("fk_gw_maps_superevent_id_gw_events"),
+                                ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("superevent_id", "version", name=op.f("pk_gw_maps")),
     )
     op.create_table(
@@ -150,7 +157,8 @@ def upgrade() -> None:
         sa.Column("t_gw", sa.Double(), nullable=True,
                   comment="days from the event to the first detection"),
         sa.ForeignKeyConstraint(["superevent_id"], ["gw_events.superevent_id"],
-                                name=op.f("fk_gw_hits_superevent_id_gw_events"), ondelete="CASCADE"),
+                                name=op.f("fk_gw_hits_superevent_id_gw_events"),
+                                ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("superevent_id", "diaObjectId", name=op.f("pk_gw_hits")),
     )
     op.create_index(op.f("ix_gw_hits_diaObjectId"), "gw_hits", ["diaObjectId"])
