@@ -2,7 +2,7 @@
 
 Every page that changes something reads its form with :func:`read_form`, which checks the CSRF
 token before anything else; fields are then taken with :class:`Form` methods, which raise
-:class:`~skysift.web.httperrors.BadInput` (400) naming the field for anything missing, oversize,
+:class:`~skysift.errors.BadInput` (400) naming the field for anything missing, oversize,
 malformed or out of range.
 """
 
@@ -72,7 +72,7 @@ def parse_float(raw: str | None, name: str, *, lo: float | None = None, hi: floa
     >>> parse_float("abc", "ra")
     Traceback (most recent call last):
     ...
-    skysift.web.httperrors.BadInput: ra must be a number, not 'abc' (field=ra)
+    skysift.errors.BadInput: ra must be a number, not 'abc' (field=ra)
     """
     label = label or name
     text = (raw or "").strip()

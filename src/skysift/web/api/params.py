@@ -2,7 +2,7 @@
 
 Lasair accepts arguments in the query string (GET), or in a form or a JSON object (POST); so do
 we. The query string is read first and the body's values win. Bodies are limited to
-:data:`MAX_BODY_BYTES`. Every parser raises :class:`~skysift.web.httperrors.BadInput` (400)
+:data:`MAX_BODY_BYTES`. Every parser raises :class:`~skysift.errors.BadInput` (400)
 naming the argument: a malformed number, an out-of-range value or an oversize text never reaches
 the database.
 """
