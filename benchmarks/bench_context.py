@@ -136,7 +136,7 @@ def gw_stage() -> None:
 
     from skysift.context.gw import ScoredMap, score_objects
     from skysift.context.stage import ContextStage
-    from skysift.gcn.notice import decode_notice
+    from skysift.skymaps.notice import decode_notice
     from skysift.gcn.tag import tag_positions
     from skysift.skymaps.mock import mock_notice
     from skysift.skymaps.multiorder import read_multiorder
@@ -200,7 +200,7 @@ def rescore() -> None:
     import sqlalchemy as sa
 
     from skysift.context.gw import register_notice
-    from skysift.gcn.notice import decode_notice
+    from skysift.skymaps.notice import decode_notice
     from skysift.skymaps.mock import mock_notice
     from skysift.store.database import open_store
     from skysift.store.schema import objects

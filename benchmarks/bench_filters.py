@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from skysift.annotations.catalogue import catalogue as product_catalogue
+from skysift.filters.catalogue import catalogue as product_catalogue
 from skysift.filters.batch import BatchEngine
 from skysift.filters.validate import validate_filter
 

@@ -78,7 +78,7 @@ def preload_history(settings, n: int, first: int, seed: int) -> None:
     from skysift.alerts.encode import encode_wire
     from skysift.alerts.model import AlertOrigin
     from skysift.store.database import open_store
-    from skysift.store.ingest import store_alerts
+    from skysift.features.update import store_alerts
 
     engine = open_store(settings.database_url)
     batch = []

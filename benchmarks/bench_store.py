@@ -30,7 +30,7 @@ from skysift.alerts.model import Alert
 from skysift.features.compute import compute_features
 from skysift.store import statements
 from skysift.store.database import open_store
-from skysift.store.ingest import store_alerts
+from skysift.features.update import store_alerts
 
 BANDS = "ugrizy"
 

@@ -25,7 +25,7 @@ from skysift.store.translate import db_errors
 
 if TYPE_CHECKING:  # pragma: no cover
     from skysift.filters.trigger import TriggerReport
-    from skysift.gcn.notice import Notice
+    from skysift.skymaps.notice import Notice
 
 __all__ = ["BridgeReport", "StoreBridge", "register_notices"]
 

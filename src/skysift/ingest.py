@@ -32,7 +32,7 @@ from skysift.alerts.model import Alert, AlertOrigin
 from skysift.config import Settings
 from skysift.filters.manage import active_output_topics
 from skysift.pipeline import BatchReport, Pipeline
-from skysift.store.database import open_store
+from skysift.store.database import open_store, store_probe
 from skysift.store.translate import db_errors
 from skysift.streams.kafka import (
     BrokerWatch,
@@ -121,17 +121,6 @@ def open_pipeline(settings: Settings, engine: sa.Engine | None = None,
     engine = engine or open_store(settings.database_url)
     producer = make_producer(settings, watch=watch)
     return engine, producer, Pipeline(settings, engine, producer)
-
-
-def store_probe(engine: sa.Engine) -> str | None:
-    """None when the store answers ``SELECT 1``, else why not."""
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        return f"the database does not answer ({detail[0] if detail else type(exc).__name__})"
-    return None
 
 
 def _record_ingest_stats(engine: sa.Engine, ingested: int, rejected: int,

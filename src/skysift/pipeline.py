@@ -42,7 +42,7 @@ from skysift.alerts.model import Alert
 from skysift.config import Settings
 from skysift.errors import BatchSchemaError, FilterError
 from skysift.filters.compiled import CompiledFilters, filter_failure
-from skysift.filters.deliver import LightCurve, deliver_rows
+from skysift.streams.deliver import LightCurve, deliver_rows
 from skysift.filters.manage import Filter, active_filters, record_error
 from skysift.store.translate import db_errors
 from skysift.streams.output import RecordSink, load_today_bytes, save_counts
@@ -98,14 +98,14 @@ class Pipeline:
     """
 
     def __init__(self, settings: Settings, engine: sa.Engine, producer: Any) -> None:
-        from skysift.annotations.catalogue import catalogue
+        from skysift.filters.catalogue import catalogue
         from skysift.filters.batch import BatchEngine
 
         self.settings = settings
         self.engine = engine
         self.sink = RecordSink(producer, max_message_bytes=settings.topic_max_message_bytes)
         self.batch_engine = BatchEngine(catalogue())
-        from skysift.annotations.catalogue import BATCH_ANNOTATIONS_COLUMNS
+        from skysift.filters.catalogue import BATCH_ANNOTATIONS_COLUMNS
 
         self.batch_engine.add_table("annotations", BATCH_ANNOTATIONS_COLUMNS)
         from skysift.context.stage import ContextStage
@@ -137,7 +137,7 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stages
     def _store(self, alerts: Sequence[Alert]) -> Any:
-        from skysift.store.ingest import store_alerts
+        from skysift.features.update import store_alerts
 
         with db_errors("store the batch", alerts=len(alerts)), self.engine.begin() as conn:
             return store_alerts(conn, alerts, bbb=self.settings.bbb_fit,

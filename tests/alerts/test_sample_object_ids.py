@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from skysift.alerts.files import read_alerts
 from skysift.store.database import open_store
-from skysift.store.ingest import store_alerts
+from skysift.features.update import store_alerts
 from skysift.store.schema import objects, sources
 
 SCHEMAS = Path(lsst.alert.packet.__file__).parent / "schema"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from skysift.annotations.catalogue import catalogue_with
+from skysift.filters.catalogue import catalogue_with
 from skysift.context.tables import CONTEXT_TABLES, UNITS, markdown_tables
 from skysift.filters.compile import check_compiles
 from skysift.filters.validate import validate_filter

@@ -11,7 +11,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 from ctx_world import placed, rubin_alerts
 
-from skysift.annotations.catalogue import user_catalogue
+from skysift.filters.catalogue import user_catalogue
 from skysift.context.owned import Viewer
 from skysift.context.upload import read_cones
 from skysift.context.watchlists import add_watchlist, crossmatch_stored, get_watchlist

@@ -21,7 +21,7 @@ from ctx_world import (
 from skysift.bridge import register_notices
 from skysift.context.gw import ScoredMap, hits_of_event
 from skysift.filters.manage import add_filter
-from skysift.gcn.notice import decode_notice
+from skysift.skymaps.notice import decode_notice
 from skysift.skymaps.mock import gaussian_skymap
 from skysift.store.schema import gw_events, gw_hits
 

@@ -1,5 +1,5 @@
-"""skysift's modules import each other top to bottom: no module reaches, through its imports (at
-the top or inside functions), back to itself."""
+"""skysift's modules and packages import each other top to bottom: nothing reaches, through its
+imports (at the top or inside functions), back to itself."""
 
 from __future__ import annotations
 
@@ -66,3 +66,35 @@ def test_no_module_imports_itself_back():
     assert "skysift.filters.batch" in graph["skysift.pipeline"]
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The import graph between skysift's packages and top-level modules (``skysift.store``,
+    ``skysift.pipeline``...): an edge where any module of one imports any module of the other."""
+
+    def unit(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    out: dict[str, set[str]] = {unit(m): set() for m in graph if m != "skysift"}
+    for module, imported in graph.items():
+        if module == "skysift":  # the package's __init__ re-exports; it is no layer
+            continue
+        out[unit(module)].update(unit(m) for m in imported if m != "skysift")
+    for u, targets in out.items():
+        targets.discard(u)
+    return out
+
+
+def test_no_package_imports_itself_back():
+    graph = package_graph(import_graph())
+    # the layers read top to bottom: ingest -> store -> features -> context -> filters -> deliver
+    assert "skysift.store" in graph["skysift.features"]
+    assert "skysift.store" in graph["skysift.filters"]
+    cycle = find_cycle(graph)
+    assert cycle is None, "package import cycle: " + " -> ".join(cycle or [])
+
+
+def test_package_graph_sees_a_cycle_between_packages():
+    graph = package_graph({"skysift.a.x": {"skysift.b.y"}, "skysift.b.y": set(),
+                           "skysift.b.z": {"skysift.a.w"}, "skysift.a.w": set()})
+    assert find_cycle(graph) == ["skysift.a", "skysift.b", "skysift.a"]

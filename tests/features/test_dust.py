@@ -15,7 +15,7 @@ from rubin_alerts import grown_light_curves
 
 from skysift.errors import ConfigError
 from skysift.features.dust import ZEA_FILES, open_dust_map
-from skysift.store.ingest import store_alerts
+from skysift.features.update import store_alerts
 
 N = 256  # pixels on a side (the real maps: 4096)
 SCALE = 0.0395646818624 * 4096 / N  # deg per pixel, as SFD's CD matrix at this size

@@ -1,7 +1,7 @@
 """Fixtures for filter tests.
 
 - ``catalogue``: the product's allow-list, the catalogue every user filter is validated against
-  (:func:`skysift.annotations.catalogue.catalogue`). Validation and security tests use it.
+  (:func:`skysift.filters.catalogue.catalogue`). Validation and security tests use it.
 - ``mechanics_catalogue``: a made-up catalogue (tests/filters/mechanics_catalogue.py) with a
   test-only ``sleep(seconds)`` function, for tests of engine mechanics only (test_engine.py).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from mechanics_catalogue import mechanics_catalogue as _mechanics_catalogue
 
-from skysift.annotations.catalogue import catalogue as product_catalogue
+from skysift.filters.catalogue import catalogue as product_catalogue
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ engine): a wide ``objects`` table, a second table joined implicitly on diaObject
 (``sherlock_classifications``, which the product does not have), a raw ``annotations`` table and
 a keyless ``crossmatch_tns``. Tests of what a user's filter may read (validation, security, the
 documentation's examples) use the product's catalogue,
-:func:`skysift.annotations.catalogue.catalogue`, instead (the ``catalogue`` fixture of
+:func:`skysift.filters.catalogue.catalogue`, instead (the ``catalogue`` fixture of
 tests/filters/conftest.py).
 """
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from skysift.annotations.catalogue import catalogue_with
+from skysift.filters.catalogue import catalogue_with
 from skysift.errors import FilterError
 from skysift.filters.compile import check_compiles
 from skysift.filters.validate import validate_filter

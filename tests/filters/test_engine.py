@@ -22,7 +22,7 @@ from skysift.filters import engine as engine_module
 from skysift.filters.batch import BatchEngine
 from skysift.filters.compile import compile_filter
 from skysift.filters.engine import QueryResult, run_query
-from skysift.filters.functions import install, install_postgres_functions, mjdnow
+from skysift.store.functions import install, install_postgres_functions, mjdnow
 from skysift.filters.validate import validate_filter
 
 BASE_ID = 170587115523932323  # > 2**53: must come back exact

@@ -9,7 +9,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from skysift.filters.functions import (
+from skysift.store.functions import (
     FUNCTIONS,
     flux2mag,
     install,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from skysift.annotations.catalogue import catalogue_with
+from skysift.filters.catalogue import catalogue_with
 from skysift.errors import FilterRejected, FilterSyntaxError
 from skysift.filters.compile import check_compiles
 from skysift.filters.lasair_only import LASAIR_ONLY_TABLES
@@ -122,7 +122,7 @@ def test_a_table_nobody_has_is_still_just_not_allowed():
 def stored(store_url):
     """A migrated store with N_OBJECTS objects; objects 0 and 1 end with a bright g source."""
     from skysift.store.database import open_store
-    from skysift.store.ingest import store_alerts
+    from skysift.features.update import store_alerts
 
     alerts = grown_light_curves(N_OBJECTS, N_ALERTS, seed=7)
     latest = {}  # each object's alert with the latest diaSource

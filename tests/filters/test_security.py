@@ -2,7 +2,7 @@
 what was refused.
 
 The ``catalogue`` fixture is the allow-list every user filter is validated against
-(:func:`skysift.annotations.catalogue.catalogue`); ``fruitbat`` is that catalogue as a user who
+(:func:`skysift.filters.catalogue.catalogue`); ``fruitbat`` is that catalogue as a user who
 may read the annotator ``fruitbat`` sees it (:func:`catalogue_with`). The attacks name the
 store's real tables and columns (:mod:`skysift.store.schema`): the users' password and token
 hashes, other users' filters, watchlists and sessions, the raw alert payloads.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from skysift.annotations.catalogue import catalogue_with
+from skysift.filters.catalogue import catalogue_with
 from skysift.errors import FilterError, FilterRejected, FilterSyntaxError
 from skysift.filters.compile import compile_filter
 from skysift.filters.lasair_only import LASAIR_ONLY_TABLES

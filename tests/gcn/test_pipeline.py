@@ -278,7 +278,7 @@ def test_odd_notices_are_handled(gcn_settings, notice_json, change, problem):
 def test_avro_notice_gives_the_same_products_as_json(gcn_settings, notice_json, tmp_path):
     import fastavro
 
-    from skysift.gcn.notice import _avro_schema
+    from skysift.skymaps.notice import _avro_schema
 
     doc = notice_json("MS181101ab-earlywarning")
     doc["event"]["skymap"] = base64.b64decode(doc["event"]["skymap"])
@@ -303,7 +303,7 @@ NOTICE_STEMS = ["MS181101ab-earlywarning", "MS230425k-preliminary", "MS230425k-i
 def test_real_notices_satisfy_the_official_json_schema(notice_json):
     """Every real notice validates against igwn-gwalert-schema's own JSON Schema, also with the
     pre-O4 alert_type spelling EARLY_WARNING."""
-    from skysift.gcn.notice import schema_problems
+    from skysift.skymaps.notice import schema_problems
 
     for stem in NOTICE_STEMS:
         assert schema_problems(notice_json(stem)) == [], stem
@@ -316,7 +316,7 @@ def test_schema_violations_say_where_and_what(gcn_settings, notice_json):
     """A JSON notice that breaks the official schema is still filed as far as it can be; each
     violation is a problem naming the field (inside the branch meant: an event object, not
     null), kept in meta.yaml, and the raw notice goes to the rejected folder."""
-    from skysift.gcn.notice import schema_problems
+    from skysift.skymaps.notice import schema_problems
 
     doc = notice_json("S230518h-initial")
     doc["event"]["far"] = "often"
@@ -352,7 +352,7 @@ def test_an_avro_container_with_its_own_schema_is_checked_too(gcn_settings, noti
     lacks a required field is filed with the official schema's verdict as a problem."""
     import fastavro
 
-    from skysift.gcn.notice import _avro_schema
+    from skysift.skymaps.notice import _avro_schema
 
     doc = notice_json("S230518h-initial")
     doc["event"]["skymap"] = base64.b64decode(doc["event"]["skymap"])

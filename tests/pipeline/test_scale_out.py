@@ -23,7 +23,7 @@ from skysift.alerts.model import AlertOrigin
 from skysift.filters.manage import add_filter
 from skysift.ingest import ingest_kafka
 from skysift.store.database import open_store
-from skysift.store.ingest import store_alerts
+from skysift.features.update import store_alerts
 from skysift.store.schema import objects
 
 RUBIN = Path(__file__).resolve().parents[1] / "data" / "rubin"

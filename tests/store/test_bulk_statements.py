@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 from rubin_alerts import grown_light_curves
 
-from skysift.store import ingest, statements
+from skysift.features import update as ingest
+from skysift.store import statements
 from skysift.store.database import open_store
 from skysift.store.schema import forced_sources, objects, sources
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from rubin_alerts import grown_light_curves
 
 from skysift.store.database import open_store
-from skysift.store.ingest import store_alerts
+from skysift.features.update import store_alerts
 from skysift.store.schema import objects, sources
 
 

@@ -13,7 +13,7 @@ from skysift.alerts.model import Alert
 from skysift.features.compute import FEATURE_COLUMNS
 from skysift.filters.batch import BatchEngine
 from skysift.filters.manage import catalogue, run_filter
-from skysift.store.ingest import store_alerts
+from skysift.features.update import store_alerts
 
 T0 = 60950.0
 JUMP_AND_PAIR = ("SELECT objects.diaObjectId, objects.jump1, objects.latestPairColourBands "

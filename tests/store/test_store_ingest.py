@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from rubin_alerts import grown_light_curves, real_alerts
 
 from skysift.features.compute import compute_features
-from skysift.store.ingest import store_alerts
+from skysift.features.update import store_alerts
 from skysift.store.lightcurve import fetch_lightcurves, fetch_objects, latest_objects
 from skysift.store.schema import forced_sources, objects, sources
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from skysift.filters.deliver import LightCurve, build_record
+from skysift.streams.deliver import LightCurve, build_record
 from skysift.streams.records import (LITE_FORCED_FIELDS, LITE_SOURCE_FIELDS, encode_record,
                                      utc_now_text)
 

@@ -69,7 +69,7 @@ def test_gw_pages_show_events_their_map_and_hits(browser, alerts_ingested, web_e
     from ctx_world import notice_bytes
 
     from skysift.bridge import register_notices
-    from skysift.gcn.notice import decode_notice
+    from skysift.skymaps.notice import decode_notice
     from skysift.skymaps.mock import gaussian_skymap
 
     with web_engine.connect() as conn:

@@ -68,7 +68,7 @@ def placed_objects(seed: int = 7) -> dict[int, tuple[float, float]]:
 def store_world(engine: sa.Engine) -> tuple[dict[int, tuple[float, float]], list[int]]:
     from skysift.alerts.files import iter_alert_files, read_alerts
     from skysift.features.sky import healpix_index
-    from skysift.store.ingest import store_alerts
+    from skysift.features.update import store_alerts
     from skysift.store.schema import objects
 
     alerts = [a for p in iter_alert_files([RUBIN]) for a in read_alerts(p)]

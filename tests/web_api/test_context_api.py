@@ -92,7 +92,7 @@ def test_gw_events_are_listed_with_their_hits(api):
     from pathlib import Path
 
     from skysift.bridge import register_notices
-    from skysift.gcn.notice import decode_notice
+    from skysift.skymaps.notice import decode_notice
 
     notice = Path("/work/shared/data/lvk/notices/S230518h-initial.json")
     if not notice.exists():

@@ -3,7 +3,7 @@
 - :mod:`~skysift.annotations.store`: annotators (a topic owned by one user) and their
   annotations (one live annotation per object and annotator), checked and stored with
   parameterised statements;
-- :mod:`~skysift.annotations.catalogue`: the annotator tables a user's filters may join
+- :mod:`~skysift.filters.catalogue`: the annotator tables a user's filters may join
   (public ones, and the user's own private ones);
 - :mod:`~skysift.annotations.trigger`: when annotations arrive, the active filters with trigger
   ``annotation`` or ``both`` that read those annotators run over the annotated objects and

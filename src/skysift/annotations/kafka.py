@@ -137,7 +137,7 @@ def ingest_annotations(settings: Settings, *, engine: sa.Engine | None = None,
                        max_messages: int | None = None, state: Any = None) -> AnnotationTotals:
     """Consume annotations until stopped (or idle for ``idle_exit_s``, or ``max_messages``),
     under the batch loop's failure policy (:mod:`skysift.worker`)."""
-    from skysift.ingest import store_probe
+    from skysift.store.database import store_probe
     from skysift.store.database import open_store
     from skysift.streams.kafka import BrokerWatch, make_admin, make_consumer, make_producer
     from skysift.streams.topics import create_topic, ensure_topics

@@ -76,7 +76,7 @@ def check_topic(topic: str) -> str:
     import sqlglot
     from sqlglot.tokens import TokenType
 
-    from skysift.annotations.catalogue import catalogue
+    from skysift.filters.catalogue import catalogue
 
     if not isinstance(topic, str) or not TOPIC_RE.match(topic) or topic.startswith("__"):
         raise AnnotationRejected(

@@ -278,7 +278,7 @@ def gw_add(ctx: Context, notices: tuple[Path, ...]) -> None:
     the filters that read gw_hits or gw_events over the objects whose hits changed."""
     from skysift.bridge import register_notices
     from skysift.cli._common import store
-    from skysift.gcn.notice import decode_notices
+    from skysift.skymaps.notice import decode_notices
     from skysift.gcn.process import read_notice_file
 
     decoded = []

@@ -78,7 +78,7 @@ def _register_demo_event(engine, settings, sample: str) -> tuple[BridgeReport, s
     """Write the demo notice beside the data and register it; (bridge report, notice path)."""
     from skysift.alerts.files import iter_alert_files, read_alerts
     from skysift.bridge import register_notices
-    from skysift.gcn.notice import decode_notice
+    from skysift.skymaps.notice import decode_notice
 
     times = [a.diaSource["midpointMjdTai"] for p in iter_alert_files([sample])
              for a in read_alerts(p) if not isinstance(a, Exception)]

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from skysift.errors import ContextError, ContextNotFound
 
 if TYPE_CHECKING:  # pragma: no cover
-    from skysift.gcn.notice import Notice
+    from skysift.skymaps.notice import Notice
     from skysift.skymaps.multiorder import MultiOrderMap
 
 __all__ = ["BEFORE_EVENT_DAYS", "GwChange", "ScoredMap", "event_columns", "get_event",
@@ -136,7 +136,7 @@ def _mjd_tai(when: datetime) -> float:
 
 def event_fields(notice: Notice) -> dict[str, Any]:
     """The ``gw_events`` columns a notice gives (all but the map's)."""
-    from skysift.gcn.notice import parse_time
+    from skysift.skymaps.notice import parse_time
 
     event = notice.event or {}
     values: dict[str, Any] = {"superevent_id": notice.superevent_id,

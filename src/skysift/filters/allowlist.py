@@ -3,7 +3,7 @@
 :func:`check_clauses` looks at the clauses of the one SELECT (no WITH, GROUP BY, LIMIT...);
 :func:`check_nodes` walks every expression and rejects any node type not listed, naming it, and
 rewrites each allowed function call to ``Anonymous(<canonical name>, args)`` (see
-:data:`skysift.filters.functions.FUNCTIONS`) so that the compiler sees one spelling per function.
+:data:`skysift.store.functions.FUNCTIONS`) so that the compiler sees one spelling per function.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TypeGuard
 from sqlglot import exp
 
 from skysift.errors import FilterRejected
-from skysift.filters.functions import FUNCTIONS
+from skysift.store.functions import FUNCTIONS
 
 __all__ = ["bottom_up", "check_clauses", "check_nodes", "snippet"]
 

@@ -27,7 +27,7 @@ from skysift.errors import BatchSchemaError, FilterError, StoreError
 from skysift.filters.catalogue import KEY_COLUMN, OBJECTS, Catalogue
 from skysift.filters.compile import compile_filter
 from skysift.filters.engine import PROGRESS_STEPS, QueryResult, execute_sqlite
-from skysift.filters.functions import SQLITE_IMPLEMENTATIONS, register_sqlite_functions
+from skysift.store.functions import SQLITE_IMPLEMENTATIONS, register_sqlite_functions
 from skysift.filters.validate import ValidatedFilter, validate_filter
 
 __all__ = ["SQLITE_TYPES", "BatchEngine"]

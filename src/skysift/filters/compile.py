@@ -7,7 +7,7 @@ and the PostgreSQL store. The compiler works on a copy of the validated tree:
   select it (records are keyed by it), and ``objects.diaObjectId`` as the last ORDER BY term
   when there is an ORDER BY (so ties come out in the same order everywhere);
 - adds ``restrict_ids`` as ``AND objects.diaObjectId IN (...)`` and ``limit`` as LIMIT;
-- rewrites functions: SQLite calls the Python functions of :mod:`skysift.filters.functions`;
+- rewrites functions: SQLite calls the Python functions of :mod:`skysift.store.functions`;
   PostgreSQL gets native expressions guarded to return NULL where MySQL does;
 - keeps MySQL's arithmetic: ``/`` always divides as real numbers and gives NULL for x/0,
   ``DIV`` truncates toward zero; LIKE is case-insensitive (ILIKE on PostgreSQL);
@@ -27,7 +27,7 @@ from sqlglot import exp
 from skysift.filters import jsonpath
 from skysift.errors import FilterRejected
 from skysift.filters.allowlist import bottom_up
-from skysift.filters.functions import POSTGRES_FUNCTIONS, POSTGRES_PREFIX
+from skysift.store.functions import POSTGRES_FUNCTIONS, POSTGRES_PREFIX
 from skysift.filters.resolve import key_column
 from skysift.filters.validate import HIDDEN_KEY, ValidatedFilter
 
@@ -38,7 +38,7 @@ WRITE_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres"}
 
 #: PostgreSQL forms of the canonical functions that name each argument once; __a and __b are
 #: the arguments. The guarded ones (NULL outside their domain) are SQL functions in the store
-#: (:data:`skysift.filters.functions.POSTGRES_FUNCTIONS`), called with each argument written once,
+#: (:data:`skysift.store.functions.POSTGRES_FUNCTIONS`), called with each argument written once,
 #: so the compiled text grows linearly with nesting.
 PG_TEMPLATES = {
     "mjdnow": "(CAST(EXTRACT(EPOCH FROM NOW()) AS DOUBLE PRECISION) / 86400.0 + 40587)",

@@ -57,7 +57,7 @@ class CompiledFilters:
         self.watchmaps: list[tuple[int, int, bool]] = []
 
     def refresh(self, conn: sa.Connection) -> None:
-        from skysift.annotations.catalogue import annotator_acl
+        from skysift.filters.catalogue import annotator_acl
         from skysift.store.schema import watchlists, watchmaps
 
         self.annotators = annotator_acl(conn)
@@ -67,7 +67,7 @@ class CompiledFilters:
             for t in (watchlists, watchmaps))
 
     def get(self, flt: Filter) -> Any:
-        from skysift.annotations.catalogue import catalogue_with
+        from skysift.filters.catalogue import catalogue_with
         from skysift.filters.validate import validate_filter
 
         topics = frozenset(t for t, owner, public in self.annotators

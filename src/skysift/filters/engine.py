@@ -147,7 +147,7 @@ def _ensure_functions(raw: sqlite3.Connection) -> None:
     try:
         raw.execute("SELECT flux2mag(1.0)").fetchone()
     except sqlite3.OperationalError:
-        from skysift.filters.functions import register_sqlite_functions
+        from skysift.store.functions import register_sqlite_functions
 
         register_sqlite_functions(raw)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 
 from skysift.accounts import User
-from skysift.annotations.catalogue import annotator_acl, catalogue, user_catalogue
+from skysift.filters.catalogue import annotator_acl, catalogue, user_catalogue
 from skysift.config import Settings
 from skysift.errors import FilterConflict, FilterError, FilterRejected, SkysiftError
 
@@ -79,7 +79,7 @@ class Filter:
 def _validate(sql: str, name: str, user_id: int | None = None, *, engine: Any = None,
               conn: Any = None):
     """Validate against the catalogue of ``user_id``: the documented tables plus the annotators
-    that user may read (public ones and their own; see skysift.annotations.catalogue), and
+    that user may read (public ones and their own; see skysift.filters.catalogue), and
     compile for every engine (:func:`skysift.filters.compile.check_compiles`): a filter that
     cannot run everywhere is refused when it is saved or run, never met by the pipeline."""
     from skysift.filters.compile import check_compiles
@@ -403,7 +403,7 @@ def reset_topic(engine: sa.Engine, settings: Settings, flt: Filter) -> int:
     through the process's shared producer. A seed query that fails (past its deadline, say)
     leaves the topic empty and is recorded on the filter (``last_error``); the save stands.
     """
-    from skysift.filters.deliver import LightCurve, deliver_rows
+    from skysift.streams.deliver import LightCurve, deliver_rows
     from skysift.store.lightcurve import fetch_lightcurves, fetch_objects
     from skysift.streams.kafka import shared_admin, shared_producer
     from skysift.streams.output import RecordSink, save_counts
@@ -426,7 +426,7 @@ def reset_topic(engine: sa.Engine, settings: Settings, flt: Filter) -> int:
             return 0
         rows = result.rows[: settings.seed_records]
         if flt.output != "plain" and rows:
-            from skysift.filters.deliver import row_object_id
+            from skysift.streams.deliver import row_object_id
 
             ids = [i for i in (row_object_id(r) for r in rows) if i is not None]
             objs = fetch_objects(conn, ids)

@@ -53,7 +53,7 @@ def _cache() -> Any:
 
 
 def _lightcurves(conn: sa.Connection, ids: list[int]) -> dict[int, Any]:
-    from skysift.filters.deliver import LightCurve
+    from skysift.streams.deliver import LightCurve
     from skysift.store.lightcurve import fetch_lightcurves, fetch_objects
 
     objs = fetch_objects(conn, ids)
@@ -78,7 +78,7 @@ def run_store_filters(engine: sa.Engine, settings: Settings, sink: Any, *,
     matches for the next digest."""
     from skysift.filters.compile import Dialect, compile_filter
     from skysift.filters.compiled import filter_failure
-    from skysift.filters.deliver import KAFKA_OUTPUTS, deliver_rows, row_object_id
+    from skysift.streams.deliver import KAFKA_OUTPUTS, deliver_rows, row_object_id
     from skysift.filters.engine import run_query
     from skysift.filters.manage import active_filters, record_error
     from skysift.store.translate import db_errors

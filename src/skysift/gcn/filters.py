@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skysift.errors import ConfigError
-from skysift.gcn.notice import ALERT_TYPES, normalise_alert_type
+from skysift.skymaps.notice import ALERT_TYPES, normalise_alert_type
 
 __all__ = ["CRITERIA", "FilterContext", "FilterResult", "FilterSpec", "evaluate", "parse_filters"]
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from skysift.gcn.notice import Notice
+from skysift.skymaps.notice import Notice
 
 __all__ = [
     "ALERT_DIR_PATTERN",

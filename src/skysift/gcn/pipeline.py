@@ -24,7 +24,7 @@ from skysift.gcn import atomic
 from skysift.gcn.eventstate import event_lock, update_event_index
 from skysift.gcn.filters import FilterContext, FilterResult, evaluate
 from skysift.gcn.layout import alert_dir_name, event_dir, map_name, notice_file_name
-from skysift.gcn.notice import Notice, decode_notice
+from skysift.skymaps.notice import Notice, decode_notice
 from skysift.gcn.rejected import describe_where, save_rejected
 from skysift.gcn.settings import GcnSettings
 from skysift.gcn.summary import far_per_year, far_text, latency_seconds, panel_lines

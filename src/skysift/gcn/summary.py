@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from skysift.gcn.notice import Notice, parse_time
+from skysift.skymaps.notice import Notice, parse_time
 
 __all__ = ["far_per_year", "far_text", "latency_seconds", "panel_lines", "years_per_false_alarm"]
 

@@ -48,7 +48,7 @@ def queue_matches(conn: sa.Connection, settings: Settings, flt: Any,
     daily byte quota, are rejected. Both are counted in ``topic_stats`` under the filter's topic
     name, like a Kafka filter's records, so its page shows them.
     """
-    from skysift.filters.deliver import row_object_id
+    from skysift.streams.deliver import row_object_id
     from skysift.store.schema import email_pending as ep
     from skysift.streams.output import TopicCounts, load_today_bytes, save_counts
     from skysift.streams.records import encode_record, make_record

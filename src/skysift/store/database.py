@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from skysift.config import mask_url_password
 from skysift.errors import StoreError
+from skysift.store import functions
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -28,6 +29,7 @@ __all__ = [
     "head_revision",
     "mask_url",
     "open_store",
+    "store_probe",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -117,10 +119,6 @@ def _sqlite_setup(engine: sa.Engine) -> None:
 
 
 def _install_filter_functions(engine: sa.Engine) -> None:
-    try:
-        from skysift.filters import functions
-    except ImportError:  # the filter engine is optional at this layer
-        return
     functions.install(engine)
 
 
@@ -152,7 +150,7 @@ def open_store(url: str, *, migrate: bool = True) -> sa.Engine:
     -------
     sqlalchemy.Engine
         On SQLite: WAL journal, foreign keys on, a busy timeout of 30 s, and transactional DDL.
-        The filter SQL functions are registered when :mod:`skysift.filters.functions` exists.
+        The SQL functions of the filter language (:mod:`skysift.store.functions`) are registered.
 
     Raises
     ------
@@ -187,3 +185,14 @@ def open_store(url: str, *, migrate: bool = True) -> sa.Engine:
             engine.dispose()
             raise StoreError(f"cannot migrate the store: {exc}", url=masked) from exc
     return engine
+
+
+def store_probe(engine: sa.Engine) -> str | None:
+    """None when the store answers ``SELECT 1``, else why not."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return f"the database does not answer ({detail[0] if detail else type(exc).__name__})"
+    return None

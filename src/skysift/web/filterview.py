@@ -97,7 +97,7 @@ def result_table(
     rows: list[dict[str, Any]],
 ) -> tuple[list[str], list[dict[str, Any]], list[int | None]]:
     """Columns to show (not the hidden key), the rows, and each row's diaObjectId (for links)."""
-    from skysift.filters.deliver import row_object_id
+    from skysift.streams.deliver import row_object_id
     from skysift.filters.validate import HIDDEN_KEY
 
     columns = [c for c in (rows[0].keys() if rows else []) if c != HIDDEN_KEY]

@@ -1,7 +1,7 @@
 """``/api/query/``: run ``SELECT <selected> FROM <tables> WHERE <conditions>`` over the store.
 
 The statement goes through the same validation as filters (:func:`validate_filter` against
-:func:`skysift.annotations.catalogue.catalogue`), then runs read-only with a deadline
+:func:`skysift.filters.catalogue.catalogue`), then runs read-only with a deadline
 (``api_query_timeout_s``) and a row cap (``api_query_row_cap``; ``api_power_query_row_cap`` for
 power users). ``limit`` (default 1000, at most 1,000,000 as Lasair) is cut to the cap; ``offset``
 skips rows. Without an ORDER BY in ``conditions`` the rows come by ``diaObjectId`` so pages are
@@ -124,7 +124,7 @@ def build_sql(selected: str, tables: str, conditions: str) -> str:
 def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
                   offset: int) -> list[dict]:
     """Validate and run ``sql`` for ``user``; the rows, at most the user's row cap."""
-    from skysift.annotations.catalogue import user_catalogue
+    from skysift.filters.catalogue import user_catalogue
     from skysift.errors import ConfigError
     from skysift.filters.compile import Dialect, check_compiles, compile_filter
     from skysift.filters.engine import run_query

@@ -212,7 +212,7 @@ def filter_page(request: Request, fid: str, run: str = "") -> Response:
 def _refuse_private_annotators(conn, flt: Filter) -> None:
     """A public filter run by someone else must not show a private annotator's data (the
     annotator may have been made private after the filter was saved)."""
-    from skysift.annotations.catalogue import user_catalogue
+    from skysift.filters.catalogue import user_catalogue
     from skysift.filters.validate import validate_filter
 
     vf = validate_filter(flt.sql, user_catalogue(conn, flt.user_id), name=flt.name)

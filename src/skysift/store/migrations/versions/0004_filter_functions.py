@@ -6,10 +6,10 @@ Create Date: 2026-12-01
 
 Filters compiled for PostgreSQL call ``skysift_flux2mag(x)``, ``skysift_exp(x)``... instead of
 inline CASE templates that repeated their argument (a nested call grew as 3^depth). SQLite gets
-the same functions as Python functions on each connection (skysift.filters.functions).
+the same functions as Python functions on each connection (skysift.store.functions).
 
 Frozen: this file must keep creating what it creates today, whatever later versions of
-``skysift.filters.functions`` say; a change is a new revision.
+``skysift.store.functions`` say; a change is a new revision.
 """
 
 from __future__ import annotations
