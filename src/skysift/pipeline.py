@@ -41,7 +41,7 @@ from skysift.alerts.decode import decode_full
 from skysift.alerts.model import Alert
 from skysift.config import Settings
 from skysift.errors import BatchSchemaError, FilterError
-from skysift.filters.compiled import CompiledFilters, filter_failure
+from skysift.filters.active import CompiledFilters, filter_failure
 from skysift.streams.deliver import LightCurve, deliver_rows
 from skysift.filters.manage import Filter, active_filters, record_error
 from skysift.store.translate import db_errors

@@ -220,7 +220,7 @@ def test_batch_engine_column_mismatches_are_filter_errors(engine):
 
 
 def test_policy_and_filter_failure_keep_batch_schema_errors_with_the_filter():
-    from skysift.filters.compiled import filter_failure
+    from skysift.filters.active import filter_failure
     from skysift.worker.policy import classify
 
     exc = BatchSchemaError("unknown column(s) ['nope'] for batch table 'objects'", filter="f")

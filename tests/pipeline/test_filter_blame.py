@@ -10,7 +10,7 @@ from typing import Any
 
 from skysift.accounts import add_user
 from skysift.alerts.files import iter_alert_files
-from skysift.filters.compiled import CompiledFilters
+from skysift.filters.active import CompiledFilters
 from skysift.filters.manage import add_filter, get_filter
 from skysift.ingest import ingest_files
 from skysift.store.database import open_store

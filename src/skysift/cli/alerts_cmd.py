@@ -25,10 +25,8 @@ def alerts() -> None:
 def publish(ctx: Context, paths: tuple[str, ...], sample: bool, topic: str | None,
             rate: float | None, no_progress: bool) -> None:
     """Produce alert FILES/DIRS (or --sample) into TOPIC in Rubin's framing."""
-    from confluent_kafka import Producer
-
     from skysift.alerts.publish import publish_files
-    from skysift.streams.kafka import admin, producer_config
+    from skysift.streams.kafka import admin, make_producer
     from skysift.streams.topics import create_topic
 
     if sample:
@@ -39,6 +37,6 @@ def publish(ctx: Context, paths: tuple[str, ...], sample: bool, topic: str | Non
         raise click.UsageError("give alert FILES or directories, or --sample")
     topic = topic or ctx.settings.input_topic
     create_topic(admin(ctx.settings), ctx.settings, topic)  # no-op when it exists
-    producer = Producer(producer_config(ctx.settings))
+    producer = make_producer(ctx.settings)
     n = publish_files(producer, topic, list(paths), rate=rate, progress=not no_progress)
     click.echo(f"published {n} alerts to {topic}")

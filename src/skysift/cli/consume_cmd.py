@@ -31,12 +31,11 @@ def consume(ctx: Context, topic: str, group_id: str, from_beginning: bool,
     import sys
     import time
 
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError
+    from confluent_kafka import OFFSET_BEGINNING, KafkaError
 
-    from skysift.streams.kafka import consumer_config
+    from skysift.streams.kafka import make_consumer
 
-    conf = consumer_config(ctx.settings, group_id, from_beginning=True)
-    consumer = Consumer(conf)
+    consumer = make_consumer(ctx.settings, group_id)
 
     def on_assign(c, partitions):
         if from_beginning:

@@ -125,15 +125,12 @@ def _ensure_filters(engine, settings):
 @pass_ctx
 def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) -> None:
     """Run the whole loop on embedded defaults with bundled real Rubin alerts."""
-
-    from confluent_kafka import Producer
-
     from skysift.alerts.files import iter_alert_files
     from skysift.alerts.publish import publish_files
     from skysift.cli._common import store
     from skysift.ingest import StopFlag, ingest_kafka
     from skysift.streams import embedded
-    from skysift.streams.kafka import producer_config
+    from skysift.streams.kafka import make_producer
 
     settings = ctx.settings
     started_here = False
@@ -175,7 +172,7 @@ def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) 
     from skysift.streams.topics import create_topic
 
     create_topic(admin(settings), settings, topic)
-    producer = Producer(producer_config(settings))
+    producer = make_producer(settings)
     published = publish_files(producer, topic, [sample], rate=rate, progress=True)
     # the group every command that ingests the input topic uses (serve, ingest --from-kafka): what
     # the demo ingested is not ingested again by them, and a rerun reads only its own replay

@@ -33,7 +33,7 @@ COMMANDS: dict[str, str] = {
     "demo": "skysift.cli.demo_cmd:demo",
     "db": "skysift.cli.db_cmd:db",
     "config": "skysift.cli.config_cmd:config",
-    "gcn": "skysift.cli.gcn:gcn",
+    "gcn": "skysift.cli.gcn_cmd:gcn",
     "serve": "skysift.cli.web_cmd:serve",
     "web": "skysift.cli.web_cmd:web",
     "notify": "skysift.cli.notify_cmd:notify",

@@ -38,7 +38,7 @@ from skysift.alerts.vet import FLUX_MAX, ID_MAX, refusal, soft_float, storable, 
 from skysift.features.compute import compute_features_many
 from skysift.features.dust import DustMap
 from skysift.features.photometry import SourceArrays
-from skysift.store.records import dumps_record, loads_record
+from skysift.store.payloads import dumps_record, loads_record
 from skysift.store.schema import forced_sources, objects, sources
 from skysift.store.statements import chunks, in_ids, insert_ignore, select_in, upsert
 from skysift.store.translate import db_errors

@@ -46,7 +46,7 @@ _CACHE: Any = None
 def _cache() -> Any:
     global _CACHE
     if _CACHE is None:
-        from skysift.filters.compiled import CompiledFilters
+        from skysift.filters.active import CompiledFilters
 
         _CACHE = CompiledFilters()
     return _CACHE
@@ -77,7 +77,7 @@ def run_store_filters(engine: sa.Engine, settings: Settings, sink: Any, *,
     :class:`~skysift.streams.output.RecordSink`) and flush it. Email filters keep their
     matches for the next digest."""
     from skysift.filters.compile import Dialect, compile_filter
-    from skysift.filters.compiled import filter_failure
+    from skysift.filters.active import filter_failure
     from skysift.streams.deliver import KAFKA_OUTPUTS, deliver_rows, row_object_id
     from skysift.filters.engine import run_query
     from skysift.filters.manage import active_filters, record_error

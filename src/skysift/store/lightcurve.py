@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from skysift.errors import StoreError
-from skysift.store.records import loads_record
+from skysift.store.payloads import loads_record
 from skysift.store.schema import forced_sources, objects, sources
 from skysift.store.statements import select_in
 

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from skysift.errors import StoreError
-from skysift.store.records import dumps_record
+from skysift.store.payloads import dumps_record
 
 __all__ = ["IN_CHUNK", "chunks", "in_ids", "insert_ignore", "insert_statement",
            "inserted_id", "select_in", "upsert"]
