@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from skysift.alerts.decode import decode_message
 from skysift.alerts.model import Alert, AlertOrigin
 from skysift.config import Settings
-from skysift.filters.manage import active_output_topics
+from skysift.filters.repository import active_output_topics
 from skysift.pipeline import BatchReport, Pipeline
 from skysift.store.database import open_store, store_probe
 from skysift.store.translate import db_errors

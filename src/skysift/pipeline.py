@@ -43,7 +43,7 @@ from skysift.config import Settings
 from skysift.errors import BatchSchemaError, FilterError
 from skysift.filters.active import CompiledFilters, filter_failure
 from skysift.streams.deliver import LightCurve, deliver_rows
-from skysift.filters.manage import Filter, active_filters, record_error
+from skysift.filters.repository import Filter, active_filters, record_error
 from skysift.store.translate import db_errors
 from skysift.streams.output import RecordSink, load_today_bytes, save_counts
 from skysift.streams.records import utc_now_text

@@ -112,7 +112,7 @@ class AnnotationHandler:
         return Letter(item.raw, item.origin, reason, outcome)
 
     def active_topics(self) -> set[str]:
-        from skysift.filters.manage import active_output_topics
+        from skysift.filters.repository import active_output_topics
         from skysift.store.translate import db_errors
 
         with db_errors("read the active filters' topics"), self.engine.connect() as conn:

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from skysift.errors import FilterError, SkysiftError
-from skysift.filters.manage import Filter
+from skysift.filters.repository import Filter
 
 __all__ = ["CompiledFilters", "filter_failure"]
 

@@ -76,11 +76,10 @@ def run_store_filters(engine: sa.Engine, settings: Settings, sink: Any, *,
     produce their records with header ``reason`` to ``sink`` (a
     :class:`~skysift.streams.output.RecordSink`) and flush it. Email filters keep their
     matches for the next digest."""
-    from skysift.filters.compile import Dialect, compile_filter
     from skysift.filters.active import filter_failure
+    from skysift.filters.repository import active_filters, record_error
+    from skysift.filters.sandbox import run_over_store
     from skysift.streams.deliver import KAFKA_OUTPUTS, deliver_rows, row_object_id
-    from skysift.filters.engine import run_query
-    from skysift.filters.manage import active_filters, record_error
     from skysift.store.translate import db_errors
     from skysift.streams.output import load_today_bytes, save_counts
     from skysift.streams.records import utc_now_text
@@ -93,7 +92,6 @@ def run_store_filters(engine: sa.Engine, settings: Settings, sink: Any, *,
         filters = active_filters(conn, triggers)
         cache.refresh(conn)
         sink.today_bytes = load_today_bytes(conn)
-        dialect: Dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
         for flt in filters:
             try:
                 vf = cache.get(flt)
@@ -105,11 +103,9 @@ def run_store_filters(engine: sa.Engine, settings: Settings, sink: Any, *,
                 continue
             report.filters_run += 1
             try:
-                text = compile_filter(vf, dialect, restrict_ids=ids,
-                                      limit=settings.filter_row_cap + 1)
-                result = run_query(conn, text, dialect=dialect,
-                                   timeout_s=settings.filter_timeout_s,
-                                   row_cap=settings.filter_row_cap, filter_name=flt.name)
+                result = run_over_store(conn, vf, timeout_s=settings.filter_timeout_s,
+                                        row_cap=settings.filter_row_cap, restrict_ids=ids,
+                                        name=flt.name)
             except Exception as exc:  # recorded on the filter
                 exc = filter_failure(exc, flt.name)
                 errors[flt.id] = str(exc)

@@ -124,18 +124,15 @@ def build_sql(selected: str, tables: str, conditions: str) -> str:
 def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
                   offset: int) -> list[dict]:
     """Validate and run ``sql`` for ``user``; the rows, at most the user's row cap."""
-    from skysift.filters.catalogue import user_catalogue
     from skysift.errors import ConfigError
-    from skysift.filters.compile import Dialect, check_compiles, compile_filter
-    from skysift.filters.engine import run_query
-    from skysift.filters.validate import HIDDEN_KEY, validate_filter
+    from skysift.filters.sandbox import run_over_store, validate_for_user
+    from skysift.filters.validate import HIDDEN_KEY
 
     if settings.api_query_timeout_s <= 0:
         raise ConfigError("setting 'api_query_timeout_s' must be positive")
     cap = settings.api_power_query_row_cap if user.is_power else settings.api_query_row_cap
     limit = min(limit, cap)
-    vf = validate_filter(sql, user_catalogue(conn, user.id), name="query")
-    check_compiles(vf)
+    vf = validate_for_user(sql, "query", user.id, conn=conn)
     from sqlglot import exp
 
     from skysift.filters.resolve import key_column
@@ -146,10 +143,8 @@ def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
     if offset:
         tree = tree.offset(offset, copy=False)
     vf = dataclasses.replace(vf, ast=tree, _compiled={})
-    dialect: Dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
-    text = compile_filter(vf, dialect, limit=limit)
-    result = run_query(conn, text, dialect=dialect, timeout_s=settings.api_query_timeout_s,
-                       row_cap=limit, filter_name="query")
+    result = run_over_store(conn, vf, timeout_s=settings.api_query_timeout_s, row_cap=limit,
+                            limit=limit - 1, name="query")
     return [{k: v for k, v in row.items() if k != HIDDEN_KEY} for row in result.rows]
 
 
