@@ -17,7 +17,12 @@ import pytest
 import sqlalchemy as sa
 from sleepers import PG_SLEEP_FUNCTION, sqlite_sleep
 
-from skysift.errors import FilterError, FilterRejected, FilterTimeout, StoreError
+from skysift.errors import (
+    BatchSchemaError,
+    FilterError,
+    FilterRejected,
+    FilterTimeout,
+)
 from skysift.filters import engine as engine_module
 from skysift.filters.batch import BatchEngine
 from skysift.filters.compile import compile_filter
@@ -314,10 +319,10 @@ def test_batch_engine_load_clear_and_text_filters(batch, mechanics_catalogue):
     ]
     batch.clear()
     assert batch.run("SELECT ra FROM objects", timeout_s=5, row_cap=10).rows == []
-    with pytest.raises(StoreError, match=r"^unknown column\(s\) \['password'\] for batch table "
-                       r"'objects'") as info:
+    with pytest.raises(BatchSchemaError, match=r"^unknown column\(s\) \['password'\] for batch "
+                       r"table 'objects'") as info:
         batch.load("objects", [{"diaObjectId": 2, "password": "x"}])
-    assert type(info.value) is StoreError and info.value.table == "objects"
+    assert type(info.value) is BatchSchemaError and info.value.table == "objects"
     batch.load("annotations", [{"diaObjectId": 2, "topic": "t", "classdict": {"a": 1}}])
     vf = validate_filter("SELECT annotations.classdict AS d FROM objects, annotations",
                          mechanics_catalogue)
@@ -348,10 +353,10 @@ def test_narrow_batch_table_gives_the_same_rows(batch, mechanics_catalogue):
     with pytest.raises(FilterError, match=missing) as info:
         batch.run(other, timeout_s=5, row_cap=1000)
     assert type(info.value) is FilterError and info.value.where.get("filter") == "needs_more"
-    with pytest.raises(StoreError, match=r"^unknown column\(s\) \['password'\] for batch table "
-                       r"'objects'") as info:
+    with pytest.raises(BatchSchemaError, match=r"^unknown column\(s\) \['password'\] for batch "
+                       r"table 'objects'") as info:
         batch.keep_columns("objects", {"password"})
-    assert type(info.value) is StoreError and info.value.table == "objects"
+    assert type(info.value) is BatchSchemaError and info.value.table == "objects"
     batch.keep_columns("objects", None)  # every column again (emptied: load again)
     batch.load("objects", object_rows())
     assert batch.run(other, timeout_s=5, row_cap=1000).rows
