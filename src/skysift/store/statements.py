@@ -123,21 +123,25 @@ def _bulk(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
 
 def _converted(rows: list[tuple[Any, ...]], convert: list[tuple[int, Any]]
                ) -> list[tuple[Any, ...]]:
-    """``rows`` with the values of the ``convert`` columns through their bind processors (each
-    distinct value once: a batch's rows share their timestamp)."""
-    out = [list(r) for r in rows]
+    """``rows`` with the values of the ``convert`` columns through their bind processors,
+    column by column, each distinct value once (a batch's rows share their timestamp)."""
+    columns = list(zip(*rows, strict=True))
     for i, proc in convert:
-        done: dict[Any, Any] = {}
-        for r in out:
-            v = r[i]
-            if v is not None:
-                try:
-                    r[i] = done[v]
-                except KeyError:
-                    r[i] = done[v] = proc(v)
-                except TypeError:  # not hashable
-                    r[i] = proc(v)
-    return [tuple(r) for r in out]
+        column = columns[i]
+        if column.count(column[0]) == len(column):  # one value (a batch's timestamp): once
+            columns[i] = (None if column[0] is None else proc(column[0]),) * len(column)
+            continue
+        done: dict[Any, Any] = {None: None}
+        out = []
+        for v in columns[i]:
+            try:
+                out.append(done[v])
+            except KeyError:
+                out.append(done.setdefault(v, proc(v)))
+            except TypeError:  # not hashable
+                out.append(proc(v))
+        columns[i] = tuple(out)
+    return list(zip(*columns, strict=True))
 
 
 def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
