@@ -240,8 +240,9 @@ class Settings:
     )
     batch_wait_s: float = setting(
         1.0,
-        ("Longest wait for a batch to fill before processing what has arrived. Bounds latency "
-         "at low rates."),
+        ("Longest wait for the first alert of a batch. A batch then takes every alert already "
+         "received, up to batch_size, and closes: it is processed when the worker is free, not "
+         "after a fixed wait (p99 latency at Rubin's rate in architecture.md)."),
     )
     # the failure policy of the batch loops (skysift.worker.policy)
     batch_max_attempts: int = setting(

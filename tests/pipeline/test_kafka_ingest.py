@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -156,3 +157,25 @@ def test_the_lasair_client_consumes_unchanged(setup, kafka_bootstrap, unique_nam
     consumer.close()
     assert n == n_objects()
     assert all(set(r) == {"diaObjectId", "ra", "decl", "UTC"} for r in seen)
+
+
+def test_a_batch_closes_when_the_worker_is_free_not_after_batch_wait(
+        make_settings, kafka_bootstrap, tmp_path, unique_name):
+    """With batch_wait_s of 10 minutes, alerts already on the topic are processed at once (in
+    batches of what the consumer holds) and the loop ends on max_messages; the old fixed wait
+    held the first batch for the whole 10 minutes (this test then fails after 2)."""
+    settings = make_settings(kafka=kafka_bootstrap, batch_wait_s=600.0, batch_size=1000)
+    engine = open_store(settings.database_url)
+    topic = unique_name("in")
+    values = [f.read_bytes() for f in wire_files()]
+    produce(kafka_bootstrap, topic, values)
+    batches: list[int] = []
+    totals = []
+    worker = threading.Thread(daemon=True, target=lambda: totals.append(ingest_kafka(
+        settings, [topic], group_id=unique_name("g"), engine=engine, max_alerts=len(values),
+        on_batch=lambda report, _t: batches.append(report.alerts))))
+    worker.start()
+    worker.join(120)  # joining the group takes seconds; a fixed wait would take 600
+    assert not worker.is_alive(), "the first batch waited for batch_wait_s"
+    assert totals[0].ingested == len(values)
+    assert sum(batches) == len(values) and len(batches) >= 1

@@ -3,7 +3,10 @@
 In the spirit of quix-streams' checkpoint, one batch goes through these steps, and the input
 offsets are committed only when every step before has succeeded (at-least-once):
 
-1. consume up to ``batch_size`` messages (waiting at most ``batch_wait_s``);
+1. consume a batch: wait (at most ``batch_wait_s``) for one message, then take every message
+   already received, up to ``batch_size``: a batch closes when the worker is free, not after a
+   fixed wait, so at Rubin's rate each batch holds what arrived while the previous one was
+   processed, and under a backlog batches are full;
 2. decode each one; a message that is not an item becomes a dead letter;
 3. process the items (store, filter, produce, flush) under the failure policy
    (:class:`~skysift.worker.policy.BatchRunner`): transient trouble is waited out, a batch that
@@ -322,8 +325,7 @@ class KafkaLoop:
             while not self.stop():
                 self.handler.tick()
                 t0 = time.perf_counter()
-                msgs = self.consumer.consume(num_messages=self.settings.batch_size,
-                                             timeout=self.settings.batch_wait_s)
+                msgs = self._take_batch()
                 t_decode = time.perf_counter()
                 real = []
                 for m in msgs:
@@ -354,6 +356,15 @@ class KafkaLoop:
         finally:
             self.state.set_status("stopped")
         return totals
+
+    def _take_batch(self) -> list[Any]:
+        """The next batch: the first message (waiting at most ``batch_wait_s``), then every
+        message the consumer holds already, up to ``batch_size`` (no further wait)."""
+        msgs = self.consumer.consume(num_messages=1, timeout=self.settings.batch_wait_s)
+        if msgs and self.settings.batch_size > 1:
+            msgs.extend(self.consumer.consume(num_messages=self.settings.batch_size - 1,
+                                              timeout=0))
+        return msgs
 
     def _batch(self, real: list[Any], t0: float, t_decode: float, totals: LoopTotals,
                on_batch: Callable[[Outcome, LoopTotals], None] | None) -> bool:
