@@ -17,6 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from skysift.errors import UserError
+from skysift.store import schema
+from skysift.store.statements import inserted_id
+from skysift.store.schema import api_tokens
+from skysift.store.schema import api_tokens as t
 
 __all__ = ["ApiToken", "User", "add_user", "get_user", "hash_token", "list_tokens", "list_users",
            "new_token", "revoke_token", "user_for_token"]
@@ -43,7 +47,6 @@ def hash_token(token: str) -> str:
 
 
 def _tables():
-    from skysift.store import schema
 
     return schema.users
 
@@ -68,7 +71,6 @@ def add_user(conn: sa.Connection, name: str, email: str | None = None, *,
         raise UserError("a user with that name exists already", user=name)
     token = secrets.token_hex(20)
     now = datetime.now(UTC)
-    from skysift.store.statements import inserted_id
 
     result = conn.execute(users.insert().values(
         name=name, email=email, token_hash=hash_token(token), token_prefix=token[:8],
@@ -92,8 +94,6 @@ class ApiToken:
 
 def _insert_token(conn: sa.Connection, user_id: int, token: str, name: str,
                   now: datetime) -> int:
-    from skysift.store.schema import api_tokens
-    from skysift.store.statements import inserted_id
 
     return inserted_id(conn.execute(api_tokens.insert().values(
         user_id=user_id, name=name[:100], token_hash=hash_token(token), token_prefix=token[:8],
@@ -105,7 +105,6 @@ def new_token(conn: sa.Connection, user_id: int, name: str = "") -> str:
 
     A user holds at most :data:`MAX_TOKENS`: making one more revokes the least recently used.
     """
-    from skysift.store.schema import api_tokens
 
     token = secrets.token_hex(20)
     now = datetime.now(UTC)
@@ -120,7 +119,6 @@ def new_token(conn: sa.Connection, user_id: int, name: str = "") -> str:
 
 def list_tokens(conn: sa.Connection, user_id: int) -> list[ApiToken]:
     """A user's tokens, newest first."""
-    from skysift.store.schema import api_tokens as t
 
     return [ApiToken(int(r.id), r.name, r.token_prefix, r.created, r.last_used)
             for r in conn.execute(sa.select(t).where(t.c.user_id == user_id)
@@ -129,7 +127,6 @@ def list_tokens(conn: sa.Connection, user_id: int) -> list[ApiToken]:
 
 def revoke_token(conn: sa.Connection, user_id: int, token_id: int) -> bool:
     """Revoke one of the user's tokens; False when they hold no such token."""
-    from skysift.store.schema import api_tokens as t
 
     done = conn.execute(t.delete().where(t.c.id == token_id, t.c.user_id == user_id))
     return bool(done.rowcount)
@@ -155,7 +152,6 @@ def list_users(conn: sa.Connection) -> list[User]:
 def user_for_token(conn: sa.Connection, token: str) -> User | None:
     """The user holding ``token`` (None for an unknown or revoked one). Notes when the token was
     last used, at most once a minute (written on ``conn``: call it in ``engine.begin()``)."""
-    from skysift.store.schema import api_tokens as t
 
     users = _tables()
     row = conn.execute(sa.select(users, t.c.id.label("token_id"), t.c.last_used)

@@ -22,6 +22,12 @@ import sqlalchemy as sa
 from skysift.config import Settings
 from skysift.context.gw import GwChange, register_notice
 from skysift.store.translate import db_errors
+from skysift.store.schema import filters
+from skysift.filters.trigger import run_skymap_filters
+from skysift.streams.kafka import shared_producer
+from skysift.streams.output import RecordSink
+from skysift.config import load_settings
+from skysift.store.database import open_store
 
 if TYPE_CHECKING:  # pragma: no cover
     from skysift.filters.trigger import TriggerReport
@@ -45,7 +51,6 @@ class BridgeReport:
 
 
 def _has_gw_filters(engine: sa.Engine) -> bool:
-    from skysift.store.schema import filters
 
     with engine.connect() as conn:
         return conn.execute(sa.select(filters.c.id).where(
@@ -74,11 +79,8 @@ def register_notices(engine: sa.Engine, settings: Settings, notices: list[Notice
         report.changes.append(change)
         changed |= change.changed
     if changed and _has_gw_filters(engine):
-        from skysift.filters.trigger import run_skymap_filters
 
         if sink is None:
-            from skysift.streams.kafka import shared_producer
-            from skysift.streams.output import RecordSink
 
             sink = RecordSink(shared_producer(settings),
                               max_message_bytes=settings.topic_max_message_bytes)
@@ -105,7 +107,6 @@ class StoreBridge:
         database = getattr(gcn_settings, "broker_database", None)
         if data_dir is None and database is None:
             return None
-        from skysift.config import load_settings
 
         overrides: dict[str, Any] = {}
         if data_dir is not None:
@@ -117,7 +118,6 @@ class StoreBridge:
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            from skysift.store.database import open_store
 
             self._engine = open_store(self.settings.database_url)
         return self._engine

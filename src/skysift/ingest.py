@@ -45,6 +45,10 @@ from skysift.worker.handler import Letter, Outcome
 from skysift.worker.kafkaloop import KafkaLoop, LoopTotals, broker_probe
 from skysift.worker.metrics import LoopMetrics
 from skysift.worker.state import WorkerState
+from skysift.store.schema import ingest_stats as st
+from skysift.alerts.files import iter_alert_files, read_alerts
+from skysift.worker.fileloop import run_files
+from skysift.notify import Notifier
 
 __all__ = ["AlertHandler", "IngestTotals", "StopFlag", "ingest_files", "ingest_kafka",
            "open_pipeline", "store_probe"]
@@ -125,7 +129,6 @@ def open_pipeline(settings: Settings, engine: sa.Engine | None = None,
 
 def _record_ingest_stats(engine: sa.Engine, ingested: int, rejected: int,
                          lag_s: float | None) -> None:
-    from skysift.store.schema import ingest_stats as st
 
     now = datetime.now(UTC)
     day = now.date()
@@ -147,7 +150,6 @@ class AlertHandler:
 
     def __init__(self, settings: Settings, engine: sa.Engine, producer: Any,
                  pipeline: Pipeline | None = None) -> None:
-        from skysift.notify import Notifier
 
         self.settings = settings
         self.engine = engine
@@ -223,8 +225,6 @@ def ingest_files(settings: Settings, paths: Iterable[str | Path], *, progress: b
                  stop: Callable[[], bool] | None = None,
                  on_batch: Callable[[Any, IngestTotals], None] | None = None) -> IngestTotals:
     """Run alert files (any form skysift reads) through the whole pipeline."""
-    from skysift.alerts.files import iter_alert_files, read_alerts
-    from skysift.worker.fileloop import run_files
 
     engine, producer, pipeline = open_pipeline(settings, engine)
     handler = AlertHandler(settings, engine, producer, pipeline)

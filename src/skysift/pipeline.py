@@ -47,6 +47,16 @@ from skysift.filters.repository import Filter, active_filters, record_error
 from skysift.store.translate import db_errors
 from skysift.streams.output import RecordSink, load_today_bytes, save_counts
 from skysift.streams.records import utc_now_text
+from skysift.filters.catalogue import catalogue
+from skysift.filters.batch import BatchEngine
+from skysift.filters.catalogue import BATCH_ANNOTATIONS_COLUMNS
+from skysift.context.stage import ContextStage
+from skysift.features.dust import open_dust_map
+from skysift.features.update import store_alerts
+from skysift.store.cutouts import cutout_store, save_cutouts
+from skysift.annotations.store import load_for_batch
+from skysift.context.tables import CONTEXT_TABLES
+from skysift.notify.digest import queue_matches
 
 __all__ = ["BatchReport", "Pipeline"]
 
@@ -98,18 +108,13 @@ class Pipeline:
     """
 
     def __init__(self, settings: Settings, engine: sa.Engine, producer: Any) -> None:
-        from skysift.filters.catalogue import catalogue
-        from skysift.filters.batch import BatchEngine
 
         self.settings = settings
         self.engine = engine
         self.sink = RecordSink(producer, max_message_bytes=settings.topic_max_message_bytes)
         self.batch_engine = BatchEngine(catalogue())
-        from skysift.filters.catalogue import BATCH_ANNOTATIONS_COLUMNS
 
         self.batch_engine.add_table("annotations", BATCH_ANNOTATIONS_COLUMNS)
-        from skysift.context.stage import ContextStage
-        from skysift.features.dust import open_dust_map
 
         self.dust = open_dust_map(settings.sfd_dust_map)  # ConfigError: a wrong path stops here
         self.context = ContextStage(max_contour=settings.gw_max_contour,
@@ -137,7 +142,6 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stages
     def _store(self, alerts: Sequence[Alert]) -> Any:
-        from skysift.features.update import store_alerts
 
         with db_errors("store the batch", alerts=len(alerts)), self.engine.begin() as conn:
             return store_alerts(conn, alerts, bbb=self.settings.bbb_fit,
@@ -146,7 +150,6 @@ class Pipeline:
     def _keep_cutouts(self, alerts: Sequence[Alert], report: BatchReport) -> None:
         """Write the batch's cutouts (keep_cutouts): a disk that refuses is logged, and ingest
         goes on (the cutouts are for looking at, the photometry is stored)."""
-        from skysift.store.cutouts import cutout_store, save_cutouts
 
         started = time.perf_counter()
         try:
@@ -191,7 +194,6 @@ class Pipeline:
         values current now: a ``both`` filter sees the annotation as it is when the alert
         arrives, including one made before the object was first seen). ``valid``: the active
         filters' ValidatedFilters."""
-        from skysift.annotations.store import load_for_batch
 
         topics = {t for vf in valid for t in vf.annotators}
         rows: list[dict[str, Any]] = []
@@ -239,7 +241,6 @@ class Pipeline:
         valid = [vf for vf in compiled.values() if not isinstance(vf, FilterError)]
         context = None
         if stored.object_ids:
-            from skysift.context.tables import CONTEXT_TABLES
 
             read_back = {t for vf in valid for t in vf.tables if t in CONTEXT_TABLES}
             t_context = time.perf_counter()
@@ -257,7 +258,6 @@ class Pipeline:
             rows = [{k: r.get(k) for k in cols} for r in stored.rows.values()]
             self.batch_engine.load("objects", rows)
             self._load_annotations(valid, stored.object_ids, filters, compiled)
-            from skysift.context.tables import CONTEXT_TABLES
 
             for table in CONTEXT_TABLES:
                 self._load_table(table, context.rows.get(table, []) if context else [], filters,
@@ -326,7 +326,6 @@ class Pipeline:
             for fid, err in errors.items():
                 record_error(conn, fid, err)
             if email:
-                from skysift.notify.digest import queue_matches
 
                 now = datetime.now(UTC)
                 for flt, rows, when, source_ids in email:

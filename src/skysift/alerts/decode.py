@@ -26,6 +26,7 @@ from skysift.alerts.normalise import normalise_lsst
 from skysift.alerts.project import FastDecodeError, fast_reader
 from skysift.alerts.schemas import schema_for_id, version_of_id
 from skysift.errors import AlertDecodeError, UnknownSchemaError
+from skysift.alerts.registry import registry_schema
 
 __all__ = [
     "HEADER_SIZE",
@@ -131,7 +132,6 @@ def _writer_schema(
 ) -> tuple[dict[str, Any], str]:
     """The parsed writer schema and version label of a schema id (cached by the callees)."""
     if registry_url:
-        from skysift.alerts.registry import registry_schema
 
         try:
             found = registry_schema(registry_url, sid)

@@ -23,6 +23,7 @@ import re
 from datetime import datetime, UTC
 from functools import cache
 from typing import Any
+from skysift.alerts.schemas import available_versions, schema_definition
 
 __all__ = [
     "ALERT_RENAMES",
@@ -98,7 +99,6 @@ def old_name_to_new(name: str) -> str:
 
 
 def _old_fields(kind: str) -> list[str]:
-    from skysift.alerts.schemas import available_versions, schema_definition
 
     names: list[str] = []
     for major, minor in available_versions():

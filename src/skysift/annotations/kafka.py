@@ -28,6 +28,17 @@ from skysift.alerts.model import AlertOrigin
 from skysift.config import Settings
 from skysift.errors import AlertDecodeError
 from skysift.worker.handler import Letter, Outcome
+from skysift.store.database import store_probe
+from skysift.store.database import open_store
+from skysift.streams.kafka import BrokerWatch, make_admin, make_consumer, make_producer
+from skysift.streams.topics import create_topic, ensure_topics
+from skysift.worker.kafkaloop import KafkaLoop, broker_probe
+from skysift.worker.metrics import LoopMetrics
+from skysift.worker.state import WorkerState
+from skysift.streams.output import RecordSink
+from skysift.annotations.service import submit, trigger
+from skysift.store.translate import db_errors
+from skysift.filters.repository import active_output_topics
 
 __all__ = ["AnnotationHandler", "AnnotationMessage", "AnnotationTotals", "ingest_annotations"]
 
@@ -65,7 +76,6 @@ class AnnotationHandler:
     name = "annotations"
 
     def __init__(self, settings: Settings, engine: sa.Engine, producer: Any) -> None:
-        from skysift.streams.output import RecordSink
 
         self.settings = settings
         self.engine = engine
@@ -83,8 +93,6 @@ class AnnotationHandler:
                                  origin)
 
     def process(self, items: Sequence[AnnotationMessage]) -> Outcome:
-        from skysift.annotations.service import submit, trigger
-        from skysift.store.translate import db_errors
 
         flat: list[Any] = []
         owners: list[int] = []
@@ -112,8 +120,6 @@ class AnnotationHandler:
         return Letter(item.raw, item.origin, reason, outcome)
 
     def active_topics(self) -> set[str]:
-        from skysift.filters.repository import active_output_topics
-        from skysift.store.translate import db_errors
 
         with db_errors("read the active filters' topics"), self.engine.connect() as conn:
             return active_output_topics(conn)
@@ -137,13 +143,6 @@ def ingest_annotations(settings: Settings, *, engine: sa.Engine | None = None,
                        max_messages: int | None = None, state: Any = None) -> AnnotationTotals:
     """Consume annotations until stopped (or idle for ``idle_exit_s``, or ``max_messages``),
     under the batch loop's failure policy (:mod:`skysift.worker`)."""
-    from skysift.store.database import store_probe
-    from skysift.store.database import open_store
-    from skysift.streams.kafka import BrokerWatch, make_admin, make_consumer, make_producer
-    from skysift.streams.topics import create_topic, ensure_topics
-    from skysift.worker.kafkaloop import KafkaLoop, broker_probe
-    from skysift.worker.metrics import LoopMetrics
-    from skysift.worker.state import WorkerState
 
     engine = engine or open_store(settings.database_url)
     topic = topic or settings.annotations_topic

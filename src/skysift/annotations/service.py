@@ -18,6 +18,11 @@ from skysift.annotations.store import (
     Annotation, AnnotationRejected, check_annotation, check_writer, store_annotations,
     writable_annotators)
 from skysift.config import Settings
+from skysift.streams.kafka import close_shared
+from skysift.streams.kafka import shared_producer
+from skysift.streams.output import RecordSink
+from skysift.store.schema import filters
+from skysift.annotations.trigger import run_annotation_filters
 
 __all__ = ["Submitted", "submit", "trigger"]
 
@@ -68,21 +73,17 @@ def submit(engine: sa.Engine, items: Sequence[Mapping[str, Any]], *,
 def close_producers(timeout: float = 10.0) -> None:
     """Deliver what the shared producers hold and let them go (tests call it before their
     broker stops; at exit it runs by itself)."""
-    from skysift.streams.kafka import close_shared
 
     close_shared(timeout)
 
 
 def _sink(settings: Settings) -> Any:
-    from skysift.streams.kafka import shared_producer
-    from skysift.streams.output import RecordSink
 
     return RecordSink(shared_producer(settings),
                       max_message_bytes=settings.topic_max_message_bytes)
 
 
 def has_triggered_filters(engine: sa.Engine) -> bool:
-    from skysift.store.schema import filters
 
     with engine.connect() as conn:
         return conn.execute(sa.select(filters.c.id).where(
@@ -92,7 +93,6 @@ def has_triggered_filters(engine: sa.Engine) -> bool:
 def trigger(engine: sa.Engine, settings: Settings, touched: Mapping[str, set[int]],
             sink: Any = None) -> Any:
     """Run the filters triggered by these annotations (a no-op when none is active)."""
-    from skysift.annotations.trigger import run_annotation_filters
 
     if not touched or not has_triggered_filters(engine):
         return None

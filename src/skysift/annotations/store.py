@@ -21,6 +21,10 @@ from collections.abc import Mapping, Sequence
 import sqlalchemy as sa
 
 from skysift.errors import AnnotationForbidden, AnnotationRejected
+from skysift.filters.catalogue import catalogue
+from skysift.store.schema import annotators, users
+from skysift.store.schema import annotations_table as t
+from skysift.store.statements import insert_statement
 
 __all__ = [
     "LIMITS",
@@ -76,7 +80,6 @@ def check_topic(topic: str) -> str:
     import sqlglot
     from sqlglot.tokens import TokenType
 
-    from skysift.filters.catalogue import catalogue
 
     if not isinstance(topic, str) or not TOPIC_RE.match(topic) or topic.startswith("__"):
         raise AnnotationRejected(
@@ -91,7 +94,6 @@ def check_topic(topic: str) -> str:
 
 
 def _annotator_query():
-    from skysift.store.schema import annotators, users
 
     return sa.select(annotators, users.c.name.label("user_name")).join(
         users, users.c.id == annotators.c.user_id)
@@ -107,7 +109,6 @@ def _to_annotator(row: Any) -> Annotator:
 def add_annotator(conn: sa.Connection, topic: str, owner_id: int, *, description: str = "",
                   url: str = "", public: bool = False, active: bool = True) -> Annotator:
     """Register an annotator (an admin's job). Topics are unique, ignoring case."""
-    from skysift.store.schema import annotators
 
     check_topic(topic)
     clash = conn.execute(sa.select(annotators.c.topic).where(
@@ -122,7 +123,6 @@ def add_annotator(conn: sa.Connection, topic: str, owner_id: int, *, description
 
 def set_annotator(conn: sa.Connection, topic: str, **changes: Any) -> Annotator:
     """Change description, url, active, public or the owner (user_id) of an annotator."""
-    from skysift.store.schema import annotators
 
     allowed = {"description", "url", "active", "public", "user_id"}
     changes = {k: v for k, v in changes.items() if v is not None}
@@ -136,7 +136,6 @@ def set_annotator(conn: sa.Connection, topic: str, **changes: Any) -> Annotator:
 
 
 def get_annotator(conn: sa.Connection, topic: str) -> Annotator:
-    from skysift.store.schema import annotators
 
     row = conn.execute(_annotator_query().where(annotators.c.topic == topic)).first()
     if row is None:
@@ -145,7 +144,6 @@ def get_annotator(conn: sa.Connection, topic: str) -> Annotator:
 
 
 def list_annotators(conn: sa.Connection) -> list[Annotator]:
-    from skysift.store.schema import annotators
 
     return [_to_annotator(r) for r in
             conn.execute(_annotator_query().order_by(annotators.c.topic))]
@@ -235,7 +233,6 @@ def check_annotation(data: Mapping[str, Any]) -> Annotation:
 
 def writable_annotators(conn: sa.Connection, topics: set[str]) -> dict[str, Annotator]:
     """The annotators among ``topics`` that exist."""
-    from skysift.store.schema import annotators
 
     if not topics:
         return {}
@@ -256,12 +253,10 @@ def check_writer(annotator: Annotator | None, topic: str, user_id: int | None) -
 def store_annotations(conn: sa.Connection, items: Sequence[Annotation],
                       now: datetime | None = None) -> None:
     """Insert or replace each annotation (one live per object and annotator), stamped ``now``."""
-    from skysift.store.schema import annotations_table as t
 
     if not items:
         return
     now = now or datetime.now(UTC)
-    from skysift.store.statements import insert_statement
 
     # the last of several for the same (object, topic) wins, as if applied in order
     latest: dict[tuple[int, str], Annotation] = {}
@@ -280,7 +275,6 @@ def store_annotations(conn: sa.Connection, items: Sequence[Annotation],
 
 def get_annotations(conn: sa.Connection, object_id: int) -> list[dict[str, Any]]:
     """The live annotations of one object, by topic."""
-    from skysift.store.schema import annotations_table as t
 
     rows = conn.execute(sa.select(t).where(t.c.diaObjectId == object_id).order_by(t.c.topic))
     return [dict(r._mapping) for r in rows]
@@ -290,7 +284,6 @@ def load_for_batch(conn: sa.Connection, object_ids: Sequence[int],
                    topics: Sequence[str]) -> list[dict[str, Any]]:
     """Rows for the batch engine's ``annotations`` table: those of ``object_ids`` and
     ``topics``, timestamp as UTC text (the compiled filters read it in that form)."""
-    from skysift.store.schema import annotations_table as t
 
     if not object_ids or not topics:
         return []

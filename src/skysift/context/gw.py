@@ -29,6 +29,15 @@ import numpy as np
 import sqlalchemy as sa
 
 from skysift.errors import ContextError, ContextNotFound
+from skysift.skymaps.notice import parse_time
+from skysift.store.schema import gw_events
+from skysift.store.schema import objects as o
+from skysift.store.schema import gw_hits, gw_maps
+from skysift.store.statements import upsert
+from skysift.store.schema import gw_hits as h
+from skysift.skymaps.credible import credible_levels
+from skysift.skymaps.multiorder import read_multiorder
+from skysift.skymaps.credible import credible_area
 
 if TYPE_CHECKING:  # pragma: no cover
     from skysift.skymaps.notice import Notice
@@ -58,7 +67,6 @@ class ScoredMap:
     """
 
     def __init__(self, m: MultiOrderMap) -> None:
-        from skysift.skymaps.credible import credible_levels
 
         self.map = m
         self.levels = credible_levels(m)
@@ -71,7 +79,6 @@ class ScoredMap:
 
     @classmethod
     def from_fits(cls, data: bytes, where: str | None = None) -> ScoredMap:
-        from skysift.skymaps.multiorder import read_multiorder
 
         return cls(read_multiorder(data, where=where))
 
@@ -97,7 +104,6 @@ class ScoredMap:
 
     def areas(self) -> dict[float, float]:
         """50% and 90% credible areas (deg2), by skysift's rule (docs/gcn.md)."""
-        from skysift.skymaps.credible import credible_area
 
         return {lev: credible_area(self.map, lev, self.levels) for lev in (0.5, 0.9)}
 
@@ -136,7 +142,6 @@ def _mjd_tai(when: datetime) -> float:
 
 def event_fields(notice: Notice) -> dict[str, Any]:
     """The ``gw_events`` columns a notice gives (all but the map's)."""
-    from skysift.skymaps.notice import parse_time
 
     event = notice.event or {}
     values: dict[str, Any] = {"superevent_id": notice.superevent_id,
@@ -168,14 +173,12 @@ def event_fields(notice: Notice) -> dict[str, Any]:
 
 
 def _events() -> sa.Table:
-    from skysift.store.schema import gw_events
 
     return gw_events
 
 
 def _objects_in_window(conn: sa.Connection, t_event: float,
                        active_days: float) -> Sequence[sa.Row[Any, Any, Any, Any]]:
-    from skysift.store.schema import objects as o
 
     return conn.execute(
         sa.select(o.c.diaObjectId, o.c.ra, o.c.decl, o.c.firstDiaSourceMjdTai)
@@ -214,7 +217,6 @@ def register_notice(conn: sa.Connection, notice: Notice, *, max_contour: float,
     ContextError
         The notice's sky map cannot be read, or its event time is malformed.
     """
-    from skysift.store.schema import gw_hits, gw_maps
 
     events = _events()
     sid = notice.superevent_id
@@ -250,7 +252,6 @@ def register_notice(conn: sa.Connection, notice: Notice, *, max_contour: float,
             areas = sm.areas()
             values["area50"], values["area90"] = areas[0.5], areas[0.9]
             values["dist_mean"], values["dist_std"] = sm.distance()
-    from skysift.store.statements import upsert
 
     if current is None:
         conn.execute(events.insert().values(**values))
@@ -297,7 +298,6 @@ def event_columns() -> list[str]:
 
 def list_events(conn: sa.Connection) -> list[dict[str, Any]]:
     """Every registered event, newest first, with its number of hits."""
-    from skysift.store.schema import gw_hits
 
     events = _events()
     counts: dict[str, int] = dict(conn.execute(sa.select(gw_hits.c.superevent_id, sa.func.count())
@@ -309,7 +309,6 @@ def list_events(conn: sa.Connection) -> list[dict[str, Any]]:
 
 def get_event(conn: sa.Connection, superevent_id: str) -> dict[str, Any]:
     """One event; :class:`~skysift.errors.ContextNotFound` when it is not registered."""
-    from skysift.store.schema import gw_hits
 
     events = _events()
     row = conn.execute(sa.select(events).where(events.c.superevent_id == superevent_id)).first()
@@ -324,7 +323,6 @@ def get_event(conn: sa.Connection, superevent_id: str) -> dict[str, Any]:
 def hits_of_event(conn: sa.Connection, superevent_id: str, *,
                   limit: int = 1000) -> list[dict[str, Any]]:
     """The event's hits, most probable region first (lowest contour)."""
-    from skysift.store.schema import gw_hits as h
 
     rows = conn.execute(sa.select(h.c.diaObjectId, h.c.contour, h.c.probdens2, h.c.t_gw)
                         .where(h.c.superevent_id == superevent_id)
@@ -334,7 +332,6 @@ def hits_of_event(conn: sa.Connection, superevent_id: str, *,
 
 def latest_map(conn: sa.Connection, superevent_id: str) -> bytes | None:
     """The FITS bytes of the event's map in use, or None."""
-    from skysift.store.schema import gw_maps
 
     events = _events()
     return conn.execute(

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from skysift.errors import ContextError, ContextNotFound
+from skysift.store.schema import users
 
 __all__ = ["Viewer", "check_name", "fetch_owned", "owned_rows", "visible_condition",
            "visible_ids"]
@@ -68,7 +69,6 @@ def check_name(name: str, description: str, what: str) -> tuple[str, str]:
 def owned_rows(conn: sa.Connection, table: sa.Table, viewer: Viewer,
                columns: list[Any]) -> list[Any]:
     """The visible rows of ``table`` with the owner's name (``user_name``), by id."""
-    from skysift.store.schema import users
 
     query = (sa.select(*columns, users.c.name.label("user_name"))
              .join(users, users.c.id == table.c.user_id)
@@ -87,7 +87,6 @@ def fetch_owned(conn: sa.Connection, table: sa.Table, item_id: int, viewer: View
     ContextError
         ``write`` and the viewer is not the owner (status 403).
     """
-    from skysift.store.schema import users
 
     row = conn.execute(
         sa.select(*columns, users.c.name.label("user_name"))

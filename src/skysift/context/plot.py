@@ -7,6 +7,9 @@ import io
 from typing import TYPE_CHECKING
 
 import numpy as np
+from skysift.skymaps.plot import _line, _xy
+from skysift.skymaps.projection import X_MAX, Y_MAX
+from skysift.skymaps.projection import inverse_hammer
 
 if TYPE_CHECKING:  # pragma: no cover
     from mocpy import MOC
@@ -22,8 +25,6 @@ def _axes(title: str, width_px: int = 900, dpi: int = 110):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from skysift.skymaps.plot import _line, _xy
-    from skysift.skymaps.projection import X_MAX, Y_MAX
 
     fig = plt.figure(figsize=(width_px / dpi, width_px / dpi / 2), dpi=dpi)
     ax = fig.add_axes((0.01, 0.02, 0.98, 0.9))
@@ -61,7 +62,6 @@ def _png(fig) -> bytes:
 def render_cones(ra: np.ndarray, dec: np.ndarray, title: str = "",
                  hits: tuple[np.ndarray, np.ndarray] | None = None) -> bytes:
     """PNG of cone centres (at most 50,000 drawn, evenly sampled) and, optionally, hit objects."""
-    from skysift.skymaps.plot import _xy
 
     fig, ax = _axes(title)
     ra, dec = np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
@@ -80,7 +80,6 @@ def render_moc(moc: MOC, title: str = "", width_px: int = 900) -> bytes:
     """PNG of a MOC's area: every image pixel inside the MOC is filled."""
     import astropy.units as u
 
-    from skysift.skymaps.projection import X_MAX, Y_MAX, inverse_hammer
 
     fig, ax = _axes(title, width_px)
     h = width_px // 2
@@ -98,7 +97,6 @@ def render_moc(moc: MOC, title: str = "", width_px: int = 900) -> bytes:
     if moc.sky_fraction * 41252.96 < 5.0:  # small areas vanish at this scale: mark them
         from astropy_healpix import healpix_to_lonlat, level_to_nside
 
-        from skysift.skymaps.plot import _xy
 
         order = min(int(moc.max_order), 10)
         cells = np.asarray(moc.degrade_to_order(order).flatten(), dtype=np.int64)[:MAX_POINTS]

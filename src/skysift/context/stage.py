@@ -24,6 +24,14 @@ from skysift.context.gw import BEFORE_EVENT_DAYS, ScoredMap, score_objects
 from skysift.context.tables import CONTEXT_TABLES
 from skysift.context.watchlists import ListCones, load_active_cones, match_cones
 from skysift.context.watchmaps import inside, load_active_mocs
+from skysift.store.schema import crossmatch_tns, gw_events, watchlists, watchmaps
+from skysift.context.tns import tns_index
+from skysift.store.schema import crossmatch_tns as t
+from skysift.context.gw import latest_map
+from skysift.store.schema import area_hits, gw_hits, watchlist_hits
+from skysift.store.statements import in_ids, select_in, upsert
+from skysift.context.tns import name_batch
+from skysift.store.schema import crossmatch_tns as tns
 
 __all__ = ["ContextResult", "ContextStage"]
 
@@ -68,7 +76,6 @@ class ContextStage:
     # ------------------------------------------------------------------ what to match against
     def refresh(self, conn: sa.Connection) -> None:
         """Reload what changed since the last batch (watchlists, watchmaps, events)."""
-        from skysift.store.schema import crossmatch_tns, gw_events, watchlists, watchmaps
 
         for name, table, when in (("watchlists", watchlists, watchlists.c.modified),
                                   ("watchmaps", watchmaps, watchmaps.c.modified),
@@ -89,8 +96,6 @@ class ContextStage:
         self._index = self._cones.index() if len(self._cones) else None
 
     def _load_tns(self, conn: sa.Connection) -> None:
-        from skysift.context.tns import tns_index
-        from skysift.store.schema import crossmatch_tns as t
 
         rows = conn.execute(sa.select(t.c.tns_name, t.c.ra, t.c.decl)).all()
         self._tns_names = [r[0] for r in rows]
@@ -102,8 +107,6 @@ class ContextStage:
         self._mocs = load_active_mocs(conn)
 
     def _load_gw(self, conn: sa.Connection) -> None:
-        from skysift.context.gw import latest_map
-        from skysift.store.schema import gw_events
 
         rows = [dict(r._mapping) for r in conn.execute(sa.select(gw_events))]
         events: dict[str, _Event] = {}
@@ -134,8 +137,6 @@ class ContextStage:
         """Match the batch's objects (rows with diaObjectId, ra, decl, firstDiaSourceMjdTai,
         lastDiaSourceMjdTai), replace their hits in the store, and read back the context rows
         of the tables in ``read_back`` for the batch engine."""
-        from skysift.store.schema import area_hits, gw_hits, watchlist_hits
-        from skysift.store.statements import in_ids, select_in, upsert
 
         result = ContextResult()
         rows = list(objects)
@@ -193,7 +194,6 @@ class ContextStage:
         t3 = time.perf_counter()
         # TNS names: set on the rows (the batch engine reads them) and in the store
         if self._tns_index is not None:
-            from skysift.context.tns import name_batch
 
             result.hits["tns"] = len(name_batch(conn, self._tns_names, self._tns_index, rows))
         t4 = time.perf_counter()
@@ -207,7 +207,6 @@ class ContextStage:
         if "gw_events" in wanted:
             result.rows["gw_events"] = list(self._event_rows)
         if "crossmatch_tns" in wanted:
-            from skysift.store.schema import crossmatch_tns as tns
 
             names = sorted({r["tns_name"] for r in rows if r.get("tns_name")})
             columns = [tns.c[c] for c in CONTEXT_TABLES["crossmatch_tns"]]

@@ -31,6 +31,8 @@ import sqlalchemy as sa
 
 from skysift.context.sky import ConeIndex
 from skysift.errors import ContextError
+from skysift.store.schema import crossmatch_tns, objects
+from skysift.store.statements import insert_ignore
 
 __all__ = ["TnsCatalogue", "TnsLoad", "load_tns", "match_tns", "read_tns"]
 
@@ -159,8 +161,6 @@ def load_tns(engine: sa.Engine, source: Path, *, radius_arcsec: float, chunk: in
     """Replace the TNS catalogue with ``source`` and re-name every stored object."""
     from tqdm import tqdm
 
-    from skysift.store.schema import crossmatch_tns, objects
-    from skysift.store.statements import insert_ignore
 
     cat = read_tns(source)
     if not cat.rows:
@@ -215,7 +215,6 @@ def name_batch(conn: sa.Connection, names: list[str], index: ConeIndex,
                rows: Iterable[Mapping[str, Any]]) -> dict[int, str]:
     """Set ``tns_name`` of the batch's objects that lie on a TNS object (in the store and in
     ``rows``, which are mutable mappings); returns {diaObjectId: name}."""
-    from skysift.store.schema import objects
 
     batch = list(rows)
     ra = np.array([np.nan if r.get("ra") is None else r["ra"] for r in batch], float)

@@ -21,6 +21,14 @@ from skysift.context.owned import Viewer, check_name, fetch_owned, owned_rows
 from skysift.context.sky import ConeIndex
 from skysift.context.upload import MAX_RADIUS_ARCSEC, Cones
 from skysift.errors import ContextError
+from skysift.store.schema import watchlists
+from skysift.store.schema import watchlist_cones
+from skysift.store.statements import inserted_id
+from skysift.store.schema import watchlist_hits
+from skysift.store.schema import watchlist_cones as c
+from skysift.store.schema import objects
+from skysift.store.statements import upsert
+from skysift.store.schema import watchlist_hits as h
 
 __all__ = ["DEFAULT_RADIUS_ARCSEC", "ListCones", "Watchlist", "add_watchlist", "cones_of",
            "crossmatch_stored", "delete_watchlist", "get_watchlist", "hits_of",
@@ -55,7 +63,6 @@ class Watchlist:
 
 
 def _t() -> sa.Table:
-    from skysift.store.schema import watchlists
 
     return watchlists
 
@@ -91,8 +98,6 @@ def add_watchlist(conn: sa.Connection, user_id: int, name: str, cones: Cones, *,
     ContextError
         No good cone, a bad name or default radius.
     """
-    from skysift.store.schema import watchlist_cones
-    from skysift.store.statements import inserted_id
 
     name, description = check_name(name, description, "watchlist")
     radius = _check_radius(radius_arcsec)
@@ -153,7 +158,6 @@ def set_watchlist(conn: sa.Connection, wl_id: int, viewer: Viewer, *, name: str 
 
 def delete_watchlist(conn: sa.Connection, wl_id: int, viewer: Viewer) -> Watchlist:
     """Delete a watchlist with its cones and hits (the owner or an admin)."""
-    from skysift.store.schema import watchlist_cones, watchlist_hits
 
     wl = get_watchlist(conn, wl_id, viewer, write=True)
     conn.execute(watchlist_hits.delete().where(watchlist_hits.c.wl_id == wl_id))
@@ -181,7 +185,6 @@ class ListCones:
 
 
 def _load_cones(conn: sa.Connection, condition: Any) -> ListCones:
-    from skysift.store.schema import watchlist_cones as c
 
     t = _t()
     rows = conn.execute(
@@ -199,7 +202,6 @@ def _load_cones(conn: sa.Connection, condition: Any) -> ListCones:
 
 def cones_of(conn: sa.Connection, wl_id: int) -> ListCones:
     """Every cone of one watchlist (check visibility first with :func:`get_watchlist`)."""
-    from skysift.store.schema import watchlist_cones as c
 
     return _load_cones(conn, c.c.wl_id == wl_id)
 
@@ -229,8 +231,6 @@ def crossmatch_stored(engine: sa.Engine, wl_id: int, viewer: Viewer, *, chunk: i
     """
     from tqdm import tqdm
 
-    from skysift.store.schema import objects, watchlist_hits
-    from skysift.store.statements import upsert
 
     with engine.connect() as conn:
         get_watchlist(conn, wl_id, viewer, write=True)
@@ -268,7 +268,6 @@ def crossmatch_stored(engine: sa.Engine, wl_id: int, viewer: Viewer, *, chunk: i
 
 def hits_of(conn: sa.Connection, wl_id: int, *, limit: int = 1000) -> list[dict[str, Any]]:
     """The list's hits, closest first (check visibility first with :func:`get_watchlist`)."""
-    from skysift.store.schema import watchlist_hits as h
 
     rows = conn.execute(sa.select(h.c.diaObjectId, h.c.cone_id, h.c.name, h.c.arcsec)
                         .where(h.c.wl_id == wl_id).order_by(h.c.arcsec, h.c.diaObjectId)

@@ -21,6 +21,13 @@ import sqlalchemy as sa
 
 from skysift.context.owned import Viewer, check_name, fetch_owned, owned_rows
 from skysift.errors import ContextError
+from skysift.store.schema import watchmaps
+from skysift.skymaps.multiorder import read_multiorder
+from skysift.skymaps.regions import credible_moc
+from skysift.store.statements import inserted_id
+from skysift.store.schema import area_hits
+from skysift.store.schema import objects
+from skysift.store.statements import upsert
 
 if TYPE_CHECKING:  # pragma: no cover
     from mocpy import MOC
@@ -69,7 +76,6 @@ class Watchmap:
 
 
 def _t() -> sa.Table:
-    from skysift.store.schema import watchmaps
 
     return watchmaps
 
@@ -133,8 +139,6 @@ def _checked(moc: MOC, what: str) -> MOC:
 
 def moc_from_skymap(source: bytes | str | Path, level: float) -> MOC:
     """The ``level`` credible region (0-1) of a multi-order sky map, as a MOC."""
-    from skysift.skymaps.multiorder import read_multiorder
-    from skysift.skymaps.regions import credible_moc
 
     if not 0 < level <= 1:
         raise ContextError(f"the credible level must be above 0 and at most 1, not {level!r}")
@@ -170,7 +174,6 @@ def moc_from_polygon(ra: list[float], dec: list[float], order: int = MAX_ORDER) 
 def add_watchmap(conn: sa.Connection, user_id: int, name: str, moc: MOC, *,
                  description: str = "", public: bool = False, active: bool = True) -> Watchmap:
     """Store a watchmap."""
-    from skysift.store.statements import inserted_id
 
     name, description = check_name(name, description, "watchmap")
     moc = _checked(moc, name)
@@ -221,7 +224,6 @@ def set_watchmap(conn: sa.Connection, ar_id: int, viewer: Viewer, *, name: str |
 
 def delete_watchmap(conn: sa.Connection, ar_id: int, viewer: Viewer) -> Watchmap:
     """Delete a watchmap and its hits (the owner or an admin)."""
-    from skysift.store.schema import area_hits
 
     wm = get_watchmap(conn, ar_id, viewer, write=True)
     conn.execute(area_hits.delete().where(area_hits.c.ar_id == ar_id))
@@ -256,8 +258,6 @@ def crossmatch_stored_area(engine: sa.Engine, ar_id: int, viewer: Viewer, *,
     """Test every stored object against one watchmap, replacing its hits; returns the hits."""
     from tqdm import tqdm
 
-    from skysift.store.schema import area_hits, objects
-    from skysift.store.statements import upsert
 
     with engine.connect() as conn:
         get_watchmap(conn, ar_id, viewer, write=True)

@@ -13,6 +13,10 @@ import sqlalchemy as sa
 
 from skysift.errors import FilterError, SkysiftError
 from skysift.filters.repository import Filter
+from skysift.filters.catalogue import annotator_acl
+from skysift.store.schema import watchlists, watchmaps
+from skysift.filters.catalogue import catalogue_with
+from skysift.filters.validate import validate_filter
 
 __all__ = ["CompiledFilters", "filter_failure"]
 
@@ -57,8 +61,6 @@ class CompiledFilters:
         self.watchmaps: list[tuple[int, int, bool]] = []
 
     def refresh(self, conn: sa.Connection) -> None:
-        from skysift.filters.catalogue import annotator_acl
-        from skysift.store.schema import watchlists, watchmaps
 
         self.annotators = annotator_acl(conn)
         self.watchlists, self.watchmaps = (
@@ -67,8 +69,6 @@ class CompiledFilters:
             for t in (watchlists, watchmaps))
 
     def get(self, flt: Filter) -> Any:
-        from skysift.filters.catalogue import catalogue_with
-        from skysift.filters.validate import validate_filter
 
         topics = frozenset(t for t, owner, public in self.annotators
                            if public or owner == flt.user_id)

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from skysift.errors import FilterError, FilterTimeout, StoreUnavailable
 from skysift.store.translate import db_error, is_transient_db_error
+from skysift.store.functions import register_sqlite_functions
 
 __all__ = ["PROGRESS_STEPS", "QueryResult", "execute_sqlite", "run_query"]
 
@@ -147,7 +148,6 @@ def _ensure_functions(raw: sqlite3.Connection) -> None:
     try:
         raw.execute("SELECT flux2mag(1.0)").fetchone()
     except sqlite3.OperationalError:
-        from skysift.store.functions import register_sqlite_functions
 
         register_sqlite_functions(raw)
 

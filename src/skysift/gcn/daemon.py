@@ -25,6 +25,8 @@ from skysift.errors import GcnError
 from skysift.gcn.settings import GcnSettings, load_gcn_settings
 from skysift.gcn.state import ListenerState
 from skysift.processes import pid_alive
+from skysift.gcn.listen import listen
+from skysift.gcn.pipeline import AlertProcessor
 
 __all__ = ["DaemonPaths", "main", "pid_alive", "restart", "start", "status", "stop"]
 
@@ -133,8 +135,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from skysift.gcn.listen import listen
-    from skysift.gcn.pipeline import AlertProcessor
 
     settings = load_gcn_settings(args.settings)
     paths = DaemonPaths.of(settings)

@@ -28,6 +28,12 @@ from skysift.skymaps.notice import Notice, decode_notice
 from skysift.gcn.rejected import describe_where, save_rejected
 from skysift.gcn.settings import GcnSettings
 from skysift.gcn.summary import far_per_year, far_text, latency_seconds, panel_lines
+from skysift.bridge import StoreBridge
+from skysift.skymaps.ephemeris import sun_moon
+from skysift.gcn.products import map_stats
+from skysift.skymaps.multiorder import read_multiorder
+from skysift.gcn.plugins import run_plugins
+from skysift.gcn import products
 
 __all__ = ["DIGEST_FILE", "PLUGINS_DONE_FILE", "AlertProcessor", "Outcome"]
 
@@ -56,7 +62,6 @@ class AlertProcessor:
         self.settings = settings
         self.plugins = settings.plugins_enabled if plugins is None else plugins
         self.log = log or logging.getLogger("skysift.gcn")
-        from skysift.bridge import StoreBridge
 
         #: registers each written alert in the broker's store (None: not configured)
         self.bridge = StoreBridge.for_gcn(settings, self.log)
@@ -65,7 +70,6 @@ class AlertProcessor:
         """Import the heavy modules and the ephemeris now, so the first alert is not slower."""
         from skysift.gcn import products  # noqa: F401
         from skysift.skymaps import plot, regions  # noqa: F401
-        from skysift.skymaps.ephemeris import sun_moon
 
         if self.settings.plot.convert:
             import matplotlib.pyplot  # noqa: F401
@@ -115,8 +119,6 @@ class AlertProcessor:
         stats: dict[str, Any] = {}
         levels: Any = None
         if notice.skymap is not None:
-            from skysift.gcn.products import map_stats
-            from skysift.skymaps.multiorder import read_multiorder
 
             try:
                 skymap = read_multiorder(notice.skymap, where=f"{sid} {atype} event.skymap")
@@ -160,7 +162,6 @@ class AlertProcessor:
         if self.bridge is not None:
             self.bridge(notice)
         if self.plugins and not (alert_dir / PLUGINS_DONE_FILE).exists():
-            from skysift.gcn.plugins import run_plugins
 
             files = sorted(str(p) for p in alert_dir.iterdir() if not p.name.startswith("."))
             run_plugins(s.plugins_dir, alert_dir, settings_path=s.path, settings_raw=s.raw,
@@ -223,8 +224,6 @@ class AlertProcessor:
         return extra
 
     def _combined(self, notice: Notice, staging: Path, problems: list[str]) -> dict[str, Any]:
-        from skysift.gcn.products import map_stats
-        from skysift.skymaps.multiorder import read_multiorder
 
         raw = notice.combined_skymap
         assert raw is not None, "called only for notices with a combined sky map"
@@ -242,7 +241,6 @@ class AlertProcessor:
 
     def _products(self, notice: Notice, skymap: Any, levels: Any, extra: dict, staging: Path,
                   problems: list[str]) -> None:
-        from skysift.gcn import products
 
         s = self.settings
         steps: list[tuple[str, Callable[[], object]]] = []

@@ -34,6 +34,7 @@ from typing import Any
 from skysift.gcn.listen import handle_message
 from skysift.gcn.pipeline import AlertProcessor
 from skysift.gcn.rejected import save_rejected
+from skysift.skymaps.multiorder import read_multiorder
 
 __all__ = ["notices_in", "process_files", "read_notice_file"]
 
@@ -71,7 +72,6 @@ def describe(data: bytes) -> str:
 
 def _fits_notice(data: bytes, name: str) -> bytes:
     """A minimal notice carrying a bare sky map, from its FITS header."""
-    from skysift.skymaps.multiorder import read_multiorder
 
     m = read_multiorder(data, where=name)  # SkymapError when it is not a multi-order map
     header = m.header

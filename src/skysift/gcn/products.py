@@ -12,6 +12,10 @@ from skysift.gcn import atomic
 from skysift.gcn.settings import GcnSettings
 from skysift.skymaps.credible import SR_TO_DEG2, credible_levels, peak, region_mask
 from skysift.skymaps.multiorder import MultiOrderMap
+from skysift.skymaps.flatten import flatten
+from skysift.skymaps.regions import credible_moc, save_moc
+from skysift.skymaps.plot import PlotOptions, render_skymap
+from skysift.skymaps.ephemeris import sun_moon
 
 __all__ = ["CSV_COLUMNS", "map_stats", "write_csv", "write_mocs", "write_plot"]
 
@@ -60,7 +64,6 @@ def write_csv(m: MultiOrderMap, path: Path, nside: int) -> Path:
     import astropy.units as u
     from astropy_healpix import healpix_to_lonlat
 
-    from skysift.skymaps.flatten import flatten
 
     flat = flatten(m, nside)
     ipix = np.arange(flat.npix, dtype=np.int64)
@@ -89,7 +92,6 @@ def write_csv(m: MultiOrderMap, path: Path, nside: int) -> Path:
 
 def write_mocs(m: MultiOrderMap, out_dir: Path, levels: np.ndarray) -> list[Path]:
     """moc50/moc90 as FITS and JSON (Aladin reads both)."""
-    from skysift.skymaps.regions import credible_moc, save_moc
 
     files = []
     for p in (0.5, 0.9):
@@ -102,14 +104,12 @@ def write_mocs(m: MultiOrderMap, out_dir: Path, levels: np.ndarray) -> list[Path
 def write_plot(m: MultiOrderMap, path: Path, settings: GcnSettings, panel: list[tuple[str, str]],
                title: str, extra: dict[str, Any]) -> Path:
     """skymap.png with the options of ``lvk.aitoff``."""
-    from skysift.skymaps.plot import PlotOptions, render_skymap
 
     opt = PlotOptions(galactic_plane=settings.plot.galactic_plane, panel=panel, title=title,
                       sun_radius=settings.plot.sun_radius, moon_radius=settings.plot.moon_radius,
                       areas={0.5: extra.get("area50"), 0.9: extra.get("area90")})
     date_obs = m.header.get("DATE-OBS")
     if settings.plot.sun_moon and date_obs:
-        from skysift.skymaps.ephemeris import sun_moon
 
         opt.sun, opt.moon = sun_moon(str(date_obs))
     return render_skymap(m, path, opt)

@@ -24,6 +24,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from skysift.config import Settings
+from skysift.streams.deliver import row_object_id
+from skysift.store.schema import email_pending as ep
+from skysift.streams.output import TopicCounts, load_today_bytes, save_counts
+from skysift.streams.records import encode_record, make_record
 
 __all__ = ["Pending", "build_digest", "load_pending", "object_url", "queue_matches"]
 
@@ -48,10 +52,6 @@ def queue_matches(conn: sa.Connection, settings: Settings, flt: Any,
     daily byte quota, are rejected. Both are counted in ``topic_stats`` under the filter's topic
     name, like a Kafka filter's records, so its page shows them.
     """
-    from skysift.streams.deliver import row_object_id
-    from skysift.store.schema import email_pending as ep
-    from skysift.streams.output import TopicCounts, load_today_bytes, save_counts
-    from skysift.streams.records import encode_record, make_record
 
     waiting = conn.execute(sa.select(sa.func.count()).select_from(ep)
                            .where(ep.c.filter_id == flt.id)).scalar() or 0
@@ -89,7 +89,6 @@ def queue_matches(conn: sa.Connection, settings: Settings, flt: Any,
 
 
 def load_pending(conn: sa.Connection, filter_id: int, limit: int) -> list[Pending]:
-    from skysift.store.schema import email_pending as ep
 
     rows = conn.execute(sa.select(ep.c.id, ep.c.diaObjectId, ep.c.record)
                         .where(ep.c.filter_id == filter_id).order_by(ep.c.id).limit(limit))

@@ -34,6 +34,8 @@ import sqlalchemy as sa
 from skysift.config import Settings
 from skysift.notify.digest import build_digest, load_pending, new_message
 from skysift.notify.mail import EmailError, Sender, sender_for
+from skysift.store.schema import filters, users
+from skysift.store.schema import email_pending as ep
 
 __all__ = ["Clock", "Notifier", "NotifyReport"]
 
@@ -124,7 +126,6 @@ class Notifier:
         return True
 
     def _owners(self, conn: sa.Connection) -> sa.Select:
-        from skysift.store.schema import filters, users
 
         # only a confirmed address receives mail (skysift.web.verify)
         confirmed = sa.case((users.c.email_verified_at.is_not(None), users.c.email), else_=None)
@@ -144,8 +145,6 @@ class Notifier:
 
     # ------------------------------------------------------------------ digests
     def _digests(self, now: datetime, report: NotifyReport) -> None:
-        from skysift.store.schema import email_pending as ep
-        from skysift.store.schema import filters
 
         with self.engine.connect() as conn:
             rows = conn.execute(self._owners(conn).where(
@@ -177,7 +176,6 @@ class Notifier:
     def _claim(self, column: Any, filter_id: int, expected: datetime | None,
                value: datetime | None) -> bool:
         """Compare-and-set of a filter's time ``column``: True when it was ``expected``."""
-        from skysift.store.schema import filters
 
         was = column.is_(None) if expected is None else column == expected
         with self.engine.begin() as conn:
@@ -187,7 +185,6 @@ class Notifier:
 
     # ------------------------------------------------------------------ failures
     def _failure_notices(self, now: datetime, report: NotifyReport) -> None:
-        from skysift.store.schema import filters
 
         with self.engine.connect() as conn:
             rows = conn.execute(self._owners(conn).where(filters.c.last_error.is_not(None),
@@ -218,7 +215,6 @@ class Notifier:
 
     # ------------------------------------------------------------------ expiry
     def _expiries(self, now: datetime, report: NotifyReport) -> None:
-        from skysift.store.schema import filters
 
         if self.settings.filter_expiry_days <= 0:
             return

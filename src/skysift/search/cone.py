@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from skysift.errors import StoreError
 from skysift.features.sky import HEALPIX_ORDER
+from skysift.store.schema import objects
 
 __all__ = ["MAX_RADIUS_ARCSEC", "ConeMatch", "cone_ranges", "cone_search", "separation_arcsec"]
 
@@ -108,7 +109,6 @@ def cone_search(
     StoreError
         The database failed.
     """
-    from skysift.store.schema import objects
 
     for name, value, lo, hi in (("ra", ra, 0.0, 360.0), ("dec", dec, -90.0, 90.0),
                                 ("radius", radius_arcsec, 0.0, MAX_RADIUS_ARCSEC)):

@@ -22,6 +22,8 @@ from skysift.skymaps.credible import SR_TO_DEG2, credible_levels
 from skysift.skymaps.lookup import rows_at
 from skysift.skymaps.multiorder import MultiOrderMap
 from skysift.skymaps.projection import X_MAX, Y_MAX, hammer, inverse_hammer
+from skysift.skymaps.credible import credible_area
+from skysift.skymaps.credible import peak, region_mask
 
 __all__ = ["PlotOptions", "render_skymap", "zoom_extent"]
 
@@ -170,7 +172,6 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
 
     area90 = opt.areas.get(0.9)
     if area90 is None and opt.inset_max_area > 0:
-        from skysift.skymaps.credible import credible_area
 
         area90 = credible_area(m, 0.9)
     if opt.inset_max_area > 0 and area90 is not None and area90 < opt.inset_max_area:
@@ -205,7 +206,6 @@ def zoom_extent(m: MultiOrderMap, levels: np.ndarray | None = None) -> tuple[flo
     holds the whole 90% region (its farthest pixel centre, plus a margin; at least 1 degree)."""
     from astropy_healpix import healpix_to_lonlat, level_to_nside
 
-    from skysift.skymaps.credible import peak, region_mask
 
     top = peak(m)
     mask = region_mask(m, 0.9, levels)

@@ -15,6 +15,8 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from skysift.alerts.model import Alert
+from skysift.alerts.decode import decode_record
+from skysift.store.blobs import open_blob_store
 
 if TYPE_CHECKING:
     from skysift.config import Settings
@@ -31,7 +33,6 @@ KINDS = {"science": "cutoutScience", "template": "cutoutTemplate",
 def cutouts_of(alert: Alert) -> dict[str, bytes]:
     """The alert's cutouts as FITS bytes, by kind (science, template, difference); empty when
     the alert carries none or was not read from Rubin-framed bytes."""
-    from skysift.alerts.decode import decode_record
 
     raw = getattr(alert, "raw", None)
     if not raw or raw[:1] != b"\x00":
@@ -44,7 +45,6 @@ def cutouts_of(alert: Alert) -> dict[str, bytes]:
 def cutout_store(settings: Settings) -> BlobStore:
     """Where the settings keep cutouts: ``cutouts_url`` (a folder or ``s3://bucket/prefix``),
     else ``<data_dir>/cutouts``."""
-    from skysift.store.blobs import open_blob_store
 
     return open_blob_store(settings.cutouts_url or settings.data_dir / "cutouts", settings)
 

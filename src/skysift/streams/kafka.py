@@ -22,6 +22,8 @@ from typing import Any
 
 from skysift.config import Settings
 from skysift.errors import BrokerError
+from skysift.streams.embedded import find_running
+from skysift.streams.embedded import up
 
 __all__ = [
     "KAFKA_LOG",
@@ -127,11 +129,9 @@ def bootstrap_servers(settings: Settings) -> str:
         return settings.kafka
     if settings.kafka_config.get("bootstrap.servers"):
         return str(settings.kafka_config["bootstrap.servers"])
-    from skysift.streams.embedded import find_running
 
     found = find_running(Path(settings.data_dir))
     if found is None and AUTOSTART_EMBEDDED:
-        from skysift.streams.embedded import up
 
         info = up(Path(settings.data_dir), settings.embedded_kafka_port)
         logging.getLogger("skysift").warning(

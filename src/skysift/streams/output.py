@@ -16,6 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from skysift.errors import BrokerUnavailable, DeliveryError
+from skysift.store.schema import topic_stats
+from skysift.store.schema import topic_stats as ts
+from skysift.store.statements import insert_statement
 
 __all__ = ["RecordSink", "TopicCounts", "load_today_bytes", "save_counts"]
 
@@ -37,7 +40,6 @@ def utc_today() -> date:
 
 def load_today_bytes(conn: sa.Connection, day: date | None = None) -> dict[str, int]:
     """Bytes each topic has produced today (for the quota)."""
-    from skysift.store.schema import topic_stats
 
     day = day or utc_today()
     rows = conn.execute(sa.select(topic_stats.c.topic, topic_stats.c.bytes_produced)
@@ -51,8 +53,6 @@ def save_counts(conn: sa.Connection, counts: dict[str, TopicCounts],
 
     One ``INSERT ... ON CONFLICT (topic, day) DO UPDATE`` adding to the stored counts, run for
     every counted topic at once: a batch touching hundreds of topics costs one statement."""
-    from skysift.store.schema import topic_stats as ts
-    from skysift.store.statements import insert_statement
 
     day = day or utc_today()
     rows = [{"topic": topic, "day": day, "records_produced": c.records_produced,

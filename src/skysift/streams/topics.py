@@ -17,6 +17,7 @@ from typing import Any
 
 from skysift.config import Settings
 from skysift.errors import BrokerError, FilterRejected
+from skysift.errors import BrokerUnavailable
 
 __all__ = [
     "MAX_TOPIC_LENGTH",
@@ -119,7 +120,6 @@ def ensure_topics(admin: Any, settings: Settings, topics: set[str] | frozenset[s
     try:
         listed = admin.list_topics(timeout=10).topics
     except KafkaException as exc:
-        from skysift.errors import BrokerUnavailable
 
         raise BrokerUnavailable(f"cannot list topics: {exc.args[0].str()}") from exc
     missing = sorted(t for t in topics if t not in listed or listed[t].error is not None)

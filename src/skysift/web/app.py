@@ -26,6 +26,11 @@ from skysift import __version__
 from skysift.config import Settings
 from skysift.errors import SkysiftError
 from skysift.web.httperrors import NotLoggedIn, status_of
+from skysift.web.templating import render
+from skysift.web.pages import routers
+from skysift.web.sessions import install_sessions
+from skysift.store.database import open_store
+from skysift.config import load_settings
 
 __all__ = ["CSP", "MAX_BODY_BYTES", "RedactQueryFilter", "SecurityHeaders", "app_from_env",
            "create_app"]
@@ -129,7 +134,6 @@ def _wants_json(request: Request) -> bool:
 
 
 def _error_page(request: Request, status: int, message: str) -> Response:
-    from skysift.web.templating import render
 
     return render(request, "error.html", status=status, status_code=status, message=message)
 
@@ -201,11 +205,8 @@ def _include_api(app: FastAPI) -> None:
 
 def create_app(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     """The web site and REST API for ``settings`` (store ``engine`` opened when not given)."""
-    from skysift.web.pages import routers
-    from skysift.web.sessions import install_sessions
 
     if engine is None:
-        from skysift.store.database import open_store
 
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
         engine = open_store(settings.database_url)
@@ -232,7 +233,6 @@ def create_app(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """An app with settings from the environment and config file (for ``uvicorn --factory``)."""
-    from skysift.config import load_settings
 
     return create_app(load_settings())
 

@@ -18,6 +18,11 @@ from skysift.filters.manage import Filter, get_filter
 from skysift.streams.snippets import consume_command, python_consumer  # re-export
 from skysift.web.forms import parse_int
 from skysift.web.httperrors import Forbidden, NotFound
+from skysift.store.schema import topic_stats as ts
+from skysift.streams.output import utc_today
+from skysift.streams.kafka import bootstrap_servers
+from skysift.streams.deliver import row_object_id
+from skysift.filters.validate import HIDDEN_KEY
 
 __all__ = [
     "OUTPUT_LABELS",
@@ -68,8 +73,6 @@ def owned_filter(conn: sa.Connection, raw_id: str, user: User) -> Filter:
 
 def today_stats(conn: sa.Connection, topic: str | None) -> dict[str, Any]:
     """Today's records/bytes produced and rejected for ``topic`` (zeros when none)."""
-    from skysift.store.schema import topic_stats as ts
-    from skysift.streams.output import utc_today
 
     out: dict[str, Any] = {"records_produced": 0, "bytes_produced": 0, "records_rejected": 0,
                            "bytes_rejected": 0, "last_record_at": None}
@@ -85,7 +88,6 @@ def user_bootstrap(settings: Settings) -> str:
     """The Kafka bootstrap server users should connect to."""
     if settings.public_kafka:
         return settings.public_kafka
-    from skysift.streams.kafka import bootstrap_servers
 
     try:
         return bootstrap_servers(settings)
@@ -97,8 +99,6 @@ def result_table(
     rows: list[dict[str, Any]],
 ) -> tuple[list[str], list[dict[str, Any]], list[int | None]]:
     """Columns to show (not the hidden key), the rows, and each row's diaObjectId (for links)."""
-    from skysift.streams.deliver import row_object_id
-    from skysift.filters.validate import HIDDEN_KEY
 
     columns = [c for c in (rows[0].keys() if rows else []) if c != HIDDEN_KEY]
     ids: list[int | None] = []

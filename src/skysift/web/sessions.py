@@ -33,6 +33,8 @@ from skysift.accounts import User
 from skysift.config import Settings
 from skysift.errors import ConfigError, UserError
 from skysift.web.httperrors import Forbidden, NotLoggedIn
+from skysift.store.schema import web_sessions as ws
+from skysift.accounts import get_user
 
 __all__ = [
     "COOKIE",
@@ -114,7 +116,6 @@ def check_csrf(request: Request, supplied: str | None) -> None:
 def log_in(request: Request, user: User) -> None:
     """Start a fresh session for ``user`` (new session id and CSRF token: no session fixation);
     sessions of the user older than ``session_max_age_s`` are forgotten."""
-    from skysift.store.schema import web_sessions as ws
 
     request.session.clear()
     session_id = secrets.token_urlsafe(32)
@@ -132,7 +133,6 @@ def log_in(request: Request, user: User) -> None:
 def log_out(request: Request) -> None:
     """End the session: its row is deleted (an old copy of the cookie stops working) and the
     cookie cleared."""
-    from skysift.store.schema import web_sessions as ws
 
     session_id = request.session.get("sid")
     if isinstance(session_id, str):
@@ -144,7 +144,6 @@ def log_out(request: Request) -> None:
 def end_other_sessions(request: Request, user_id: int) -> int:
     """Delete every session of ``user_id`` but this request's (after a password change);
     returns how many ended."""
-    from skysift.store.schema import web_sessions as ws
 
     keep = request.session.get("sid") if request.session.get("uid") == user_id else None
     condition = ws.c.user_id == user_id
@@ -162,8 +161,6 @@ def current_user(request: Request) -> User | None:
     uid = request.session.get("uid") if "session" in request.scope else None
     session_id = request.session.get("sid") if "session" in request.scope else None
     if isinstance(uid, int) and isinstance(session_id, str):
-        from skysift.accounts import get_user
-        from skysift.store.schema import web_sessions as ws
 
         try:
             with request.app.state.engine.connect() as conn:

@@ -19,6 +19,9 @@ from skysift.accounts import User
 from skysift.config import Settings
 from skysift.web.httperrors import BadInput
 from skysift.web.sessions import session_secret
+from skysift.notify.digest import new_message
+from skysift.notify.mail import sender_for
+from skysift.store.schema import users
 
 __all__ = ["VERIFY_MAX_AGE_S", "confirm", "send_verification", "verification_token"]
 
@@ -38,8 +41,6 @@ def verification_token(settings: Settings, user: User) -> str:
 
 def send_verification(settings: Settings, user: User) -> str:
     """Send the confirmation link to ``user.email``; where it went (SMTP host or .eml file)."""
-    from skysift.notify.digest import new_message
-    from skysift.notify.mail import sender_for
 
     assert user.email
     link = f"{settings.web_url}/verify-email?token={verification_token(settings, user)}"
@@ -62,7 +63,6 @@ def confirm(engine: sa.Engine, settings: Settings, token: str) -> int:
     BadInput
         The token is forged, expired, or names an address the user no longer has.
     """
-    from skysift.store.schema import users
 
     try:
         data = _serializer(settings).loads(token, max_age=VERIFY_MAX_AGE_S)

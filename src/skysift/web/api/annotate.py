@@ -23,6 +23,8 @@ from skysift.web.api.deps import ApiParams, Engine, SettingsDep
 from skysift.web.api.params import openapi_params
 from skysift.web.api.routing import ApiJSONResponse, api_router
 from skysift.web.httperrors import BadInput
+from skysift.annotations.service import submit, trigger_logged
+from skysift.annotations.store import AnnotationRejected
 
 __all__ = ["router"]
 
@@ -44,8 +46,6 @@ SPECS = (
 def annotate(user: ApiUser, p: ApiParams, settings: SettingsDep, engine: Engine,
              background: BackgroundTasks) -> Response:
     """Store one annotation (replacing this annotator's previous one for the object)."""
-    from skysift.annotations.service import submit, trigger_logged
-    from skysift.annotations.store import AnnotationRejected
 
     result = submit(engine, [p.values], user_id=user.id)
     if result.rejected:
@@ -66,7 +66,6 @@ def annotate(user: ApiUser, p: ApiParams, settings: SettingsDep, engine: Engine,
 def annotate_list(user: ApiUser, p: ApiParams, settings: SettingsDep, engine: Engine,
                   background: BackgroundTasks) -> Response:
     """Store the good annotations of a list; report the bad ones by index."""
-    from skysift.annotations.service import submit, trigger_logged
 
     items = p.values.get("annotations")
     if isinstance(items, str):  # a form field holding JSON

@@ -23,6 +23,7 @@ from skysift.web.api.deps import ApiParams, Engine
 from skysift.web.api.params import Params, openapi_params
 from skysift.web.api.routing import ApiJSONResponse, api_router
 from skysift.web.httperrors import BadInput
+from skysift.search.position import PositionError, parse_dec, parse_ra
 
 __all__ = ["cone_answer", "router"]
 
@@ -49,7 +50,6 @@ def cone_answer(matches: list, request_type: str) -> dict[str, Any]:
 
 def _angle(p: Params, name: str) -> float:
     """``ra`` / ``dec``: a number in degrees, or sexagesimal text (``00:41:36.0``, ``-45d12m``)."""
-    from skysift.search.position import PositionError, parse_dec, parse_ra
 
     value = p.values.get(name)
     if isinstance(value, str) and re.search(r"[:°]|\d\s*[hdms]|\d\s+\d", value.strip()):

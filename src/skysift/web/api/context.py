@@ -31,6 +31,19 @@ from skysift.web.api.params import Params, read_upload_params
 from skysift.web.api.routing import ApiJSONResponse, api_router
 from skysift.web.httperrors import BadInput
 from skysift.web.throttles import throttle
+from skysift.context.watchlists import list_watchlists
+from skysift.context.watchlists import DEFAULT_RADIUS_ARCSEC, add_watchlist
+from skysift.context.watchlists import get_watchlist, hits_of
+from skysift.context.watchlists import set_watchlist
+from skysift.context.watchlists import delete_watchlist
+from skysift.context.watchmaps import list_watchmaps
+from skysift.context import watchmaps as wm
+from skysift.context.watchmaps import get_watchmap
+from skysift.store.schema import area_hits
+from skysift.context.watchmaps import set_watchmap
+from skysift.context.watchmaps import delete_watchmap
+from skysift.context.gw import list_events
+from skysift.context.gw import get_event, hits_of_event
 
 __all__ = ["router"]
 
@@ -81,7 +94,6 @@ def _problems(cones: Cones) -> list[dict[str, Any]]:
 
 @router.get("/watchlists/", summary="Your watchlists and the public ones")
 def watchlists(user: ApiUser, engine: Engine) -> Response:
-    from skysift.context.watchlists import list_watchlists
 
     with engine.connect() as conn:
         found = list_watchlists(conn, Viewer(user.id))
@@ -91,7 +103,6 @@ def watchlists(user: ApiUser, engine: Engine) -> Response:
 @router.post("/watchlists/", summary="Make a watchlist from cones", status_code=201)
 def watchlist_create(request: Request, user: ApiUser, p: UploadParams, settings: SettingsDep,
                      engine: Engine) -> Response:
-    from skysift.context.watchlists import DEFAULT_RADIUS_ARCSEC, add_watchlist
 
     name = p.text("name", max_len=100)
     if "cones" not in p:
@@ -111,7 +122,6 @@ def watchlist_create(request: Request, user: ApiUser, p: UploadParams, settings:
 
 @router.get("/watchlists/{wl_id}/", summary="One watchlist with its closest hits")
 def watchlist_read(wl_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) -> Response:
-    from skysift.context.watchlists import get_watchlist, hits_of
 
     limit = p.integer("limit", lo=0, hi=10_000, required=False, default=100)
     with engine.connect() as conn:
@@ -143,7 +153,6 @@ def watchlist_put(wl_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) ->
 
 @router.patch("/watchlists/{wl_id}/", summary="Change a watchlist (owner only)")
 def watchlist_update(wl_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) -> Response:
-    from skysift.context.watchlists import set_watchlist
 
     changes = _settings_changes(p, radius=True)
     with engine.begin() as conn:
@@ -154,7 +163,6 @@ def watchlist_update(wl_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine)
 @router.delete("/watchlists/{wl_id}/",
                summary="Delete a watchlist, its cones and hits (owner only)")
 def watchlist_delete(wl_id: ItemId, user: ApiUser, engine: Engine) -> Response:
-    from skysift.context.watchlists import delete_watchlist
 
     with engine.begin() as conn:
         delete_watchlist(conn, wl_id, Viewer(user.id))
@@ -164,7 +172,6 @@ def watchlist_delete(wl_id: ItemId, user: ApiUser, engine: Engine) -> Response:
 # ------------------------------------------------------------------------------- watchmaps
 @router.get("/watchmaps/", summary="Your watchmaps and the public ones")
 def watchmaps(user: ApiUser, engine: Engine) -> Response:
-    from skysift.context.watchmaps import list_watchmaps
 
     with engine.connect() as conn:
         found = list_watchmaps(conn, Viewer(user.id))
@@ -174,7 +181,6 @@ def watchmaps(user: ApiUser, engine: Engine) -> Response:
 @router.post("/watchmaps/", summary="Make a watchmap from a MOC or a polygon", status_code=201)
 def watchmap_create(request: Request, user: ApiUser, p: UploadParams, settings: SettingsDep,
                     engine: Engine) -> Response:
-    from skysift.context import watchmaps as wm
 
     name = p.text("name", max_len=100)
     if ("moc" in p) == ("polygon" in p):
@@ -216,8 +222,6 @@ def watchmap_create(request: Request, user: ApiUser, p: UploadParams, settings: 
 def watchmap_read(ar_id: ItemId, user: ApiUser, engine: Engine) -> Response:
     import sqlalchemy as sa
 
-    from skysift.context.watchmaps import get_watchmap
-    from skysift.store.schema import area_hits
 
     with engine.connect() as conn:
         made = get_watchmap(conn, ar_id, Viewer(user.id))
@@ -233,7 +237,6 @@ def watchmap_put(ar_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) -> 
 
 @router.patch("/watchmaps/{ar_id}/", summary="Change a watchmap (owner only)")
 def watchmap_update(ar_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) -> Response:
-    from skysift.context.watchmaps import set_watchmap
 
     changes = _settings_changes(p, radius=False)
     with engine.begin() as conn:
@@ -243,7 +246,6 @@ def watchmap_update(ar_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) 
 
 @router.delete("/watchmaps/{ar_id}/", summary="Delete a watchmap and its hits (owner only)")
 def watchmap_delete(ar_id: ItemId, user: ApiUser, engine: Engine) -> Response:
-    from skysift.context.watchmaps import delete_watchmap
 
     with engine.begin() as conn:
         delete_watchmap(conn, ar_id, Viewer(user.id))
@@ -257,7 +259,6 @@ def _event_json(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/gw/", summary="Every registered gravitational-wave event")
 def gw_events(user: ApiUser, engine: Engine) -> Response:
-    from skysift.context.gw import list_events
 
     with engine.connect() as conn:
         return ApiJSONResponse({"events": [_event_json(e) for e in list_events(conn)]})
@@ -266,7 +267,6 @@ def gw_events(user: ApiUser, engine: Engine) -> Response:
 @router.get("/gw/{superevent_id}/", summary="One event with its hits, lowest contour first")
 def gw_event(superevent_id: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_]+$")],
              user: ApiUser, p: ApiParams, engine: Engine) -> Response:
-    from skysift.context.gw import get_event, hits_of_event
 
     limit = p.integer("limit", lo=0, hi=10_000, required=False, default=100)
     with engine.connect() as conn:

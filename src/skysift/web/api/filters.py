@@ -29,6 +29,12 @@ from skysift.web.api.query import MAX_CONDITIONS, MAX_SELECTED, MAX_TABLES, buil
 from skysift.web.api.routing import ApiJSONResponse, api_router
 from skysift.web.httperrors import BadInput, Forbidden, NotFound
 from skysift.web.throttles import throttle
+from skysift.errors import FilterError
+from skysift.filters.manage import get_filter
+from skysift.filters.manage import list_filters
+from skysift.filters.manage import add_filter
+from skysift.filters.manage import edit_filter
+from skysift.filters.manage import delete_filter
 
 __all__ = ["filter_json", "router"]
 
@@ -95,8 +101,6 @@ def _changes(p: Params, creating: bool) -> dict[str, Any]:
 
 def _visible(engine, user: User, filter_id: int) -> Any:
     """The filter, if ``user`` may read it (theirs, or public); 404 otherwise."""
-    from skysift.errors import FilterError
-    from skysift.filters.manage import get_filter
 
     with engine.connect() as conn:
         try:
@@ -118,7 +122,6 @@ def _owned(engine, user: User, filter_id: int) -> Any:
 @router.get("/filters/", summary="Your filters and the public ones")
 def list_all(user: ApiUser, p: ApiParams, engine: Engine) -> Response:
     """``{"filters": [...]}``; ``?mine=true`` for yours only."""
-    from skysift.filters.manage import list_filters
 
     mine = p.boolean("mine", default=False)
     with engine.connect() as conn:
@@ -133,7 +136,6 @@ def list_all(user: ApiUser, p: ApiParams, engine: Engine) -> Response:
 def create(request: Request, user: ApiUser, p: ApiParams, settings: SettingsDep,
            engine: Engine) -> Response:
     """The new filter, 201."""
-    from skysift.filters.manage import add_filter
 
     fields = _changes(p, creating=True)
     fields.setdefault("trigger", "alert")  # active on new alerts unless told otherwise, as the CLI
@@ -151,7 +153,6 @@ def read(filter_id: FilterId, user: ApiUser, engine: Engine) -> Response:
 
 def _update(request: Request, filter_id: int, user: User, p: Params, settings,
             engine) -> Response:
-    from skysift.filters.manage import edit_filter
 
     flt = _owned(engine, user, filter_id)
     changes = _changes(p, creating=False)
@@ -181,7 +182,6 @@ def update_patch(request: Request, filter_id: FilterId, user: ApiUser, p: ApiPar
 @router.delete("/filters/{filter_id}/", summary="Delete a filter and its topic (owner only)")
 def delete(filter_id: FilterId, user: ApiUser, settings: SettingsDep, engine: Engine) -> Response:
     """``{"deleted": id}``."""
-    from skysift.filters.manage import delete_filter
 
     delete_filter(engine, settings, _owned(engine, user, filter_id))
     return ApiJSONResponse({"deleted": filter_id})

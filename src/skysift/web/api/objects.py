@@ -34,6 +34,9 @@ from skysift.web.api.deps import ApiParams, Engine
 from skysift.web.api.params import Params, openapi_params
 from skysift.web.api.routing import ApiJSONResponse, api_router
 from skysift.web.httperrors import NotFound
+from skysift.store.columns import COLUMNS
+from skysift.streams.records import lite_block
+from skysift.store.lightcurve import fetch_lightcurves, fetch_objects
 
 __all__ = ["object_answer", "router"]
 
@@ -109,7 +112,6 @@ def _summary(sources: list[dict]) -> dict[str, Any]:
 
 
 def _lasair_data(row: Mapping[str, Any], sources: list[dict], lite: bool) -> dict[str, Any]:
-    from skysift.store.columns import COLUMNS
 
     names = LITE_LASAIR if lite else tuple(c.name for c in COLUMNS if c.name not in IN_DIAOBJECT)
     data: dict[str, Any] = {n: row.get(n) for n in names if n != "diaObjectId"}
@@ -130,7 +132,6 @@ def _lasair_data(row: Mapping[str, Any], sources: list[dict], lite: bool) -> dic
 def object_answer(row: Mapping[str, Any], sources: list[dict], forced: list[dict], *,
                   lite: bool, lasair_added: bool, reliability_threshold: float) -> dict[str, Any]:
     """Lasair's object answer from an ``objects`` row and the stored payloads (oldest first)."""
-    from skysift.streams.records import lite_block
 
     if reliability_threshold > 0:
         sources = [s for s in sources if isinstance(s.get("reliability"), (int, float))
@@ -156,7 +157,6 @@ def object_answer(row: Mapping[str, Any], sources: list[dict], forced: list[dict
 
 
 def _object(p: Params, engine) -> Response:
-    from skysift.store.lightcurve import fetch_lightcurves, fetch_objects
 
     oid = p.integer("objectId", lo=0, hi=2**63 - 1)
     lite = p.boolean("lite", default=False)

@@ -22,6 +22,11 @@ from skysift.web.api.deps import ApiParams, Engine, SettingsDep
 from skysift.web.api.params import Params, openapi_params
 from skysift.web.api.routing import ApiJSONResponse, api_router
 from skysift.web.httperrors import BadInput
+from skysift.web.sqlparts import top_level_tail
+from skysift.errors import ConfigError
+from skysift.filters.sandbox import run_over_store, validate_for_user
+from skysift.filters.validate import HIDDEN_KEY
+from skysift.filters.resolve import key_column
 
 __all__ = ["build_sql", "router", "run_api_query"]
 
@@ -113,7 +118,6 @@ def build_sql(selected: str, tables: str, conditions: str) -> str:
         return f"{sql}{where}\n{conditions}"
     if conditions.strip():
         if implied:
-            from skysift.web.sqlparts import top_level_tail
 
             body, tail = top_level_tail(conditions)
             return f"{sql}\nWHERE {implied_text} AND (\n{body}\n){tail}"
@@ -124,9 +128,6 @@ def build_sql(selected: str, tables: str, conditions: str) -> str:
 def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
                   offset: int) -> list[dict]:
     """Validate and run ``sql`` for ``user``; the rows, at most the user's row cap."""
-    from skysift.errors import ConfigError
-    from skysift.filters.sandbox import run_over_store, validate_for_user
-    from skysift.filters.validate import HIDDEN_KEY
 
     if settings.api_query_timeout_s <= 0:
         raise ConfigError("setting 'api_query_timeout_s' must be positive")
@@ -135,7 +136,6 @@ def run_api_query(conn, settings: Settings, user: User, sql: str, *, limit: int,
     vf = validate_for_user(sql, "query", user.id, conn=conn)
     from sqlglot import exp
 
-    from skysift.filters.resolve import key_column
 
     tree = vf.ast.copy()
     if not tree.args.get("order"):

@@ -6,13 +6,13 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from skysift.config import Settings
+from skysift.web.api import docs_router, router
 
 __all__ = ["make_api_app"]
 
 
 def make_api_app(settings: Settings, engine: sa.Engine) -> FastAPI:
     """A FastAPI app serving ``/api/...`` and ``/docs`` over ``engine`` with ``settings``."""
-    from skysift.web.api import docs_router, router
 
     app = FastAPI(title="skysift", docs_url=None, redoc_url=None)
     app.state.settings = settings

@@ -18,6 +18,9 @@ from skysift.web.api.deps import ApiParams, Engine, SettingsDep
 from skysift.web.api.params import openapi_params
 from skysift.web.api.routing import ApiJSONResponse, api_router
 from skysift.web.httperrors import BadInput
+from skysift.accounts import new_token
+from skysift.store.schema import users
+from skysift.web.passwords import verify_password
 
 __all__ = ["router"]
 
@@ -33,9 +36,6 @@ def auth_token(request: Request, p: ApiParams, settings: SettingsDep, engine: En
     """``{"token": "..."}``: a new token for the user (their other tokens keep working)."""
     import sqlalchemy as sa
 
-    from skysift.accounts import new_token
-    from skysift.store.schema import users
-    from skysift.web.passwords import verify_password
 
     throttle(request, f"auth-token:{client_address(request)}", settings.api_rate_limit,
              settings.api_rate_window_s)

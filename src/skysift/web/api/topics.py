@@ -18,6 +18,7 @@ from fastapi import Response
 from skysift.web.api.auth import ApiUser
 from skysift.web.api.deps import Engine
 from skysift.web.api.routing import ApiJSONResponse, api_router
+from skysift.store.schema import filters, topic_stats, users
 
 __all__ = ["router", "visible_topics"]
 
@@ -26,7 +27,6 @@ router = api_router()
 
 def visible_topics(conn: sa.Connection, user_id: int) -> list[dict]:
     """The topics ``user_id`` may see, theirs first, then by topic name."""
-    from skysift.store.schema import filters, topic_stats, users
 
     today = datetime.now(UTC).date()
     f, ts = filters.c, topic_stats.c

@@ -23,6 +23,14 @@ from skysift.web.httperrors import BadInput, NotFound, RateLimited
 from skysift.web.passwords import MAX_PASSWORD, MIN_PASSWORD, hash_password, verify_password
 from skysift.web.sessions import end_other_sessions, log_in, log_out, require_user
 from skysift.web.templating import flash, render
+from skysift.store.schema import users
+from skysift.web.verify import send_verification
+from skysift.web.verify import confirm
+from skysift.web.throttles import throttle
+from skysift.web.throttles import login_allowed, login_failed
+from skysift.accounts import list_tokens
+from skysift.accounts import revoke_token
+from skysift.web.forms import parse_int
 
 __all__ = ["router", "safe_next"]
 
@@ -47,7 +55,6 @@ def _password(form: Form, name: str = "password") -> str:
 
 
 def _set_password(conn: sa.Connection, user_id: int, password: str) -> None:
-    from skysift.store.schema import users
 
     conn.execute(users.update().where(users.c.id == user_id)
                  .values(password_hash=hash_password(password)))
@@ -86,7 +93,6 @@ async def signup(request: Request) -> Response:
 
 def _send_confirmation(request: Request, user: User) -> bool:
     """Send the address-confirmation link; False (logged) when it could not be sent."""
-    from skysift.web.verify import send_verification
 
     try:
         send_verification(request.app.state.settings, user)
@@ -97,7 +103,6 @@ def _send_confirmation(request: Request, user: User) -> bool:
 
 
 def _verified(request: Request, user: User) -> bool:
-    from skysift.store.schema import users
 
     with request.app.state.engine.connect() as conn:
         return conn.execute(sa.select(users.c.email_verified_at).where(
@@ -107,7 +112,6 @@ def _verified(request: Request, user: User) -> bool:
 @router.get("/verify-email")
 def verify_email(request: Request, token: str = "") -> Response:
     """Confirm an email address from the link sent to it."""
-    from skysift.web.verify import confirm
 
     try:
         confirm(request.app.state.engine, request.app.state.settings, token)
@@ -120,7 +124,6 @@ def verify_email(request: Request, token: str = "") -> Response:
 @router.post("/profile/verify-email")
 async def resend_confirmation(request: Request) -> Response:
     """Send the confirmation link again (at most a few times an hour)."""
-    from skysift.web.throttles import throttle
 
     user = require_user(request)
     await read_form(request)
@@ -149,8 +152,6 @@ async def login(request: Request) -> Response:
                          strip=False)
     user: User | None = None
     password_hash = None
-    from skysift.store.schema import users
-    from skysift.web.throttles import login_allowed, login_failed
 
     settings = request.app.state.settings
     try:
@@ -189,7 +190,6 @@ def profile(request: Request) -> Response:
 
 
 def _tokens(request: Request, user: User) -> list[Any]:
-    from skysift.accounts import list_tokens
 
     with request.app.state.engine.connect() as conn:
         return list_tokens(conn, user.id)
@@ -212,8 +212,6 @@ async def regenerate_token(request: Request) -> Response:
 @router.post("/profile/token/{token_id}/revoke")
 async def revoke(request: Request, token_id: str) -> Response:
     """Revoke one of your tokens (it stops working at once)."""
-    from skysift.accounts import revoke_token
-    from skysift.web.forms import parse_int
 
     user = require_user(request)
     await read_form(request)

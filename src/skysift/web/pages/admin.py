@@ -13,6 +13,10 @@ from skysift.web.forms import parse_int, read_form
 from skysift.web.httperrors import NotFound
 from skysift.web.sessions import require_admin
 from skysift.web.templating import flash, render
+from skysift.store.schema import filters, users
+from skysift.annotations.store import list_annotators
+from skysift.accounts import get_user
+from skysift.annotations.store import add_annotator
 
 __all__ = ["router"]
 
@@ -24,7 +28,6 @@ router = APIRouter(include_in_schema=False)
 def users_page(request: Request) -> Response:
     """Every user: id, name, email, flags, filters, when they joined (never tokens)."""
     require_admin(request)
-    from skysift.store.schema import filters, users
 
     n_filters = (sa.select(sa.func.count()).select_from(filters)
                  .where(filters.c.user_id == users.c.id).scalar_subquery())
@@ -43,7 +46,6 @@ async def toggle_power(request: Request, uid: str) -> Response:
     form = await read_form(request)
     user_id = parse_int(uid, "user id", lo=1, hi=2**31 - 1)
     on = form.flag("power")
-    from skysift.store.schema import users
 
     with request.app.state.engine.begin() as conn:
         done = conn.execute(users.update().where(users.c.id == user_id).values(is_power=on))
@@ -58,7 +60,6 @@ async def toggle_power(request: Request, uid: str) -> Response:
 def annotators_page(request: Request) -> Response:
     """Every annotator (topic, owner, flags) and a form to register one."""
     require_admin(request)
-    from skysift.annotations.store import list_annotators
 
     with request.app.state.engine.connect() as conn:
         rows = list_annotators(conn)
@@ -72,8 +73,6 @@ async def add_annotator_form(request: Request) -> Response:
     form = await read_form(request)
     topic = form.text("topic", max_len=63, required=True)
     owner = form.text("owner", max_len=150, required=True)
-    from skysift.accounts import get_user
-    from skysift.annotations.store import add_annotator
 
     with request.app.state.engine.begin() as conn:
         user = get_user(conn, owner)

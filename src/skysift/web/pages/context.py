@@ -25,6 +25,30 @@ from skysift.web.forms import parse_int, read_form, read_upload_form
 from skysift.web.httperrors import BadInput
 from skysift.web.sessions import current_user, require_user
 from skysift.web.templating import flash, render
+from skysift.context.watchlists import list_watchlists
+from skysift.context.upload import read_cones
+from skysift.context.watchlists import add_watchlist
+from skysift.context.watchlists import get_watchlist, hits_of
+from skysift.context.plot import render_cones
+from skysift.context.watchlists import cones_of
+from skysift.store.schema import objects, watchlist_hits
+from skysift.context.watchlists import delete_watchlist
+from skysift.context.watchlists import crossmatch_stored
+from skysift.context.watchmaps import list_watchmaps
+from skysift.context import watchmaps as wm
+from skysift.context.watchmaps import get_watchmap
+from skysift.context.plot import render_moc
+from skysift.context.watchmaps import moc_of
+from skysift.context.watchmaps import delete_watchmap
+from skysift.context.gw import list_events
+from skysift.context.gw import get_event, hits_of_event
+from skysift.context.gw import latest_map
+from skysift.skymaps.credible import credible_areas
+from skysift.skymaps.multiorder import read_multiorder
+from skysift.skymaps.plot import PlotOptions, render_skymap
+from skysift.store.schema import gw_hits
+from skysift.context.owned import visible_condition
+from skysift.store.schema import area_hits, watchlists, watchmaps
 
 __all__ = ["context_of_object", "router"]
 
@@ -43,7 +67,6 @@ def _id(text: str, what: str) -> int:
 # -------------------------------------------------------------------------------- watchlists
 @router.get("/watchlists")
 def watchlists_page(request: Request) -> Response:
-    from skysift.context.watchlists import list_watchlists
     from skysift.store.schema import watchlist_hits as h
 
     with request.app.state.engine.connect() as conn:
@@ -54,8 +77,6 @@ def watchlists_page(request: Request) -> Response:
 
 @router.post("/watchlists")
 async def watchlist_upload(request: Request) -> Response:
-    from skysift.context.upload import read_cones
-    from skysift.context.watchlists import add_watchlist
 
     user = require_user(request)
     form, upload = await read_upload_form(request, "file")
@@ -89,7 +110,6 @@ async def watchlist_upload(request: Request) -> Response:
 
 @router.get("/watchlists/{wl_id}")
 def watchlist_page(request: Request, wl_id: str) -> Response:
-    from skysift.context.watchlists import get_watchlist, hits_of
 
     ident = _id(wl_id, "watchlist")
     viewer = _viewer(request)
@@ -102,11 +122,8 @@ def watchlist_page(request: Request, wl_id: str) -> Response:
 
 @router.get("/watchlists/{wl_id}/sky.png")
 def watchlist_plot(request: Request, wl_id: str) -> Response:
-    from skysift.context.plot import render_cones
     import numpy as np
 
-    from skysift.context.watchlists import cones_of, get_watchlist
-    from skysift.store.schema import objects, watchlist_hits
 
     ident = _id(wl_id, "watchlist")
     with request.app.state.engine.connect() as conn:
@@ -124,7 +141,6 @@ def watchlist_plot(request: Request, wl_id: str) -> Response:
 
 @router.post("/watchlists/{wl_id}/delete")
 async def watchlist_delete(request: Request, wl_id: str) -> Response:
-    from skysift.context.watchlists import delete_watchlist
 
     user = require_user(request)
     await read_form(request)
@@ -136,7 +152,6 @@ async def watchlist_delete(request: Request, wl_id: str) -> Response:
 
 @router.post("/watchlists/{wl_id}/crossmatch")
 async def watchlist_crossmatch(request: Request, wl_id: str) -> Response:
-    from skysift.context.watchlists import crossmatch_stored
 
     user = require_user(request)
     await read_form(request)
@@ -149,7 +164,6 @@ async def watchlist_crossmatch(request: Request, wl_id: str) -> Response:
 # --------------------------------------------------------------------------------- watchmaps
 @router.get("/watchmaps")
 def watchmaps_page(request: Request) -> Response:
-    from skysift.context.watchmaps import list_watchmaps
     from skysift.store.schema import area_hits as h
 
     with request.app.state.engine.connect() as conn:
@@ -160,7 +174,6 @@ def watchmaps_page(request: Request) -> Response:
 
 @router.post("/watchmaps")
 async def watchmap_upload(request: Request) -> Response:
-    from skysift.context import watchmaps as wm
 
     user = require_user(request)
     form, upload = await read_upload_form(request, "file")
@@ -189,7 +202,6 @@ async def watchmap_upload(request: Request) -> Response:
 
 @router.get("/watchmaps/{ar_id}")
 def watchmap_page(request: Request, ar_id: str) -> Response:
-    from skysift.context.watchmaps import get_watchmap
     from skysift.store.schema import area_hits as h
 
     ident = _id(ar_id, "watchmap")
@@ -204,8 +216,6 @@ def watchmap_page(request: Request, ar_id: str) -> Response:
 
 @router.get("/watchmaps/{ar_id}/sky.png")
 def watchmap_plot(request: Request, ar_id: str) -> Response:
-    from skysift.context.plot import render_moc
-    from skysift.context.watchmaps import get_watchmap, moc_of
 
     ident = _id(ar_id, "watchmap")
     with request.app.state.engine.connect() as conn:
@@ -217,7 +227,6 @@ def watchmap_plot(request: Request, ar_id: str) -> Response:
 
 @router.post("/watchmaps/{ar_id}/delete")
 async def watchmap_delete(request: Request, ar_id: str) -> Response:
-    from skysift.context.watchmaps import delete_watchmap
 
     user = require_user(request)
     await read_form(request)
@@ -236,7 +245,6 @@ def _sid(text: str) -> str:
 
 @router.get("/gw")
 def gw_page(request: Request) -> Response:
-    from skysift.context.gw import list_events
 
     with request.app.state.engine.connect() as conn:
         events = list_events(conn)
@@ -245,7 +253,6 @@ def gw_page(request: Request) -> Response:
 
 @router.get("/gw/{superevent_id}")
 def gw_event_page(request: Request, superevent_id: str) -> Response:
-    from skysift.context.gw import get_event, hits_of_event
 
     sid = _sid(superevent_id)
     with request.app.state.engine.connect() as conn:
@@ -259,11 +266,6 @@ def gw_event_plot(request: Request, superevent_id: str) -> Response:
     import tempfile
     from pathlib import Path
 
-    from skysift.context.gw import get_event, latest_map
-    from skysift.skymaps.credible import credible_areas
-    from skysift.skymaps.multiorder import read_multiorder
-    from skysift.skymaps.plot import PlotOptions, render_skymap
-    from skysift.store.schema import gw_hits, objects
 
     sid = _sid(superevent_id)
     with request.app.state.engine.connect() as conn:
@@ -289,8 +291,6 @@ def gw_event_plot(request: Request, superevent_id: str) -> Response:
 # -------------------------------------------------------------------------- the object page
 def context_of_object(conn: sa.Connection, oid: int, viewer: Viewer) -> dict[str, Any]:
     """The object's hits that ``viewer`` may see: watchlists, watchmaps, GW events."""
-    from skysift.context.owned import visible_condition
-    from skysift.store.schema import area_hits, gw_hits, watchlist_hits, watchlists, watchmaps
 
     lists = [dict(r._mapping) for r in conn.execute(
         sa.select(watchlists.c.id, watchlists.c.name.label("list"), watchlist_hits.c.name,

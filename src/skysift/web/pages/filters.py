@@ -35,6 +35,9 @@ from skysift.web.sessions import current_user, require_user
 from skysift.web.sqlparts import compose, locate, split
 from skysift.web.templating import flash, render
 from skysift.web.throttles import client_address, throttle
+from skysift.store.columns import COLUMNS
+from skysift.filters.catalogue import user_catalogue
+from skysift.filters.validate import validate_filter
 
 __all__ = ["router"]
 
@@ -86,7 +89,6 @@ def _editor(request: Request, flt: Filter | None, values: dict[str, Any], status
 
 
 def _columns() -> list[Any]:
-    from skysift.store.columns import COLUMNS
 
     return list(COLUMNS)
 
@@ -212,8 +214,6 @@ def filter_page(request: Request, fid: str, run: str = "") -> Response:
 def _refuse_private_annotators(conn, flt: Filter) -> None:
     """A public filter run by someone else must not show a private annotator's data (the
     annotator may have been made private after the filter was saved)."""
-    from skysift.filters.catalogue import user_catalogue
-    from skysift.filters.validate import validate_filter
 
     vf = validate_filter(flt.sql, user_catalogue(conn, flt.user_id), name=flt.name)
     private = private_annotators_read(conn, vf)

@@ -14,6 +14,9 @@ from starlette.responses import JSONResponse, Response
 from skysift.accounts import User
 from skysift.web.sessions import current_user
 from skysift.web.templating import render
+from skysift.store.schema import filters, topic_stats, users
+from skysift.streams.output import utc_today
+from skysift.store.schema import forced_sources, ingest_stats, objects, sources
 
 __all__ = ["StreamState", "router", "stream_state", "visible_topics"]
 
@@ -43,8 +46,6 @@ def _count(conn: sa.Connection, table: sa.Table) -> int:
 
 def visible_topics(conn: sa.Connection, user: User | None) -> list[dict[str, Any]]:
     """Topics of public filters and of ``user``'s own, with today's counts (topic_stats)."""
-    from skysift.store.schema import filters, topic_stats, users
-    from skysift.streams.output import utc_today
 
     seen: sa.ColumnElement[bool] = filters.c.public
     if user is not None:
@@ -63,8 +64,6 @@ def visible_topics(conn: sa.Connection, user: User | None) -> list[dict[str, Any
 
 def stream_state(conn: sa.Connection, user: User | None) -> StreamState:
     """Counts for the home page, read from the store."""
-    from skysift.store.schema import filters, forced_sources, ingest_stats, objects, sources
-    from skysift.streams.output import utc_today
 
     st = StreamState()
     today = conn.execute(sa.select(ingest_stats).where(ingest_stats.c.day == utc_today())).first()
@@ -131,7 +130,6 @@ def health(request: Request) -> Response:
     last_batch_at = None
     try:
         with request.app.state.engine.connect() as conn:
-            from skysift.store.schema import ingest_stats
 
             last_batch_at = conn.execute(sa.select(sa.func.max(ingest_stats.c.last_batch_at))
                                          ).scalar()

@@ -22,6 +22,13 @@ from skysift.store.columns import BANDS, BOOKKEEPING_COLUMNS, COLUMNS
 from skysift.web.forms import parse_int
 from skysift.web.httperrors import NotFound
 from skysift.web.templating import render
+from skysift.store.lightcurve import fetch_lightcurves, fetch_objects
+from skysift.context.owned import Viewer
+from skysift.web.pages.context import context_of_object
+from skysift.web.sessions import current_user
+from skysift.store.cutouts import cutout_store
+from skysift.store.cutouts import KINDS, latest_cutouts
+from skysift.store.cutouts import cutout_key, render_png
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +153,8 @@ def _attributes(obj: dict[str, Any]) -> list[dict[str, Any]]:
 @router.get("/objects/{object_id}")
 def object_page(request: Request, object_id: str) -> Response:
     """Everything the store holds about one object."""
-    from skysift.store.lightcurve import fetch_lightcurves, fetch_objects
 
     oid = parse_int(object_id, "object id", lo=0, hi=2**63 - 1, label="an object id")
-    from skysift.context.owned import Viewer
-    from skysift.web.pages.context import context_of_object
-    from skysift.web.sessions import current_user
 
     with request.app.state.engine.connect() as conn:
         obj = fetch_objects(conn, [oid]).get(oid)
@@ -181,7 +184,6 @@ def object_page(request: Request, object_id: str) -> Response:
 def _cutout_store(request: Request) -> Any:
     """The store cutouts are kept in (made once per app), or None when it cannot be used (the
     reason is logged; the object page shows no cutouts rather than failing)."""
-    from skysift.store.cutouts import cutout_store
 
     state = request.app.state
     if getattr(state, "cutout_store", None) is None:
@@ -195,7 +197,6 @@ def _cutout_store(request: Request) -> Any:
 
 def _cutouts(request: Request, oid: int) -> dict[str, Any] | None:
     """The newest detection's cutouts kept for the object (keep_cutouts), or None."""
-    from skysift.store.cutouts import KINDS, latest_cutouts
 
     store = _cutout_store(request)
     try:
@@ -212,7 +213,6 @@ def _cutouts(request: Request, oid: int) -> dict[str, Any] | None:
 @router.get("/objects/{object_id}/cutouts/{source_id}/{kind}.png")
 def cutout_png(request: Request, object_id: str, source_id: str, kind: str) -> Response:
     """One kept cutout as a PNG scaled for viewing (zscale, asinh)."""
-    from skysift.store.cutouts import KINDS, cutout_key, render_png
 
     oid = parse_int(object_id, "object id", lo=0, hi=2**63 - 1, label="an object id")
     sid = parse_int(source_id, "diaSourceId", lo=0, hi=2**63 - 1, label="a diaSourceId")

@@ -8,6 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from skysift.web.templating import render
+from skysift.store.columns import COLUMNS
+from skysift.store.schema import forced_sources, sources
 
 __all__ = ["router"]
 
@@ -21,8 +23,6 @@ def _table_columns(table) -> list[dict[str, str]]:
 
 @router.get("/schema")
 def schema_page(request: Request) -> Response:
-    from skysift.store.columns import COLUMNS
-    from skysift.store.schema import forced_sources, sources
 
     computed = [c for c in COLUMNS if c.origin == "computed"]
     dia = [c for c in COLUMNS if c.origin == "diaObject"]
