@@ -47,7 +47,6 @@ def hash_token(token: str) -> str:
 
 
 def _tables():
-
     return schema.users
 
 
@@ -94,7 +93,6 @@ class ApiToken:
 
 def _insert_token(conn: sa.Connection, user_id: int, token: str, name: str,
                   now: datetime) -> int:
-
     return inserted_id(conn.execute(api_tokens.insert().values(
         user_id=user_id, name=name[:100], token_hash=hash_token(token), token_prefix=token[:8],
         created=now)))

@@ -51,7 +51,6 @@ class BridgeReport:
 
 
 def _has_gw_filters(engine: sa.Engine) -> bool:
-
     with engine.connect() as conn:
         return conn.execute(sa.select(filters.c.id).where(
             filters.c.trigger != "none",
@@ -79,9 +78,7 @@ def register_notices(engine: sa.Engine, settings: Settings, notices: list[Notice
         report.changes.append(change)
         changed |= change.changed
     if changed and _has_gw_filters(engine):
-
         if sink is None:
-
             sink = RecordSink(shared_producer(settings),
                               max_message_bytes=settings.topic_max_message_bytes)
         report.trigger = run_skymap_filters(engine, settings, sink, changed)
@@ -118,7 +115,6 @@ class StoreBridge:
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-
             self._engine = open_store(self.settings.database_url)
         return self._engine
 

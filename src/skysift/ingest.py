@@ -129,7 +129,6 @@ def open_pipeline(settings: Settings, engine: sa.Engine | None = None,
 
 def _record_ingest_stats(engine: sa.Engine, ingested: int, rejected: int,
                          lag_s: float | None) -> None:
-
     now = datetime.now(UTC)
     day = now.date()
     with db_errors("count the batch"), engine.begin() as conn:
@@ -150,7 +149,6 @@ class AlertHandler:
 
     def __init__(self, settings: Settings, engine: sa.Engine, producer: Any,
                  pipeline: Pipeline | None = None) -> None:
-
         self.settings = settings
         self.engine = engine
         self.producer = producer

@@ -108,7 +108,6 @@ class Pipeline:
     """
 
     def __init__(self, settings: Settings, engine: sa.Engine, producer: Any) -> None:
-
         self.settings = settings
         self.engine = engine
         self.sink = RecordSink(producer, max_message_bytes=settings.topic_max_message_bytes)
@@ -142,7 +141,6 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stages
     def _store(self, alerts: Sequence[Alert]) -> Any:
-
         with db_errors("store the batch", alerts=len(alerts)), self.engine.begin() as conn:
             return store_alerts(conn, alerts, bbb=self.settings.bbb_fit,
                                 bbb_budget_s=self.settings.bbb_fit_budget_s, dust=self.dust)
@@ -241,7 +239,6 @@ class Pipeline:
         valid = [vf for vf in compiled.values() if not isinstance(vf, FilterError)]
         context = None
         if stored.object_ids:
-
             read_back = {t for vf in valid for t in vf.tables if t in CONTEXT_TABLES}
             t_context = time.perf_counter()
             with db_errors("match the batch against the context"), self.engine.begin() as conn:
@@ -326,7 +323,6 @@ class Pipeline:
             for fid, err in errors.items():
                 record_error(conn, fid, err)
             if email:
-
                 now = datetime.now(UTC)
                 for flt, rows, when, source_ids in email:
                     queued, rejected = queue_matches(conn, self.settings, flt, rows, when,

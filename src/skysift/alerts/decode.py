@@ -132,7 +132,6 @@ def _writer_schema(
 ) -> tuple[dict[str, Any], str]:
     """The parsed writer schema and version label of a schema id (cached by the callees)."""
     if registry_url:
-
         try:
             found = registry_schema(registry_url, sid)
         except UnknownSchemaError as exc:

@@ -99,7 +99,6 @@ def old_name_to_new(name: str) -> str:
 
 
 def _old_fields(kind: str) -> list[str]:
-
     names: list[str] = []
     for major, minor in available_versions():
         if major >= 8:

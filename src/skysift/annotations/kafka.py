@@ -76,7 +76,6 @@ class AnnotationHandler:
     name = "annotations"
 
     def __init__(self, settings: Settings, engine: sa.Engine, producer: Any) -> None:
-
         self.settings = settings
         self.engine = engine
         self.producer = producer
@@ -93,7 +92,6 @@ class AnnotationHandler:
                                  origin)
 
     def process(self, items: Sequence[AnnotationMessage]) -> Outcome:
-
         flat: list[Any] = []
         owners: list[int] = []
         for n, message in enumerate(items):
@@ -120,7 +118,6 @@ class AnnotationHandler:
         return Letter(item.raw, item.origin, reason, outcome)
 
     def active_topics(self) -> set[str]:
-
         with db_errors("read the active filters' topics"), self.engine.connect() as conn:
             return active_output_topics(conn)
 

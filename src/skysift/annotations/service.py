@@ -78,13 +78,11 @@ def close_producers(timeout: float = 10.0) -> None:
 
 
 def _sink(settings: Settings) -> Any:
-
     return RecordSink(shared_producer(settings),
                       max_message_bytes=settings.topic_max_message_bytes)
 
 
 def has_triggered_filters(engine: sa.Engine) -> bool:
-
     with engine.connect() as conn:
         return conn.execute(sa.select(filters.c.id).where(
             filters.c.trigger.in_(("annotation", "both"))).limit(1)).first() is not None

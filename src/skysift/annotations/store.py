@@ -94,7 +94,6 @@ def check_topic(topic: str) -> str:
 
 
 def _annotator_query():
-
     return sa.select(annotators, users.c.name.label("user_name")).join(
         users, users.c.id == annotators.c.user_id)
 
@@ -136,7 +135,6 @@ def set_annotator(conn: sa.Connection, topic: str, **changes: Any) -> Annotator:
 
 
 def get_annotator(conn: sa.Connection, topic: str) -> Annotator:
-
     row = conn.execute(_annotator_query().where(annotators.c.topic == topic)).first()
     if row is None:
         raise AnnotationRejected(f"no annotator '{topic}'")
@@ -144,7 +142,6 @@ def get_annotator(conn: sa.Connection, topic: str) -> Annotator:
 
 
 def list_annotators(conn: sa.Connection) -> list[Annotator]:
-
     return [_to_annotator(r) for r in
             conn.execute(_annotator_query().order_by(annotators.c.topic))]
 

@@ -67,7 +67,6 @@ class ScoredMap:
     """
 
     def __init__(self, m: MultiOrderMap) -> None:
-
         self.map = m
         self.levels = credible_levels(m)
         self.density_deg2 = m.probdensity / SR_TO_DEG2
@@ -79,7 +78,6 @@ class ScoredMap:
 
     @classmethod
     def from_fits(cls, data: bytes, where: str | None = None) -> ScoredMap:
-
         return cls(read_multiorder(data, where=where))
 
     def score(self, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,13 +171,11 @@ def event_fields(notice: Notice) -> dict[str, Any]:
 
 
 def _events() -> sa.Table:
-
     return gw_events
 
 
 def _objects_in_window(conn: sa.Connection, t_event: float,
                        active_days: float) -> Sequence[sa.Row[Any, Any, Any, Any]]:
-
     return conn.execute(
         sa.select(o.c.diaObjectId, o.c.ra, o.c.decl, o.c.firstDiaSourceMjdTai)
         .where(o.c.lastDiaSourceMjdTai >= t_event - BEFORE_EVENT_DAYS,

@@ -96,7 +96,6 @@ class ContextStage:
         self._index = self._cones.index() if len(self._cones) else None
 
     def _load_tns(self, conn: sa.Connection) -> None:
-
         rows = conn.execute(sa.select(t.c.tns_name, t.c.ra, t.c.decl)).all()
         self._tns_names = [r[0] for r in rows]
         self._tns_index = (tns_index(self._tns_names, np.array([r[1] for r in rows], float),
@@ -107,7 +106,6 @@ class ContextStage:
         self._mocs = load_active_mocs(conn)
 
     def _load_gw(self, conn: sa.Connection) -> None:
-
         rows = [dict(r._mapping) for r in conn.execute(sa.select(gw_events))]
         events: dict[str, _Event] = {}
         for row in rows:
@@ -194,7 +192,6 @@ class ContextStage:
         t3 = time.perf_counter()
         # TNS names: set on the rows (the batch engine reads them) and in the store
         if self._tns_index is not None:
-
             result.hits["tns"] = len(name_batch(conn, self._tns_names, self._tns_index, rows))
         t4 = time.perf_counter()
         wanted = set(read_back)
@@ -207,7 +204,6 @@ class ContextStage:
         if "gw_events" in wanted:
             result.rows["gw_events"] = list(self._event_rows)
         if "crossmatch_tns" in wanted:
-
             names = sorted({r["tns_name"] for r in rows if r.get("tns_name")})
             columns = [tns.c[c] for c in CONTEXT_TABLES["crossmatch_tns"]]
             result.rows["crossmatch_tns"] = [

@@ -63,7 +63,6 @@ class Watchlist:
 
 
 def _t() -> sa.Table:
-
     return watchlists
 
 
@@ -185,7 +184,6 @@ class ListCones:
 
 
 def _load_cones(conn: sa.Connection, condition: Any) -> ListCones:
-
     t = _t()
     rows = conn.execute(
         sa.select(c.c.cone_id, c.c.wl_id, c.c.ra, c.c.decl,

@@ -76,7 +76,6 @@ class Watchmap:
 
 
 def _t() -> sa.Table:
-
     return watchmaps
 
 

@@ -61,7 +61,6 @@ class CompiledFilters:
         self.watchmaps: list[tuple[int, int, bool]] = []
 
     def refresh(self, conn: sa.Connection) -> None:
-
         self.annotators = annotator_acl(conn)
         self.watchlists, self.watchmaps = (
             [(int(i), int(u), bool(p)) for i, u, p in conn.execute(
@@ -69,7 +68,6 @@ class CompiledFilters:
             for t in (watchlists, watchmaps))
 
     def get(self, flt: Filter) -> Any:
-
         topics = frozenset(t for t, owner, public in self.annotators
                            if public or owner == flt.user_id)
         lists = frozenset(i for i, owner, public in self.watchlists

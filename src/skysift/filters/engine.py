@@ -148,7 +148,6 @@ def _ensure_functions(raw: sqlite3.Connection) -> None:
     try:
         raw.execute("SELECT flux2mag(1.0)").fetchone()
     except sqlite3.OperationalError:
-
         register_sqlite_functions(raw)
 
 

@@ -20,6 +20,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from skysift.config import Settings
+from skysift.filters.active import CompiledFilters
+from skysift.streams.deliver import LightCurve
+from skysift.store.lightcurve import fetch_lightcurves, fetch_objects
+from skysift.filters.active import filter_failure
+from skysift.filters.repository import active_filters, record_error
+from skysift.filters.sandbox import run_over_store
+from skysift.streams.deliver import KAFKA_OUTPUTS, deliver_rows, row_object_id
+from skysift.store.translate import db_errors
+from skysift.streams.output import load_today_bytes, save_counts
+from skysift.streams.records import utc_now_text
 
 __all__ = ["GW_TABLES", "SKYMAP_TRIGGERS", "TriggerReport", "run_skymap_filters",
            "run_store_filters"]
@@ -46,16 +56,11 @@ _CACHE: Any = None
 def _cache() -> Any:
     global _CACHE
     if _CACHE is None:
-        from skysift.filters.active import CompiledFilters
-
         _CACHE = CompiledFilters()
     return _CACHE
 
 
 def _lightcurves(conn: sa.Connection, ids: list[int]) -> dict[int, Any]:
-    from skysift.streams.deliver import LightCurve
-    from skysift.store.lightcurve import fetch_lightcurves, fetch_objects
-
     objs = fetch_objects(conn, ids)
     lcs = fetch_lightcurves(conn, ids)
     out = {}
@@ -76,13 +81,6 @@ def run_store_filters(engine: sa.Engine, settings: Settings, sink: Any, *,
     produce their records with header ``reason`` to ``sink`` (a
     :class:`~skysift.streams.output.RecordSink`) and flush it. Email filters keep their
     matches for the next digest."""
-    from skysift.filters.active import filter_failure
-    from skysift.filters.repository import active_filters, record_error
-    from skysift.filters.sandbox import run_over_store
-    from skysift.streams.deliver import KAFKA_OUTPUTS, deliver_rows, row_object_id
-    from skysift.store.translate import db_errors
-    from skysift.streams.output import load_today_bytes, save_counts
-    from skysift.streams.records import utc_now_text
 
     report = TriggerReport()
     cache = _cache()

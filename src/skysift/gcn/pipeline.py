@@ -119,7 +119,6 @@ class AlertProcessor:
         stats: dict[str, Any] = {}
         levels: Any = None
         if notice.skymap is not None:
-
             try:
                 skymap = read_multiorder(notice.skymap, where=f"{sid} {atype} event.skymap")
                 stats, levels = map_stats(skymap)
@@ -162,7 +161,6 @@ class AlertProcessor:
         if self.bridge is not None:
             self.bridge(notice)
         if self.plugins and not (alert_dir / PLUGINS_DONE_FILE).exists():
-
             files = sorted(str(p) for p in alert_dir.iterdir() if not p.name.startswith("."))
             run_plugins(s.plugins_dir, alert_dir, settings_path=s.path, settings_raw=s.raw,
                         files=files, meta=meta, timeout=s.plugin_timeout, log=self.log)
@@ -224,7 +222,6 @@ class AlertProcessor:
         return extra
 
     def _combined(self, notice: Notice, staging: Path, problems: list[str]) -> dict[str, Any]:
-
         raw = notice.combined_skymap
         assert raw is not None, "called only for notices with a combined sky map"
         atomic.write_bytes(staging / "combined-ext.multiorder.fits", raw)
@@ -241,7 +238,6 @@ class AlertProcessor:
 
     def _products(self, notice: Notice, skymap: Any, levels: Any, extra: dict, staging: Path,
                   problems: list[str]) -> None:
-
         s = self.settings
         steps: list[tuple[str, Callable[[], object]]] = []
         if s.ascii_map:

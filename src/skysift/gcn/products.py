@@ -110,6 +110,5 @@ def write_plot(m: MultiOrderMap, path: Path, settings: GcnSettings, panel: list[
                       areas={0.5: extra.get("area50"), 0.9: extra.get("area90")})
     date_obs = m.header.get("DATE-OBS")
     if settings.plot.sun_moon and date_obs:
-
         opt.sun, opt.moon = sun_moon(str(date_obs))
     return render_skymap(m, path, opt)

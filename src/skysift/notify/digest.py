@@ -89,7 +89,6 @@ def queue_matches(conn: sa.Connection, settings: Settings, flt: Any,
 
 
 def load_pending(conn: sa.Connection, filter_id: int, limit: int) -> list[Pending]:
-
     rows = conn.execute(sa.select(ep.c.id, ep.c.diaObjectId, ep.c.record)
                         .where(ep.c.filter_id == filter_id).order_by(ep.c.id).limit(limit))
     return [Pending(int(r.id), r.diaObjectId, json.loads(r.record)) for r in rows]

@@ -126,7 +126,6 @@ class Notifier:
         return True
 
     def _owners(self, conn: sa.Connection) -> sa.Select:
-
         # only a confirmed address receives mail (skysift.web.verify)
         confirmed = sa.case((users.c.email_verified_at.is_not(None), users.c.email), else_=None)
         return sa.select(filters, confirmed.label("owner_email"),
@@ -145,7 +144,6 @@ class Notifier:
 
     # ------------------------------------------------------------------ digests
     def _digests(self, now: datetime, report: NotifyReport) -> None:
-
         with self.engine.connect() as conn:
             rows = conn.execute(self._owners(conn).where(
                 filters.c.output == "email",
@@ -185,7 +183,6 @@ class Notifier:
 
     # ------------------------------------------------------------------ failures
     def _failure_notices(self, now: datetime, report: NotifyReport) -> None:
-
         with self.engine.connect() as conn:
             rows = conn.execute(self._owners(conn).where(filters.c.last_error.is_not(None),
                                                          filters.c.last_error_at.is_not(None))).all()
@@ -215,7 +212,6 @@ class Notifier:
 
     # ------------------------------------------------------------------ expiry
     def _expiries(self, now: datetime, report: NotifyReport) -> None:
-
         if self.settings.filter_expiry_days <= 0:
             return
         warn_before = timedelta(days=self.settings.filter_expiry_warning_days)

@@ -172,7 +172,6 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
 
     area90 = opt.areas.get(0.9)
     if area90 is None and opt.inset_max_area > 0:
-
         area90 = credible_area(m, 0.9)
     if opt.inset_max_area > 0 and area90 is not None and area90 < opt.inset_max_area:
         _zoom_inset(fig, m, opt)

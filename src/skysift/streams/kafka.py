@@ -132,7 +132,6 @@ def bootstrap_servers(settings: Settings) -> str:
 
     found = find_running(Path(settings.data_dir))
     if found is None and AUTOSTART_EMBEDDED:
-
         info = up(Path(settings.data_dir), settings.embedded_kafka_port)
         logging.getLogger("skysift").warning(
             "started the embedded Kafka broker at %s for %s (it keeps everything in memory: topics "

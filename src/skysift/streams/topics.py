@@ -120,7 +120,6 @@ def ensure_topics(admin: Any, settings: Settings, topics: set[str] | frozenset[s
     try:
         listed = admin.list_topics(timeout=10).topics
     except KafkaException as exc:
-
         raise BrokerUnavailable(f"cannot list topics: {exc.args[0].str()}") from exc
     missing = sorted(t for t in topics if t not in listed or listed[t].error is not None)
     if not missing:

@@ -134,7 +134,6 @@ def _wants_json(request: Request) -> bool:
 
 
 def _error_page(request: Request, status: int, message: str) -> Response:
-
     return render(request, "error.html", status=status, status_code=status, message=message)
 
 
@@ -207,7 +206,6 @@ def create_app(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     """The web site and REST API for ``settings`` (store ``engine`` opened when not given)."""
 
     if engine is None:
-
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
         engine = open_store(settings.database_url)
     app = FastAPI(title="skysift", version=__version__, docs_url=None, redoc_url=None,

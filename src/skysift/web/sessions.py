@@ -161,7 +161,6 @@ def current_user(request: Request) -> User | None:
     uid = request.session.get("uid") if "session" in request.scope else None
     session_id = request.session.get("sid") if "session" in request.scope else None
     if isinstance(uid, int) and isinstance(session_id, str):
-
         try:
             with request.app.state.engine.connect() as conn:
                 live = conn.execute(sa.select(ws.c.user_id).where(

@@ -94,7 +94,6 @@ def _problems(cones: Cones) -> list[dict[str, Any]]:
 
 @router.get("/watchlists/", summary="Your watchlists and the public ones")
 def watchlists(user: ApiUser, engine: Engine) -> Response:
-
     with engine.connect() as conn:
         found = list_watchlists(conn, Viewer(user.id))
     return ApiJSONResponse({"watchlists": [w.as_dict() for w in found]})
@@ -103,7 +102,6 @@ def watchlists(user: ApiUser, engine: Engine) -> Response:
 @router.post("/watchlists/", summary="Make a watchlist from cones", status_code=201)
 def watchlist_create(request: Request, user: ApiUser, p: UploadParams, settings: SettingsDep,
                      engine: Engine) -> Response:
-
     name = p.text("name", max_len=100)
     if "cones" not in p:
         raise BadInput("cones is required", field="cones")
@@ -122,7 +120,6 @@ def watchlist_create(request: Request, user: ApiUser, p: UploadParams, settings:
 
 @router.get("/watchlists/{wl_id}/", summary="One watchlist with its closest hits")
 def watchlist_read(wl_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) -> Response:
-
     limit = p.integer("limit", lo=0, hi=10_000, required=False, default=100)
     with engine.connect() as conn:
         wl = get_watchlist(conn, wl_id, Viewer(user.id))
@@ -153,7 +150,6 @@ def watchlist_put(wl_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) ->
 
 @router.patch("/watchlists/{wl_id}/", summary="Change a watchlist (owner only)")
 def watchlist_update(wl_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) -> Response:
-
     changes = _settings_changes(p, radius=True)
     with engine.begin() as conn:
         wl = set_watchlist(conn, wl_id, Viewer(user.id), **changes)
@@ -163,7 +159,6 @@ def watchlist_update(wl_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine)
 @router.delete("/watchlists/{wl_id}/",
                summary="Delete a watchlist, its cones and hits (owner only)")
 def watchlist_delete(wl_id: ItemId, user: ApiUser, engine: Engine) -> Response:
-
     with engine.begin() as conn:
         delete_watchlist(conn, wl_id, Viewer(user.id))
     return ApiJSONResponse({"deleted": wl_id})
@@ -172,7 +167,6 @@ def watchlist_delete(wl_id: ItemId, user: ApiUser, engine: Engine) -> Response:
 # ------------------------------------------------------------------------------- watchmaps
 @router.get("/watchmaps/", summary="Your watchmaps and the public ones")
 def watchmaps(user: ApiUser, engine: Engine) -> Response:
-
     with engine.connect() as conn:
         found = list_watchmaps(conn, Viewer(user.id))
     return ApiJSONResponse({"watchmaps": [w.as_dict() for w in found]})
@@ -181,7 +175,6 @@ def watchmaps(user: ApiUser, engine: Engine) -> Response:
 @router.post("/watchmaps/", summary="Make a watchmap from a MOC or a polygon", status_code=201)
 def watchmap_create(request: Request, user: ApiUser, p: UploadParams, settings: SettingsDep,
                     engine: Engine) -> Response:
-
     name = p.text("name", max_len=100)
     if ("moc" in p) == ("polygon" in p):
         raise BadInput("give one of moc or polygon")
@@ -237,7 +230,6 @@ def watchmap_put(ar_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) -> 
 
 @router.patch("/watchmaps/{ar_id}/", summary="Change a watchmap (owner only)")
 def watchmap_update(ar_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) -> Response:
-
     changes = _settings_changes(p, radius=False)
     with engine.begin() as conn:
         made = set_watchmap(conn, ar_id, Viewer(user.id), **changes)
@@ -246,7 +238,6 @@ def watchmap_update(ar_id: ItemId, user: ApiUser, p: ApiParams, engine: Engine) 
 
 @router.delete("/watchmaps/{ar_id}/", summary="Delete a watchmap and its hits (owner only)")
 def watchmap_delete(ar_id: ItemId, user: ApiUser, engine: Engine) -> Response:
-
     with engine.begin() as conn:
         delete_watchmap(conn, ar_id, Viewer(user.id))
     return ApiJSONResponse({"deleted": ar_id})
@@ -259,7 +250,6 @@ def _event_json(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/gw/", summary="Every registered gravitational-wave event")
 def gw_events(user: ApiUser, engine: Engine) -> Response:
-
     with engine.connect() as conn:
         return ApiJSONResponse({"events": [_event_json(e) for e in list_events(conn)]})
 
@@ -267,7 +257,6 @@ def gw_events(user: ApiUser, engine: Engine) -> Response:
 @router.get("/gw/{superevent_id}/", summary="One event with its hits, lowest contour first")
 def gw_event(superevent_id: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_]+$")],
              user: ApiUser, p: ApiParams, engine: Engine) -> Response:
-
     limit = p.integer("limit", lo=0, hi=10_000, required=False, default=100)
     with engine.connect() as conn:
         event = get_event(conn, superevent_id)

@@ -153,7 +153,6 @@ def read(filter_id: FilterId, user: ApiUser, engine: Engine) -> Response:
 
 def _update(request: Request, filter_id: int, user: User, p: Params, settings,
             engine) -> Response:
-
     flt = _owned(engine, user, filter_id)
     changes = _changes(p, creating=False)
     if not changes:

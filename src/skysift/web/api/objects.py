@@ -112,7 +112,6 @@ def _summary(sources: list[dict]) -> dict[str, Any]:
 
 
 def _lasair_data(row: Mapping[str, Any], sources: list[dict], lite: bool) -> dict[str, Any]:
-
     names = LITE_LASAIR if lite else tuple(c.name for c in COLUMNS if c.name not in IN_DIAOBJECT)
     data: dict[str, Any] = {n: row.get(n) for n in names if n != "diaObjectId"}
     ra, dec = row.get("ra"), row.get("decl")
@@ -157,7 +156,6 @@ def object_answer(row: Mapping[str, Any], sources: list[dict], forced: list[dict
 
 
 def _object(p: Params, engine) -> Response:
-
     oid = p.integer("objectId", lo=0, hi=2**63 - 1)
     lite = p.boolean("lite", default=False)
     lasair_added = p.boolean("lasair_added", default=True)

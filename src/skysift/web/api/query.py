@@ -118,7 +118,6 @@ def build_sql(selected: str, tables: str, conditions: str) -> str:
         return f"{sql}{where}\n{conditions}"
     if conditions.strip():
         if implied:
-
             body, tail = top_level_tail(conditions)
             return f"{sql}\nWHERE {implied_text} AND (\n{body}\n){tail}"
         return f"{sql}\nWHERE {conditions}"

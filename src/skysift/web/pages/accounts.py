@@ -55,7 +55,6 @@ def _password(form: Form, name: str = "password") -> str:
 
 
 def _set_password(conn: sa.Connection, user_id: int, password: str) -> None:
-
     conn.execute(users.update().where(users.c.id == user_id)
                  .values(password_hash=hash_password(password)))
 
@@ -103,7 +102,6 @@ def _send_confirmation(request: Request, user: User) -> bool:
 
 
 def _verified(request: Request, user: User) -> bool:
-
     with request.app.state.engine.connect() as conn:
         return conn.execute(sa.select(users.c.email_verified_at).where(
             users.c.id == user.id)).scalar() is not None
@@ -190,7 +188,6 @@ def profile(request: Request) -> Response:
 
 
 def _tokens(request: Request, user: User) -> list[Any]:
-
     with request.app.state.engine.connect() as conn:
         return list_tokens(conn, user.id)
 

@@ -77,7 +77,6 @@ def watchlists_page(request: Request) -> Response:
 
 @router.post("/watchlists")
 async def watchlist_upload(request: Request) -> Response:
-
     user = require_user(request)
     form, upload = await read_upload_form(request, "file")
     name = form.text("name", max_len=100, required=True)
@@ -110,7 +109,6 @@ async def watchlist_upload(request: Request) -> Response:
 
 @router.get("/watchlists/{wl_id}")
 def watchlist_page(request: Request, wl_id: str) -> Response:
-
     ident = _id(wl_id, "watchlist")
     viewer = _viewer(request)
     with request.app.state.engine.connect() as conn:
@@ -141,7 +139,6 @@ def watchlist_plot(request: Request, wl_id: str) -> Response:
 
 @router.post("/watchlists/{wl_id}/delete")
 async def watchlist_delete(request: Request, wl_id: str) -> Response:
-
     user = require_user(request)
     await read_form(request)
     with request.app.state.engine.begin() as conn:
@@ -152,7 +149,6 @@ async def watchlist_delete(request: Request, wl_id: str) -> Response:
 
 @router.post("/watchlists/{wl_id}/crossmatch")
 async def watchlist_crossmatch(request: Request, wl_id: str) -> Response:
-
     user = require_user(request)
     await read_form(request)
     ident = _id(wl_id, "watchlist")
@@ -174,7 +170,6 @@ def watchmaps_page(request: Request) -> Response:
 
 @router.post("/watchmaps")
 async def watchmap_upload(request: Request) -> Response:
-
     user = require_user(request)
     form, upload = await read_upload_form(request, "file")
     name = form.text("name", max_len=100, required=True)
@@ -216,7 +211,6 @@ def watchmap_page(request: Request, ar_id: str) -> Response:
 
 @router.get("/watchmaps/{ar_id}/sky.png")
 def watchmap_plot(request: Request, ar_id: str) -> Response:
-
     ident = _id(ar_id, "watchmap")
     with request.app.state.engine.connect() as conn:
         made = get_watchmap(conn, ident, _viewer(request))
@@ -227,7 +221,6 @@ def watchmap_plot(request: Request, ar_id: str) -> Response:
 
 @router.post("/watchmaps/{ar_id}/delete")
 async def watchmap_delete(request: Request, ar_id: str) -> Response:
-
     user = require_user(request)
     await read_form(request)
     with request.app.state.engine.begin() as conn:
@@ -245,7 +238,6 @@ def _sid(text: str) -> str:
 
 @router.get("/gw")
 def gw_page(request: Request) -> Response:
-
     with request.app.state.engine.connect() as conn:
         events = list_events(conn)
     return render(request, "gw_events.html", events=events)
@@ -253,7 +245,6 @@ def gw_page(request: Request) -> Response:
 
 @router.get("/gw/{superevent_id}")
 def gw_event_page(request: Request, superevent_id: str) -> Response:
-
     sid = _sid(superevent_id)
     with request.app.state.engine.connect() as conn:
         event = get_event(conn, sid)

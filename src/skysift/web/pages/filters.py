@@ -89,7 +89,6 @@ def _editor(request: Request, flt: Filter | None, values: dict[str, Any], status
 
 
 def _columns() -> list[Any]:
-
     return list(COLUMNS)
 
 

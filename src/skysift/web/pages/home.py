@@ -130,7 +130,6 @@ def health(request: Request) -> Response:
     last_batch_at = None
     try:
         with request.app.state.engine.connect() as conn:
-
             last_batch_at = conn.execute(sa.select(sa.func.max(ingest_stats.c.last_batch_at))
                                          ).scalar()
     except sa.exc.SQLAlchemyError:

@@ -23,7 +23,6 @@ def _table_columns(table) -> list[dict[str, str]]:
 
 @router.get("/schema")
 def schema_page(request: Request) -> Response:
-
     computed = [c for c in COLUMNS if c.origin == "computed"]
     dia = [c for c in COLUMNS if c.origin == "diaObject"]
     return render(request, "schema.html", computed=computed, dia=dia,

@@ -15,6 +15,9 @@ from starlette.responses import RedirectResponse, Response
 from skysift.web.forms import parse_float, parse_int
 from skysift.web.httperrors import BadInput
 from skysift.web.templating import render
+from skysift.search.cone import cone_search
+from skysift.store.lightcurve import fetch_objects
+from skysift.search.position import PositionError, parse_dec, parse_position, parse_ra
 
 __all__ = ["MAX_SHOWN", "router"]
 
@@ -32,9 +35,6 @@ def _max_radius() -> float:
 
 
 def _search(request: Request, ra: float, dec: float, radius: float) -> list[dict[str, Any]]:
-    from skysift.search.cone import cone_search
-    from skysift.store.lightcurve import fetch_objects
-
     with request.app.state.engine.connect() as conn:
         matches = cone_search(conn, ra, dec, radius)[:MAX_SHOWN]
         objs = fetch_objects(conn, [m.diaObjectId for m in matches])
@@ -56,7 +56,6 @@ def search(request: Request, ra: str = "", dec: str = "", radius: str = "",
     ``q`` is Lasair's one search box: an object id, or a position in degrees or sexagesimal
     (``00:41:36.0 -45:12:00``, ``00h41m36s -45d12m00s``); ``ra`` and ``dec`` take either form too.
     """
-    from skysift.search.position import PositionError, parse_dec, parse_position, parse_ra
 
     values = {"ra": ra, "dec": dec, "radius": radius or "5", "objectId": objectId, "q": q}
     max_radius = _max_radius()
