@@ -21,14 +21,14 @@ import copy
 import dataclasses
 import json
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from skysift.errors import ConfigError
+from skysift.redaction import SecretKind, redact, redacted_repr, secret_of
 
 __all__ = [
     "CONFIG_FILENAME",
@@ -36,37 +36,15 @@ __all__ = [
     "ENV_PREFIX",
     "LOG_LEVELS",
     "SETTINGS",
-    "SecretKind",
     "SettingSpec",
     "Settings",
     "load_settings",
-    "mask_url_password",
-    "redact",
-    "redacted_repr",
-    "secret_metadata",
     "setting",
 ]
 
 ENV_PREFIX = "SKYSIFT_"
 CONFIG_FILENAME = "skysift.toml"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-#: How a setting is secret (the ``secret`` of :func:`setting`):
-#:
-#: ``"value"``
-#:     the whole value (a password, a key): shown as ``***`` when set;
-#: ``"url"``
-#:     the password of a URL (``scheme://user:PASSWORD@host``, ``?password=...``);
-#: ``"keys"``
-#:     a mapping (at any depth) whose entries under a key naming a password, secret, token,
-#:     credential or private key are secret (``sasl.password``, ``client_secret``...).
-SecretKind = Literal["value", "url", "keys"]
-MASK = "***"
-#: parts of a mapping key that make its value secret (``"keys"``)
-SECRET_KEY_PARTS = ("password", "passwd", "secret", "token", "credential", "key.pem",
-                    "private_key", "oauthbearer.config", "jaas.config")
-_SECRET_QUERY = re.compile(r"([?&;][^=&;#]*(?:password|passwd|secret|token)[^=&;#]*=)[^&;#]*",
-                           re.IGNORECASE)
 
 #: ``SKYSIFT_*`` environment variables that are not settings, and what reads them. They are
 #: never "unknown settings"; every other ``SKYSIFT_*`` variable must name a setting.
@@ -103,68 +81,6 @@ def setting(default: Any, help: str, *, secret: SecretKind | None = None,
     if isinstance(default, (dict, list)):
         return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
     return field(default=default, metadata=metadata)
-
-
-def secret_metadata(kind: SecretKind) -> dict[str, SecretKind]:
-    """The ``metadata`` of a :func:`dataclasses.field` (outside :class:`Settings`) that is
-    secret: :func:`redacted_repr` masks it (``GcnSettings.client_secret``...)."""
-    return {"secret": kind}
-
-
-def _looks_secret(key: str) -> bool:
-    low = key.lower()
-    return any(part in low for part in SECRET_KEY_PARTS)
-
-
-def mask_url_password(url: str) -> str:
-    """``url`` with its password (``user:PASSWORD@``, ``?password=``) replaced by ``***``.
-
-    >>> mask_url_password("postgresql://skysift:pw@db.example.org:5432/skysift?sslmode=require")
-    'postgresql://skysift:***@db.example.org:5432/skysift?sslmode=require'
-    >>> mask_url_password("postgresql://db/skysift?user=a&password=pw")
-    'postgresql://db/skysift?user=a&password=***'
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return _SECRET_QUERY.sub(r"\1" + MASK, url)
-    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
-    netloc, tail = rest[:cut], rest[cut:]
-    creds, at, host = netloc.rpartition("@")
-    if at:
-        user, colon, _password = creds.partition(":")
-        netloc = f"{user}{':' + MASK if colon else ''}@{host}"
-    tail = _SECRET_QUERY.sub(r"\1" + MASK, tail)
-    return f"{scheme}://{netloc}{tail}"
-
-
-def redact(value: Any, kind: SecretKind | None) -> Any:
-    """``value`` as it may be shown: masked as its ``kind`` says (unchanged when None)."""
-    if kind is None or value is None or value == "" or value == {}:
-        return value
-    if kind == "value":
-        return MASK
-    if kind == "url":
-        return mask_url_password(value) if isinstance(value, str) else value
-    if isinstance(value, Mapping):
-        return {k: (MASK if isinstance(k, str) and _looks_secret(k) and v not in (None, "")
-                    else redact(v, "keys"))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v, "keys") for v in value]
-    return value
-
-
-def _secret_of(f: dataclasses.Field[Any]) -> SecretKind | None:
-    kind: SecretKind | None = f.metadata.get("secret")
-    return kind
-
-
-def redacted_repr(obj: Any) -> str:
-    """The ``repr`` of a dataclass with every field marked secret masked (``secret`` metadata,
-    as :func:`setting` sets it)."""
-    parts = ", ".join(f"{f.name}={redact(getattr(obj, f.name), _secret_of(f))!r}"
-                      for f in fields(obj) if f.repr)
-    return f"{type(obj).__qualname__}({parts})"
 
 
 @dataclass(frozen=True, repr=False)
@@ -626,7 +542,7 @@ class Settings:
         """The settings as a dict with secrets masked, for logs and ``skysift config``."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            value = redact(getattr(self, f.name), _secret_of(f))
+            value = redact(getattr(self, f.name), secret_of(f))
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 

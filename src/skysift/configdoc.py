@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from skysift import docblock
 from skysift.config import ENVIRONMENT, SETTINGS, SettingSpec
 
 __all__ = ["BEGIN_MARKER", "END_MARKER", "main", "markdown_table", "replace_block"]
@@ -70,15 +71,9 @@ def markdown_table() -> str:
 
 
 def replace_block(text: str, table: str) -> str:
-    """Put ``table`` between the settings markers of ``text``; everything outside them is kept
-    byte for byte (the markers are appended when missing)."""
-    block = f"{BEGIN_MARKER}\n{table}{END_MARKER}"
-    start = text.find(BEGIN_MARKER)
-    end = text.find(END_MARKER, start + 1) if start >= 0 else -1
-    if start < 0 or end < 0:
-        sep = "" if not text or text.endswith("\n") else "\n"
-        return f"{text}{sep}{block}\n"
-    return text[:start] + block + text[end + len(END_MARKER):]
+    """Put ``table`` between the settings markers of ``text``
+    (:func:`skysift.docblock.replace_block`)."""
+    return docblock.replace_block(text, table, BEGIN_MARKER, END_MARKER)
 
 
 def main(argv: list[str] | None = None) -> int:

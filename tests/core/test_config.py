@@ -126,7 +126,7 @@ def test_repr_str_and_redacted_never_show_a_secret():
 
 
 def test_mask_url_password():
-    from skysift.config import mask_url_password
+    from skysift.redaction import mask_url_password
 
     assert mask_url_password("postgresql://u:p@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert mask_url_password("postgresql://u@h/db") == "postgresql://u@h/db"

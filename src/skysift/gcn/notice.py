@@ -1,22 +1,7 @@
 """The LVK notice, as :mod:`skysift.skymaps.notice` reads it (kept here for plugins and scripts
 that import it from the GCN package)."""
 
-from skysift.skymaps.notice import (
-    ALERT_TYPES,
-    Notice,
-    decode_notice,
-    decode_notices,
-    normalise_alert_type,
-    parse_time,
-    schema_problems,
-)
+from skysift.skymaps import notice as _notice
+from skysift.skymaps.notice import *  # noqa: F403 - the same names, one list: the module's
 
-__all__ = [
-    "ALERT_TYPES",
-    "Notice",
-    "decode_notice",
-    "decode_notices",
-    "normalise_alert_type",
-    "parse_time",
-    "schema_problems",
-]
+__all__ = _notice.__all__

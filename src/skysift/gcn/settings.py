@@ -11,7 +11,7 @@ schema of gocart's settings (nested sections, a filter list, extra sections hand
 environment layer. What it shares with the broker's settings: :class:`~skysift.errors.ConfigError`
 naming the file and the key, ``SKYSIFT_GCN_SETTINGS`` declared in
 :data:`skysift.config.ENVIRONMENT` (so it never fails another command), and the secret marking
-(:func:`skysift.config.secret_metadata`): ``repr`` masks ``client_secret`` and the secrets of
+(:func:`skysift.redaction.secret_metadata`): ``repr`` masks ``client_secret`` and the secrets of
 ``kafka`` and ``raw``.
 """
 
@@ -26,7 +26,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 
-from skysift.config import redacted_repr, secret_metadata
+from skysift.redaction import redacted_repr, secret_metadata
 from skysift.errors import ConfigError
 from skysift.gcn import atomic
 from skysift.gcn.filters import FilterSpec, parse_filters

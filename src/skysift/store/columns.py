@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from skysift import docblock
+
 __all__ = [
     "BANDS",
     "BEGIN_MARKER",
@@ -245,18 +247,9 @@ def markdown_table() -> str:
 
 
 def replace_block(text: str, table: str) -> str:
-    """Put ``table`` between the column markers of ``text`` (the markdown of docs/filters.md).
-
-    Everything outside the markers is left byte for byte; when the markers are missing they are
-    appended at the end.
-    """
-    block = f"{BEGIN_MARKER}\n{table}{END_MARKER}"
-    start = text.find(BEGIN_MARKER)
-    end = text.find(END_MARKER, start + 1) if start >= 0 else -1
-    if start < 0 or end < 0:
-        sep = "" if not text or text.endswith("\n") else "\n"
-        return f"{text}{sep}{block}\n"
-    return text[:start] + block + text[end + len(END_MARKER):]
+    """Put ``table`` between the column markers of ``text``
+    (:func:`skysift.docblock.replace_block`)."""
+    return docblock.replace_block(text, table, BEGIN_MARKER, END_MARKER)
 
 
 def main(argv: list[str] | None = None) -> int:

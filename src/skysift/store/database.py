@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 
-from skysift.config import mask_url_password
+from skysift.redaction import mask_url_password
 from skysift.errors import StoreError
 from skysift.store import functions
 
@@ -40,7 +40,7 @@ _MIGRATION_LOCK_KEY = zlib.crc32(b"skysift.store.migrate")
 
 def mask_url(url: str) -> str:
     """``url`` with its password replaced by ``***``, for messages and logs (the masking of
-    the ``database`` setting, :func:`skysift.config.mask_url_password`).
+    the ``database`` setting, :func:`skysift.redaction.mask_url_password`).
 
     Examples
     --------
