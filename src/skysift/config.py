@@ -496,6 +496,39 @@ class Settings:
         ("Parallel uploads when a batch's cutouts go to S3 (each PUT is a round trip; a "
          "1,000-alert batch is 3,000 of them)."),
     )
+    # the alert archive (skysift.archive): every ingested alert as received, by night
+    archive_url: str | None = setting(
+        None,
+        ("Where the alert archive lives: a folder, or `s3://BUCKET[/PREFIX]` (S3 settings "
+         "below; segments are written in `<data_dir>/archive-spool/` and uploaded when closed). "
+         "None: `<data_dir>/archive/`. One folder per observing night (`night=YYYY-MM-DD`, "
+         "Rubin's dayObs), Avro container files of the alerts as received, zstandard-compressed"
+         " (docs/archive.md)."),
+        default_text="(none: `<data_dir>/archive/`)",
+        secret="url",
+    )
+    archive_nights: int = setting(
+        30,
+        ("How many observing nights the archive keeps: the newest this many nights it holds "
+         "(older nights are deleted when a new night starts and by `skysift archive prune`). "
+         "0 keeps nothing: no archive is written."),
+    )
+    archive_keep_cutouts: bool = setting(
+        False,
+        ("Keep the image cutouts in the archived alerts (about 110 KB per alert more); by "
+         "default each cutout field is archived as null, the rest of the alert byte for byte."),
+    )
+    archive_segment_mb: int = setting(
+        256,
+        ("A worker's archive file of one night is closed and a new one started when it passes "
+         "this many MB (compressed). Closed files are what goes to an S3 archive."),
+    )
+    max_match_fraction: float = setting(
+        0.05,
+        ("A filter saved active is flagged (with the numbers) when its backtest over the newest "
+         "archived night matches more than this fraction of that night's alerts, or would exceed"
+         " its daily byte quota (docs/archive.md)."),
+    )
     # context (skysift.context): gravitational-wave events in filters
     gw_max_contour: float = setting(
         0.95,
@@ -688,13 +721,17 @@ def load_settings(
 
 def _validate(s: Settings) -> None:
     positive = ("batch_size", "filter_row_cap", "run_row_limit", "topic_max_message_bytes",
-                "topic_partitions", "consumer_session_timeout_ms", "batch_max_attempts")
+                "topic_partitions", "consumer_session_timeout_ms", "batch_max_attempts",
+                "archive_segment_mb")
     for name in positive:
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name!r} must be positive, not {getattr(s, name)}")
     if not 0 < s.gw_max_contour <= 1:
         raise ConfigError(f"setting 'gw_max_contour' must be above 0 and at most 1, "
                           f"not {s.gw_max_contour}")
+    if not 0 < s.max_match_fraction <= 1:
+        raise ConfigError(f"setting 'max_match_fraction' must be above 0 and at most 1, "
+                          f"not {s.max_match_fraction}")
     if s.gw_active_days <= 0:
         raise ConfigError(f"setting 'gw_active_days' must be positive, not {s.gw_active_days}")
     for spec in SETTINGS:
@@ -703,7 +740,7 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"setting {spec.name!r} must be {_one_of(spec.choices)}, "
                               f"not {value!r}")
     for name in ("filter_expiry_days", "filter_expiry_warning_days", "notify_interval_s",
-                 "email_min_interval_s", "smtp_port"):
+                 "email_min_interval_s", "smtp_port", "archive_nights"):
         if getattr(s, name) < 0:
             raise ConfigError(f"setting {name!r} must not be negative, not {getattr(s, name)}")
     if not 0 <= s.metrics_port <= 65535:

@@ -15,6 +15,7 @@ or missing from the drawing below.
     │   └── UnknownSchemaError   a schema id that neither lsst-alert-packet nor the registry knows
     ├── FastDecodeError          (internal) the fast Avro reader declines: decode the full way
     ├── Unsupported              (internal) a schema type the fast reader's generator cannot read
+    ├── ArchiveError             an archive file or archived alert that cannot be read (night, file)
     ├── StoreError               the database refused or failed
     │   └── StoreUnavailable     * the database cannot be reached now (down, restarting, locked)
     ├── FilterError              anything about a user filter (filter name)
@@ -63,6 +64,7 @@ from typing import Any
 __all__ = [
     "Abandoned",
     "AlertDecodeError",
+    "ArchiveError",
     "AnnotationForbidden",
     "AnnotationRejected",
     "BadInput",
@@ -154,6 +156,11 @@ class FastDecodeError(SkysiftError):
 class Unsupported(SkysiftError):
     """A type the fast reader's code generator does not read (e.g. a logical type): use fastavro
     there (:mod:`skysift.alerts.avrocode`)."""
+
+
+class ArchiveError(SkysiftError):
+    """An archive file, or an archived alert, that cannot be read; ``where`` names the night,
+    the file and the record or block."""
 
 
 class StoreError(SkysiftError):

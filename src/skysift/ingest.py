@@ -193,6 +193,7 @@ class AlertHandler:
             self.producer.flush(10)
         except Exception as exc:  # closing: say it, do not raise
             log.warning("closing the producer: %s", exc)
+        self.pipeline.close()
 
 
 def _totals_collector(totals: IngestTotals,

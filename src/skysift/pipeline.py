@@ -38,6 +38,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from skysift.alerts.decode import decode_full
+from skysift.archive import AlertArchive
 from skysift.alerts.model import Alert
 from skysift.config import Settings
 from skysift.errors import BatchSchemaError, FilterError
@@ -122,6 +123,10 @@ class Pipeline:
         self._compiled = CompiledFilters()
         self._today: Any = None
         self._cutout_store: Any = None  # made at the first batch that keeps cutouts
+        #: every stored alert as received, by night (None when ``archive_nights`` is 0)
+        self.archive = AlertArchive(settings) if settings.archive_nights > 0 else None
+        #: the ``reason`` header of the records (``replay`` when a replay drives the pipeline)
+        self.reason = "alert"
 
     def prepare(self) -> int:
         """Validate and compile every active filter now (not in the first batch's time).
@@ -159,6 +164,23 @@ class Pipeline:
             log.error("cannot keep this batch's cutouts in %s: %s", where, exc)
             report.warnings.append(f"cutouts not kept: {exc}")
         report.seconds["cutouts"] = time.perf_counter() - started
+
+    def _archive(self, alerts: Sequence[Alert], report: BatchReport) -> None:
+        """Append the stored alerts to the archive: a disk or bucket that refuses is logged and
+        ingest goes on (the store has the photometry; the archive is for backtests)."""
+        started = time.perf_counter()
+        try:
+            assert self.archive is not None
+            self.archive.write(alerts)
+        except Exception as exc:  # the archive never stops ingest
+            log.error("cannot archive this batch in %s: %s", self.archive, exc)
+            report.warnings.append(f"alerts not archived: {exc}")
+        report.seconds["archive"] = time.perf_counter() - started
+
+    def close(self) -> None:
+        """Close the archive's open files (they get their summaries; S3: uploaded)."""
+        if self.archive is not None:
+            self.archive.close()
 
     def _refresh_quota_state(self, conn: sa.Connection) -> None:
         today = datetime.now(UTC).date()
@@ -215,6 +237,8 @@ class Pipeline:
         report.warnings = stored.warnings
         if self.settings.keep_cutouts and alerts:
             self._keep_cutouts(alerts, report)
+        if self.archive is not None and alerts:
+            self._archive(alerts, report)
         t1 = time.perf_counter()
         records_s = 0.0  # of the filters stage: building and producing records
         report.objects = len(stored.object_ids)
@@ -307,7 +331,7 @@ class Pipeline:
                 t_records = time.perf_counter()
                 produced, rejected = deliver_rows(
                     self.sink, topic=flt.topic, filter_name=flt.name, output=flt.output,
-                    quota=flt.byte_quota, rows=result.rows, utc=utc, reason="alert",
+                    quota=flt.byte_quota, rows=result.rows, utc=utc, reason=self.reason,
                     lightcurve_for=full_lightcurve_for if flt.output == "full" else lightcurve_for)
                 report.records_produced += produced
                 report.records_rejected += rejected
@@ -332,7 +356,9 @@ class Pipeline:
         t4 = time.perf_counter()
         context_s = report.seconds.get("context", 0.0)
         cutouts_s = report.seconds.get("cutouts", 0.0)
-        report.seconds = {"store": t1 - t0 - cutouts_s, "cutouts": cutouts_s, "context": context_s,
+        archive_s = report.seconds.get("archive", 0.0)
+        report.seconds = {"store": t1 - t0 - cutouts_s - archive_s, "cutouts": cutouts_s,
+                          "archive": archive_s, "context": context_s,
                           "filters": t2 - t1 - records_s - context_s, "records": records_s,
                           "flush": t3 - t2, "bookkeeping": t4 - t3}
         return report

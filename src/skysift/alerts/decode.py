@@ -208,13 +208,15 @@ def decode_message(
     if not full:
         reader = fast_reader(parsed)
         if reader is not None:
+            spans: list[tuple[int, int, bytes]] = []
             try:
-                record = reader(raw, HEADER_SIZE)
+                record = reader(raw, HEADER_SIZE, spans)
             except FastDecodeError:
                 pass  # decode the full way below: it raises the exact error, if there is one
             else:
                 alert = normalise_lsst(record, version, origin)
                 alert.raw = raw
+                alert.cutout_spans = tuple(spans)
                 if reader.projects and (alert.prvDiaSources or alert.prvDiaForcedSources):
                     _remember_source(sid, registry_url)
                     alert.history_complete = False

@@ -74,6 +74,9 @@ class Alert:
         The framed message (or framed file) the alert was decoded from, kept so that
         :func:`skysift.alerts.decode.decode_full` can decode the whole history later; ``None``
         for alerts read from Avro container or JSON files (always complete).
+    cutout_spans
+        Where the cutout images lie in ``raw``: ``(start, end, null)`` per image, ``null`` the
+        bytes of the same field without it (set by the fast decode; empty otherwise).
     history_complete
         False when ``prvDiaSources``/``prvDiaForcedSources`` items carry only the fields the
         pipeline reads (the default, fast decode of framed alerts; see
@@ -92,6 +95,21 @@ class Alert:
     origin: AlertOrigin = field(default_factory=AlertOrigin)
     raw: bytes | None = field(default=None, repr=False)
     history_complete: bool = True
+    cutout_spans: tuple[tuple[int, int, bytes], ...] = field(default=(), repr=False)
+
+    def without_cutouts(self) -> bytes | None:
+        """``raw`` with every cutout image replaced by its field's null value: the same alert,
+        a valid message of the same schema, without the images (``raw`` itself when the decode
+        did not record where they lie; None without ``raw``)."""
+        if self.raw is None or not self.cutout_spans:
+            return self.raw
+        parts: list[bytes] = []
+        p = 0
+        for start, end, null in self.cutout_spans:
+            parts += (self.raw[p:start], null)
+            p = end
+        parts.append(self.raw[p:])
+        return b"".join(parts)
 
     @property
     def all_sources(self) -> list[dict[str, Any]]:

@@ -175,8 +175,14 @@ class FastReader:
             self.projects = True
         return ("history", name, reader)
 
-    def __call__(self, value: bytes, start: int) -> dict[str, Any]:
+    def __call__(self, value: bytes, start: int,
+                 spans: list[tuple[int, int, bytes]] | None = None) -> dict[str, Any]:
         """The record in ``value[start:]`` (which it must fill exactly), history projected.
+
+        ``spans``, when given, receives ``(start, end, null)`` for every cutout stepped over:
+        its bytes in ``value`` and the bytes of the same field holding no image (the union's
+        null branch, or empty bytes), so the message can be kept without its images
+        (:func:`skysift.alerts.model.Alert.without_cutouts`).
 
         Raises
         ------
@@ -200,7 +206,10 @@ class FastReader:
                 elif kind == "history":
                     record[what], p = extra(value, p, end)
                 else:
-                    p = _skip_bytes(value, p, end, extra)
+                    q = _skip_bytes(value, p, end, extra)
+                    if spans is not None:
+                        spans.append((p, q, b"\x02" if extra == (2, 0) else b"\x00"))
+                    p = q
         except FastDecodeError:
             raise
         except Exception as exc:  # any failure means: decode the full way

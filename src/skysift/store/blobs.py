@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -56,6 +56,9 @@ class BlobStore(Protocol):
 
     def keys(self, prefix: str) -> Iterator[str]:
         """Every key starting with ``prefix`` (a folder prefix ends with ``/``)."""
+
+    def delete_many(self, keys: Iterable[str]) -> int:
+        """Remove every key (a missing key is not an error); the number asked for."""
 
 
 def _check_key(key: str) -> str:
@@ -94,6 +97,18 @@ class DirStore:
             return (self.root / _check_key(key)).read_bytes()
         except FileNotFoundError:
             return None
+
+    def delete_many(self, keys: Iterable[str]) -> int:
+        n = 0
+        for key in keys:
+            path = self.root / _check_key(key)
+            path.unlink(missing_ok=True)
+            n += 1
+            parent = path.parent
+            while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()  # an emptied folder goes too
+                parent = parent.parent
+        return n
 
     def keys(self, prefix: str) -> Iterator[str]:
         folder, _, _name = prefix.rpartition("/")
@@ -186,6 +201,17 @@ class S3Store:
                     yield item["Key"][len(self.prefix):]
         except self._errors as exc:
             raise StoreError(f"cannot list {self.location}{prefix}: {_s3_reason(exc)}") from exc
+
+
+    def delete_many(self, keys: Iterable[str]) -> int:
+        wanted = [self.prefix + _check_key(k) for k in keys]
+        try:
+            for i in range(0, len(wanted), 1000):  # DeleteObjects takes 1,000 keys at most
+                self._client.delete_objects(Bucket=self.bucket, Delete={
+                    "Objects": [{"Key": k} for k in wanted[i:i + 1000]], "Quiet": True})
+        except self._errors as exc:
+            raise StoreError(f"cannot delete from {self.location}: {_s3_reason(exc)}") from exc
+        return len(wanted)
 
 
 def _s3_reason(exc: Exception) -> str:

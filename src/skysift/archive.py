@@ -1,0 +1,399 @@
+"""The alert archive: every ingested alert as it was received, kept by observing night.
+
+Layout (docs/archive.md)::
+
+    <archive>/night=2025-09-04/<worker>-<opened UTC>-<n>.avro        Avro container file
+    <archive>/night=2025-09-04/<worker>-<opened UTC>-<n>.avro.json   its summary, once closed
+
+A night is Rubin's ``dayObs``: the calendar date at UTC-12 h of the alert's
+``diaSource.midpointMjdTai`` (:func:`night_of`). Each worker appends the alerts of each batch it
+stored to its open file of that night, one Avro block per batch (flushed, so a crash loses at
+most the batch being written, which Kafka delivers again). A file is closed when it passes
+``archive_segment_mb`` or when the worker stops; its summary (alerts, bytes, first and last
+MJD) is written beside it, and, for an ``s3://`` archive, both are uploaded then from the local
+spool. The archive keeps the newest ``archive_nights`` nights (:meth:`AlertArchive.prune`).
+
+Each record (:data:`ARCHIVE_SCHEMA`) is the message as received: Rubin's framing (``0x00``,
+the schema id, the schemaless Avro body) byte for byte, except that each cutout field holds
+null unless ``archive_keep_cutouts`` (the images are most of an alert's bytes). Alerts read
+from Avro container or JSON files carry no framed message: they are kept as the JSON of their
+normalised record (``message`` starting with ``{``). Beside the message: the live batch it was
+processed in and when, and where it came from, so a backtest can rebuild the live batches.
+"""
+
+from __future__ import annotations
+
+import heapq
+import io
+import json
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import fastavro
+
+from skysift.alerts.decode import decode_message
+from skysift.alerts.model import Alert, AlertOrigin
+from skysift.alerts.normalise import normalise_lsst
+from skysift.config import Settings
+from skysift.errors import AlertDecodeError, ArchiveError
+from skysift.store.blobs import BlobStore, DirStore, open_blob_store
+
+__all__ = ["ARCHIVE_SCHEMA", "AlertArchive", "ArchivedAlert", "NightSummary", "archive_store",
+           "decode_archived", "iter_night", "list_nights", "night_of", "parse_nights",
+           "prune_nights"]
+
+log = logging.getLogger(__name__)
+
+#: The schema of one archived alert (the records of every archive file).
+ARCHIVE_SCHEMA: dict[str, Any] = fastavro.parse_schema({  # type: ignore[assignment]
+    "type": "record", "name": "ArchivedAlert", "namespace": "skysift.archive",
+    "doc": "One ingested alert as received, with the batch it was processed in.",
+    "fields": [
+        {"name": "message", "type": "bytes",
+         "doc": "Rubin framing (0x00, 4-byte schema id, Avro body), cutouts null unless kept; "
+                "or the JSON of the normalised alert for alerts read from OCF/JSON files"},
+        {"name": "diaSourceId", "type": "long"},
+        {"name": "diaObjectId", "type": ["null", "long"], "default": None},
+        {"name": "midpointMjdTai", "type": "double"},
+        {"name": "schema_version", "type": "string"},
+        {"name": "batch", "type": "string", "doc": "the live batch: <worker>:<sequence>"},
+        {"name": "ingested_ms", "type": "long", "doc": "when that batch was stored, UTC ms"},
+        {"name": "topic", "type": ["null", "string"], "default": None},
+        {"name": "partition", "type": ["null", "int"], "default": None},
+        {"name": "offset", "type": ["null", "long"], "default": None},
+        {"name": "path", "type": ["null", "string"], "default": None},
+        {"name": "index", "type": ["null", "int"], "default": None},
+    ],
+})
+_CODEC = "zstandard"
+_NIGHT_DIR = re.compile(r"^night=(\d{4}-\d{2}-\d{2})$")
+_MJD_EPOCH = date(1858, 11, 17)
+
+
+def night_of(mjd: float) -> str:
+    """Rubin's observing night (``dayObs``) of an MJD: the date at UTC-12 h, ``YYYY-MM-DD``.
+
+    >>> night_of(60924.33)   # 2025-09-05 07:55 UTC, in the night that began on the 4th
+    '2025-09-04'
+    >>> night_of(60924.6)    # 14:24 UTC on the 5th: the night of the 5th
+    '2025-09-05'
+    """
+    return (_MJD_EPOCH + timedelta(days=int((mjd - 0.5) // 1))).isoformat()
+
+
+def parse_nights(text: str) -> list[str]:
+    """Nights from a command line: ``2025-09-04``, ``2025-09-04..2025-09-06`` (inclusive),
+    or several of either joined by commas.
+
+    >>> parse_nights("2025-09-04..2025-09-06,2025-10-01")
+    ['2025-09-04', '2025-09-05', '2025-09-06', '2025-10-01']
+    """
+    out: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        first, _, last = part.partition("..")
+        try:
+            a = date.fromisoformat(first)
+            b = date.fromisoformat(last) if last else a
+        except ValueError as exc:
+            raise ArchiveError(f"not a night or range of nights: {part!r} "
+                               "(YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD)") from exc
+        if b < a:
+            raise ArchiveError(f"a range of nights runs forward: {part!r}")
+        out += [(a + timedelta(days=i)).isoformat() for i in range((b - a).days + 1)]
+    return sorted(set(out))
+
+
+def archive_store(settings: Settings) -> BlobStore:
+    """Where the settings keep the archive: ``archive_url`` or ``<data_dir>/archive``."""
+    return open_blob_store(settings.archive_url or settings.data_dir / "archive", settings)
+
+
+def _worker_tag() -> str:
+    host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())[:40] or "host"
+    return f"{host}-{os.getpid()}"
+
+
+def _as_record(alert: Alert, keep_cutouts: bool) -> tuple[bytes, str]:
+    """The message kept for ``alert``, and its schema version label."""
+    if alert.raw is not None:
+        return (alert.raw if keep_cutouts else alert.without_cutouts()) or b"", \
+            alert.schema_version
+    record = {"diaSource": alert.diaSource, "prvDiaSources": alert.prvDiaSources,
+              "prvDiaForcedSources": alert.prvDiaForcedSources, "diaObject": alert.diaObject,
+              **alert.extra}
+    return json.dumps(record, default=str).encode(), alert.schema_version
+
+
+@dataclass
+class _Segment:
+    night: str
+    key: str  # the key in the archive
+    path: Path  # where it is being written
+    file: IO[bytes]
+    writer: Any
+    alerts: int = 0
+    first_mjd: float = float("inf")
+    last_mjd: float = float("-inf")
+
+
+class AlertArchive:
+    """Appends each stored batch's alerts to this worker's open file of their night.
+
+    Parameters
+    ----------
+    settings
+        ``archive_url``, ``archive_nights`` (0: write nothing), ``archive_keep_cutouts``,
+        ``archive_segment_mb``.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = archive_store(settings)
+        self.local = isinstance(self.store, DirStore)
+        self.spool = (self.store.root if isinstance(self.store, DirStore)
+                      else settings.data_dir / "archive-spool")
+        self.tag = _worker_tag()
+        self.batches = 0
+        self.segment_bytes = settings.archive_segment_mb * 1_000_000
+        self._open: dict[str, _Segment] = {}
+        self._opened = 0
+        self._nights_seen: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"AlertArchive({self.store.location!r})"
+
+    # ------------------------------------------------------------------ writing
+    def _segment(self, night: str) -> _Segment:
+        seg = self._open.get(night)
+        if seg is not None:
+            return seg
+        self._opened += 1
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        key = f"night={night}/{self.tag}-{stamp}-{self._opened}.avro"
+        path = self.spool / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(path, "wb")  # noqa: SIM115 - kept open across batches, closed in _close
+        writer = fastavro.write.Writer(f, ARCHIVE_SCHEMA, codec=_CODEC,
+                                       metadata={"skysift.night": night,
+                                                 "skysift.worker": self.tag})
+        writer.flush()  # the header: a file that is only a header reads as zero alerts
+        seg = self._open[night] = _Segment(night, key, path, f, writer)
+        if night not in self._nights_seen:
+            self._nights_seen.add(night)
+            self.prune()  # a new night: the oldest may go
+        return seg
+
+    def write(self, alerts: Sequence[Alert]) -> int:
+        """Append one stored batch (one Avro block per night it touches); the alerts kept.
+
+        Raises OSError (or StoreError from an S3 upload) when the disk or bucket refuses: the
+        pipeline logs it and ingest goes on."""
+        if not alerts:
+            return 0
+        self.batches += 1
+        batch = f"{self.tag}:{self.batches}"
+        now_ms = int(time.time() * 1000)
+        keep = self.settings.archive_keep_cutouts
+        by_night: dict[str, list[dict[str, Any]]] = {}
+        for a in alerts:
+            mjd = float(a.diaSource.get("midpointMjdTai") or 0.0)
+            message, version = _as_record(a, keep)
+            o = a.origin
+            by_night.setdefault(night_of(mjd), []).append({
+                "message": message, "diaSourceId": a.diaSourceId, "diaObjectId": a.diaObjectId,
+                "midpointMjdTai": mjd, "schema_version": version, "batch": batch,
+                "ingested_ms": now_ms, "topic": o.topic, "partition": o.partition,
+                "offset": o.offset, "path": o.path, "index": o.index})
+        for night, records in sorted(by_night.items()):
+            seg = self._segment(night)
+            for r in records:
+                seg.writer.write(r)
+            seg.writer.flush()
+            seg.file.flush()
+            seg.alerts += len(records)
+            seg.first_mjd = min(seg.first_mjd, *(r["midpointMjdTai"] for r in records))
+            seg.last_mjd = max(seg.last_mjd, *(r["midpointMjdTai"] for r in records))
+            if seg.file.tell() >= self.segment_bytes:
+                self._close(seg)
+        return len(alerts)
+
+    def _close(self, seg: _Segment) -> None:
+        self._open.pop(seg.night, None)
+        seg.writer.flush()
+        seg.file.close()
+        size = seg.path.stat().st_size
+        summary = json.dumps({"alerts": seg.alerts, "bytes": size, "first_mjd": seg.first_mjd,
+                              "last_mjd": seg.last_mjd, "worker": self.tag}).encode()
+        if self.local:
+            self.store.put_many({seg.key + ".json": summary})
+        else:  # upload the closed file and its summary, then free the spool
+            self.store.put_many({seg.key: seg.path.read_bytes(), seg.key + ".json": summary})
+            seg.path.unlink()
+
+    def close(self) -> None:
+        """Close every open file (each gets its summary; S3: uploaded)."""
+        for seg in list(self._open.values()):
+            try:
+                self._close(seg)
+            except Exception as exc:  # closing: say it, go on with the others
+                log.error("cannot close the archive file %s: %s", seg.key, exc)
+
+    def prune(self) -> list[str]:
+        """Delete the nights older than the newest ``archive_nights``; the nights deleted."""
+        try:
+            return prune_nights(self.store, self.settings.archive_nights,
+                                keep=set(self._open))
+        except Exception as exc:  # pruning never stops ingest
+            log.error("cannot prune the archive %s: %s", self.store.location, exc)
+            return []
+
+
+# ---------------------------------------------------------------------- reading and listing
+@dataclass
+class NightSummary:
+    """One archived night: its files, alerts and bytes (compressed)."""
+
+    night: str
+    files: list[str] = field(default_factory=list)
+    alerts: int = 0
+    bytes: int = 0
+
+
+def _night_files(store: BlobStore) -> dict[str, list[str]]:
+    nights: dict[str, list[str]] = {}
+    for key in store.keys("night="):
+        folder, _, name = key.partition("/")
+        m = _NIGHT_DIR.match(folder)
+        if m and name.endswith(".avro") and "/" not in name:
+            nights.setdefault(m.group(1), []).append(key)
+    return {n: sorted(files) for n, files in sorted(nights.items())}
+
+
+def _count_blocks(data: bytes) -> int:
+    """Alerts in a file without its summary (still open, or its worker died): the blocks that
+    can be read."""
+    n = 0
+    try:
+        for block in fastavro.block_reader(io.BytesIO(data)):
+            n += block.num_records
+    except Exception as exc:  # a torn last block: count what is whole
+        log.debug("stopped counting at a torn block: %s", exc)
+    return n
+
+
+def list_nights(store: BlobStore) -> list[NightSummary]:
+    """Every archived night, oldest first, with its alerts and bytes."""
+    out = []
+    for night, files in _night_files(store).items():
+        s = NightSummary(night, files)
+        for key in files:
+            summary = store.get(key + ".json")
+            if summary is not None:
+                info = json.loads(summary)
+                s.alerts += int(info["alerts"])
+                s.bytes += int(info["bytes"])
+            else:
+                data = store.get(key) or b""
+                s.alerts += _count_blocks(data)
+                s.bytes += len(data)
+        out.append(s)
+    return out
+
+
+def prune_nights(store: BlobStore, keep_nights: int, *, keep: Iterable[str] = ()) -> list[str]:
+    """Delete every night but the newest ``keep_nights`` (and the nights in ``keep``, which a
+    writer has open); the nights deleted, oldest first."""
+    nights = _night_files(store)
+    newest = set(sorted(nights)[-keep_nights:]) if keep_nights > 0 else set()
+    gone = [n for n in nights if n not in newest and n not in set(keep)]
+    for night in gone:
+        store.delete_many([k for f in nights[night] for k in (f, f + ".json")])
+        log.info("archive: night %s deleted (%d files; keeping the newest %d nights)",
+                 night, len(nights[night]), keep_nights)
+    return gone
+
+
+@dataclass
+class ArchivedAlert:
+    """One record of an archive file, its message not yet decoded."""
+
+    record: dict[str, Any]
+    night: str
+    key: str
+    index: int  # record number in the file
+
+    @property
+    def batch(self) -> str:
+        return str(self.record["batch"])
+
+    def origin(self) -> AlertOrigin:
+        """Where the alert first came from (a Kafka message or a file)."""
+        r = self.record
+        return AlertOrigin(path=r["path"], topic=r["topic"], partition=r["partition"],
+                           offset=r["offset"], index=r["index"])
+
+
+def decode_archived(item: ArchivedAlert, *, registry_url: str | None = None) -> Alert:
+    """The alert of an archived record, decoded as the live pipeline decoded it.
+
+    Raises
+    ------
+    ArchiveError
+        The message is not a readable alert: names the night, file and record.
+    """
+    message = item.record["message"]
+    origin = item.origin()
+    where = {"night": item.night, "path": item.key, "record": item.index}
+    try:
+        if message[:1] == b"{":
+            return normalise_lsst(json.loads(message), item.record["schema_version"], origin)
+        return decode_message(message, origin, registry_url=registry_url)
+    except (AlertDecodeError, ValueError) as exc:
+        raise ArchiveError(f"archived alert {item.record['diaSourceId']} cannot be decoded: "
+                           f"{getattr(exc, 'message', exc)}", **where) from exc
+
+
+def _iter_file(store: BlobStore, night: str, key: str) -> Iterator[ArchivedAlert | ArchiveError]:
+    data = store.get(key)
+    if data is None:
+        yield ArchiveError("archive file vanished while being read", night=night, path=key)
+        return
+    index = 0
+    try:
+        for record in fastavro.reader(io.BytesIO(data)):
+            yield ArchivedAlert(record, night, key, index)  # type: ignore[arg-type]
+            index += 1
+    except Exception as exc:  # a torn or corrupt block: the rest of this file is lost
+        yield ArchiveError(f"archive file unreadable after {index} records: "
+                           f"{type(exc).__name__}: {exc}", night=night, path=key, record=index)
+
+
+def iter_night(store: BlobStore, night: str) -> Iterator[ArchivedAlert | ArchiveError]:
+    """Every record archived for ``night`` in the order it was stored (the files of several
+    workers merged by the time of their batches), or an error in place of what cannot be read.
+    """
+    files = _night_files(store).get(night, [])
+    if len(files) == 1:
+        yield from _iter_file(store, night, files[0])
+        return
+    # Every file is in time order; merge them lazily by batch time (a batch's records share one
+    # time, and an error sorts where its file stopped).
+    def keyed(key: str) -> Iterator[tuple[int, ArchivedAlert | ArchiveError]]:
+        last = 0
+        for item in _iter_file(store, night, key):
+            if isinstance(item, ArchivedAlert):
+                last = int(item.record["ingested_ms"])
+            yield last, item
+
+    for _t, item in heapq.merge(*(keyed(k) for k in files), key=lambda pair: pair[0]):
+        yield item
