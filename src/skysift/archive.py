@@ -81,10 +81,10 @@ _MJD_EPOCH = date(1858, 11, 17)
 def night_of(mjd: float) -> str:
     """Rubin's observing night (``dayObs``) of an MJD: the date at UTC-12 h, ``YYYY-MM-DD``.
 
-    >>> night_of(60924.33)   # 2025-09-05 07:55 UTC, in the night that began on the 4th
-    '2025-09-04'
-    >>> night_of(60924.6)    # 14:24 UTC on the 5th: the night of the 5th
+    >>> night_of(60924.33)   # 2025-09-06 07:55 UTC, in the night that began on the 5th
     '2025-09-05'
+    >>> night_of(60924.6)    # 14:24 UTC on the 6th: the night of the 6th
+    '2025-09-06'
     """
     return (_MJD_EPOCH + timedelta(days=int((mjd - 0.5) // 1))).isoformat()
 
@@ -190,7 +190,9 @@ class AlertArchive:
         seg = self._open[night] = _Segment(night, key, path, f, writer)
         if night not in self._nights_seen:
             self._nights_seen.add(night)
-            self.prune()  # a new night: the oldest may go
+            for older in [s for n, s in self._open.items() if n < night]:
+                self._close(older)  # a new night began: the earlier nights' files are done
+            self.prune()  # and the oldest night may go
         return seg
 
     def write(self, alerts: Sequence[Alert]) -> int:

@@ -448,3 +448,20 @@ def report_text(report: BacktestReport) -> str:
 
 def report_json(report: BacktestReport) -> str:
     return json.dumps(report.as_dict(), indent=2)
+
+
+#: Alerts of the newest archived night a filter saved active is tried on (the flood check).
+FLOOD_CHECK_ALERTS = 20_000
+
+
+def flood_check(settings: Settings, engine: sa.Engine, flt: Filter) -> str | None:
+    """The flood warning of a filter just saved active (trigger alert or both): its backtest
+    over the newest archived night (at most :data:`FLOOD_CHECK_ALERTS` alerts); None when it
+    would not flood, when it is not active, or when the archive holds no night yet."""
+    if flt.trigger not in ("alert", "both"):
+        return None
+    try:
+        report = backtest(settings, engine, flt, last=1, max_alerts=FLOOD_CHECK_ALERTS)
+    except ArchiveError:
+        return None
+    return flood_warning(settings, report, flt.byte_quota)

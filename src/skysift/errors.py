@@ -64,9 +64,9 @@ from typing import Any
 __all__ = [
     "Abandoned",
     "AlertDecodeError",
-    "ArchiveError",
     "AnnotationForbidden",
     "AnnotationRejected",
+    "ArchiveError",
     "BadInput",
     "BatchSchemaError",
     "BrokerError",

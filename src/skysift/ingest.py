@@ -49,8 +49,12 @@ from skysift.store.schema import ingest_stats as st
 from skysift.alerts.files import iter_alert_files, read_alerts
 from skysift.worker.fileloop import run_files
 from skysift.notify import Notifier
+from skysift.archive import ArchiveError, archive_store, decode_archived, iter_night, list_nights
+from skysift.config import replace
+from skysift.errors import AlertDecodeError
 
-__all__ = ["AlertHandler", "IngestTotals", "StopFlag", "ingest_files", "ingest_kafka",
+__all__ = ["AlertHandler", "IngestTotals", "StopFlag", "ingest_archive", "ingest_files",
+           "ingest_kafka",
            "open_pipeline", "store_probe"]
 
 log = logging.getLogger(__name__)
@@ -236,6 +240,57 @@ def ingest_files(settings: Settings, paths: Iterable[str | Path], *, progress: b
                          on_batch=_totals_collector(totals, on_batch))
         totals.take(loop)
         handler.tick(force=True)  # a first match is emailed at once
+    finally:
+        handler.close()
+    return totals
+
+
+# ----------------------------------------------------------------------------------- archive
+def ingest_archive(settings: Settings, nights: Sequence[str], *, progress: bool = True,
+                   engine: sa.Engine | None = None, state: WorkerState | None = None,
+                   stop: Callable[[], bool] | None = None,
+                   on_batch: Callable[[Any, IngestTotals], None] | None = None) -> IngestTotals:
+    """Run archived nights through the whole pipeline, in the order they were stored: a store
+    rebuilt from the archive (which is read, not written again). An archived alert that cannot
+    be read is dead-lettered with its night, file and record; the rest goes on.
+
+    Raises
+    ------
+    ArchiveError
+        The archive holds none of ``nights``.
+    """
+    store = archive_store(settings)
+    held = {n.night: n for n in list_nights(store)}
+    wanted = [n for n in nights if n in held]
+    if not wanted:
+        raise ArchiveError(f"the archive {store.location} holds none of the nights asked for ("
+                           + ", ".join(nights[:5]) + (", ..." if len(nights) > 5 else "") + ")")
+    for night in nights:
+        if night not in held:
+            log.warning("the archive holds no night %s: skipped", night)
+
+    def read(path: Path) -> Iterable[Alert | AlertDecodeError]:
+        for item in iter_night(store, path.name):
+            if isinstance(item, ArchiveError):
+                yield AlertDecodeError(item.message, **item.where)
+                continue
+            try:
+                yield decode_archived(item, registry_url=settings.schema_registry)
+            except ArchiveError as exc:
+                yield AlertDecodeError(exc.message, **exc.where)
+
+    settings = replace(settings, archive_nights=0)  # read the archive, do not write it again
+    engine, producer, pipeline = open_pipeline(settings, engine)
+    handler = AlertHandler(settings, engine, producer, pipeline)
+    totals = IngestTotals(dead_letter=str(settings.dead_letter_dir))
+    try:
+        loop = run_files(settings, handler, wanted, read=read,
+                         files=[Path(night) for night in wanted],
+                         probe=lambda: store_probe(engine), state=state or WorkerState("alerts"),
+                         metrics=LoopMetrics("alerts"), progress=progress, stop=stop,
+                         on_batch=_totals_collector(totals, on_batch))
+        totals.take(loop)
+        handler.tick(force=True)
     finally:
         handler.close()
     return totals

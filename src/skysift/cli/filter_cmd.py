@@ -50,6 +50,17 @@ def add(ctx: Context, user_name: str, name: str, sql: str, description: str, out
     flt = add_filter(engine, ctx.settings, owner, name=name, sql=sql, description=description,
                      trigger=trigger, output=output, public=public, byte_quota=quota)
     click.echo(flt.topic)
+    _warn_if_flooding(ctx, engine, flt)
+
+
+def _warn_if_flooding(ctx: Context, engine, flt) -> None:
+    """Say so when a filter saved active would flood its topic (its backtest over the newest
+    archived night: more than max_match_fraction of the alerts, or over its byte quota)."""
+    from skysift.backtest import flood_check
+
+    warning = flood_check(ctx.settings, engine, flt)
+    if warning:
+        click.echo(f"warning: filter {flt.name}: {warning}", err=True)
 
 
 @filter_group.command("import")
@@ -191,6 +202,7 @@ def edit(ctx: Context, name: str, user_name: str | None, new_name: str | None, s
     new = edit_filter(engine, ctx.settings, f, name=new_name, sql=sql, description=description,
                       output=output, trigger=trigger, public=public, byte_quota=quota)
     click.echo(new.topic)
+    _warn_if_flooding(ctx, engine, new)
 
 
 @filter_group.command("delete")
@@ -233,3 +245,115 @@ def run(ctx: Context, name: str, user_name: str | None, limit: int | None, as_js
         print_table(rows)
     more = " (truncated at the row limit)" if result.truncated else ""
     click.echo(f"{len(rows)} rows in {result.elapsed_s:.3f} s{more}", err=True)
+
+
+def _nights_option(nights: int | None, first: str | None, last: str | None) -> dict:
+    from skysift.archive import parse_nights
+
+    if first or last:
+        if nights is not None:
+            raise click.UsageError("give --nights N or --from/--to, not both")
+        if not (first and last):
+            raise click.UsageError("--from and --to go together")
+        return {"nights": parse_nights(f"{first}..{last}")}
+    return {"last": nights or 7}
+
+
+def _progress_bar(label: str):
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(night: str, done: int, total: int) -> None:
+        bar = bars.get(night)
+        if bar is None:
+            for old in bars.values():
+                old.close()
+            bar = bars[night] = tqdm(total=total, unit="alert", desc=f"{label} {night}",
+                                     leave=False)
+        bar.update(done - bar.n)
+
+    def close() -> None:
+        for bar in bars.values():
+            bar.close()
+
+    return progress, close
+
+
+@filter_group.command("backtest")
+@click.argument("name")
+@click.option("--user", "user_name", default=None, help="Owner, when names clash.")
+@click.option("--nights", type=click.IntRange(1), default=None,
+              help="The newest N archived nights (default 7).")
+@click.option("--from", "first", default=None, metavar="DATE", help="First night, YYYY-MM-DD.")
+@click.option("--to", "last", default=None, metavar="DATE", help="Last night, YYYY-MM-DD.")
+@click.option("--sql", default=None, help="Try this SQL instead of the saved one (unsaved).")
+@click.option("--output", type=OUTPUT, default=None, help="Try this output format.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@pass_ctx
+def backtest_cmd(ctx: Context, name: str, user_name: str | None, nights: int | None,
+                 first: str | None, last: str | None, sql: str | None, output: str | None,
+                 as_json: bool, no_progress: bool) -> None:
+    """Run a filter over archived nights as the live pipeline would have, and count.
+
+    Per night: alerts, records it would have produced, bytes, the filter's time per batch
+    (p50/p99) and the first matching objects. Nothing is sent."""
+    import dataclasses
+
+    from skysift.backtest import backtest, flood_warning, report_json, report_text
+    from skysift.cli._common import store
+    from skysift.filters.manage import get_filter
+
+    engine = store(ctx.settings)
+    with engine.connect() as conn:
+        f = get_filter(conn, name, _user(conn, user_name))
+    f = dataclasses.replace(f, sql=sql or f.sql, output=output or f.output)
+    progress, close = _progress_bar("backtest")
+    try:
+        report = backtest(ctx.settings, engine, f, progress=None if no_progress else progress,
+                          **_nights_option(nights, first, last))
+    finally:
+        close()
+    click.echo(report_json(report) if as_json else report_text(report))
+    warning = flood_warning(ctx.settings, report, f.byte_quota)
+    if warning and not as_json:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@filter_group.command("replay")
+@click.argument("name")
+@click.option("--user", "user_name", default=None, help="Owner, when names clash.")
+@click.option("--from", "first", required=True, metavar="DATE", help="First night, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, metavar="DATE", help="Last night, YYYY-MM-DD.")
+@click.option("--topic", default=None,
+              help="Produce into this topic instead of the filter's (created if missing).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@pass_ctx
+def replay_cmd(ctx: Context, name: str, user_name: str | None, first: str, last: str,
+               topic: str | None, no_progress: bool) -> None:
+    """Produce the records a filter would have produced over archived nights into its topic,
+    in time order, with the Kafka header reason=replay, under its daily byte quota."""
+    from skysift.backtest import replay, report_text
+    from skysift.cli._common import store
+    from skysift.filters.manage import get_filter
+    from skysift.streams.kafka import make_admin, make_producer
+    from skysift.streams.topics import ensure_topics
+
+    engine = store(ctx.settings)
+    with engine.connect() as conn:
+        f = get_filter(conn, name, _user(conn, user_name))
+    target = topic or f.topic
+    if target:
+        ensure_topics(make_admin(ctx.settings), ctx.settings, {target})
+    producer = make_producer(ctx.settings)
+    progress, close = _progress_bar("replay")
+    try:
+        report = replay(ctx.settings, engine, f, producer, topic=topic,
+                        progress=None if no_progress else progress,
+                        **_nights_option(None, first, last))
+    finally:
+        close()
+        producer.flush(30)
+    click.echo(report_text(report))
+    click.echo(f"{report.records} records produced to {report.topic}")

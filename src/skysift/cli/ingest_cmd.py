@@ -15,6 +15,8 @@ __all__ = ["ingest"]
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--from-kafka", "topics", multiple=True, metavar="TOPIC",
               help="Consume this topic (repeatable; a regex such as '^lsst-alerts-.*' works).")
+@click.option("--from-archive", "archived", default=None, metavar="NIGHTS",
+              help="Rebuild from the alert archive: nights YYYY-MM-DD, A..B ranges, commas.")
 @click.option("--group-id", default=None, help="Consumer group (default: ingest_group_id).")
 @click.option("--schema-registry", default=None, metavar="URL",
               help="Confluent schema registry for the Avro schemas (default: lsst-alert-packet).")
@@ -25,20 +27,26 @@ __all__ = ["ingest"]
 @click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
               help="With --from-kafka: serve Prometheus metrics on this port (metrics_port).")
 @pass_ctx
-def ingest(ctx: Context, paths: tuple[str, ...], topics: tuple[str, ...], group_id: str | None,
+def ingest(ctx: Context, paths: tuple[str, ...], topics: tuple[str, ...], archived: str | None,
+           group_id: str | None,
            schema_registry: str | None, idle_exit: float | None, max_alerts: int | None,
            no_progress: bool, metrics_port: int | None) -> None:
-    """Run alert FILES/DIRS, or --from-kafka TOPIC, through the whole pipeline.
+    """Run alert FILES/DIRS, --from-kafka TOPIC or --from-archive NIGHTS through the pipeline.
 
     Bad alerts never stop it: each is kept with the reason (the folder dead-letter/ in the data
     directory for files, TOPIC.dlq for messages); a database or broker that is away is waited
     for, and said once."""
-    from skysift.ingest import StopFlag, ingest_files, ingest_kafka
+    from skysift.ingest import StopFlag, ingest_archive, ingest_files, ingest_kafka
 
     settings = ctx.with_overrides(schema_registry=schema_registry, metrics_port=metrics_port)
-    if bool(paths) == bool(topics):
-        raise click.UsageError("give alert FILES/DIRS or --from-kafka TOPIC (not both)")
-    if topics:
+    if sum(map(bool, (paths, topics, archived))) != 1:
+        raise click.UsageError("give alert FILES/DIRS, --from-kafka TOPIC or --from-archive "
+                               "NIGHTS (one of them)")
+    if archived:
+        from skysift.archive import parse_nights
+
+        totals = ingest_archive(settings, parse_nights(archived), progress=not no_progress)
+    elif topics:
         from skysift.processes import tune_gc_for_batches
 
         tune_gc_for_batches()

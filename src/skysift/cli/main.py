@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "annotator": "skysift.cli.annotator_cmd:annotator",
     "annotations": "skysift.cli.annotator_cmd:annotations_group",
     "ingest": "skysift.cli.ingest_cmd:ingest",
+    "archive": "skysift.cli.archive_cmd:archive",
     "alerts": "skysift.cli.alerts_cmd:alerts",
     "consume": "skysift.cli.consume_cmd:consume",
     "demo": "skysift.cli.demo_cmd:demo",
