@@ -424,6 +424,59 @@ def output_latencies(bootstrap: str, stamps: dict[int, int]) -> tuple[list[float
     return lat, records
 
 
+def copy_store(settings, folder: Path) -> tuple[Path, str]:
+    """A copy of the SQLite store in ``folder``: (folder, its URL)."""
+    import shutil
+
+    folder.mkdir()
+    db_file = Path(settings.database_url.removeprefix("sqlite:///"))
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{db_file}{suffix}").exists():
+            shutil.copy(f"{db_file}{suffix}", folder / f"{db_file.name}{suffix}")
+    return folder, f"sqlite:///{folder / db_file.name}"
+
+
+def archive_report(tmp: Path, rate: float, rate_na: float, last_line: str, n: int) -> None:
+    """Issue 11: what archiving every alert costs (the throughput run archived, the run of the
+    same store and alerts with archive_nights = 0 did not)."""
+    from skysift.archive import list_nights
+    from skysift.store.blobs import DirStore
+
+    nights = list_nights(DirStore(tmp / "archive"))
+    archived = sum(x.alerts for x in nights)
+    nbytes = sum(x.bytes for x in nights)
+    stage = ""
+    if " archive " in last_line:
+        seconds = float(last_line.split(" archive ")[1].split(",")[0])
+        alerts = int(last_line.split("batch: ")[1].split()[0])
+        stage = f"; the archive stage of the last batch: {seconds / alerts * 1000:.3f} ms per alert"
+    print(f"the alert archive: {archived} of {n} alerts archived, {nbytes / max(archived, 1):.0f} "
+          f"bytes per alert (zstandard, cutouts nulled){stage}; {rate:.0f} alerts/s with it, "
+          f"{rate_na:.0f} without = {rate / rate_na:.2f}x (issue 11's target >= 0.90x: "
+          f"{'met' if rate / rate_na >= 0.90 else 'NOT met'})")
+
+
+def backtest_rate(settings, live_rate: float, reference: float) -> None:
+    """Issue 11: a backtest of one filter of the mix over the archived night."""
+    from synthetic import filter_mix
+
+    from skysift.backtest import backtest
+    from skysift.filters.repository import get_filter
+    from skysift.store.database import open_store
+
+    engine = open_store(settings.database_url)
+    with engine.connect() as conn:
+        flt = get_filter(conn, filter_mix(1)[0]["name"])
+    t = time.perf_counter()
+    report = backtest(settings, engine, flt)
+    seconds = time.perf_counter() - t
+    rate = report.alerts / seconds
+    print(f"backtest of filter {flt.name!r} over the archived night: {report.alerts} alerts, "
+          f"{report.records} records in {seconds:.1f} s = {rate:.0f} alerts/s = "
+          f"{rate / live_rate:.2f}x the live worker's rate, {rate / reference:.2f}x fastavro's "
+          "full decode (one filter over a store built from empty: every history item new)")
+
+
 def setup_filters(settings, n_filters: int) -> None:
     from synthetic import filter_mix
 
@@ -482,16 +535,10 @@ def main() -> int:
             print(f"stored the previous alert of each object in {time.perf_counter() - t:.1f} s "
                   "(steady state: history already stored)")
         baseline_dir = None
-        if not args.database:  # the same starting store for the run without the BBB fit
-            import shutil
-
-            baseline_dir = tmp / "no-bbb"
-            baseline_dir.mkdir()
-            db_file = Path(settings.database_url.removeprefix("sqlite:///"))
-            for suffix in ("", "-wal", "-shm"):
-                if Path(f"{db_file}{suffix}").exists():
-                    shutil.copy(f"{db_file}{suffix}", baseline_dir / f"{db_file.name}{suffix}")
-            baseline_db = f"sqlite:///{baseline_dir / db_file.name}"
+        if not args.database:  # the same starting store for the runs without the BBB fit and
+            # without the archive
+            baseline_dir, baseline_db = copy_store(settings, tmp / "no-bbb")
+            no_archive_dir, no_archive_db = copy_store(settings, tmp / "no-archive")
         reference = fastavro_rate(night)
         print(f"fastavro full decode of the same alerts on one core: {reference:.0f} alerts/s "
               "(the reference of the ratios below)")
@@ -530,6 +577,14 @@ def main() -> int:
             print(f"the Bazin-blackbody fit: {rate:.0f} alerts/s with it, {rate0:.0f} without = "
                   f"{rate / rate0:.2f}x ({cost_ms:.2f} ms per alert; issue 10's target >= 0.85x: "
                   f"{'met' if rate / rate0 >= 0.85 else 'NOT met'})")
+            make_input_topic(bs, "bench-throughput-noarchive")
+            publish(bs, "bench-throughput-noarchive", night, None)
+            rate_na, _, _ = throughput(args, no_archive_dir, bs,
+                                             "bench-throughput-noarchive", "bench-t-na",
+                                             len(night), database=no_archive_db,
+                                             env={"SKYSIFT_ARCHIVE_NIGHTS": "0"})
+            archive_report(tmp, rate, rate_na, last_line, len(night))
+            backtest_rate(settings, rate, reference)
         if profile_to:
             import pstats
 

@@ -115,6 +115,11 @@ def test_the_readme_tour_works_after_the_demo_is_stopped_with_ctrl_c(tmp_path):
     assert added.startswith("lasair_2faint")
     ingested = next(o for c, o in outputs.items() if " ingest --from-kafka " in c)
     assert re.search(r"ingested 21, rejected 0", ingested), ingested
+    archived = next(o for c, o in outputs.items() if " archive list" in c)
+    assert re.search(r"^total +\d+ +42 ", archived, re.M), archived  # the demo's 21, the tour's 21
+    tested = next(o for c, o in outputs.items() if " filter backtest " in c)
+    # the same 21 alerts twice: a backtest counts each once
+    assert re.search(r"backtest of filter 'faint' over \d+ night\(s\): 21 alerts", tested), tested
     crossmatched = next(o for c, o in outputs.items() if " watchlist crossmatch " in c)
     assert "watchlist 1: 1 hits" in crossmatched
 
