@@ -242,8 +242,8 @@ def decode_full(alert: Alert, *, registry_url: str | None = None) -> Alert:
     Returns
     -------
     Alert
-        A new Alert, equal to ``decode_message(alert.raw, alert.origin, full=True)``; nothing is
-        cached.
+        A new Alert, equal to ``decode_message(alert.raw, alert.origin, full=True)`` but for
+        ``cutout_spans``, kept from ``alert``; nothing is cached.
 
     Raises
     ------
@@ -265,4 +265,6 @@ def decode_full(alert: Alert, *, registry_url: str | None = None) -> Alert:
                 f"({', '.join(sorted(str(s) for s in seen))}): pass registry_url"
             )
         registry_url = next(iter(seen))
-    return decode_message(alert.raw, alert.origin, registry_url=registry_url, full=True)
+    full = decode_message(alert.raw, alert.origin, registry_url=registry_url, full=True)
+    full.cutout_spans = alert.cutout_spans  # the same bytes: where the images lie is known
+    return full
