@@ -11,6 +11,7 @@ client understands).
 from __future__ import annotations
 
 from skysift.errors import (
+    ArchiveError,
     BadInput,
     BrokerError,
     ConfigError,
@@ -38,6 +39,8 @@ def status_of(exc: SkysiftError) -> int:
         return 400  # the user's query was too slow: their input, not our failure
     if isinstance(exc, FilterError):
         return 404 if exc.message == "no such filter" else 400
+    if isinstance(exc, ArchiveError):
+        return 400  # nights the archive does not hold (or none yet): what was asked for
     if isinstance(exc, UserError):
         return 404 if exc.message == "no such user" else 400
     if isinstance(exc, (StoreError, BrokerError)):

@@ -5,10 +5,11 @@ per key; the keys say what is limited:
 
 - ``user:<id>``: REST API calls (``api_rate_limit`` per ``api_rate_window_s``; power users
   ``api_power_rate_limit``);
-- ``save:<id>``: filter saves by a user, on the site and the API (``filter_save_rate_limit``);
-- ``run:<id>``: runs of filter SQL over the store by a user (the editor's Run, ``?run=1``)
-  (``filter_run_rate_limit``), and ``run-anon:<address>`` for visitors who are not logged in
-  (``anonymous_run_rate_limit``);
+- ``save:<id>``: filter saves and replays by a user, on the site and the API
+  (``filter_save_rate_limit``);
+- ``run:<id>``: runs of filter SQL over the store or the archive by a user (the editor's Run and
+  Backtest, ``?run=1``, ``/api/filters/{id}/backtest/``) (``filter_run_rate_limit``), and
+  ``run-anon:<address>`` for visitors who are not logged in (``anonymous_run_rate_limit``);
 - ``login-user:<name>`` and ``login-addr:<address>``: *failed* log-ins (the site's form and
   ``/api/auth-token/``), ``login_failure_limit`` per account and five times that per address, per
   ``login_window_s``. While an account is over its limit even the right password is refused.

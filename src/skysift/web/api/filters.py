@@ -13,30 +13,40 @@ its topic and seeds it from the store; renaming moves the topic; deleting delete
 - ``GET /api/filters/{id}/``: one filter, yours or public (others' private ones are 404);
 - ``PUT`` or ``PATCH /api/filters/{id}/``: change any of those fields (owner only: 403 else);
 - ``DELETE /api/filters/{id}/``: ``{"deleted": id}`` (owner only).
+
+A filter saved active (trigger alert or both) is backtested over the newest archived night
+(:func:`skysift.backtest.flood_check`); when it would flood its topic the answer carries
+``warning``, the reason. Backtest and replay: :mod:`skysift.web.api.backtest`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import Path, Request, Response
 
 from skysift.accounts import User
+from skysift.config import Settings
+from skysift.errors import FilterError
+from skysift.filters.manage import (
+    Filter,
+    add_filter,
+    delete_filter,
+    edit_filter,
+    get_filter,
+    list_filters,
+)
 from skysift.web.api.auth import ApiUser
 from skysift.web.api.deps import ApiParams, Engine, SettingsDep
 from skysift.web.api.params import Params, openapi_params
 from skysift.web.api.query import MAX_CONDITIONS, MAX_SELECTED, MAX_TABLES, build_sql
 from skysift.web.api.routing import ApiJSONResponse, api_router
+from skysift.web.backtests import saved_warning
 from skysift.web.httperrors import BadInput, Forbidden, NotFound
 from skysift.web.throttles import throttle
-from skysift.errors import FilterError
-from skysift.filters.manage import get_filter
-from skysift.filters.manage import list_filters
-from skysift.filters.manage import add_filter
-from skysift.filters.manage import edit_filter
-from skysift.filters.manage import delete_filter
 
-__all__ = ["filter_json", "router"]
+__all__ = ["FilterId", "filter_json", "owned_filter", "router", "sql_of", "visible_filter"]
 
 router = api_router()
 MAX_NAME, MAX_DESCRIPTION, MAX_SQL = 256, 4096, 20_000
@@ -69,6 +79,21 @@ def filter_json(flt: Any) -> dict[str, Any]:
     }
 
 
+def sql_of(p: Params) -> str | None:
+    """The SQL given: ``sql``, or Lasair's ``selected``, ``tables`` and ``conditions``, or None."""
+    parts = [n for n in ("selected", "tables", "conditions") if n in p]
+    if "sql" in p and parts:
+        raise BadInput("give either sql or selected/tables/conditions, not both")
+    if "sql" in p:
+        return p.text("sql", max_len=MAX_SQL)
+    if parts:
+        return build_sql(p.text("selected", max_len=MAX_SELECTED),
+                         p.text("tables", max_len=MAX_TABLES),
+                         p.text("conditions", max_len=MAX_CONDITIONS, required=False,
+                                allow_blank=True))
+    return None
+
+
 def _changes(p: Params, creating: bool) -> dict[str, Any]:
     known = {name for name, *_ in SPECS}
     unknown = sorted(set(p.values) - known)
@@ -77,16 +102,9 @@ def _changes(p: Params, creating: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "name" in p or creating:
         out["name"] = p.text("name", max_len=MAX_NAME)
-    parts = [n for n in ("selected", "tables", "conditions") if n in p]
-    if "sql" in p and parts:
-        raise BadInput("give either sql or selected/tables/conditions, not both")
-    if "sql" in p:
-        out["sql"] = p.text("sql", max_len=MAX_SQL)
-    elif parts:
-        out["sql"] = build_sql(p.text("selected", max_len=MAX_SELECTED),
-                               p.text("tables", max_len=MAX_TABLES),
-                               p.text("conditions", max_len=MAX_CONDITIONS, required=False,
-                                      allow_blank=True))
+    sql = sql_of(p)
+    if sql is not None:
+        out["sql"] = sql
     elif creating:
         raise BadInput("sql is required (or selected, tables and conditions)", field="sql")
     if "description" in p:
@@ -99,9 +117,8 @@ def _changes(p: Params, creating: bool) -> dict[str, Any]:
     return out
 
 
-def _visible(engine, user: User, filter_id: int) -> Any:
+def visible_filter(engine: sa.Engine, user: User, filter_id: int) -> Filter:
     """The filter, if ``user`` may read it (theirs, or public); 404 otherwise."""
-
     with engine.connect() as conn:
         try:
             flt = get_filter(conn, f"#{filter_id}")
@@ -112,11 +129,25 @@ def _visible(engine, user: User, filter_id: int) -> Any:
     return flt
 
 
-def _owned(engine, user: User, filter_id: int) -> Any:
-    flt = _visible(engine, user, filter_id)
+def owned_filter(engine: sa.Engine, user: User, filter_id: int,
+                 action: str = "change or delete") -> Filter:
+    """The filter, if ``user`` owns it; 404 if they may not read it, 403 if it is another
+    user's public filter (``action`` says what only the owner may do)."""
+    flt = visible_filter(engine, user, filter_id)
     if flt.user_id != user.id:
-        raise Forbidden("only its owner can change or delete a filter")
+        raise Forbidden(f"only its owner can {action} a filter")
     return flt
+
+
+def _saved(settings: Settings, engine: sa.Engine, flt: Filter, status_code: int = 200,
+           ) -> Response:
+    """The JSON of a filter just saved, with ``warning`` when it is active and its backtest over
+    the newest archived night says it may flood its topic."""
+    body = filter_json(flt)
+    warning = saved_warning(settings, engine, flt)
+    if warning:
+        body["warning"] = warning
+    return ApiJSONResponse(body, status_code=status_code)
 
 
 @router.get("/filters/", summary="Your filters and the public ones")
@@ -141,25 +172,24 @@ def create(request: Request, user: ApiUser, p: ApiParams, settings: SettingsDep,
     fields.setdefault("trigger", "alert")  # active on new alerts unless told otherwise, as the CLI
     throttle(request, f"save:{user.id}", settings.filter_save_rate_limit,
              settings.api_rate_window_s, "Too many saves.")
-    flt = add_filter(engine, settings, user, **fields)
-    return ApiJSONResponse(filter_json(flt), status_code=201)
+    return _saved(settings, engine, add_filter(engine, settings, user, **fields), 201)
 
 
 @router.get("/filters/{filter_id}/", summary="One filter (yours or public)")
 def read(filter_id: FilterId, user: ApiUser, engine: Engine) -> Response:
     """The filter."""
-    return ApiJSONResponse(filter_json(_visible(engine, user, filter_id)))
+    return ApiJSONResponse(filter_json(visible_filter(engine, user, filter_id)))
 
 
-def _update(request: Request, filter_id: int, user: User, p: Params, settings,
-            engine) -> Response:
-    flt = _owned(engine, user, filter_id)
+def _update(request: Request, filter_id: int, user: User, p: Params, settings: Settings,
+            engine: sa.Engine) -> Response:
+    flt = owned_filter(engine, user, filter_id)
     changes = _changes(p, creating=False)
     if not changes:
         raise BadInput("nothing to change")
     throttle(request, f"save:{user.id}", settings.filter_save_rate_limit,
              settings.api_rate_window_s, "Too many saves.")
-    return ApiJSONResponse(filter_json(edit_filter(engine, settings, flt, **changes)))
+    return _saved(settings, engine, edit_filter(engine, settings, flt, **changes))
 
 
 @router.put("/filters/{filter_id}/", summary="Change a filter (owner only; topic re-seeded)",
@@ -182,5 +212,5 @@ def update_patch(request: Request, filter_id: FilterId, user: ApiUser, p: ApiPar
 def delete(filter_id: FilterId, user: ApiUser, settings: SettingsDep, engine: Engine) -> Response:
     """``{"deleted": id}``."""
 
-    delete_filter(engine, settings, _owned(engine, user, filter_id))
+    delete_filter(engine, settings, owned_filter(engine, user, filter_id))
     return ApiJSONResponse({"deleted": filter_id})

@@ -1,7 +1,12 @@
-"""Filter pages: the list (mine and public), the editor (Run / Save), a filter's page, copy, delete.
+"""Filter pages: the list (mine and public), the editor (Run / Backtest / Save), a filter's page
+(Run, Replay), copy, delete.
 
 Saving goes through :mod:`skysift.filters.manage`, so a page has exactly the CLI's side effects:
-the SQL is validated, and a Kafka filter's topic is emptied and seeded on every save.
+the SQL is validated, and a Kafka filter's topic is emptied and seeded on every save. A filter
+saved active is then backtested over the newest archived night
+(:func:`skysift.backtest.flood_check`), and the filter's page warns when it may flood its topic.
+The editor's Backtest runs the SQL as it is in the editor, not saved, over the newest archived
+nights; a filter's page replays archived nights into its topic (:mod:`skysift.web.backtests`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from skysift.accounts import User
-from skysift.errors import BrokerError, FilterConflict, FilterError, FilterRejected
+from skysift.backtest import backtest, flood_warning
+from skysift.errors import (
+    ArchiveError,
+    BrokerError,
+    FilterConflict,
+    FilterError,
+    FilterRejected,
+    Forbidden,
+)
+from skysift.filters.catalogue import user_catalogue
 from skysift.filters.manage import (
     OUTPUTS,
     TRIGGERS,
@@ -26,18 +40,26 @@ from skysift.filters.manage import (
     private_annotators_read,
     run_filter,
 )
-from skysift.filters.validate import MAX_SQL_CHARS
+from skysift.filters.validate import MAX_SQL_CHARS, validate_filter
+from skysift.store.columns import COLUMNS
 from skysift.web import filterview as fv
-from skysift.web.forms import Form, read_form
-from skysift.web.httperrors import BadInput, RateLimited
+from skysift.web.backtests import (
+    DEFAULT_NIGHTS,
+    MAX_NIGHTS,
+    edited_filter,
+    night_range,
+    replay_into,
+    replay_topic,
+    saved_warning,
+    unsaved_filter,
+)
+from skysift.web.forms import Form, parse_int, read_form
+from skysift.web.httperrors import BadInput, RateLimited, status_of
 from skysift.web.pages.home import visible_topics
 from skysift.web.sessions import current_user, require_user
 from skysift.web.sqlparts import compose, locate, split
 from skysift.web.templating import flash, render
 from skysift.web.throttles import client_address, throttle
-from skysift.store.columns import COLUMNS
-from skysift.filters.catalogue import user_catalogue
-from skysift.filters.validate import validate_filter
 
 __all__ = ["router"]
 
@@ -70,11 +92,12 @@ def _editor_values(flt: Filter | None) -> dict[str, Any]:
         sel, tab, cond = EXAMPLE
         return {"selected": sel, "tables": tab, "conditions": cond, "sql": compose(*EXAMPLE),
                 "mode": "parts", "name": "", "description": "", "trigger": "alert",
-                "output": "plain", "public": False}
+                "output": "plain", "public": False, "nights": str(DEFAULT_NIGHTS)}
     parts = split(flt.sql)
     values: dict[str, Any] = {"sql": flt.sql, "mode": "parts" if parts else "sql",
                               "name": flt.name, "description": flt.description,
-                              "trigger": flt.trigger, "output": flt.output, "public": flt.public}
+                              "trigger": flt.trigger, "output": flt.output, "public": flt.public,
+                              "nights": str(DEFAULT_NIGHTS)}
     if parts:
         values.update(zip(("selected", "tables", "conditions"), parts, strict=False))
     return values
@@ -85,7 +108,7 @@ def _editor(request: Request, flt: Filter | None, values: dict[str, Any], status
     return render(request, "editor.html", status=status, flt=flt, v=values,
                   triggers={t: fv.TRIGGER_LABELS.get(t, t) for t in TRIGGERS},
                   outputs={o: fv.OUTPUT_LABELS.get(o, o) for o in OUTPUTS},
-                  catalogue=_columns(), max_sql=MAX_SQL_CHARS, **more)
+                  catalogue=_columns(), max_sql=MAX_SQL_CHARS, max_nights=MAX_NIGHTS, **more)
 
 
 def _columns() -> list[Any]:
@@ -103,17 +126,22 @@ def _read_sql(form: Form, values: dict[str, Any]) -> str:
 
 
 async def _editor_post(request: Request, user: User, flt: Filter | None) -> Response:
-    """Run or save the submitted editor."""
+    """Run, backtest or save the submitted editor."""
     form = await read_form(request)
-    keys = ("selected", "tables", "conditions", "sql", "name", "description", "trigger", "output")
+    keys = ("selected", "tables", "conditions", "sql", "name", "description", "trigger", "output",
+            "nights")
     values: dict[str, Any] = {k: form.values.get(k, "") for k in keys}
     values["public"] = form.flag("public")
     values["mode"] = "sql" if form.values.get("mode") == "sql" else "parts"
     parts = {k: values[k] for k in ("selected", "tables", "conditions")}
     try:
-        action = form.choice("action", ("run", "save"), default="run")
+        action = form.choice("action", ("run", "backtest", "save"), default="run")
         sql = _read_sql(form, values)
         settings = request.app.state.settings
+        if action == "backtest":
+            throttle(request, f"run:{user.id}", settings.filter_run_rate_limit,
+                     settings.api_rate_window_s, "Too many runs.")
+            return _backtest(request, user, flt, form, values, sql)
         if action == "run":
             throttle(request, f"run:{user.id}", settings.filter_run_rate_limit,
                      settings.api_rate_window_s, "Too many runs.")
@@ -128,6 +156,8 @@ async def _editor_post(request: Request, user: User, flt: Filter | None) -> Resp
         saved = _save(request, user, flt, form, sql)
     except RateLimited as exc:
         return _editor(request, flt, values, status=429, error=exc.message, error_part=None)
+    except ArchiveError as exc:  # a backtest, and no archived night to run it over
+        return _editor(request, flt, values, status=400, error=exc.message, error_part=None)
     except (BadInput, FilterError) as exc:
         where = getattr(exc, "field", None)
         if where is None and isinstance(exc, FilterConflict):
@@ -143,7 +173,29 @@ async def _editor_post(request: Request, user: User, flt: Filter | None) -> Resp
     what = "Saved" if flt else "Created"
     flash(request, f"{what} filter {saved.name}. Its topic {saved.topic} was emptied and seeded "
                    "with the most recent matching objects.")
+    warning = saved_warning(request.app.state.settings, request.app.state.engine, saved)
+    if warning:
+        flash(request, f"Warning: {warning}. Check its SQL with Backtest in the editor.", "warn")
     return RedirectResponse(f"/filters/{saved.id}", status_code=303)
+
+
+def _backtest(request: Request, user: User, flt: Filter | None, form: Form,
+              values: dict[str, Any], sql: str) -> Response:
+    """The editor's Backtest: the SQL in the editor (not saved) over the newest archived nights,
+    shown under the editor."""
+    engine, settings = request.app.state.engine, request.app.state.settings
+    nights = parse_int(form.values.get("nights") or str(DEFAULT_NIGHTS), "nights", lo=1,
+                       hi=MAX_NIGHTS, label="nights")
+    output = form.choice("output", OUTPUTS, default=flt.output if flt else "plain",
+                         label="output")
+    if flt is None:
+        trial = unsaved_filter(engine, settings, user, name=values["name"].strip(), sql=sql,
+                               output=output)
+    else:
+        trial = edited_filter(engine, flt, sql=sql, output=output)
+    report = backtest(settings, engine, trial, last=nights)
+    return _editor(request, flt, values, bt=report.as_dict(),
+                   bt_warning=flood_warning(settings, report, trial.byte_quota))
 
 
 def _save(request: Request, user: User, flt: Filter | None, form: Form, sql: str) -> Filter:
@@ -181,7 +233,6 @@ def filter_page(request: Request, fid: str, run: str = "") -> Response:
     result = None
     with request.app.state.engine.connect() as conn:
         flt = fv.visible_filter(conn, fid, user)
-        stats = fv.today_stats(conn, flt.topic)
         run_error = None
         if run:
             if user is None:
@@ -198,19 +249,56 @@ def filter_page(request: Request, fid: str, run: str = "") -> Response:
                                     user_id=flt.user_id)
             except FilterError as exc:
                 run_error = exc.message
-    bootstrap = fv.user_bootstrap(settings)
     table = fv.result_table(result.rows) if result else ([], [], [])
-    return render(request, "filter.html", flt=flt, stats=stats, result=result, run_error=run_error,
-                  columns=table[0], rows=table[1], ids=table[2],
+    return _filter_page(request, flt, user, result=result, run_error=run_error,
+                        columns=table[0], rows=table[1], ids=table[2])
+
+
+def _filter_page(request: Request, flt: Filter, user: User | None, status: int = 200,
+                 **more: Any) -> Response:
+    settings = request.app.state.settings
+    with request.app.state.engine.connect() as conn:
+        stats = fv.today_stats(conn, flt.topic)
+    bootstrap = fv.user_bootstrap(settings)
+    more.setdefault("replay_form", {"from": "", "to": "", "topic": ""})
+    return render(request, "filter.html", status=status, flt=flt, stats=stats,
                   owner=user is not None and user.id == flt.user_id,
                   topics_protected=settings.private_topics_protected,
                   trigger_label=fv.TRIGGER_LABELS.get(flt.trigger, flt.trigger),
                   output_label=fv.OUTPUT_LABELS.get(flt.output, flt.output),
                   python=fv.python_consumer(bootstrap, flt.topic or ""),
-                  command=fv.consume_command(bootstrap, flt.topic or ""))
+                  command=fv.consume_command(bootstrap, flt.topic or ""), **more)
 
 
-def _refuse_private_annotators(conn, flt: Filter) -> None:
+@router.post("/filters/{fid}/replay")
+async def replay_post(request: Request, fid: str) -> Response:
+    """Replay archived nights into the filter's topic (or another of its owner's); the page
+    shows what was produced."""
+    user = require_user(request)
+    form = await read_form(request)
+    engine, settings = request.app.state.engine, request.app.state.settings
+    with engine.connect() as conn:
+        flt = fv.owned_filter(conn, fid, user)
+    asked = {k: form.values.get(k, "").strip()[:300] for k in ("from", "to", "topic")}
+    try:
+        nights = night_range(form.text("from", max_len=10, required=True, label="from"),
+                             form.text("to", max_len=10, required=True, label="to"))
+        with engine.connect() as conn:
+            topic = replay_topic(conn, settings, flt,
+                                 form.text("topic", max_len=300, label="topic") or None)
+        throttle(request, f"save:{user.id}", settings.filter_save_rate_limit,
+                 settings.api_rate_window_s, "Too many saves and replays.")
+        report, left = replay_into(settings, engine, flt, nights=nights, topic=topic)
+    except (BadInput, Forbidden, RateLimited, FilterError, ArchiveError, BrokerError) as exc:
+        if isinstance(exc, BrokerError):
+            log.warning("a replay failed: %s", exc)
+        return _filter_page(request, flt, user, status=status_of(exc), replay_form=asked,
+                            replay_error=exc.message)
+    return _filter_page(request, flt, user, replay_form=asked, bt=report.as_dict(),
+                        undelivered=left)
+
+
+def _refuse_private_annotators(conn: Any, flt: Filter) -> None:
     """A public filter run by someone else must not show a private annotator's data (the
     annotator may have been made private after the filter was saved)."""
 
