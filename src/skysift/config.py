@@ -279,13 +279,13 @@ class Settings:
     )
     filter_save_rate_limit: int = setting(
         60,
-        ("Filter saves (create or edit, site and API) per user per `api_rate_window_s`; more "
-         "answer 429. `<= 0` = no limit."),
+        ("Filter saves (create or edit, site and API) and replays per user per "
+         "`api_rate_window_s`; more answer 429. `<= 0` = no limit."),
     )
     filter_run_rate_limit: int = setting(
         120,
         ("Runs of filter SQL over the store per user per `api_rate_window_s` (the editor's Run,"
-         " `?run=1`); more answer 429."),
+         " `?run=1`), and backtests; more answer 429."),
     )
     anonymous_run_rate_limit: int = setting(
         20,
