@@ -24,11 +24,11 @@ processed in and when, and where it came from, so a backtest can rebuild the liv
 from __future__ import annotations
 
 import heapq
-import io
 import json
 import logging
 import os
 import re
+import secrets
 import socket
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -134,6 +134,48 @@ def _as_record(alert: Alert, keep_cutouts: bool) -> tuple[bytes, str]:
     return json.dumps(record, default=str).encode(), alert.schema_version
 
 
+def _writer_alive(name: str) -> bool:
+    """Whether the process of this machine that named a spool file is still running."""
+    tag = name.rsplit("-", 3)[0]  # <host>-<pid>
+    host, _, pid = tag.rpartition("-")
+    if host != _worker_tag().rpartition("-")[0] or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False  # this process, and not open here: left by an earlier archive object
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _salvage(path: Path) -> bytes:
+    """A file whose worker died: cut back to its last whole block; its summary."""
+    end, alerts = 0, 0
+    first, last = float("inf"), float("-inf")
+    with open(path, "rb") as f:
+        try:
+            blocks = fastavro.block_reader(f)
+            end = f.tell()  # the header
+            for block in blocks:
+                for record in block:
+                    r: dict[str, Any] = record  # type: ignore[assignment]
+                    first, last = min(first, r["midpointMjdTai"]), max(last, r["midpointMjdTai"])
+                alerts += block.num_records
+                end = f.tell()
+        except Exception as exc:  # a torn block (or header): keep what came before it
+            log.warning("archive file %s is torn after %d alerts: the rest is dropped (%s)",
+                        path, alerts, exc)
+    with open(path, "r+b") as f:
+        f.truncate(end)
+    log.warning("archive file %s was left by a worker that stopped: %d alerts kept", path,
+                alerts)
+    return json.dumps({"alerts": alerts, "bytes": end, "first_mjd": first, "last_mjd": last,
+                       "worker": path.name.rsplit("-", 3)[0], "salvaged": True}).encode()
+
+
 @dataclass
 class _Segment:
     night: str
@@ -168,6 +210,8 @@ class AlertArchive:
         self._open: dict[str, _Segment] = {}
         self._opened = 0
         self._nights_seen: set[str] = set()
+        if not self.local:
+            self._send_spooled()  # what a worker that died, or a failed upload, left behind
 
     def __repr__(self) -> str:
         return f"AlertArchive({self.store.location!r})"
@@ -179,10 +223,11 @@ class AlertArchive:
             return seg
         self._opened += 1
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        key = f"night={night}/{self.tag}-{stamp}-{self._opened}.avro"
+        # <worker>-<opened>-<n>-<random>: never the name of another file, even after a restart
+        key = f"night={night}/{self.tag}-{stamp}-{self._opened}-{secrets.token_hex(3)}.avro"
         path = self.spool / key
         path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(path, "wb")  # noqa: SIM115 - kept open across batches, closed in _close
+        f = open(path, "xb")  # noqa: SIM115 - kept open across batches, closed in _close
         writer = fastavro.write.Writer(f, ARCHIVE_SCHEMA, codec=_CODEC,
                                        metadata={"skysift.night": night,
                                                  "skysift.worker": self.tag})
@@ -238,9 +283,34 @@ class AlertArchive:
                               "last_mjd": seg.last_mjd, "worker": self.tag}).encode()
         if self.local:
             self.store.put_many({seg.key + ".json": summary})
-        else:  # upload the closed file and its summary, then free the spool
-            self.store.put_many({seg.key: seg.path.read_bytes(), seg.key + ".json": summary})
-            seg.path.unlink()
+            return
+        # the summary goes into the spool beside the file: what is in the spool and not open is
+        # uploaded (now, or by the next worker that starts if this upload fails)
+        seg.path.with_name(seg.path.name + ".json").write_bytes(summary)
+        self._send_spooled()
+
+    def _send_spooled(self) -> None:
+        """Upload every closed file of the spool with its summary, then free it. A file left by
+        a worker that died (no summary, maybe a torn last block) is cut back to its last whole
+        block and summarised first. A failed upload leaves the file for the next try (the
+        next file closed, or the next worker started) and is logged."""
+        for path in sorted(self.spool.glob("night=*/*.avro")):
+            if any(seg.path == path for seg in self._open.values()):
+                continue  # being written by this worker
+            summary = path.with_name(path.name + ".json")
+            if not summary.exists():
+                if _writer_alive(path.name):
+                    continue  # being written by another worker of this machine
+                summary.write_bytes(_salvage(path))
+            key = path.relative_to(self.spool).as_posix()
+            try:
+                self.store.put_many({key: path.read_bytes(), key + ".json": summary.read_bytes()})
+            except Exception as exc:  # kept in the spool, tried again later
+                log.error("cannot upload the archive file %s to %s (kept in %s, tried again "
+                          "later): %s", key, self.store.location, self.spool, exc)
+                continue
+            path.unlink()
+            summary.unlink()
 
     def close(self) -> None:
         """Close every open file (each gets its summary; S3: uploaded)."""
@@ -281,33 +351,41 @@ def _night_files(store: BlobStore) -> dict[str, list[str]]:
     return {n: sorted(files) for n, files in sorted(nights.items())}
 
 
-def _count_blocks(data: bytes) -> int:
-    """Alerts in a file without its summary (still open, or its worker died): the blocks that
-    can be read."""
-    n = 0
-    try:
-        for block in fastavro.block_reader(io.BytesIO(data)):
-            n += block.num_records
-    except Exception as exc:  # a torn last block: count what is whole
-        log.debug("stopped counting at a torn block: %s", exc)
-    return n
+def _count_blocks(store: BlobStore, key: str) -> tuple[int, int]:
+    """(alerts, bytes) of a file without a usable summary (still open, or its worker died):
+    the blocks that can be read, streamed."""
+    stream = store.open_read(key)
+    if stream is None:
+        return 0, 0
+    n = size = 0
+    with stream:
+        try:
+            for block in fastavro.block_reader(stream):
+                n += block.num_records
+                size += block.size
+        except Exception as exc:  # a torn last block: count what is whole
+            log.debug("stopped counting %s at a torn block: %s", key, exc)
+    return n, size
 
 
 def list_nights(store: BlobStore) -> list[NightSummary]:
-    """Every archived night, oldest first, with its alerts and bytes."""
+    """Every archived night, oldest first, with its alerts and bytes (compressed: the bytes of
+    the blocks for a file without a summary)."""
     out = []
     for night, files in _night_files(store).items():
         s = NightSummary(night, files)
         for key in files:
             summary = store.get(key + ".json")
-            if summary is not None:
-                info = json.loads(summary)
-                s.alerts += int(info["alerts"])
-                s.bytes += int(info["bytes"])
-            else:
-                data = store.get(key) or b""
-                s.alerts += _count_blocks(data)
-                s.bytes += len(data)
+            try:
+                info: Any = json.loads(summary) if summary is not None else None
+                alerts, nbytes = int(info["alerts"]), int(info["bytes"])
+            except (TypeError, ValueError, KeyError) as exc:
+                if summary is not None:
+                    log.warning("archive summary %s.json is unreadable (%s): counting the "
+                                "file's blocks instead", key, exc)
+                alerts, nbytes = _count_blocks(store, key)
+            s.alerts += alerts
+            s.bytes += nbytes
         out.append(s)
     return out
 
@@ -366,36 +444,59 @@ def decode_archived(item: ArchivedAlert, *, registry_url: str | None = None) -> 
 
 
 def _iter_file(store: BlobStore, night: str, key: str) -> Iterator[ArchivedAlert | ArchiveError]:
-    data = store.get(key)
-    if data is None:
+    """The records of one file, streamed; an error in place of a torn or corrupt rest."""
+    stream = store.open_read(key)
+    if stream is None:
         yield ArchiveError("archive file vanished while being read", night=night, path=key)
         return
     index = 0
-    try:
-        for record in fastavro.reader(io.BytesIO(data)):
-            yield ArchivedAlert(record, night, key, index)  # type: ignore[arg-type]
-            index += 1
-    except Exception as exc:  # a torn or corrupt block: the rest of this file is lost
-        yield ArchiveError(f"archive file unreadable after {index} records: "
-                           f"{type(exc).__name__}: {exc}", night=night, path=key, record=index)
+    with stream:
+        try:
+            for record in fastavro.reader(stream):
+                yield ArchivedAlert(record, night, key, index)  # type: ignore[arg-type]
+                index += 1
+        except Exception as exc:  # a torn or corrupt block: the rest of this file is lost
+            yield ArchiveError(f"archive file unreadable after {index} records: "
+                               f"{type(exc).__name__}: {exc}", night=night, path=key,
+                               record=index)
+
+
+def _file_order(key: str) -> tuple[str, str, int]:
+    """(worker, opened, n) of ``night=.../<host>-<pid>-<opened>-<n>-<random>.avro``."""
+    name = key.rpartition("/")[2].removesuffix(".avro")
+    parts = name.rsplit("-", 3)
+    if len(parts) == 4 and parts[2].isdigit():
+        return parts[0], parts[1], int(parts[2])
+    return name, "", 0
+
+
+def _batch_order(item: ArchivedAlert | ArchiveError, last: tuple[int, int]) -> tuple[int, int]:
+    if isinstance(item, ArchiveError):
+        return last
+    worker_seq = str(item.record["batch"]).rpartition(":")[2]
+    return int(item.record["ingested_ms"]), int(worker_seq) if worker_seq.isdigit() else 0
 
 
 def iter_night(store: BlobStore, night: str) -> Iterator[ArchivedAlert | ArchiveError]:
-    """Every record archived for ``night`` in the order it was stored (the files of several
-    workers merged by the time of their batches), or an error in place of what cannot be read.
-    """
-    files = _night_files(store).get(night, [])
-    if len(files) == 1:
-        yield from _iter_file(store, night, files[0])
-        return
-    # Every file is in time order; merge them lazily by batch time (a batch's records share one
-    # time, and an error sorts where its file stopped).
-    def keyed(key: str) -> Iterator[tuple[int, ArchivedAlert | ArchiveError]]:
-        last = 0
-        for item in _iter_file(store, night, key):
-            if isinstance(item, ArchivedAlert):
-                last = int(item.record["ingested_ms"])
-            yield last, item
+    """Every record archived for ``night`` in the order it was stored, or an error in place of
+    what cannot be read. Each worker's files are read one after the other (in the order it
+    opened them); the workers' streams are merged by the time of their batches (ties by batch
+    number), one file open per worker at a time."""
+    by_worker: dict[str, list[str]] = {}
+    for key in _night_files(store).get(night, []):
+        by_worker.setdefault(_file_order(key)[0], []).append(key)
 
-    for _t, item in heapq.merge(*(keyed(k) for k in files), key=lambda pair: pair[0]):
+    def stream(keys: list[str]) -> Iterator[tuple[tuple[int, int], ArchivedAlert | ArchiveError]]:
+        last = (0, 0)
+        for key in sorted(keys, key=_file_order):
+            for item in _iter_file(store, night, key):
+                last = _batch_order(item, last)
+                yield last, item
+
+    streams = [stream(keys) for _w, keys in sorted(by_worker.items())]
+    if len(streams) == 1:
+        for _order, item in streams[0]:
+            yield item
+        return
+    for _order, item in heapq.merge(*streams, key=lambda pair: pair[0]):
         yield item

@@ -48,7 +48,7 @@ from skysift.config import Settings, replace
 from skysift.errors import ArchiveError, FilterError
 from skysift.filters.active import CompiledFilters
 from skysift.filters.repository import Filter
-from skysift.pipeline import Pipeline
+from skysift.pipeline import BatchReport, Pipeline
 from skysift.store import schema as t
 from skysift.store.database import open_store
 from skysift.store.translate import db_errors
@@ -69,6 +69,7 @@ class NightResult:
 
     night: str
     alerts: int = 0  # archived alerts read (after duplicates were dropped)
+    archived: int = 0  # alerts the archive holds for the night (a run may stop before)
     records: int = 0  # records produced (replay) or that would have been (backtest)
     bytes: int = 0
     rejected: int = 0  # records over the quota (replay) or too large for the topic
@@ -92,7 +93,8 @@ class NightResult:
             min(98, max(0, round(q * 100) - 1))]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"night": self.night, "alerts": self.alerts, "records": self.records,
+        return {"night": self.night, "alerts": self.alerts, "archived": self.archived,
+                "records": self.records,
                 "bytes": self.bytes, "rejected": self.rejected, "batches": self.batches,
                 "filter_s_p50": round(self.seconds_quantile(0.5), 6),
                 "filter_s_p99": round(self.seconds_quantile(0.99), 6),
@@ -150,6 +152,12 @@ class _Tap:
         self.inner = inner
         self.keys: list[bytes | None] = []
         self.bytes = 0
+        self._mark = 0
+
+    def mark(self) -> None:
+        """A batch begins: a purge forgets what was produced after this."""
+        self.keys.clear()
+        self._mark = self.bytes
 
     def produce(self, topic: str, value: bytes | None = None, key: bytes | None = None,
                 headers: Any = None, on_delivery: Callable[..., Any] | None = None) -> None:
@@ -169,7 +177,7 @@ class _Tap:
         if self.inner is not None:
             self.inner.purge(in_queue=in_queue, in_flight=in_flight)
         self.keys.clear()
-        self.bytes = 0
+        self.bytes = self._mark
 
 
 # ------------------------------------------------------------------------ the scratch store
@@ -230,10 +238,10 @@ def _fill_scratch(live: sa.Connection, scratch: sa.Connection, flt: Filter, vf: 
 
 # ------------------------------------------------------------------------------ the run
 def _batches(items: Iterable[ArchivedAlert | ArchiveError], night: NightResult,
-             seen: set[int], registry_url: str | None, batch_size: int
-             ) -> Iterator[list[Alert]]:
-    """The live batches of one night's records (consecutive records of one batch key, at most
-    ``batch_size``), decoded; what cannot be read goes to ``night.problems``."""
+             seen: set[int], registry_url: str | None) -> Iterator[list[Alert]]:
+    """The live batches of one night's records (consecutive records of one batch key: the
+    batches as the live workers cut them, whatever this process's ``batch_size``), decoded;
+    what cannot be read goes to ``night.problems``."""
     batch: list[Alert] = []
     key: str | None = None
     for item in items:
@@ -241,7 +249,7 @@ def _batches(items: Iterable[ArchivedAlert | ArchiveError], night: NightResult,
             night.problems.append(str(item))
             log.error("%s", item)
             continue
-        if batch and (item.batch != key or len(batch) >= batch_size):
+        if batch and item.batch != key:
             yield batch
             batch = []
         key = item.batch
@@ -259,6 +267,42 @@ def _batches(items: Iterable[ArchivedAlert | ArchiveError], night: NightResult,
         batch.append(alert)
     if batch:
         yield batch
+
+
+def _process(pipeline: Pipeline, batch: list[Alert], night: NightResult) -> BatchReport | None:
+    """One batch through the pipeline. A batch that fails is run again alert by alert, and
+    each alert that fails alone is reported (night, alert, why) and left out, as the live
+    loop's failure policy would have dead-lettered it; None when nothing of it ran."""
+    try:
+        return pipeline.process(batch)
+    except Exception as exc:  # find the alerts that fail alone
+        first_error = exc
+    pipeline.sink.discard()
+    merged: BatchReport | None = None
+    for alert in batch:
+        try:
+            one = pipeline.process([alert])
+        except Exception as exc:  # this alert fails alone: reported, the run goes on
+            pipeline.sink.discard()
+            problem = (f"alert {alert.diaSourceId} ({alert.origin.describe()}) fails the "
+                       f"pipeline: {type(exc).__name__}: {exc} (night={night.night})")
+            night.problems.append(problem)
+            log.error("%s", problem)
+            continue
+        if merged is None:
+            merged = one
+            continue
+        merged.records_produced += one.records_produced
+        merged.records_rejected += one.records_rejected
+        merged.filter_errors.update(one.filter_errors)
+        for k, v in one.seconds.items():
+            merged.seconds[k] = merged.seconds.get(k, 0.0) + v
+        for t_, n in one.per_topic.items():
+            merged.per_topic[t_] = merged.per_topic.get(t_, 0) + n
+    if merged is None:
+        log.error("a batch of %d alerts failed, and each alert alone: %s", len(batch),
+                  first_error)
+    return merged
 
 
 def _nights_wanted(settings: Settings, nights: Sequence[str] | None,
@@ -323,18 +367,21 @@ def run_archive(settings: Settings, engine: sa.Engine, flt: Filter, *,
         vf = compiled.get(flt)  # FilterError when it is not valid for its owner now
     folder = Path(tempfile.mkdtemp(prefix="skysift-backtest-"))
     scratch: sa.Engine | None = None
+    charged = flt.topic or out_topic  # the topic whose daily counts hold the filter's quota
+    today = datetime.now(UTC).date()
     try:
         scratch = open_store(f"sqlite:///{folder / 'scratch.db'}")
-        today = datetime.now(UTC).date()
         with engine.connect() as live, scratch.begin() as conn:
             # a backtest counts every record the filter would make: the quota is judged after
             _fill_scratch(live, conn, flt, vf, out_topic, output,
                           flt.byte_quota if replaying else -1)
-            if replaying:  # the quota is shared with what the topic produced live today
+            if replaying:  # the quota is the filter's: shared with what its topic produced
+                # today (live, or replays into any topic), whichever topic this replay fills
                 row = live.execute(sa.select(t.topic_stats).where(
-                    t.topic_stats.c.topic == out_topic, t.topic_stats.c.day == today)).first()
+                    t.topic_stats.c.topic == charged, t.topic_stats.c.day == today)).first()
                 if row is not None:
-                    conn.execute(t.topic_stats.insert().values(**row._mapping))
+                    conn.execute(t.topic_stats.insert().values(
+                        {**row._mapping, "topic": out_topic}))
         scratch_settings = replace(settings, archive_nights=0, keep_cutouts=False,
                                    data_dir=folder)
         tap = _Tap(producer)
@@ -344,13 +391,15 @@ def run_archive(settings: Settings, engine: sa.Engine, flt: Filter, *,
         seen: set[int] = set()
         total = 0
         for name in wanted:
-            night = NightResult(name)
+            night = NightResult(name, archived=sizes.get(name, 0))
             report.nights.append(night)
             for batch in _batches(iter_night(store, name), night, seen,
-                                  settings.schema_registry, settings.batch_size):
-                tap.keys.clear()
+                                  settings.schema_registry):
+                tap.mark()
                 before = tap.bytes
-                result = pipeline.process(batch)
+                result = _process(pipeline, batch, night)
+                if result is None:
+                    continue
                 night.batches += 1
                 night.filter_s.append(result.seconds.get("filters", 0.0))
                 night.records += result.per_topic.get(out_topic, 0)
@@ -369,9 +418,9 @@ def run_archive(settings: Settings, engine: sa.Engine, flt: Filter, *,
                     break
             if max_alerts is not None and total >= max_alerts:
                 break
-        if replaying:
-            _count_in_live(engine, out_topic, today, report)
     finally:
+        if replaying:  # what reached the topic counts, even when the replay stopped part way
+            _count_in_live(engine, charged, today, report)
         if scratch is not None:
             scratch.dispose()
         shutil.rmtree(folder, ignore_errors=True)
@@ -417,9 +466,15 @@ def flood_warning(settings: Settings, report: BacktestReport, quota: int) -> str
             reasons.append(f"it matched {night.records} of {night.alerts} alerts "
                            f"({night.match_fraction:.1%}; the limit is "
                            f"{settings.max_match_fraction:.1%})")
-        if quota >= 0 and night.bytes > quota:
-            reasons.append(f"its records came to {night.bytes:,} bytes, over its daily quota "
-                           f"of {quota:,}")
+        whole = night.bytes
+        if night.alerts and night.archived > night.alerts:  # a sample: scaled to the night
+            whole = round(night.bytes * night.archived / night.alerts)
+        if quota >= 0 and whole > quota:
+            measured = ("" if whole == night.bytes else
+                        f" (scaled from {night.bytes:,} bytes over the first {night.alerts} of "
+                        f"its {night.archived} alerts)")
+            reasons.append(f"its records came to {whole:,} bytes{measured}, over its daily "
+                           f"quota of {quota:,}")
         if reasons:
             return (f"over the archived night {night.night}, " + " and ".join(reasons)
                     + ": it may flood its topic")

@@ -49,9 +49,9 @@ from skysift.store.schema import ingest_stats as st
 from skysift.alerts.files import iter_alert_files, read_alerts
 from skysift.worker.fileloop import run_files
 from skysift.notify import Notifier
-from skysift.archive import ArchiveError, archive_store, decode_archived, iter_night, list_nights
+from skysift.archive import archive_store, decode_archived, iter_night, list_nights
 from skysift.config import replace
-from skysift.errors import AlertDecodeError
+from skysift.errors import AlertDecodeError, ArchiveError
 
 __all__ = ["AlertHandler", "IngestTotals", "StopFlag", "ingest_archive", "ingest_files",
            "ingest_kafka",
@@ -247,12 +247,16 @@ def ingest_files(settings: Settings, paths: Iterable[str | Path], *, progress: b
 
 # ----------------------------------------------------------------------------------- archive
 def ingest_archive(settings: Settings, nights: Sequence[str], *, progress: bool = True,
-                   engine: sa.Engine | None = None, state: WorkerState | None = None,
-                   stop: Callable[[], bool] | None = None,
+                   produce: bool = False, engine: sa.Engine | None = None,
+                   state: WorkerState | None = None, stop: Callable[[], bool] | None = None,
                    on_batch: Callable[[Any, IngestTotals], None] | None = None) -> IngestTotals:
-    """Run archived nights through the whole pipeline, in the order they were stored: a store
-    rebuilt from the archive (which is read, not written again). An archived alert that cannot
-    be read is dead-lettered with its night, file and record; the rest goes on.
+    """Store archived nights again, in the order they were stored: a store rebuilt from the
+    archive (which is read, not written again). An archived alert that cannot be read is
+    dead-lettered with its night, file and record; an alert archived twice is stored once;
+    the rest goes on.
+
+    By default no filter runs (a rebuild must not send users their records again);
+    ``produce`` runs the active filters and produces their records with ``reason=replay``.
 
     Raises
     ------
@@ -269,11 +273,16 @@ def ingest_archive(settings: Settings, nights: Sequence[str], *, progress: bool 
         if night not in held:
             log.warning("the archive holds no night %s: skipped", night)
 
+    seen: set[int] = set()
+
     def read(path: Path) -> Iterable[Alert | AlertDecodeError]:
         for item in iter_night(store, path.name):
             if isinstance(item, ArchiveError):
                 yield AlertDecodeError(item.message, **item.where)
                 continue
+            if item.record["diaSourceId"] in seen:
+                continue  # archived twice (a batch Kafka delivered again after a crash)
+            seen.add(item.record["diaSourceId"])
             try:
                 yield decode_archived(item, registry_url=settings.schema_registry)
             except ArchiveError as exc:
@@ -281,6 +290,8 @@ def ingest_archive(settings: Settings, nights: Sequence[str], *, progress: bool 
 
     settings = replace(settings, archive_nights=0)  # read the archive, do not write it again
     engine, producer, pipeline = open_pipeline(settings, engine)
+    pipeline.run_filters = produce
+    pipeline.reason = "replay"
     handler = AlertHandler(settings, engine, producer, pipeline)
     totals = IngestTotals(dead_letter=str(settings.dead_letter_dir))
     try:

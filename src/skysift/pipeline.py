@@ -15,6 +15,9 @@ One call of :meth:`Pipeline.process` handles one batch of decoded alerts:
    Email filters produce nothing to Kafka: their matches (selected columns and UTC) are kept in
    ``email_pending`` for the next daily digest (:mod:`skysift.notify`).
 
+4. ``archive``: when everything else is done, the stored alerts are appended to the alert
+   archive as received (:mod:`skysift.archive`), so a failed attempt is never archived.
+
 The caller commits its input offsets only after :meth:`process` returns (at-least-once).
 Database errors leave as :class:`~skysift.errors.StoreError` (``StoreUnavailable`` when the
 database could not be reached), delivery errors as :class:`~skysift.errors.DeliveryError`; the
@@ -127,6 +130,9 @@ class Pipeline:
         self.archive = AlertArchive(settings) if settings.archive_nights > 0 else None
         #: the ``reason`` header of the records (``replay`` when a replay drives the pipeline)
         self.reason = "alert"
+        #: False: store (and archive) only; no filter runs, no record (a store rebuilt from the
+        #: archive)
+        self.run_filters = True
 
     def prepare(self) -> int:
         """Validate and compile every active filter now (not in the first batch's time).
@@ -237,8 +243,6 @@ class Pipeline:
         report.warnings = stored.warnings
         if self.settings.keep_cutouts and alerts:
             self._keep_cutouts(alerts, report)
-        if self.archive is not None and alerts:
-            self._archive(alerts, report)
         t1 = time.perf_counter()
         records_s = 0.0  # of the filters stage: building and producing records
         report.objects = len(stored.object_ids)
@@ -270,6 +274,8 @@ class Pipeline:
                 context = self.context.apply(conn, stored.rows.values(), read_back=read_back)
             report.context_hits = context.hits
             report.seconds["context"] = time.perf_counter() - t_context
+        if not self.run_filters:
+            filters = []
         if filters and stored.object_ids:
             # the batch table holds only the columns the active filters read (narrow rows are
             # several times faster to filter)
@@ -354,10 +360,14 @@ class Pipeline:
                     report.email_matches += queued
                     report.records_rejected += rejected
         t4 = time.perf_counter()
+        # last, when nothing of the batch can fail any more: an attempt that failed (and is
+        # tried again by the batch loop) is never archived
+        if self.archive is not None and alerts:
+            self._archive(alerts, report)
         context_s = report.seconds.get("context", 0.0)
         cutouts_s = report.seconds.get("cutouts", 0.0)
         archive_s = report.seconds.get("archive", 0.0)
-        report.seconds = {"store": t1 - t0 - cutouts_s - archive_s, "cutouts": cutouts_s,
+        report.seconds = {"store": t1 - t0 - cutouts_s, "cutouts": cutouts_s,
                           "archive": archive_s, "context": context_s,
                           "filters": t2 - t1 - records_s - context_s, "records": records_s,
                           "flush": t3 - t2, "bookkeeping": t4 - t3}

@@ -192,7 +192,7 @@ def test_replay_from_the_filter_page(browser, unique_name, site, topic_reader):
                                             "topic": "someone_elses"},
                  form_page=f"/filters/{fid}")
     assert r.status_code == 403
-    assert re.search(r'id="replay-error" role="alert">someone_elses is not a topic of yours',
+    assert re.search(r'id="replay-error" role="alert">someone_elses is not a topic of this filter',
                      r.text)
     assert 'value="someone_elses"' in r.text
     r = b.submit(f"/filters/{fid}/replay", {"from": "2020-01-01", "to": "2020-01-02"},

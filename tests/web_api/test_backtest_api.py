@@ -243,7 +243,7 @@ def test_only_the_owner_backtests_or_replays(world):
 def test_replay_produces_the_live_records_into_a_topic_of_the_owner(world, topic_reader):
     alice, bob = world.users["alice"], world.users["bob"]
     flt = world.filters["everything"]
-    topic = f"lasair_{alice.id}everything_again"
+    topic = f"{flt.topic}.again"
     r = world.post(f"/api/filters/{flt.id}/replay/", **{"from": "2025-09-05",
                                                           "to": "2025-10-12", "topic": topic})
     assert r.status_code == 200, r.text
@@ -258,9 +258,9 @@ def test_replay_produces_the_live_records_into_a_topic_of_the_owner(world, topic
     assert sum(len(m.value()) for m in records) == report["bytes"]
     assert all(json.loads(m.value())["diaObjectId"] == int(m.key()) for m in records)
 
-    # topics that are not alice's are refused, saying why; nothing is produced. A user whose id
-    # starts with alice's has topics that start with alice's prefix: lasair_1 + 0theirs is
-    # lasair_10 + theirs
+    # topics that are not this filter's are refused, saying why; nothing is produced. A user
+    # whose id starts with alice's has topics that start with alice's prefix (lasair_1 + 0theirs
+    # is lasair_10 + theirs): a prefix would not do, a name after the filter's topic does
     from skysift.accounts import add_user
     from skysift.filters.manage import add_filter
 
@@ -271,12 +271,14 @@ def test_replay_produces_the_live_records_into_a_topic_of_the_owner(world, topic
     theirs = add_filter(world.engine, world.settings, other, name="theirs", sql=NOTHING)
     assert theirs.topic.startswith(f"lasair_{alice.id}")
     refused = {
-        theirs.topic: (403, "is another user's filter's topic"),
-        world.filters["secret"].topic: (403, "is not a topic of yours"),
-        f"lasair_{bob.id}mine_now": (403, "is not a topic of yours"),
-        "ztf_alerts": (403, "is not a topic of yours"),
-        f"lasair_{alice.id}": (403, "is not a topic of yours"),
-        f"lasair_{alice.id}bad name!": (400, "topic must be at most 249 of the characters"),
+        theirs.topic: (403, "is not a topic of this filter's"),
+        f"{theirs.topic}.x": (403, "is not a topic of this filter's"),
+        world.filters["secret"].topic: (403, "is not a topic of this filter's"),
+        f"lasair_{bob.id}mine_now": (403, "is not a topic of this filter's"),
+        f"lasair_{alice.id}everything_again": (403, "is not a topic of this filter's"),
+        "ztf_alerts": (403, "is not a topic of this filter's"),
+        f"{flt.topic}.": (403, "is not a topic of this filter's"),
+        f"{flt.topic}.bad name!": (400, "topic must be at most 249 of the characters"),
     }
     for name, (status, why) in refused.items():
         r = world.post(f"/api/filters/{flt.id}/replay/", **{"from": "2025-09-05",
@@ -285,8 +287,8 @@ def test_replay_produces_the_live_records_into_a_topic_of_the_owner(world, topic
         assert r.status_code == status, (name, r.text)
         assert why in r.json()["error"]
         if status == 403:
-            assert (f"a replay writes only into the filter's own topic ({flt.topic}) or another "
-                    f"topic of yours, named lasair_{alice.id}<name>") in r.json()["error"]
+            assert (f"a replay writes only into the filter's own topic ({flt.topic}) or a topic "
+                    f"named after it, {flt.topic}.<name>") in r.json()["error"]
     assert len(topic_reader(world.filters["secret"].topic)) == 6  # bob's: only its live records
     r = world.post(f"/api/filters/{flt.id}/replay/", to="2025-10-12")
     assert r.status_code == 400 and r.json()["error"] == "from is required"

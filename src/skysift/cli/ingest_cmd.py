@@ -16,7 +16,11 @@ __all__ = ["ingest"]
 @click.option("--from-kafka", "topics", multiple=True, metavar="TOPIC",
               help="Consume this topic (repeatable; a regex such as '^lsst-alerts-.*' works).")
 @click.option("--from-archive", "archived", default=None, metavar="NIGHTS",
-              help="Rebuild from the alert archive: nights YYYY-MM-DD, A..B ranges, commas.")
+              help="Rebuild the store from the alert archive: nights YYYY-MM-DD, A..B ranges, "
+                   "commas. No filter runs unless --produce.")
+@click.option("--produce", is_flag=True,
+              help="With --from-archive: run the active filters too; their records carry the "
+                   "header reason=replay.")
 @click.option("--group-id", default=None, help="Consumer group (default: ingest_group_id).")
 @click.option("--schema-registry", default=None, metavar="URL",
               help="Confluent schema registry for the Avro schemas (default: lsst-alert-packet).")
@@ -28,7 +32,7 @@ __all__ = ["ingest"]
               help="With --from-kafka: serve Prometheus metrics on this port (metrics_port).")
 @pass_ctx
 def ingest(ctx: Context, paths: tuple[str, ...], topics: tuple[str, ...], archived: str | None,
-           group_id: str | None,
+           produce: bool, group_id: str | None,
            schema_registry: str | None, idle_exit: float | None, max_alerts: int | None,
            no_progress: bool, metrics_port: int | None) -> None:
     """Run alert FILES/DIRS, --from-kafka TOPIC or --from-archive NIGHTS through the pipeline.
@@ -45,7 +49,8 @@ def ingest(ctx: Context, paths: tuple[str, ...], topics: tuple[str, ...], archiv
     if archived:
         from skysift.archive import parse_nights
 
-        totals = ingest_archive(settings, parse_nights(archived), progress=not no_progress)
+        totals = ingest_archive(settings, parse_nights(archived), progress=not no_progress,
+                                produce=produce)
     elif topics:
         from skysift.processes import tune_gc_for_batches
 

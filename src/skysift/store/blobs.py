@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from skysift.errors import ConfigError, StoreError
 
@@ -59,6 +59,9 @@ class BlobStore(Protocol):
 
     def delete_many(self, keys: Iterable[str]) -> int:
         """Remove every key (a missing key is not an error); the number asked for."""
+
+    def open_read(self, key: str) -> IO[bytes] | None:
+        """A stream of the bytes under ``key`` (read without holding them all), or None."""
 
 
 def _check_key(key: str) -> str:
@@ -95,6 +98,12 @@ class DirStore:
     def get(self, key: str) -> bytes | None:
         try:
             return (self.root / _check_key(key)).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def open_read(self, key: str) -> IO[bytes] | None:
+        try:
+            return open(self.root / _check_key(key), "rb")
         except FileNotFoundError:
             return None
 
@@ -207,11 +216,31 @@ class S3Store:
         wanted = [self.prefix + _check_key(k) for k in keys]
         try:
             for i in range(0, len(wanted), 1000):  # DeleteObjects takes 1,000 keys at most
-                self._client.delete_objects(Bucket=self.bucket, Delete={
+                reply = self._client.delete_objects(Bucket=self.bucket, Delete={
                     "Objects": [{"Key": k} for k in wanted[i:i + 1000]], "Quiet": True})
+                errors = reply.get("Errors") or []
+                if errors:  # Quiet mode lists only the keys that were not deleted
+                    first = errors[0]
+                    raise StoreError(f"cannot delete {len(errors)} key(s) from {self.location}; "
+                                     f"first {first.get('Key')}: {first.get('Code')} "
+                                     f"{first.get('Message') or ''}".strip())
         except self._errors as exc:
             raise StoreError(f"cannot delete from {self.location}: {_s3_reason(exc)}") from exc
         return len(wanted)
+
+    def open_read(self, key: str) -> IO[bytes] | None:
+        try:
+            reply = self._client.get_object(Bucket=self.bucket, Key=self.prefix + _check_key(key))
+        except self._client_error as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise StoreError(f"cannot read {key} from {self.location}: {_s3_reason(exc)}") \
+                from exc
+        except self._errors as exc:
+            raise StoreError(f"cannot read {key} from {self.location}: {_s3_reason(exc)}") \
+                from exc
+        body: IO[bytes] = reply["Body"]  # botocore's StreamingBody: read(n), close()
+        return body
 
 
 def _s3_reason(exc: Exception) -> str:

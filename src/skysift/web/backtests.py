@@ -5,9 +5,11 @@ where a replay may write, and the replay's producer (:mod:`skysift.backtest` doe
   ``from``..``to`` (``YYYY-MM-DD``, both included, at most :data:`MAX_NIGHTS` nights).
 - **An edited filter**: the SQL in the editor, not saved, is validated as a save validates it
   (for the filter's owner) and tried in place of the saved SQL.
-- **Where a replay writes**: the filter's own topic, or a topic of its owner, named
-  ``lasair_<owner id>...``, that is not another user's filter's topic, nor the alert or
-  annotation input topic. The topic is made when the broker does not have it.
+- **Where a replay writes**: the filter's own topic, or a topic named after it,
+  ``<its topic>.<name>`` (topics are unique, so that name space is the filter owner's; a prefix
+  ``lasair_<owner id>`` would not be: ``lasair_1`` begins user 10's topics too), that is not
+  another user's filter's topic nor an input topic. The topic is made when the broker does not
+  have it.
 - **After a save**: :func:`saved_warning`, the flood check of :mod:`skysift.backtest` (the CLI's
   too); a check that cannot be made is logged, since the filter is saved by then.
 """
@@ -29,7 +31,7 @@ from skysift.filters.repository import OUTPUTS, Filter
 from skysift.filters.sandbox import validate_for_user
 from skysift.store.schema import filters as filters_table
 from skysift.streams.kafka import make_producer, shared_admin
-from skysift.streams.topics import MAX_TOPIC_LENGTH, TOPIC_PREFIX, ensure_topics
+from skysift.streams.topics import MAX_TOPIC_LENGTH, ensure_topics
 
 __all__ = ["DEFAULT_NIGHTS", "FLUSH_S", "MAX_NIGHTS", "edited_filter", "night_range",
            "replay_into", "replay_topic", "saved_warning", "unsaved_filter"]
@@ -103,14 +105,16 @@ def replay_topic(conn: sa.Connection, settings: Settings, flt: Filter,
     """
     if topic is None or topic == flt.topic:
         return topic
-    prefix = f"{TOPIC_PREFIX}{int(flt.user_id)}"
     if not topic or len(topic) > MAX_TOPIC_LENGTH or not set(topic) <= _TOPIC_CHARS:
         raise BadInput(f"topic must be at most {MAX_TOPIC_LENGTH} of the characters "
                        "A-Z a-z 0-9 . _ -", field="topic")
-    yours = (f"a replay writes only into the filter's own topic ({flt.topic}) or another topic "
-             f"of yours, named {prefix}<name>")
-    if not topic.startswith(prefix) or topic == prefix:
-        raise Forbidden(f"{topic} is not a topic of yours: {yours}")
+    # A filter topic is unique, so names that extend it after a dot belong to its owner;
+    # ``lasair_<id>`` alone would not do: lasair_1 is also the start of user 10's topics.
+    mine = f"{flt.topic}." if flt.topic else None
+    yours = (f"a replay writes only into the filter's own topic ({flt.topic}) or a topic named "
+             f"after it, {flt.topic}.<name>")
+    if mine is None or not topic.startswith(mine) or topic == mine:
+        raise Forbidden(f"{topic} is not a topic of this filter's: {yours}")
     if topic in (settings.input_topic, settings.annotations_topic):
         raise Forbidden(f"{topic} is an input topic of this broker: {yours}")
     owner = conn.execute(sa.select(filters_table.c.user_id)

@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from skysift.accounts import User
+from starlette.concurrency import run_in_threadpool
+
 from skysift.backtest import backtest, flood_warning
 from skysift.errors import (
     ArchiveError,
@@ -141,7 +143,7 @@ async def _editor_post(request: Request, user: User, flt: Filter | None) -> Resp
         if action == "backtest":
             throttle(request, f"run:{user.id}", settings.filter_run_rate_limit,
                      settings.api_rate_window_s, "Too many runs.")
-            return _backtest(request, user, flt, form, values, sql)
+            return await _backtest(request, user, flt, form, values, sql)
         if action == "run":
             throttle(request, f"run:{user.id}", settings.filter_run_rate_limit,
                      settings.api_rate_window_s, "Too many runs.")
@@ -173,14 +175,16 @@ async def _editor_post(request: Request, user: User, flt: Filter | None) -> Resp
     what = "Saved" if flt else "Created"
     flash(request, f"{what} filter {saved.name}. Its topic {saved.topic} was emptied and seeded "
                    "with the most recent matching objects.")
-    warning = saved_warning(request.app.state.settings, request.app.state.engine, saved)
+    # a backtest of the newest night: in a worker thread, never on the event loop
+    warning = await run_in_threadpool(saved_warning, request.app.state.settings,
+                                      request.app.state.engine, saved)
     if warning:
         flash(request, f"Warning: {warning}. Check its SQL with Backtest in the editor.", "warn")
     return RedirectResponse(f"/filters/{saved.id}", status_code=303)
 
 
-def _backtest(request: Request, user: User, flt: Filter | None, form: Form,
-              values: dict[str, Any], sql: str) -> Response:
+async def _backtest(request: Request, user: User, flt: Filter | None, form: Form,
+                    values: dict[str, Any], sql: str) -> Response:
     """The editor's Backtest: the SQL in the editor (not saved) over the newest archived nights,
     shown under the editor."""
     engine, settings = request.app.state.engine, request.app.state.settings
@@ -193,7 +197,7 @@ def _backtest(request: Request, user: User, flt: Filter | None, form: Form,
                                output=output)
     else:
         trial = edited_filter(engine, flt, sql=sql, output=output)
-    report = backtest(settings, engine, trial, last=nights)
+    report = await run_in_threadpool(backtest, settings, engine, trial, last=nights)
     return _editor(request, flt, values, bt=report.as_dict(),
                    bt_warning=flood_warning(settings, report, trial.byte_quota))
 
@@ -288,7 +292,8 @@ async def replay_post(request: Request, fid: str) -> Response:
                                  form.text("topic", max_len=300, label="topic") or None)
         throttle(request, f"save:{user.id}", settings.filter_save_rate_limit,
                  settings.api_rate_window_s, "Too many saves and replays.")
-        report, left = replay_into(settings, engine, flt, nights=nights, topic=topic)
+        report, left = await run_in_threadpool(replay_into, settings, engine, flt,
+                                               nights=nights, topic=topic)
     except (BadInput, Forbidden, RateLimited, FilterError, ArchiveError, BrokerError) as exc:
         if isinstance(exc, BrokerError):
             log.warning("a replay failed: %s", exc)
