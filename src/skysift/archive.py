@@ -24,6 +24,7 @@ processed in and when, and where it came from, so a backtest can rebuild the liv
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import logging
 import os
@@ -74,6 +75,8 @@ ARCHIVE_SCHEMA: dict[str, Any] = fastavro.parse_schema({  # type: ignore[assignm
     ],
 })
 _CODEC = "zstandard"
+_INSTANCES = itertools.count(1)  # archives made in this process
+_FILES = itertools.count(1)  # files opened in this process
 _NIGHT_DIR = re.compile(r"^night=(\d{4}-\d{2}-\d{2})$")
 _MJD_EPOCH = date(1858, 11, 17)
 
@@ -205,6 +208,9 @@ class AlertArchive:
         self.spool = (self.store.root if isinstance(self.store, DirStore)
                       else settings.data_dir / "archive-spool")
         self.tag = _worker_tag()
+        #: this archive's batches: ``<worker>#<instance>:<n>``, unique even with several
+        #: pipelines in one process
+        self.batch_prefix = f"{self.tag}#{next(_INSTANCES)}"
         self.batches = 0
         self.segment_bytes = settings.archive_segment_mb * 1_000_000
         self._open: dict[str, _Segment] = {}
@@ -221,7 +227,7 @@ class AlertArchive:
         seg = self._open.get(night)
         if seg is not None:
             return seg
-        self._opened += 1
+        self._opened = next(_FILES)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         # <worker>-<opened>-<n>-<random>: never the name of another file, even after a restart
         key = f"night={night}/{self.tag}-{stamp}-{self._opened}-{secrets.token_hex(3)}.avro"
@@ -248,7 +254,7 @@ class AlertArchive:
         if not alerts:
             return 0
         self.batches += 1
-        batch = f"{self.tag}:{self.batches}"
+        batch = f"{self.batch_prefix}:{self.batches}"
         now_ms = int(time.time() * 1000)
         keep = self.settings.archive_keep_cutouts
         by_night: dict[str, list[dict[str, Any]]] = {}

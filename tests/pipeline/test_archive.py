@@ -200,3 +200,105 @@ def test_ingest_from_archive_refuses_nights_it_does_not_hold(settings_for):
     ingest_files(settings, [RUBIN], progress=False)
     with pytest.raises(ArchiveError, match="holds none of the nights"):
         ingest_archive(settings, ["1999-01-01"], progress=False)
+
+
+class _FailsFirstFlush:
+    """A real producer that reports one record undelivered at its first flush (the broker
+    slow once): the batch fails after its store step and is tried again."""
+
+    def __init__(self, inner):
+        self.inner, self.failed = inner, False
+
+    def produce(self, *args, **kwargs):
+        self.inner.produce(*args, **kwargs)
+
+    def poll(self, timeout=0.0):
+        return self.inner.poll(timeout)
+
+    def purge(self, **kwargs):
+        self.inner.purge(**kwargs)
+
+    def flush(self, timeout=0.0):
+        left = self.inner.flush(timeout)
+        if not self.failed:
+            self.failed = True
+            return 1
+        return left
+
+
+def test_a_batch_tried_again_is_archived_once(settings_for, unique_name):
+    from skysift.accounts import add_user
+    from skysift.errors import DeliveryError
+    from skysift.filters.manage import add_filter
+    from skysift.pipeline import Pipeline
+    from skysift.streams.kafka import make_producer
+
+    settings = settings_for()
+    engine = open_store(settings.database_url)
+    with engine.begin() as conn:
+        user, _ = add_user(conn, unique_name("u"))
+    add_filter(engine, settings, user, name="all", trigger="alert",
+               sql="SELECT objects.diaObjectId FROM objects")
+    alerts = [a for a in rubin_alerts() if a.diaObjectId is not None]
+    pipeline = Pipeline(settings, engine, _FailsFirstFlush(make_producer(settings)))
+    with pytest.raises(DeliveryError):
+        pipeline.process(alerts)  # stored, filtered, then the flush fails
+    pipeline.sink.discard()
+    assert list_nights(archive_store(settings)) == []  # the failed attempt left nothing
+    report = pipeline.process(alerts)  # tried again: it goes through
+    assert report.seconds["archive"] > 0
+    pipeline.close()
+    items = [i for n in list_nights(archive_store(settings))
+             for i in iter_night(archive_store(settings), n.night)]
+    assert sorted(i.record["diaSourceId"] for i in items) == sorted(a.diaSourceId for a in alerts)
+
+
+def test_several_workers_files_are_read_in_the_order_their_batches_were_stored(settings_for):
+    """Two workers, each rolling to a new file after every batch: a night reads as one stream,
+    every worker's files in the order it wrote them, the workers merged by batch time."""
+    settings = settings_for()
+    alerts = rubin_alerts()
+    night = night_of(alerts[0].diaSource["midpointMjdTai"])
+    same = [a for a in alerts if night_of(a.diaSource["midpointMjdTai"]) == night]
+    workers = [AlertArchive(settings), AlertArchive(settings)]
+    for w, tag in zip(workers, ("hostA-101", "hostB-202"), strict=True):
+        w.tag = tag
+        w.batch_prefix = f"{tag}#1"
+        w.segment_bytes = 1  # a new file after every batch
+    written = []
+    for i, a in enumerate(same):
+        w = workers[i % 2]
+        w.write([a])
+        written.append((w.tag, a.diaSourceId))
+    for w in workers:
+        w.close()
+    files = list_nights(workers[0].store)[0].files
+    assert len(files) == len(same)  # one file per batch
+    got = [(i.batch.split("#")[0], i.record["diaSourceId"]) for i in iter_night(
+        workers[0].store, night)]
+    assert got == written
+
+
+def test_an_alert_archived_twice_is_counted_and_stored_once(settings_for, tmp_path):
+    from skysift.backtest import backtest
+    from skysift.filters.repository import Filter
+
+    settings = settings_for()
+    alerts = [a for a in rubin_alerts() if a.diaObjectId is not None]
+    archive = AlertArchive(settings)
+    archive.write(alerts)
+    archive.write(alerts[:3])  # a batch Kafka delivered again after a crash
+    archive.close()
+    assert sum(n.alerts for n in list_nights(archive.store)) == len(alerts) + 3
+    engine = open_store(settings.database_url)
+    flt = Filter(id=1, user_id=1, user_name="x", name="all", description="",
+                 sql="SELECT objects.diaObjectId FROM objects", trigger="alert",
+                 output="plain", public=False, topic="lasair_1all", byte_quota=-1,
+                 created=None, modified=None, last_error=None, last_error_at=None)
+    report = backtest(settings, engine, flt, last=30)
+    assert report.alerts == len(alerts)
+    assert sum(n.duplicates for n in report.nights) == 3
+    rebuilt = dataclasses.replace(settings, database=f"sqlite:///{tmp_path / 'r.db'}")
+    totals = ingest_archive(rebuilt, [n.night for n in list_nights(archive.store)],
+                            progress=False)
+    assert totals.ingested == len(alerts) and totals.records_produced == 0
