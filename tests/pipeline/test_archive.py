@@ -290,10 +290,14 @@ def test_an_alert_archived_twice_is_counted_and_stored_once(settings_for, tmp_pa
     archive.write(alerts[:3])  # a batch Kafka delivered again after a crash
     archive.close()
     assert sum(n.alerts for n in list_nights(archive.store)) == len(alerts) + 3
+    from skysift.accounts import add_user
+
     engine = open_store(settings.database_url)
-    flt = Filter(id=1, user_id=1, user_name="x", name="all", description="",
+    with engine.begin() as conn:
+        user, _ = add_user(conn, "someone")
+    flt = Filter(id=1, user_id=user.id, user_name=user.name, name="all", description="",
                  sql="SELECT objects.diaObjectId FROM objects", trigger="alert",
-                 output="plain", public=False, topic="lasair_1all", byte_quota=-1,
+                 output="plain", public=False, topic=f"lasair_{user.id}all", byte_quota=-1,
                  created=None, modified=None, last_error=None, last_error_at=None)
     report = backtest(settings, engine, flt, last=30)
     assert report.alerts == len(alerts)
