@@ -212,6 +212,8 @@ class AlertArchive:
         #: pipelines in one process
         self.batch_prefix = f"{self.tag}#{next(_INSTANCES)}"
         self.batches = 0
+        #: alerts archived with their cutouts although not asked (see :meth:`write`)
+        self.with_images = 0
         self.segment_bytes = settings.archive_segment_mb * 1_000_000
         self._open: dict[str, _Segment] = {}
         self._opened = 0
@@ -261,6 +263,13 @@ class AlertArchive:
         for a in alerts:
             mjd = float(a.diaSource.get("midpointMjdTai") or 0.0)
             message, version = _as_record(a, keep)
+            if not keep and a.raw is not None and not a.cutout_spans:
+                self.with_images += 1  # decoded the full way: where the images lie is unknown
+                if self.with_images == 1:
+                    log.warning("archive: alert %s (%s) is kept with its cutouts: the fast "
+                                "decode declined it, so where they lie is not known (counted "
+                                "in AlertArchive.with_images; said once)", a.diaSourceId,
+                                a.origin.describe())
             o = a.origin
             by_night.setdefault(night_of(mjd), []).append({
                 "message": message, "diaSourceId": a.diaSourceId, "diaObjectId": a.diaObjectId,

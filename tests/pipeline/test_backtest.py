@@ -149,7 +149,7 @@ def test_a_filter_that_would_flood_is_flagged_when_saved_active(live):
     assert flood_check(settings, engine, dataclasses.replace(flooding, trigger="none")) is None
 
 
-def test_a_corrupt_archived_alert_is_reported_and_the_run_goes_on(live, tmp_path):
+def test_a_corrupt_archived_alert_is_reported_and_the_run_goes_on(live, tmp_path, topic_reader):
     settings, engine, _user, filters, _totals = live
     alerts = [a for a in rubin_alerts() if a.diaObjectId is not None]
     good = dataclasses.replace(settings, data_dir=tmp_path / "good")
@@ -169,6 +169,15 @@ def test_a_corrupt_archived_alert_is_reported_and_the_run_goes_on(live, tmp_path
     assert f"night={night}" in problem and "record=" in problem
     assert broken.alerts == whole.alerts - 1
     assert broken.records == whole.records - 1
+    # a replay of the same nights says the same and produces every other record
+    target = f"{flt.topic}.{tmp_path.name[-20:]}"
+    ensure_topics(make_admin(settings), settings, {target})
+    producer = make_producer(settings)
+    replayed = replay(bad, engine, flt, producer, topic=target, last=30)
+    producer.flush(10)
+    assert replayed.problems == broken.problems
+    assert replayed.records == broken.records
+    assert len(topic_reader(target, expect=broken.records)) == broken.records
     with pytest.raises(ArchiveError, match="holds none of the nights"):
         backtest(good, engine, flt, nights=["1999-01-01"])
 
