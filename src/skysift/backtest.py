@@ -54,8 +54,8 @@ from skysift.store.database import open_store
 from skysift.store.translate import db_errors
 from skysift.streams.output import TopicCounts, save_counts
 
-__all__ = ["BacktestReport", "NightResult", "backtest", "flood_warning", "replay",
-           "run_archive"]
+__all__ = ["BacktestReport", "NightResult", "backtest", "check_replay_topic", "flood_warning",
+           "nights_to_run", "replay", "run_archive"]
 
 log = logging.getLogger(__name__)
 
@@ -305,26 +305,37 @@ def _process(pipeline: Pipeline, batch: list[Alert], night: NightResult) -> Batc
     return merged
 
 
-def _nights_wanted(settings: Settings, nights: Sequence[str] | None,
-                   last: int | None) -> list[str]:
-    held = [n.night for n in list_nights(archive_store(settings))]
+def nights_to_run(settings: Settings, nights: Sequence[str] | None = None,
+                  last: int | None = None) -> dict[str, int]:
+    """The archived nights a run over ``nights`` (those the archive does not hold are skipped)
+    or the newest ``last`` (neither: every night) goes through, oldest first, with the alerts
+    the archive holds for each.
+
+    Raises
+    ------
+    ArchiveError
+        The archive holds none of ``nights``, or no night at all.
+    """
+    held = {n.night: n.alerts for n in list_nights(archive_store(settings))}
+    names = list(held)
     if nights is not None:
         missing = [n for n in nights if n not in held]
         if missing and len(missing) == len(nights):
             raise ArchiveError(f"the archive holds none of the nights asked for "
                                f"({nights[0]}..{nights[-1]}); it holds "
-                               + (f"{held[0]}..{held[-1]}" if held else "no night"))
-        return [n for n in nights if n in held]
+                               + (f"{names[0]}..{names[-1]}" if names else "no night"))
+        return {n: held[n] for n in nights if n in held}
     if not held:
         raise ArchiveError("the archive holds no night yet: alerts are archived as they are "
                            "ingested (setting archive_nights)")
-    return held[-last:] if last else held
+    return {n: held[n] for n in (names[-last:] if last else names)}
 
 
 def run_archive(settings: Settings, engine: sa.Engine, flt: Filter, *,
                 nights: Sequence[str] | None = None, last: int | None = None,
                 producer: Any = None, topic: str | None = None,
                 progress: Callable[[str, int, int], None] | None = None,
+                on_batch: Callable[[NightResult], None] | None = None,
                 max_alerts: int | None = None) -> BacktestReport:
     """Run ``flt`` over archived nights through the pipeline on a scratch store.
 
@@ -343,6 +354,9 @@ def run_archive(settings: Settings, engine: sa.Engine, flt: Filter, *,
         into ``topic`` (default the filter's), ``reason=replay``, under its byte quota.
     progress
         Called with (night, alerts read so far in the night, alerts in the night).
+    on_batch
+        Called after each batch with the night's :class:`NightResult` so far (alerts read,
+        records produced...), in the thread of the run (the web's replay jobs).
     max_alerts
         Stop after this many alerts (the check made when a filter is saved active).
 
@@ -359,8 +373,7 @@ def run_archive(settings: Settings, engine: sa.Engine, flt: Filter, *,
     output = "plain" if flt.output == "email" else flt.output
     report = BacktestReport(flt.name, flt.sql, "replay" if replaying else "backtest",
                             out_topic if replaying else flt.topic)
-    wanted = _nights_wanted(settings, nights, last)
-    sizes = {n.night: n.alerts for n in list_nights(archive_store(settings))}
+    sizes = nights_to_run(settings, nights, last)
     compiled = CompiledFilters()
     with db_errors("read the filter's context"), engine.connect() as live:
         compiled.refresh(live)
@@ -390,8 +403,8 @@ def run_archive(settings: Settings, engine: sa.Engine, flt: Filter, *,
         store = archive_store(settings)
         seen: set[int] = set()
         total = 0
-        for name in wanted:
-            night = NightResult(name, archived=sizes.get(name, 0))
+        for name in sizes:
+            night = NightResult(name, archived=sizes[name])
             report.nights.append(night)
             for batch in _batches(iter_night(store, name), night, seen,
                                   settings.schema_registry):
@@ -413,7 +426,9 @@ def run_archive(settings: Settings, engine: sa.Engine, flt: Filter, *,
                         night.first.append(int(key))
                 total += len(batch)
                 if progress is not None:
-                    progress(name, night.alerts, sizes.get(name, night.alerts))
+                    progress(name, night.alerts, sizes[name])
+                if on_batch is not None:
+                    on_batch(night)
                 if max_alerts is not None and total >= max_alerts:
                     break
             if max_alerts is not None and total >= max_alerts:
@@ -444,15 +459,21 @@ def backtest(settings: Settings, engine: sa.Engine, flt: Filter, **kwargs: Any) 
     return run_archive(settings, engine, flt, **kwargs)
 
 
+def check_replay_topic(flt: Filter, topic: str | None) -> None:
+    """FilterError when a replay of ``flt`` into ``topic`` (None: its own) has nowhere to go:
+    an email filter has no topic of its own."""
+    if flt.output == "email" and topic is None:
+        raise FilterError("an email filter has no topic to replay into: name one (--topic)",
+                          filter=flt.name)
+
+
 def replay(settings: Settings, engine: sa.Engine, flt: Filter, producer: Any, *,
            topic: str | None = None, **kwargs: Any) -> BacktestReport:
     """Produce the records ``flt`` would have produced over archived nights into its topic
     (or ``topic``), ``reason=replay`` (see :func:`run_archive`)."""
     if producer is None:
         raise ValueError("a replay needs a producer")
-    if flt.output == "email" and topic is None:
-        raise FilterError("an email filter has no topic to replay into: name one (--topic)",
-                          filter=flt.name)
+    check_replay_topic(flt, topic)
     return run_archive(settings, engine, flt, producer=producer, topic=topic, **kwargs)
 
 

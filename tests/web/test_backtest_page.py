@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import html
 import re
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -169,15 +172,80 @@ def test_saving_an_active_filter_that_would_flood_warns(browser, unique_name):
     assert "it may flood its topic" in html.unescape(b.get(f"/filters/{fid}").text)
 
 
+@pytest.fixture
+def held(monkeypatch):
+    """Replays that stop after their first batch until the test sets ``gate``: the run's
+    ``on_batch`` (which records the job's progress) is followed by a wait on it. ``reached``
+    is set once a replay is waiting there."""
+    import skysift.web.backtests as web_backtests
+
+    real = web_backtests.replay
+    gate, reached = threading.Event(), threading.Event()
+
+    def replay(*args: Any, on_batch: Any = None, **kwargs: Any):
+        def hold(night: Any) -> None:
+            on_batch(night)
+            reached.set()
+            if not gate.wait(60):
+                raise TimeoutError("the test did not release the replay")
+
+        return real(*args, on_batch=hold if on_batch is not None else None, **kwargs)
+
+    monkeypatch.setattr(web_backtests, "replay", replay)
+    yield SimpleNamespace(gate=gate, reached=reached)
+    gate.set()
+
+
+JSON = {"Accept": "application/json"}
+
+
+def _started(r, fid: int) -> tuple[str, str]:
+    """The filter page a Replay redirected to, and its job's JSON address."""
+    assert r.status_code == 303, r.text
+    m = re.fullmatch(rf"/filters/{fid}\?replay=([0-9a-f]{{16}})#replay-job", r.headers["location"])
+    assert m, r.headers["location"]
+    return r.headers["location"].split("#")[0], f"/filters/{fid}/replays/{m.group(1)}"
+
+
+def _until_over(b, status: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        r = b.get(status, headers=JSON)
+        assert r.status_code == 200, r.text
+        assert r.headers["cache-control"] == "no-store"
+        job = r.json()
+        if job["state"] != "running":
+            return job
+        assert time.monotonic() < deadline, f"the replay still runs: {job}"
+        time.sleep(0.05)
+
+
 def test_replay_from_the_filter_page(browser, unique_name, site, topic_reader):
     b, _ = _user(browser, unique_name, "rp")
     fid, page = _save(b, EVERYTHING, "replayed", trigger="none")
-    assert 'id="replay-form"' in page
+    assert 'id="replay-form"' in page and 'id="replay-job"' not in page
     topic = re.search(r'id="topic-name">([^<]+)<', page).group(1)
     r = b.submit(f"/filters/{fid}/replay", {"from": NIGHTS[0], "to": NIGHTS[1]},
                  form_page=f"/filters/{fid}")
+    shown, status = _started(r, fid)
+    job = _until_over(b, status)
+    alerts = sum(site.expected[n]["alerts"] for n in NIGHTS)
+    objects = sum(len(site.expected[n]["objects"]) for n in NIGHTS)
+    assert job["state"] == "done" and job["error"] is None, job
+    assert (job["topic"], job["nights"], job["nights_done"]) == (topic, list(NIGHTS), 2)
+    assert job["alerts_done"] == job["alerts_total"] == job["report"]["alerts"] == alerts
+    assert job["records"] == job["report"]["records"] == objects
+
+    # the page of the job: the full bar, then the report
+    r = b.get(shown)
     assert r.status_code == 200, r.text
     text = html.unescape(r.text)
+    assert '<section class="results" id="replay-job" data-state="done"' in text
+    assert f'<progress id="replay-progress" max="{alerts}" value="{alerts}"' in text
+    assert (f"Done: {alerts} of {alerts} alerts of 2 night(s) read, {objects} records produced "
+            f"into {topic} in ") in text
+    assert "/static/replay.js" not in text  # nothing to poll any more
+    assert f'value="{NIGHTS[0]}"' in text and f'value="{NIGHTS[1]}"' in text  # the form as asked
     assert f"Replay into <code>{topic}</code>" in text
     rows = _night_rows(r.text)
     assert {n: int(c[2]) for n, c in rows.items()} == {
@@ -198,16 +266,67 @@ def test_replay_from_the_filter_page(browser, unique_name, site, topic_reader):
     r = b.submit(f"/filters/{fid}/replay", {"from": "2020-01-01", "to": "2020-01-02"},
                  form_page=f"/filters/{fid}")
     assert r.status_code == 400 and "the archive holds none of the nights" in r.text
+    assert b.get(f"/filters/{fid}/replays/0123456789abcdef", headers=JSON).status_code == 404
+    assert b.get(f"/filters/{fid}?replay=0123456789abcdef").status_code == 404
 
-    # another user sees no Replay form, and may not post one
+    # another user sees no Replay form, and may not post one, nor see the job
     other, _ = _user(browser, unique_name, "other")
     assert other.get(f"/filters/{fid}").status_code == 404  # private
     r = other.submit(f"/filters/{fid}/replay", {"from": NIGHTS[0], "to": NIGHTS[1]})
     assert r.status_code == 404
+    r = other.get(status, headers=JSON)
+    assert r.status_code == 404 and r.json()["error"].startswith("no replay ")
+    assert other.get(shown).status_code == 404
+    b.client.cookies.clear()  # logged out: the poll is 401
+    assert b.get(status, headers=JSON).status_code == 401
 
 
-def test_backtest_in_a_real_browser(unique_name, site):
-    """Type SQL in the editor, click Backtest: the table and the bar chart of records per night."""
+def test_a_running_replay_shows_a_progress_bar_and_one_more_is_429(browser, unique_name, site,
+                                                                   held, monkeypatch):
+    from skysift.web import jobs
+
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 1)
+    b, _ = _user(browser, unique_name, "held")
+    fid, page = _save(b, EVERYTHING, "held", trigger="none")
+    topic = re.search(r'id="topic-name">([^<]+)<', page).group(1) + ".held"
+    asked = {"from": NIGHTS[0], "to": NIGHTS[1], "topic": topic}
+    shown, status = _started(b.submit(f"/filters/{fid}/replay", asked,
+                                      form_page=f"/filters/{fid}"), fid)
+    assert held.reached.wait(30)
+    first = site.expected[NIGHTS[0]]
+    r = b.get(shown)
+    assert r.status_code == 200
+    text = html.unescape(r.text)
+    assert (f'<section class="results" id="replay-job" data-state="running" '
+            f'data-status="{status}">') in text
+    assert f"<h2>Replaying into <code>{topic}</code></h2>" in text
+    assert f'<progress id="replay-progress" max="7" value="{first["alerts"]}"' in text
+    assert (f"Replaying night 1 of 2 ({NIGHTS[0]}): {first['alerts']} of 7 alerts read, "
+            f"{len(first['objects'])} records produced") in text
+    assert "<noscript><p class=\"hint\">Reload this page" in text
+    assert '<script src="/static/replay.js"></script>' in text
+    assert b.get("/static/replay.js").status_code == 200
+    assert 'id="backtest-table"' not in text
+    assert f'value="{topic}"' in text
+
+    # one more while it runs: 429, saying why, under the form
+    r = b.submit(f"/filters/{fid}/replay", asked, form_page=f"/filters/{fid}")
+    assert r.status_code == 429
+    assert ('id="replay-error" role="alert">1 replay already running on this server (at most 1 '
+            "at once): try again when one is done") in r.text
+
+    held.gate.set()
+    job = _until_over(b, status)
+    assert job["state"] == "done" and job["records"] == 6
+    text = html.unescape(b.get(shown).text)
+    assert 'data-state="done"' in text and 'id="backtest-table"' in text
+    assert "/static/replay.js" not in text
+
+
+def test_backtest_in_a_real_browser(unique_name, site, held):
+    """Type SQL in the editor, click Backtest: the table and the bar chart of records per night.
+    Then save it and Replay: the progress bar, held after the first night's batch and updated
+    by the page's poll, then the report."""
     _need_browser()
     from playwright.sync_api import sync_playwright
 
@@ -263,7 +382,22 @@ def test_backtest_in_a_real_browser(unique_name, site):
         page.fill("#replay-from", NIGHTS[0])
         page.fill("#replay-to", NIGHTS[1])
         page.click("#replay")
+        page.wait_for_url(re.compile(r".*/filters/\d+\?replay=[0-9a-f]{16}"))
+        assert held.reached.wait(30)
+        first = site.expected[NIGHTS[0]]
+        # the poll (static/replay.js) brings the bar to the first night's alerts
+        page.wait_for_selector(f"#replay-job[data-alerts-done='{first['alerts']}']")
+        bar = page.locator("progress#replay-progress")
+        assert bar.evaluate("p => [p.value, p.max]") == [first["alerts"], 7]
+        assert page.inner_text("#replay-progress-text").startswith(
+            f"Replaying night 1 of 2 ({NIGHTS[0]}): {first['alerts']} of 7 alerts read, "
+            f"{len(first['objects'])} records produced")
+        assert page.locator("#backtest-table").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "16-filter-replay-progress.png"), full_page=True)
+        held.gate.set()  # the page reloads itself when the job is over, and shows the report
         page.wait_for_selector("#backtest-chart[data-rendered='2']")
+        assert page.get_attribute("#replay-job", "data-state") == "done"
+        assert bar.evaluate("p => [p.value, p.max]") == [7, 7]
         assert page.inner_text("#backtest h2") == f"Replay into {topic}"
         assert page.locator("#backtest-table td.records").all_inner_texts() == [
             str(len(site.expected[n]["objects"])) for n in NIGHTS]

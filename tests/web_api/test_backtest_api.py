@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
+import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -51,6 +54,9 @@ class World:
     def post(self, path: str, who: str = "alice", **data: Any):
         return self.client.post(path, data=data,
                                 headers={"Authorization": f"Token {self.tokens[who]}"})
+
+    def get(self, path: str, who: str = "alice"):
+        return self.client.get(path, headers={"Authorization": f"Token {self.tokens[who]}"})
 
 
 @pytest.fixture(scope="module")
@@ -205,10 +211,11 @@ def test_the_lasair_client_posts_a_backtest_as_a_form(world):
 def test_openapi_documents_both_routes(world):
     paths = world.client.get("/openapi.json").json()["paths"]
     for action, fields in (("backtest", {"sql", "selected", "output", "nights", "from", "to"}),
-                           ("replay", {"from", "to", "topic"})):
+                           ("replay", {"from", "to", "topic", "wait"})):
         post = paths[f"/api/filters/{{filter_id}}/{action}/"]["post"]
         form = post["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
         assert fields <= set(form["properties"])
+    assert "get" in paths["/api/filters/{filter_id}/replay/{job_id}/"]
 
 
 def test_an_empty_archive_is_400(world):
@@ -331,3 +338,152 @@ def test_no_archive_no_warning(world):
                         data={"name": "flood", "sql": EVERYTHING, "trigger": "alert"})
     assert r.status_code == 201, r.text
     assert "warning" not in r.json()
+
+
+# ------------------------------------------------------------------ replays in the background
+BOTH = {"from": "2025-09-05", "to": "2025-10-12"}
+TIMINGS = {"seconds", "alerts_per_s", "filter_s_p50", "filter_s_p99", "topic", "undelivered"}
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """Replays that stop after their first batch until the test sets ``gate``: the run's
+    ``on_batch`` (which records the job's progress) is followed by a wait on it. ``reached``
+    is set once a replay is waiting there."""
+    import skysift.web.backtests as web_backtests
+
+    real = web_backtests.replay
+    gate, reached = threading.Event(), threading.Event()
+
+    def replay(*args: Any, on_batch: Any = None, **kwargs: Any):
+        def hold(night: Any) -> None:
+            on_batch(night)
+            reached.set()
+            if not gate.wait(60):
+                raise TimeoutError("the test did not release the replay")
+
+        return real(*args, on_batch=hold if on_batch is not None else None, **kwargs)
+
+    monkeypatch.setattr(web_backtests, "replay", replay)
+    yield SimpleNamespace(gate=gate, reached=reached)
+    gate.set()
+
+
+def _until_over(world: World, url: str, who: str = "alice", timeout: float = 60.0) -> dict:
+    """Poll a replay job until it is no longer running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = world.get(url, who)
+        assert r.status_code == 200, r.text
+        job = r.json()
+        if job["state"] != "running":
+            return job
+        assert time.monotonic() < deadline, f"the replay still runs: {job}"
+        time.sleep(0.05)
+
+
+def _untimed(report: dict) -> dict:
+    """A report without what differs from run to run (times) or by design (the topic)."""
+    out = {k: v for k, v in report.items() if k not in TIMINGS}
+    out["nights"] = [{k: v for k, v in n.items() if k not in TIMINGS} for n in report["nights"]]
+    return out
+
+
+def test_a_replay_with_wait_false_runs_in_the_background(world, topic_reader):
+    flt = world.filters["everything"]
+    sync = world.post(f"/api/filters/{flt.id}/replay/", **BOTH, topic=f"{flt.topic}.sync")
+    assert sync.status_code == 200, sync.text
+    topic = f"{flt.topic}.background"
+    r = world.post(f"/api/filters/{flt.id}/replay/", **BOTH, topic=topic, wait="false")
+    assert r.status_code == 202, r.text
+    started = r.json()
+    url = f"/api/filters/{flt.id}/replay/{started['job']}/"
+    assert started["status_url"] == r.headers["location"] == url
+    assert (started["filter"], started["topic"], started["from"], started["to"]) == (
+        flt.id, topic, *BOTH.values())
+    assert started["nights"] == sorted(world.alerts)
+    assert (started["nights_total"], started["alerts_total"]) == (2, 7)
+
+    job = _until_over(world, url)
+    assert job["state"] == "done" and job["error"] is None, job
+    assert job["nights_done"] == job["nights_total"] == 2 and job["night"] is None
+    assert job["alerts_done"] == job["alerts_total"] == job["report"]["alerts"] == 7
+    assert job["records"] == job["report"]["records"] == 6
+    assert job["text"].startswith(f"Done: 7 of 7 alerts of 2 night(s) read, 6 records produced "
+                                  f"into {topic} in ")
+    # the report is the synchronous replay's, but for the times and the topic
+    assert job["report"]["topic"] == topic and job["report"]["undelivered"] == 0
+    assert _untimed(job["report"]) == _untimed(sync.json())
+    records = topic_reader(topic, expect=6)
+    assert len(records) == 6
+    assert all(dict(m.headers())["reason"] == b"replay" for m in records)
+    assert {int(m.key()) for m in records} == set().union(*world.live_keys["everything"].values())
+    assert sum(len(m.value()) for m in records) == job["report"]["bytes"]
+
+    # a JSON body works as well
+    r = world.client.post(f"/api/filters/{flt.id}/replay/",
+                          headers={"Authorization": f"Token {world.tokens['alice']}"},
+                          json={**BOTH, "topic": f"{flt.topic}.json", "wait": False})
+    assert r.status_code == 202, r.text
+    again = _until_over(world, r.json()["status_url"])
+    assert _untimed(again["report"]) == _untimed(job["report"])
+
+    # the job is alice's: bob gets 404, whichever filter he names; so does an unknown job
+    missing = f"no replay {started['job']} of yours for filter {flt.id} on this server"
+    r = world.get(url, who="bob")
+    assert r.status_code == 404 and r.json()["error"].startswith(missing)
+    r = world.get(f"/api/filters/{world.filters['secret'].id}/replay/{started['job']}/", "bob")
+    assert r.status_code == 404
+    assert world.get(f"/api/filters/{world.filters['bright'].id}/replay/"
+                     f"{started['job']}/").status_code == 404  # alice's, another filter
+    assert world.get(f"/api/filters/{flt.id}/replay/0123456789abcdef/").status_code == 404
+    assert world.client.get(url).status_code == 401
+    r = world.post(f"/api/filters/{flt.id}/replay/", **BOTH, wait="later")
+    assert r.status_code == 400 and "wait must be true or false" in r.json()["error"]
+
+
+def test_replays_beyond_the_limit_are_429(world, held, monkeypatch):
+    from skysift.web import jobs
+
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 1)
+    monkeypatch.setattr(jobs, "KEEP_FINISHED", 1)
+    flt = world.filters["bright"]
+    topic = f"{flt.topic}.held"
+    r = world.post(f"/api/filters/{flt.id}/replay/", **BOTH, topic=topic, wait="false")
+    assert r.status_code == 202, r.text
+    first = r.json()["status_url"]
+    assert held.reached.wait(30)
+    # held after the first night's batch: the progress of that batch, the next night to go
+    job = world.get(first).json()
+    assert (job["state"], job["night"], job["nights_done"], job["nights_total"]) == (
+        "running", "2025-09-05", 0, 2)
+    assert (job["alerts_done"], job["alerts_total"]) == (world.alerts["2025-09-05"], 7) == (6, 7)
+    assert job["records"] == world.live["bright"]["2025-09-05"]
+    assert job["report"] is None and job["finished"] is None
+    assert job["text"].startswith(f"Replaying night 1 of 2 (2025-09-05): 6 of 7 alerts read, "
+                                  f"{job['records']} record")
+
+    # one more, in the background or not, by anyone: 429 saying why, and nothing starts
+    full = ("1 replay already running on this server (at most 1 at once): try again when one "
+            "is done")
+    for who, fid, wait in (("alice", flt.id, "false"), ("alice", flt.id, "true"),
+                           ("bob", world.filters["secret"].id, "false")):
+        r = world.post(f"/api/filters/{fid}/replay/", who=who, **BOTH, wait=wait)
+        assert r.status_code == 429, r.text
+        assert r.json()["error"] == r.json()["detail"] == full
+    assert jobs.JOBS.running() == 1
+
+    held.gate.set()
+    job = _until_over(world, first)
+    assert job["state"] == "done", job
+    assert job["records"] == sum(world.live["bright"].values())
+    assert job["alerts_done"] == job["alerts_total"] == job["report"]["alerts"] == 7
+
+    # room again; with one finished job kept, the older one is forgotten
+    r = world.post(f"/api/filters/{flt.id}/replay/", **BOTH, topic=topic, wait="false")
+    assert r.status_code == 202, r.text
+    assert _until_over(world, r.json()["status_url"])["state"] == "done"
+    deadline = time.monotonic() + 10
+    while world.get(first).status_code != 404:
+        assert time.monotonic() < deadline, "the older finished job was kept"
+        time.sleep(0.05)

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
 from skysift.archive import parse_nights
-from skysift.backtest import BacktestReport, flood_check, replay
+from skysift.backtest import BacktestReport, NightResult, flood_check, replay
 from skysift.config import Settings
 from skysift.errors import BadInput, Forbidden, SkysiftError
 from skysift.filters.repository import OUTPUTS, Filter
@@ -125,16 +126,20 @@ def replay_topic(conn: sa.Connection, settings: Settings, flt: Filter,
 
 
 def replay_into(settings: Settings, engine: sa.Engine, flt: Filter, *, nights: list[str],
-                topic: str | None) -> tuple[BacktestReport, int]:
+                topic: str | None,
+                on_batch: Callable[[NightResult], None] | None = None,
+                ) -> tuple[BacktestReport, int]:
     """Replay ``flt`` over ``nights`` into ``topic`` (checked by :func:`replay_topic`; None:
     its own), the topic made if missing; the report, and the records Kafka had not confirmed
-    after :data:`FLUSH_S` seconds."""
+    after :data:`FLUSH_S` seconds. ``on_batch`` follows the run (:func:`skysift.backtest.
+    run_archive`; :mod:`skysift.web.jobs` shows it as a progress bar)."""
     target = topic or (None if flt.output == "email" else flt.topic)
     if target:
         ensure_topics(shared_admin(settings), settings, {target})
     producer = make_producer(settings)
     try:
-        report = replay(settings, engine, flt, producer, topic=topic, nights=nights)
+        report = replay(settings, engine, flt, producer, topic=topic, nights=nights,
+                        on_batch=on_batch)
     finally:
         left = int(producer.flush(FLUSH_S))
     return report, left

@@ -9,9 +9,13 @@ user's private filter is 404, a public one 403, as for changes).
   stage's p50/p99 seconds per batch, the match fraction, the first matching objects, problems)
   and ``flood_warning`` (text, or null). Counts against ``filter_run_rate_limit``.
 - ``POST /api/filters/{id}/replay/``: produce those records, ``from``..``to``, into the filter's
-  topic or ``topic`` (one of yours: ``lasair_<your id>...``), header ``reason=replay``, under the
-  filter's daily byte quota. Answers the report and ``undelivered`` (records Kafka had not
-  confirmed). Counts against ``filter_save_rate_limit``.
+  topic or ``topic`` (one named after it: ``<its topic>.<name>``), header ``reason=replay``, under
+  the filter's daily byte quota. Answers the report and ``undelivered`` (records Kafka had not
+  confirmed) when it is done; with ``wait=false``, 202 at once with the job's progress and its
+  ``status_url``. Counts against ``filter_save_rate_limit``; at most
+  :data:`skysift.web.jobs.MAX_RUNNING` replays run at once in a web process (429 beyond).
+- ``GET /api/filters/{id}/replay/{job}/``: the progress of a replay of yours
+  (:meth:`skysift.web.jobs.ReplayJob.as_dict`), then its report; 404 for anyone else's.
 
 Nights the archive does not hold, an archive with no night yet and invalid SQL answer 400.
 """
@@ -34,10 +38,10 @@ from skysift.web.backtests import (
     MAX_NIGHTS,
     edited_filter,
     night_range,
-    replay_into,
     replay_topic,
 )
 from skysift.web.httperrors import BadInput
+from skysift.web.jobs import JOBS
 from skysift.web.throttles import throttle
 
 __all__ = ["router"]
@@ -61,8 +65,10 @@ BACKTEST_SPECS = (
 REPLAY_SPECS = (
     ("from", "string", "the first night, YYYY-MM-DD", True),
     ("to", "string", "the last night, YYYY-MM-DD (included)", True),
-    ("topic", "string", "the topic to write: the filter's (default) or lasair_<your id>...",
+    ("topic", "string", "the topic to write: the filter's (default) or <its topic>.<name>",
      False),
+    ("wait", "boolean", "true (default): answer the report when done; false: answer 202 at once "
+     "with the job and its status_url", False),
 )
 
 
@@ -107,14 +113,31 @@ def backtest(request: Request, filter_id: FilterId, user: ApiUser, p: ApiParams,
              openapi_extra=openapi_params(*REPLAY_SPECS, body=True))
 def replay(request: Request, filter_id: FilterId, user: ApiUser, p: ApiParams,
            settings: SettingsDep, engine: Engine) -> Response:
-    """The report, and ``undelivered``: records Kafka had not confirmed."""
+    """The report, and ``undelivered``: records Kafka had not confirmed; with ``wait=false``,
+    202 and the job's progress, with ``status_url``."""
     flt = owned_filter(engine, user, filter_id, "replay")
     _known(p, REPLAY_SPECS)
     nights = night_range(p.text("from", max_len=10), p.text("to", max_len=10))
     asked = p.text("topic", max_len=300, required=False) or None
+    wait = p.boolean("wait", default=True)
     with engine.connect() as conn:
         topic = replay_topic(conn, settings, flt, asked)
+    JOBS.room()  # a replay refused for want of room is not counted against the rate limit
     throttle(request, f"save:{user.id}", settings.filter_save_rate_limit,
              settings.api_rate_window_s, "Too many saves and replays.")
-    report, left = replay_into(settings, engine, flt, nights=nights, topic=topic)
-    return ApiJSONResponse({**report.as_dict(), "undelivered": left})
+    job = JOBS.start(settings, engine, flt, user_id=user.id, nights=nights, topic=topic,
+                     wait=wait)
+    if wait:
+        return ApiJSONResponse(job.report)
+    url = request.url_for("replay_status", filter_id=str(flt.id), job_id=job.id).path
+    return ApiJSONResponse({**job.as_dict(), "status_url": url}, status_code=202,
+                           headers={"Location": url})
+
+
+@router.get("/filters/{filter_id}/replay/{job_id}/",
+            summary="How far a replay of yours started with wait=false is, then its report")
+def replay_status(filter_id: FilterId, job_id: str, user: ApiUser) -> Response:
+    """``state`` (running, done, failed), ``nights_total``/``nights_done``, ``alerts_total``/
+    ``alerts_done``, ``records`` so far, then ``report`` (as the synchronous replay answers)
+    or ``error``. Another user's job, or one this process does not know, is 404."""
+    return ApiJSONResponse(JOBS.get(job_id, user_id=user.id, filter_id=filter_id).as_dict())

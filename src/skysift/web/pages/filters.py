@@ -6,7 +6,10 @@ the SQL is validated, and a Kafka filter's topic is emptied and seeded on every 
 saved active is then backtested over the newest archived night
 (:func:`skysift.backtest.flood_check`), and the filter's page warns when it may flood its topic.
 The editor's Backtest runs the SQL as it is in the editor, not saved, over the newest archived
-nights; a filter's page replays archived nights into its topic (:mod:`skysift.web.backtests`).
+nights; a filter's page replays archived nights into its topic (:mod:`skysift.web.backtests`) as
+a background job (:mod:`skysift.web.jobs`): the Replay button leads to the filter's page with
+``?replay=<job>``, which shows a progress bar (``static/replay.js`` polls
+``/filters/<id>/replays/<job>``; without JavaScript a reload shows how far it is), then the report.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from skysift.accounts import User
 from starlette.concurrency import run_in_threadpool
@@ -50,13 +53,13 @@ from skysift.web.backtests import (
     MAX_NIGHTS,
     edited_filter,
     night_range,
-    replay_into,
     replay_topic,
     saved_warning,
     unsaved_filter,
 )
 from skysift.web.forms import Form, parse_int, read_form
-from skysift.web.httperrors import BadInput, RateLimited, status_of
+from skysift.web.httperrors import BadInput, NotFound, RateLimited, status_of
+from skysift.web.jobs import JOBS
 from skysift.web.pages.home import visible_topics
 from skysift.web.sessions import current_user, require_user
 from skysift.web.sqlparts import compose, locate, split
@@ -230,8 +233,9 @@ async def new_filter_post(request: Request) -> Response:
 
 
 @router.get("/filters/{fid}")
-def filter_page(request: Request, fid: str, run: str = "") -> Response:
-    """A filter: its topic, settings, SQL, today's counts against the quota, consumer code."""
+def filter_page(request: Request, fid: str, run: str = "", replay: str = "") -> Response:
+    """A filter: its topic, settings, SQL, today's counts against the quota, consumer code;
+    with ``replay``, the progress or the report of its owner's replay job."""
     user = current_user(request)
     settings = request.app.state.settings
     result = None
@@ -254,8 +258,33 @@ def filter_page(request: Request, fid: str, run: str = "") -> Response:
             except FilterError as exc:
                 run_error = exc.message
     table = fv.result_table(result.rows) if result else ([], [], [])
+    more = _replay_job(flt, user, replay) if replay else {}
     return _filter_page(request, flt, user, result=result, run_error=run_error,
-                        columns=table[0], rows=table[1], ids=table[2])
+                        columns=table[0], rows=table[1], ids=table[2], **more)
+
+
+def _replay_job(flt: Filter, user: User | None, job_id: str) -> dict[str, Any]:
+    """What the page shows of a replay job: its progress, then its report or error."""
+    if user is None or user.id != flt.user_id:
+        raise NotFound("no such replay")
+    job = JOBS.get(job_id, user_id=user.id, filter_id=flt.id).as_dict()
+    topic = job["topic"] if job["topic"] and job["topic"] != flt.topic else ""
+    more: dict[str, Any] = {"job": job, "replay_form": {
+        "from": job["from"] or "", "to": job["to"] or "", "topic": topic}}
+    if job["state"] == "done":
+        more.update(bt=job["report"], undelivered=job["report"]["undelivered"])
+    elif job["state"] == "failed":
+        more["replay_error"] = job["error"]
+    return more
+
+
+@router.get("/filters/{fid}/replays/{job_id}")
+def replay_status(request: Request, fid: str, job_id: str) -> Response:
+    """A replay job's progress as JSON (polled by ``static/replay.js``); 404 for anyone's
+    but the user's who started it."""
+    user = require_user(request)
+    job = JOBS.get(job_id, user_id=user.id, filter_id=fid)
+    return JSONResponse(job.as_dict(), headers={"Cache-Control": "no-store"})
 
 
 def _filter_page(request: Request, flt: Filter, user: User | None, status: int = 200,
@@ -276,8 +305,8 @@ def _filter_page(request: Request, flt: Filter, user: User | None, status: int =
 
 @router.post("/filters/{fid}/replay")
 async def replay_post(request: Request, fid: str) -> Response:
-    """Replay archived nights into the filter's topic (or another of its owner's); the page
-    shows what was produced."""
+    """Start replaying archived nights into the filter's topic (or another of its owner's) in
+    the background; the filter's page then shows its progress, and what it produced."""
     user = require_user(request)
     form = await read_form(request)
     engine, settings = request.app.state.engine, request.app.state.settings
@@ -290,17 +319,18 @@ async def replay_post(request: Request, fid: str) -> Response:
         with engine.connect() as conn:
             topic = replay_topic(conn, settings, flt,
                                  form.text("topic", max_len=300, label="topic") or None)
+        JOBS.room()  # refused for want of room: not counted against the rate limit
         throttle(request, f"save:{user.id}", settings.filter_save_rate_limit,
                  settings.api_rate_window_s, "Too many saves and replays.")
-        report, left = await run_in_threadpool(replay_into, settings, engine, flt,
-                                               nights=nights, topic=topic)
+        # lists the archive's nights (files, maybe a bucket): not on the event loop
+        job = await run_in_threadpool(lambda: JOBS.start(
+            settings, engine, flt, user_id=user.id, nights=nights, topic=topic, wait=False))
     except (BadInput, Forbidden, RateLimited, FilterError, ArchiveError, BrokerError) as exc:
         if isinstance(exc, BrokerError):
             log.warning("a replay failed: %s", exc)
         return _filter_page(request, flt, user, status=status_of(exc), replay_form=asked,
                             replay_error=exc.message)
-    return _filter_page(request, flt, user, replay_form=asked, bt=report.as_dict(),
-                        undelivered=left)
+    return RedirectResponse(f"/filters/{flt.id}?replay={job.id}#replay-job", status_code=303)
 
 
 def _refuse_private_annotators(conn: Any, flt: Filter) -> None:
