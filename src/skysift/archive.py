@@ -2,8 +2,8 @@
 
 Layout (docs/archive.md)::
 
-    <archive>/night=2025-09-04/<worker>-<opened UTC>-<n>.avro        Avro container file
-    <archive>/night=2025-09-04/<worker>-<opened UTC>-<n>.avro.json   its summary, once closed
+    <archive>/night=2025-09-04/<host>-<pid>-<opened UTC>-<n>-<random>.avro       Avro file
+    <archive>/night=2025-09-04/<host>-<pid>-<opened UTC>-<n>-<random>.avro.json  its summary
 
 A night is Rubin's ``dayObs``: the calendar date at UTC-12 h of the alert's
 ``diaSource.midpointMjdTai`` (:func:`night_of`). Each worker appends the alerts of each batch it

@@ -54,8 +54,17 @@ from skysift.store.database import open_store
 from skysift.store.translate import db_errors
 from skysift.streams.output import TopicCounts, save_counts
 
-__all__ = ["BacktestReport", "NightResult", "backtest", "check_replay_topic", "flood_warning",
-           "nights_to_run", "replay", "run_archive"]
+__all__ = [
+    "BacktestReport",
+    "NightResult",
+    "backtest",
+    "check_replay_topic",
+    "compile_for_owner",
+    "flood_warning",
+    "nights_to_run",
+    "replay",
+    "run_archive",
+]
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +340,21 @@ def nights_to_run(settings: Settings, nights: Sequence[str] | None = None,
     return {n: held[n] for n in (names[-last:] if last else names)}
 
 
+def compile_for_owner(engine: sa.Engine, flt: Filter) -> Any:
+    """``flt`` validated and compiled for its owner as the live pipeline would now (the
+    annotators, watchlists and watchmaps the owner may read).
+
+    Raises
+    ------
+    FilterError
+        The SQL is not valid for its owner now (says why).
+    """
+    compiled = CompiledFilters()
+    with db_errors("read the filter's context"), engine.connect() as live:
+        compiled.refresh(live)
+        return compiled.get(flt)
+
+
 def run_archive(settings: Settings, engine: sa.Engine, flt: Filter, *,
                 nights: Sequence[str] | None = None, last: int | None = None,
                 producer: Any = None, topic: str | None = None,
@@ -374,10 +398,7 @@ def run_archive(settings: Settings, engine: sa.Engine, flt: Filter, *,
     report = BacktestReport(flt.name, flt.sql, "replay" if replaying else "backtest",
                             out_topic if replaying else flt.topic)
     sizes = nights_to_run(settings, nights, last)
-    compiled = CompiledFilters()
-    with db_errors("read the filter's context"), engine.connect() as live:
-        compiled.refresh(live)
-        vf = compiled.get(flt)  # FilterError when it is not valid for its owner now
+    vf = compile_for_owner(engine, flt)
     folder = Path(tempfile.mkdtemp(prefix="skysift-backtest-"))
     scratch: sa.Engine | None = None
     charged = flt.topic or out_topic  # the topic whose daily counts hold the filter's quota
@@ -411,7 +432,9 @@ def run_archive(settings: Settings, engine: sa.Engine, flt: Filter, *,
                 tap.mark()
                 before = tap.bytes
                 result = _process(pipeline, batch, night)
-                if result is None:
+                if result is None:  # every alert of it failed: reported; the run goes on
+                    if on_batch is not None:
+                        on_batch(night)
                     continue
                 night.batches += 1
                 night.filter_s.append(result.seconds.get("filters", 0.0))

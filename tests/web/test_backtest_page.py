@@ -267,7 +267,12 @@ def test_replay_from_the_filter_page(browser, unique_name, site, topic_reader):
                  form_page=f"/filters/{fid}")
     assert r.status_code == 400 and "the archive holds none of the nights" in r.text
     assert b.get(f"/filters/{fid}/replays/0123456789abcdef", headers=JSON).status_code == 404
-    assert b.get(f"/filters/{fid}?replay=0123456789abcdef").status_code == 404
+    # the filter's page with a replay this process does not know (restarted, another web
+    # process, forgotten): the page, saying so
+    r = b.get(f"/filters/{fid}?replay=0123456789abcdef")
+    assert r.status_code == 200
+    assert re.search(r'id="replay-error" role="alert">no replay 0123456789abcdef of yours for '
+                     r"filter \d+ on this server", html.unescape(r.text))
 
     # another user sees no Replay form, and may not post one, nor see the job
     other, _ = _user(browser, unique_name, "other")

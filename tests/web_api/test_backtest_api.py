@@ -472,6 +472,19 @@ def test_replays_beyond_the_limit_are_429(world, held, monkeypatch):
         assert r.status_code == 429, r.text
         assert r.json()["error"] == r.json()["detail"] == full
     assert jobs.JOBS.running() == 1
+    # with room on the server: still one replay at a time per filter (each reads the day's
+    # quota when it starts) and per user
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 2)
+    r = world.post(f"/api/filters/{flt.id}/replay/", **BOTH, wait="false")
+    assert r.status_code == 429 and r.json()["error"] == (
+        "a replay of this filter is running already: try again when it is done")
+    r = world.post(f"/api/filters/{world.filters['everything'].id}/replay/", **BOTH,
+                   wait="false")
+    assert r.status_code == 429 and r.json()["error"] == (
+        "a replay of yours is running already (one at a time per user): try again when it is "
+        "done")
+    assert jobs.JOBS.running() == 1
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 1)
 
     held.gate.set()
     job = _until_over(world, first)
@@ -487,3 +500,26 @@ def test_replays_beyond_the_limit_are_429(world, held, monkeypatch):
     while world.get(first).status_code != 404:
         assert time.monotonic() < deadline, "the older finished job was kept"
         time.sleep(0.05)
+
+
+def test_a_saved_filter_whose_sql_no_longer_validates_is_400_before_any_job(world):
+    """The saved SQL is compiled for its owner before a background replay starts: a filter that
+    no longer validates (here its SQL changed under it in the store) answers 400 at once."""
+    from skysift.store.schema import filters as filters_table
+    from skysift.web import jobs
+
+    flt = world.filters["bright"]
+    with world.engine.begin() as conn:
+        conn.execute(filters_table.update().where(filters_table.c.id == flt.id).values(
+            sql="SELECT objects.nosuch FROM objects"))
+    try:
+        before = jobs.JOBS.running()
+        for wait in ("false", "true"):
+            r = world.post(f"/api/filters/{flt.id}/replay/", **BOTH, wait=wait)
+            assert r.status_code == 400, r.text
+            assert "objects.nosuch" in r.json()["error"]
+        assert jobs.JOBS.running() == before
+    finally:
+        with world.engine.begin() as conn:
+            conn.execute(filters_table.update().where(filters_table.c.id == flt.id).values(
+                sql=flt.sql))

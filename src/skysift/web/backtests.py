@@ -137,11 +137,18 @@ def replay_into(settings: Settings, engine: sa.Engine, flt: Filter, *, nights: l
     if target:
         ensure_topics(shared_admin(settings), settings, {target})
     producer = make_producer(settings)
+    left = 0
     try:
         report = replay(settings, engine, flt, producer, topic=topic, nights=nights,
                         on_batch=on_batch)
     finally:
-        left = int(producer.flush(FLUSH_S))
+        try:  # what a failed replay queued is given its time too; its error is the one raised
+            left = int(producer.flush(FLUSH_S))
+        except Exception as exc:  # never hide the replay's own error
+            log.warning("flushing the replay's producer failed: %s", exc)
+        close = getattr(producer, "close", None)  # confluent-kafka >= 2.13: free its threads
+        if close is not None:
+            close()
     return report, left
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from skysift.backtest import NightResult, check_replay_topic, nights_to_run
+from skysift.backtest import NightResult, check_replay_topic, compile_for_owner, nights_to_run
 from skysift.config import Settings
 from skysift.errors import NotFound, RateLimited, SkysiftError
 from skysift.filters.repository import Filter
@@ -135,10 +135,13 @@ class ReplayJob:
                 log.warning("replay %s of filter %s failed: %s", self.id, flt.name, exc)
             elif isinstance(exc, sa.exc.SQLAlchemyError):
                 error = "the store is unavailable; try again later"
-                log.exception("replay %s of filter %s: the store failed", self.id, flt.name)
+                if not reraise:  # raised: the app's handler logs it once
+                    log.exception("replay %s of filter %s: the store failed", self.id,
+                                  flt.name)
             else:
                 error = "internal error (it has been logged)"
-                log.exception("replay %s of filter %s failed", self.id, flt.name)
+                if not reraise:
+                    log.exception("replay %s of filter %s failed", self.id, flt.name)
             if reraise:
                 raise
         finally:
@@ -185,9 +188,17 @@ class ReplayJobs:
         with self._lock:
             self._room()
 
-    def _room(self) -> None:
+    def _room(self, user_id: int | None = None, filter_id: int | None = None) -> None:
+        running = [j for j in self._jobs.values() if j.state == "running"]
+        if filter_id is not None and any(j.filter_id == filter_id for j in running):
+            # one at a time per filter: each replay reads the day's quota when it starts
+            raise RateLimited("a replay of this filter is running already: try again when it "
+                              "is done")
+        if user_id is not None and any(j.user_id == user_id for j in running):
+            raise RateLimited("a replay of yours is running already (one at a time per user):"
+                              " try again when it is done")
         limit = MAX_RUNNING
-        if sum(1 for j in self._jobs.values() if j.state == "running") >= limit:
+        if len(running) >= limit:
             raise RateLimited(f"{limit} replay{'' if limit == 1 else 's'} already running on "
                               f"this server (at most {limit} at once): try again when one is "
                               "done")
@@ -211,10 +222,11 @@ class ReplayJobs:
         """
         held = nights_to_run(settings, nights)
         check_replay_topic(flt, topic)
+        compile_for_owner(engine, flt)  # invalid SQL: 400 now, not a job that fails
         target = topic or (None if flt.output == "email" else flt.topic)
         asked = {"from": nights[0], "to": nights[-1], "topic": topic or ""}
         with self._lock:
-            self._room()
+            self._room(int(user_id), int(flt.id))
             job = ReplayJob(id=secrets.token_hex(8), user_id=int(user_id),
                             filter_id=int(flt.id), topic=target, asked=asked, nights=held)
             self._jobs[job.id] = job
@@ -231,7 +243,12 @@ class ReplayJobs:
             finally:
                 self._forget_old()
 
-        threading.Thread(target=work, name=f"replay-{job.id}", daemon=True).start()
+        try:
+            threading.Thread(target=work, name=f"replay-{job.id}", daemon=True).start()
+        except BaseException:  # no thread: the job never ran, and must not hold its slot
+            with self._lock:
+                self._jobs.pop(job.id, None)
+            raise
         return job
 
     def get(self, job_id: str, *, user_id: int, filter_id: int | str) -> ReplayJob:

@@ -258,7 +258,12 @@ def filter_page(request: Request, fid: str, run: str = "", replay: str = "") -> 
             except FilterError as exc:
                 run_error = exc.message
     table = fv.result_table(result.rows) if result else ([], [], [])
-    more = _replay_job(flt, user, replay) if replay else {}
+    more: dict[str, Any] = {}
+    if replay:
+        try:
+            more = _replay_job(flt, user, replay)
+        except NotFound as exc:  # a restart, another web process, or forgotten: say so
+            more = {"replay_error": exc.message}
     return _filter_page(request, flt, user, result=result, run_error=run_error,
                         columns=table[0], rows=table[1], ids=table[2], **more)
 
