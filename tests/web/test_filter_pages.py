@@ -171,3 +171,42 @@ def test_a_new_filter_saved_as_the_editor_offers_it_runs_on_new_alerts(browser, 
             conn.execute(sa.select(filters.c.trigger).where(filters.c.id == fid)).scalar()
             == "alert"
         )
+
+
+def test_a_slow_run_does_not_hold_up_other_pages(browser, unique_name, alerts_ingested,
+                                                 monkeypatch):
+    """The editor's Run works in a worker thread: while one is held inside the store, another
+    request on the same event loop is answered (it hung until the Run ended when the Run ran on
+    the loop)."""
+    import threading
+
+    import skysift.web.pages.filters as pages
+
+    b, _ = _new_user(browser, unique_name, "slow")
+    entered, gate = threading.Event(), threading.Event()
+    real = pages.run_filter
+
+    def held_run(*args, **kwargs):
+        entered.set()
+        assert gate.wait(60), "the test did not release the run"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pages, "run_filter", held_run)
+    token = b.csrf("/filters/new")
+    answers: dict[str, int] = {}
+    with b.client:  # one event loop for every request below, as in a real server
+        run = threading.Thread(target=lambda: answers.setdefault("run", b.client.post(
+            "/filters/new", data={**SQL, "action": "run", "csrf_token": token}).status_code))
+        run.start()
+        try:
+            assert entered.wait(30)
+            other = threading.Thread(target=lambda: answers.setdefault(
+                "home", b.client.get("/").status_code))
+            other.start()
+            other.join(30)
+            assert answers.get("home") == 200  # answered while the Run is still held
+            assert "run" not in answers
+        finally:
+            gate.set()
+            run.join(30)
+    assert answers["run"] == 200

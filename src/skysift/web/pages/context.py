@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -152,7 +153,9 @@ async def watchlist_crossmatch(request: Request, wl_id: str) -> Response:
     user = require_user(request)
     await read_form(request)
     ident = _id(wl_id, "watchlist")
-    hits = crossmatch_stored(request.app.state.engine, ident, Viewer.of(user), progress=False)
+    # every stored object: in a worker thread, never on the event loop
+    hits = await run_in_threadpool(crossmatch_stored, request.app.state.engine, ident,
+                                   Viewer.of(user), progress=False)
     flash(request, f"Matched against every stored object: {hits:,} hits.")
     return RedirectResponse(f"/watchlists/{ident}", status_code=303)
 

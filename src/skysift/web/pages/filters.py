@@ -150,15 +150,17 @@ async def _editor_post(request: Request, user: User, flt: Filter | None) -> Resp
         if action == "run":
             throttle(request, f"run:{user.id}", settings.filter_run_rate_limit,
                      settings.api_rate_window_s, "Too many runs.")
-            with request.app.state.engine.connect() as conn:
-                result = run_filter(conn, request.app.state.settings, sql,
-                                    name=values["name"] or None, user_id=user.id)
+            # up to run_timeout_s of work: in a worker thread, never on the event loop (one
+            # user's slow Run must not hold up everyone's pages)
+            result = await run_in_threadpool(_run_sql, request.app.state.engine,
+                                             request.app.state.settings, sql,
+                                             values["name"] or None, user.id)
             columns, rows, ids = fv.result_table(result.rows)
             return _editor(request, flt, values, result=result, columns=columns, rows=rows,
                            ids=ids)
         throttle(request, f"save:{user.id}", settings.filter_save_rate_limit,
                  settings.api_rate_window_s, "Too many saves.")
-        saved = _save(request, user, flt, form, sql)
+        saved = await run_in_threadpool(_save, request, user, flt, form, sql)  # Kafka, seeding
     except RateLimited as exc:
         return _editor(request, flt, values, status=429, error=exc.message, error_part=None)
     except ArchiveError as exc:  # a backtest, and no archived night to run it over
@@ -184,6 +186,12 @@ async def _editor_post(request: Request, user: User, flt: Filter | None) -> Resp
     if warning:
         flash(request, f"Warning: {warning}. Check its SQL with Backtest in the editor.", "warn")
     return RedirectResponse(f"/filters/{saved.id}", status_code=303)
+
+
+def _run_sql(engine: Any, settings: Any, sql: str, name: str | None, user_id: int) -> Any:
+    """The editor's Run over the store (in a worker thread)."""
+    with engine.connect() as conn:
+        return run_filter(conn, settings, sql, name=name, user_id=user_id)
 
 
 async def _backtest(request: Request, user: User, flt: Filter | None, form: Form,
