@@ -7,13 +7,20 @@
   database on 127.0.0.1:5432, dropped afterwards). PostgreSQL is skipped with a reason when the
   server is not reachable, and required when ``CI`` is set.
 - ``make_settings``: Settings for a test, in tmp_path, on that broker and store.
+- ``s3_endpoint``: moto's standalone S3 server (a real HTTP server speaking the S3 protocol; no
+  MinIO or Ceph can be installed here), one per test module; skipped without moto.
+- ``held``: web replays that stop after their first batch until the test sets ``held.gate``.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -130,3 +137,42 @@ def topic_reader(kafka_bootstrap):
         return read_topic(kafka_bootstrap, topic, **kw)
 
     return reader
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """The URL of a moto S3 server for this test module."""
+    moto_server = pytest.importorskip("moto.server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """Replays that stop after their first batch until the test sets ``gate``: the run's
+    ``on_batch`` (which records the job's progress) is followed by a wait on it. ``reached``
+    is set once a replay is waiting there."""
+    import skysift.web.backtests as web_backtests
+
+    real = web_backtests.replay
+    gate, reached = threading.Event(), threading.Event()
+
+    def replay(*args: Any, on_batch: Any = None, **kwargs: Any):
+        def hold(night: Any) -> None:
+            on_batch(night)
+            reached.set()
+            if not gate.wait(60):
+                raise TimeoutError("the test did not release the replay")
+
+        return real(*args, on_batch=hold if on_batch is not None else None, **kwargs)
+
+    monkeypatch.setattr(web_backtests, "replay", replay)
+    yield SimpleNamespace(gate=gate, reached=reached)
+    gate.set()

@@ -48,8 +48,8 @@ from skysift.errors import AlertDecodeError, ArchiveError
 from skysift.store.blobs import BlobStore, DirStore, open_blob_store
 
 __all__ = ["ARCHIVE_SCHEMA", "AlertArchive", "ArchivedAlert", "NightSummary", "archive_store",
-           "decode_archived", "iter_night", "list_nights", "night_of", "parse_nights",
-           "prune_nights"]
+           "decode_archived", "iter_night", "list_nights", "night_of", "nights_to_run",
+           "parse_nights", "prune_nights"]
 
 log = logging.getLogger(__name__)
 
@@ -403,6 +403,32 @@ def list_nights(store: BlobStore) -> list[NightSummary]:
             s.bytes += nbytes
         out.append(s)
     return out
+
+
+def nights_to_run(settings: Settings, nights: Sequence[str] | None = None,
+                  last: int | None = None) -> dict[str, int]:
+    """The archived nights a run over ``nights`` (those the archive does not hold are skipped)
+    or the newest ``last`` (neither: every night) goes through, oldest first, with the alerts
+    the archive holds for each.
+
+    Raises
+    ------
+    ArchiveError
+        The archive holds none of ``nights``, or no night at all.
+    """
+    held = {n.night: n.alerts for n in list_nights(archive_store(settings))}
+    names = list(held)
+    if nights is not None:
+        missing = [n for n in nights if n not in held]
+        if missing and len(missing) == len(nights):
+            raise ArchiveError(f"the archive holds none of the nights asked for "
+                               f"({nights[0]}..{nights[-1]}); it holds "
+                               + (f"{names[0]}..{names[-1]}" if names else "no night"))
+        return {n: held[n] for n in nights if n in held}
+    if not held:
+        raise ArchiveError("the archive holds no night yet: alerts are archived as they are "
+                           "ingested (setting archive_nights)")
+    return {n: held[n] for n in (names[-last:] if last else names)}
 
 
 def prune_nights(store: BlobStore, keep_nights: int, *, keep: Iterable[str] = ()) -> list[str]:

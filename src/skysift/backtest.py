@@ -42,7 +42,7 @@ from skysift.archive import (
     archive_store,
     decode_archived,
     iter_night,
-    list_nights,
+    nights_to_run,
 )
 from skysift.config import Settings, replace
 from skysift.errors import ArchiveError, FilterError
@@ -61,7 +61,6 @@ __all__ = [
     "check_replay_topic",
     "compile_for_owner",
     "flood_warning",
-    "nights_to_run",
     "replay",
     "run_archive",
 ]
@@ -312,32 +311,6 @@ def _process(pipeline: Pipeline, batch: list[Alert], night: NightResult) -> Batc
         log.error("a batch of %d alerts failed, and each alert alone: %s", len(batch),
                   first_error)
     return merged
-
-
-def nights_to_run(settings: Settings, nights: Sequence[str] | None = None,
-                  last: int | None = None) -> dict[str, int]:
-    """The archived nights a run over ``nights`` (those the archive does not hold are skipped)
-    or the newest ``last`` (neither: every night) goes through, oldest first, with the alerts
-    the archive holds for each.
-
-    Raises
-    ------
-    ArchiveError
-        The archive holds none of ``nights``, or no night at all.
-    """
-    held = {n.night: n.alerts for n in list_nights(archive_store(settings))}
-    names = list(held)
-    if nights is not None:
-        missing = [n for n in nights if n not in held]
-        if missing and len(missing) == len(nights):
-            raise ArchiveError(f"the archive holds none of the nights asked for "
-                               f"({nights[0]}..{nights[-1]}); it holds "
-                               + (f"{names[0]}..{names[-1]}" if names else "no night"))
-        return {n: held[n] for n in nights if n in held}
-    if not held:
-        raise ArchiveError("the archive holds no night yet: alerts are archived as they are "
-                           "ingested (setting archive_nights)")
-    return {n: held[n] for n in (names[-last:] if last else names)}
 
 
 def compile_for_owner(engine: sa.Engine, flt: Filter) -> Any:

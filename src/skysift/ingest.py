@@ -49,7 +49,7 @@ from skysift.store.schema import ingest_stats as st
 from skysift.alerts.files import iter_alert_files, read_alerts
 from skysift.worker.fileloop import run_files
 from skysift.notify import Notifier
-from skysift.archive import archive_store, decode_archived, iter_night, list_nights
+from skysift.archive import archive_store, decode_archived, iter_night, nights_to_run
 from skysift.config import replace
 from skysift.errors import AlertDecodeError, ArchiveError
 
@@ -264,14 +264,9 @@ def ingest_archive(settings: Settings, nights: Sequence[str], *, progress: bool 
         The archive holds none of ``nights``.
     """
     store = archive_store(settings)
-    held = {n.night: n for n in list_nights(store)}
-    wanted = [n for n in nights if n in held]
-    if not wanted:
-        raise ArchiveError(f"the archive {store.location} holds none of the nights asked for ("
-                           + ", ".join(nights[:5]) + (", ..." if len(nights) > 5 else "") + ")")
-    for night in nights:
-        if night not in held:
-            log.warning("the archive holds no night %s: skipped", night)
+    wanted = list(nights_to_run(settings, nights))  # ArchiveError: none of them
+    for night in sorted(set(nights) - set(wanted)):
+        log.warning("the archive holds no night %s: skipped", night)
 
     seen: set[int] = set()
 

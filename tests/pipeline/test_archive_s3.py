@@ -6,7 +6,6 @@ the cutouts (tests/web/test_cutouts_s3.py)."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -21,23 +20,12 @@ from skysift.ingest import ingest_files
 from skysift.store.database import open_store
 
 pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 
 RUBIN = Path(__file__).resolve().parents[1] / "data" / "rubin"
 KEY_ID, SECRET = "skysift-archive-key", "archive-s3cr3t-0xfeed"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def test_the_archive_goes_to_the_bucket_and_backtests_read_it_there(make_settings,

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -172,28 +170,6 @@ def test_saving_an_active_filter_that_would_flood_warns(browser, unique_name):
     assert "it may flood its topic" in html.unescape(b.get(f"/filters/{fid}").text)
 
 
-@pytest.fixture
-def held(monkeypatch):
-    """Replays that stop after their first batch until the test sets ``gate``: the run's
-    ``on_batch`` (which records the job's progress) is followed by a wait on it. ``reached``
-    is set once a replay is waiting there."""
-    import skysift.web.backtests as web_backtests
-
-    real = web_backtests.replay
-    gate, reached = threading.Event(), threading.Event()
-
-    def replay(*args: Any, on_batch: Any = None, **kwargs: Any):
-        def hold(night: Any) -> None:
-            on_batch(night)
-            reached.set()
-            if not gate.wait(60):
-                raise TimeoutError("the test did not release the replay")
-
-        return real(*args, on_batch=hold if on_batch is not None else None, **kwargs)
-
-    monkeypatch.setattr(web_backtests, "replay", replay)
-    yield SimpleNamespace(gate=gate, reached=reached)
-    gate.set()
 
 
 JSON = {"Accept": "application/json"}

@@ -9,29 +9,17 @@ any S3 service, through boto3 with an endpoint URL.
 from __future__ import annotations
 
 import logging
-import socket
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 
 RUBIN = Path(__file__).resolve().parents[1] / "data" / "rubin"
 KEY_ID, SECRET = "skysift-test-key", "s3cr3t-never-logged-0x5eed"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def _client(endpoint):

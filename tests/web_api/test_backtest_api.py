@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 import time
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -345,28 +343,6 @@ BOTH = {"from": "2025-09-05", "to": "2025-10-12"}
 TIMINGS = {"seconds", "alerts_per_s", "filter_s_p50", "filter_s_p99", "topic", "undelivered"}
 
 
-@pytest.fixture
-def held(monkeypatch):
-    """Replays that stop after their first batch until the test sets ``gate``: the run's
-    ``on_batch`` (which records the job's progress) is followed by a wait on it. ``reached``
-    is set once a replay is waiting there."""
-    import skysift.web.backtests as web_backtests
-
-    real = web_backtests.replay
-    gate, reached = threading.Event(), threading.Event()
-
-    def replay(*args: Any, on_batch: Any = None, **kwargs: Any):
-        def hold(night: Any) -> None:
-            on_batch(night)
-            reached.set()
-            if not gate.wait(60):
-                raise TimeoutError("the test did not release the replay")
-
-        return real(*args, on_batch=hold if on_batch is not None else None, **kwargs)
-
-    monkeypatch.setattr(web_backtests, "replay", replay)
-    yield SimpleNamespace(gate=gate, reached=reached)
-    gate.set()
 
 
 def _until_over(world: World, url: str, who: str = "alice", timeout: float = 60.0) -> dict:

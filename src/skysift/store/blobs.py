@@ -189,18 +189,16 @@ class S3Store:
         return len(items)
 
     def get(self, key: str) -> bytes | None:
+        body = self.open_read(key)
+        if body is None:
+            return None
         try:
-            reply = self._client.get_object(Bucket=self.bucket, Key=self.prefix + _check_key(key))
-        except self._client_error as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise StoreError(f"cannot read {key} from {self.location}: {_s3_reason(exc)}") \
-                from exc
+            with body:
+                data: bytes = body.read()
         except self._errors as exc:
             raise StoreError(f"cannot read {key} from {self.location}: {_s3_reason(exc)}") \
                 from exc
-        body: bytes = reply["Body"].read()
-        return body
+        return data
 
     def keys(self, prefix: str) -> Iterator[str]:
         paginator = self._client.get_paginator("list_objects_v2")
@@ -210,7 +208,6 @@ class S3Store:
                     yield item["Key"][len(self.prefix):]
         except self._errors as exc:
             raise StoreError(f"cannot list {self.location}{prefix}: {_s3_reason(exc)}") from exc
-
 
     def delete_many(self, keys: Iterable[str]) -> int:
         wanted = [self.prefix + _check_key(k) for k in keys]

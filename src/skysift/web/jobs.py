@@ -35,7 +35,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from skysift.backtest import NightResult, check_replay_topic, compile_for_owner, nights_to_run
+from skysift.archive import nights_to_run
+from skysift.backtest import NightResult, check_replay_topic, compile_for_owner
 from skysift.config import Settings
 from skysift.errors import NotFound, RateLimited, SkysiftError
 from skysift.filters.repository import Filter
