@@ -154,7 +154,8 @@ class Pipeline:
     def _store(self, alerts: Sequence[Alert]) -> Any:
         with db_errors("store the batch", alerts=len(alerts)), self.engine.begin() as conn:
             return store_alerts(conn, alerts, bbb=self.settings.bbb_fit,
-                                bbb_budget_s=self.settings.bbb_fit_budget_s, dust=self.dust)
+                                bbb_budget_s=self.settings.bbb_fit_budget_s,
+                                bbb_warm=self.settings.bbb_warm_start, dust=self.dust)
 
     def _keep_cutouts(self, alerts: Sequence[Alert], report: BatchReport) -> None:
         """Write the batch's cutouts (keep_cutouts): a disk that refuses is logged, and ingest

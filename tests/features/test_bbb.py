@@ -197,3 +197,62 @@ def test_fit_is_independent_of_the_other_objects_in_the_batch():
     for k, sources in enumerate(curves):
         alone = row(fit_bbb(arrays([sources]), 1), 0)
         assert alone == row(together, k)
+
+
+def columns_of(fit):
+    return {"BBBRiseRate": fit.rise, "BBBFallRate": fit.fall, "BBBTemp": fit.temp,
+            "BBBPeakFlux": fit.peak_flux, "BBBPeakMJD": fit.peak_mjd}
+
+
+def test_a_warm_start_from_the_fit_without_the_newest_point_reaches_the_same_optimum():
+    rng = np.random.default_rng(28)
+    curves = [curve(rng, **p, n=40, noise=0.02, oid=k) for k, p in enumerate(TRUE)]
+    previous = columns_of(fit_bbb(arrays([c[:-1] for c in curves]), len(curves)))
+    cold = fit_bbb(arrays(curves), len(curves))
+    warm = fit_bbb(arrays(curves), len(curves), previous=previous)
+    assert warm.warm == len(curves)
+    assert warm.chi2 == pytest.approx(cold.chi2, rel=1e-5)
+    for k in range(len(curves)):
+        for name, value in row(warm, k).items():
+            assert value == pytest.approx(row(cold, k)[name], rel=1e-3), (k, name)
+
+
+def test_a_warm_start_changes_nothing_without_a_previous_fit():
+    rng = np.random.default_rng(29)
+    curves = [curve(rng, **p, oid=k) for k, p in enumerate(TRUE)]
+    none = {name: np.full(len(curves), np.nan) for name in columns_of(fit_bbb(arrays(curves[:1]),
+                                                                              1))}
+    warm = fit_bbb(arrays(curves), len(curves), previous=none)
+    cold = fit_bbb(arrays(curves), len(curves))
+    assert warm.warm == 0
+    for k in range(len(curves)):
+        assert row(warm, k) == row(cold, k)
+
+
+def test_an_exponential_rise_that_peaks_later_gets_its_bazin_fit_from_a_warm_start():
+    # the previous fit was an Exp (no fall rate): the Exp starts from it, Bazin from the guesses
+    rng = np.random.default_rng(30)
+    sources = curve(rng, kr=0.5, kf=0.05, t_kk=12.0, t0=10.0, n=50, noise=0.01)
+    previous = {"BBBRiseRate": np.array([0.4]), "BBBFallRate": np.array([np.nan]),
+                "BBBTemp": np.array([11.0]), "BBBPeakFlux": np.array([np.nan]),
+                "BBBPeakMJD": np.array([np.nan])}
+    warm = fit_bbb(arrays([sources]), 1, previous=previous)
+    cold = fit_bbb(arrays([sources]), 1)
+    assert warm.warm == 1
+    assert row(warm, 0) == row(cold, 0)
+    assert row(warm, 0)["fall"] == pytest.approx(0.05, rel=0.1)
+
+
+def test_a_warm_start_that_ends_with_no_fit_is_fitted_again_from_the_guesses():
+    # a previous Bazin far from this curve (peak 400 days later, near the bounds) ends in no
+    # accepted fit; the object is then fitted as if it had none
+    rng = np.random.default_rng(31)
+    sources = curve(rng, kr=0.5, kf=0.05, t_kk=12.0, t0=10.0, n=50, noise=0.01)
+    first = min(s["midpointMjdTai"] for s in sources)
+    previous = {"BBBRiseRate": np.array([14.0]), "BBBFallRate": np.array([1.9]),
+                "BBBTemp": np.array([290.0]), "BBBPeakFlux": np.array([1.0]),
+                "BBBPeakMJD": np.array([first + 400.0])}
+    warm = fit_bbb(arrays([sources]), 1, previous=previous)
+    cold = fit_bbb(arrays([sources]), 1)
+    assert row(warm, 0) == row(cold, 0)
+    assert row(cold, 0)["rise"] == pytest.approx(0.5, rel=0.1)

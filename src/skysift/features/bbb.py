@@ -47,6 +47,7 @@ a time.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +97,7 @@ class BBBFit:
     chi2: F64 | None = None  # chi-square of the chosen fit (sum of squared residuals / error)
     fitted: int = 0       # groups that had enough points to be fitted
     timed_out: int = 0    # groups given up on at the deadline
+    warm: int = 0         # groups started from their previous fit
 
     def columns(self) -> dict[str, F64]:
         return dict(zip(BBB_COLUMNS, (self.rise, self.fall, self.temp, self.peak_flux,
@@ -290,27 +292,78 @@ def _rows(src: SourceArrays, n_groups: int) -> tuple[I64, F64, I64, F64, F64, F6
     return g, mjd - first[g], band, f / scale[g], err / scale[g], first, scale
 
 
-def _problems(g: I64, t: F64, band: I64, f: F64, e: F64, groups: I64, n_starts: int) -> _Problem:
-    """Rows of ``groups`` repeated ``n_starts`` times, as problems start * len(groups) + k."""
-    index = np.full(int(g.max()) + 1 if g.size else 1, -1)
-    index[groups] = np.arange(groups.size)
-    keep = index[g] >= 0
-    k = index[g[keep]]
-    reps = [k + s * groups.size for s in range(n_starts)]
-    prob = np.concatenate(reps)
-    rows = np.tile(np.flatnonzero(keep), n_starts)
-    order = np.argsort(prob, kind="stable")
-    prob, rows = prob[order], rows[order]
-    starts = np.flatnonzero(np.r_[True, prob[1:] != prob[:-1]])
+def _problems(g: I64, t: F64, band: I64, f: F64, e: F64, owners: I64) -> _Problem:
+    """One problem per entry of ``owners`` (a group index; groups may repeat), numbered in that
+    order, each with every row of its group (``g`` is sorted, as :func:`_rows` gives it)."""
+    n_groups = int(g.max()) + 1 if g.size else 1
+    first_row = np.searchsorted(g, np.arange(n_groups))
+    count = np.bincount(g, minlength=n_groups)
+    c = count[owners]
+    starts = np.r_[0, np.cumsum(c)[:-1]].astype(np.int64)
+    rows = np.repeat(first_row[owners] - starts, c) + np.arange(int(c.sum()))
+    prob = np.repeat(np.arange(owners.size), c)
     return _Problem(prob=prob, t=t[rows], band=band[rows], f=f[rows], w=1.0 / e[rows],
-                    starts=starts, n_prob=groups.size * n_starts)
+                    starts=starts, n_prob=int(owners.size))
 
 
-def fit_bbb(src: SourceArrays, n_groups: int, *, deadline_s: float | None = None) -> BBBFit:
+def _amplitude(model, theta: F64, p: _Problem) -> F64:
+    """ln A that best fits each problem with its other parameters as given (the model is linear
+    in A: A = sum(w^2 f m) / sum(w^2 m^2) at ln A = 0); 0 where that A is not positive."""
+    trial = theta.copy()
+    trial[:, 0] = 0.0
+    with np.errstate(all="ignore"):
+        m, _ = model(trial, p, False)
+        w2 = p.w**2
+        a = np.add.reduceat(w2 * p.f * m, p.starts) / np.add.reduceat(w2 * m * m, p.starts)
+        return np.where(np.isfinite(a) & (a > 0), np.log(np.where(a > 0, a, 1.0)), 0.0)
+
+
+def _warm_theta(previous: Mapping[str, F64], groups: I64, first: F64
+                ) -> tuple[npt.NDArray[np.bool_], F64, npt.NDArray[np.bool_], F64]:
+    """Which of ``groups`` have a previous Bazin or Exp fit, and its parameters (ln A to be
+    found): Bazin's t0 from its peak, ``BBBPeakMJD - ln(kr / kf - 1) / kr``."""
+    rise, fall, temp = (np.asarray(previous[c], dtype=float)[groups]
+                        for c in ("BBBRiseRate", "BBBFallRate", "BBBTemp"))
+    peak = np.asarray(previous["BBBPeakMJD"], dtype=float)[groups] - first[groups]
+    with np.errstate(all="ignore"):
+        is_b = (np.isfinite(rise) & np.isfinite(fall) & np.isfinite(temp) & np.isfinite(peak)
+                & (fall > 0) & (rise > fall) & (temp > 0))
+        is_e = np.isfinite(rise) & ~np.isfinite(fall) & np.isfinite(temp) & (temp > 0) & ~is_b
+        kr, kf = np.where(is_b, rise, 1.0), np.where(is_b, fall, 0.5)
+        t0 = peak - np.log(kr / kf - 1.0) / kr
+        lo, hi = _BOUNDS[5]
+        theta_b = np.clip(np.stack([np.zeros(groups.size), np.log(np.where(is_b, temp, 10.0)),
+                                    t0, np.log(kr), np.log(kf)], axis=1), lo, hi)
+        lo, hi = _BOUNDS[3]
+        theta_e = np.clip(np.stack([np.zeros(groups.size), np.log(np.where(is_e, temp, 10.0)),
+                                    np.where(is_e, rise, 0.0)], axis=1), lo, hi)
+    return is_b & np.isfinite(theta_b).all(axis=1), theta_b, \
+        is_e & np.isfinite(theta_e).all(axis=1), theta_e
+
+
+def _pick(cost: F64, owners: I64, ng: int) -> I64:
+    """The problem kept for each of ``ng`` groups: the first one (problems 0..ng-1 are each
+    group's first start) unless its second start (at most one more) has a strictly lower chi2."""
+    chosen = np.arange(ng)
+    extra = np.arange(ng, owners.size)
+    if extra.size:
+        better = cost[extra] < cost[owners[extra]]
+        chosen[owners[extra[better]]] = extra[better]
+    return chosen
+
+
+def fit_bbb(src: SourceArrays, n_groups: int, *, deadline_s: float | None = None,
+            previous: Mapping[str, F64] | None = None) -> BBBFit:
     """The BBB columns of every group with at least :data:`MIN_POINTS` usable diaSources.
 
     ``deadline_s`` bounds the time spent (both models); problems still iterating then keep
     their best parameters so far, and are accepted only if they pass the checks.
+
+    ``previous`` (the BBB columns of each group's previous fit, NaN where there is none) turns
+    on the warm start: a group whose previous fit was a Bazin (or an Exp) starts that model once,
+    from the previous parameters, instead of from two guesses; a group whose warm-started fit
+    ends with no fit accepted is fitted again from the guesses. The result then depends on the
+    previous fit, not only on the light curve (see the ``bbb_warm_start`` setting).
     """
     nan = np.full(n_groups, np.nan)
     out = BBBFit(nan.copy(), nan.copy(), nan.copy(), nan.copy(), nan.copy(), chi2=nan.copy())
@@ -321,53 +374,84 @@ def fit_bbb(src: SourceArrays, n_groups: int, *, deadline_s: float | None = None
     if not groups.size:
         return out
     deadline = time.monotonic() + (deadline_s if deadline_s is not None else np.inf)
+    rows = (g, t, band, f, e)
+    if previous is None:
+        _fit(out, rows, first, scale, groups, None, deadline)
+        return out
+    warm = _warm_theta(previous, groups, first)
+    fitted = _fit(out, rows, first, scale, groups, warm, deadline)
+    out.warm = int((warm[0] | warm[2]).sum())
+    again = groups[(warm[0] | warm[2]) & ~fitted]
+    if again.size:  # a warm start that ended with no fit: from the guesses, as without one
+        _fit(out, rows, first, scale, again, None, deadline)
+    return out
+
+
+def _fit(out: BBBFit, rows: tuple[I64, F64, I64, F64, F64], first: F64, scale: F64,
+         groups: I64, warm: tuple[npt.NDArray[np.bool_], F64, npt.NDArray[np.bool_], F64] | None,
+         deadline: float) -> npt.NDArray[np.bool_]:
+    """Fit ``groups`` into ``out``; returns which of them got a fit accepted."""
     ng = groups.size
-    p2 = _problems(g, t, band, f, e, groups, 2)
-    n_rows = np.add.reduceat(np.ones(p2.prob.size), p2.starts)
+    p1 = _problems(*rows, groups)
+    n = np.add.reduceat(np.ones(p1.prob.size), p1.starts)
 
     # chi2 of the best constant (weighted mean): the "total" the fits must explain
-    w2 = p2.w**2
-    mean = np.add.reduceat(w2 * p2.f, p2.starts) / np.add.reduceat(w2, p2.starts)
-    chi2_const = np.add.reduceat(w2 * (p2.f - mean[p2.prob]) ** 2, p2.starts)
+    w2 = p1.w**2
+    mean = np.add.reduceat(w2 * p1.f, p1.starts) / np.add.reduceat(w2, p1.starts)
+    total = np.add.reduceat(w2 * (p1.f - mean[p1.prob]) ** 2, p1.starts)
 
     # starting points from the data: the brightest point, 10 kK; t0 a week before it or at it
-    t_peak = np.zeros(p2.n_prob)
-    best = np.full(p2.n_prob, -np.inf)
-    np.maximum.at(best, p2.prob, p2.f)
-    is_peak = p2.f == best[p2.prob]
-    t_peak[p2.prob[is_peak]] = p2.t[is_peak]
-    early = np.arange(p2.n_prob) < ng
-    theta_b = np.stack([np.zeros(p2.n_prob), np.full(p2.n_prob, np.log(10.0)),
-                        np.where(early, t_peak - 7.0, t_peak - 2.0),
-                        np.full(p2.n_prob, np.log(np.where(early, 0.3, 1.0))),
-                        np.full(p2.n_prob, np.log(np.where(early, 0.05, 0.1)))], axis=1)
+    t_peak = np.zeros(ng)
+    best = np.full(ng, -np.inf)
+    np.maximum.at(best, p1.prob, p1.f)
+    is_peak = p1.f == best[p1.prob]
+    t_peak[p1.prob[is_peak]] = p1.t[is_peak]
     # the exp starts: a straight line through ln(flux) of the positive points, and one steeper
-    pos = (p2.f > 0).astype(float)
-    y = np.log(np.where(p2.f > 0, p2.f, 1.0))
-    s0, st, sy = (np.add.reduceat(v, p2.starts) for v in (pos, pos * p2.t, pos * y))
-    stt, sty = np.add.reduceat(pos * p2.t**2, p2.starts), np.add.reduceat(pos * p2.t * y, p2.starts)
+    pos = (p1.f > 0).astype(float)
+    y = np.log(np.where(p1.f > 0, p1.f, 1.0))
+    s0, st, sy = (np.add.reduceat(v, p1.starts) for v in (pos, pos * p1.t, pos * y))
+    stt, sty = np.add.reduceat(pos * p1.t**2, p1.starts), np.add.reduceat(pos * p1.t * y, p1.starts)
     with np.errstate(all="ignore"):
         slope = np.nan_to_num((s0 * sty - st * sy) / (s0 * stt - st**2))
         icept = np.nan_to_num((sy - slope * st) / s0)
-    slope = np.clip(slope + np.where(early, 0.0, 0.2), -0.9, 2.9)
-    theta_e = np.stack([np.clip(icept, -29.0, 11.0), np.full(p2.n_prob, np.log(10.0)), slope],
-                       axis=1)
-    tb, cb, late_b = _levenberg_marquardt(
-        _bazin, theta_b, p2, deadline, 2.0 * MAX_UNEXPLAINED_BAZIN * chi2_const)
-    te, ce, late_e = _levenberg_marquardt(
-        _expo, theta_e, p2, deadline, 2.0 * MAX_UNEXPLAINED_EXP * chi2_const)
-    out.timed_out = ng if (late_b or late_e) else 0
 
-    def pick(theta: F64, cost: F64) -> tuple[F64, F64, I64]:
-        """The better start of each object: its parameters, chi2 and problem index."""
-        first_better = cost[:ng] <= cost[ng:]
-        chosen = np.where(first_better, np.arange(ng), np.arange(ng, 2 * ng))
-        return theta[chosen], cost[chosen], chosen
+    def guesses(k: I64, early: bool) -> tuple[F64, F64]:
+        """The Bazin and Exp starts of positions ``k`` (the early or the late guess)."""
+        m = k.size
+        tb = np.stack([np.zeros(m), np.full(m, np.log(10.0)),
+                       t_peak[k] - (7.0 if early else 2.0),
+                       np.full(m, np.log(0.3 if early else 1.0)),
+                       np.full(m, np.log(0.05 if early else 0.1))], axis=1)
+        te = np.stack([np.clip(icept[k], -29.0, 11.0), np.full(m, np.log(10.0)),
+                       np.clip(slope[k] + (0.0 if early else 0.2), -0.9, 2.9)], axis=1)
+        return tb, te
 
-    tb, cb, _ = pick(tb, cb)
-    te, ce, chosen_e = pick(te, ce)
-    n = n_rows[:ng]
-    total = chi2_const[:ng]
+    every = np.arange(ng)
+    tb0, te0 = guesses(every, True)
+    results = []
+    for model, n_par, hopeless in ((_bazin, 5, MAX_UNEXPLAINED_BAZIN),
+                                   (_expo, 3, MAX_UNEXPLAINED_EXP)):
+        theta0 = tb0 if n_par == 5 else te0
+        is_warm = np.zeros(ng, dtype=bool)
+        if warm is not None:
+            is_warm = warm[0] if n_par == 5 else warm[2]
+            theta0 = np.where(is_warm[:, None], warm[1] if n_par == 5 else warm[3], theta0)
+        cold = np.flatnonzero(~is_warm)
+        second = guesses(cold, False)[0 if n_par == 5 else 1]
+        owners = np.concatenate([every, cold])
+        p = _problems(*rows, groups[owners])
+        theta = np.concatenate([theta0, second])
+        if is_warm.any():  # the amplitude that best fits the previous shape, from the new data
+            sub = np.zeros(owners.size, dtype=bool)
+            sub[:ng] = is_warm
+            theta[sub, 0] = _amplitude(model, theta[sub], _subset(p, sub))
+        theta, cost, late = _levenberg_marquardt(model, theta, p, deadline,
+                                                 2.0 * hopeless * total[owners])
+        chosen = _pick(cost, owners, ng)
+        results.append((theta[chosen], cost[chosen], chosen, p, late))
+    (tb, cb, _, _, late_b), (te, ce, chosen_e, p_e, late_e) = results
+    out.timed_out = max(out.timed_out, ng if (late_b or late_e) else 0)
+
     with np.errstate(all="ignore"):
         kr, kf, k = np.exp(tb[:, 3]), np.exp(tb[:, 4]), te[:, 2]
         ok_b = (np.isfinite(cb) & (kr <= MAX_RISE) & (kf <= MAX_FALL) & (kf < kr)
@@ -377,11 +461,11 @@ def fit_bbb(src: SourceArrays, n_groups: int, *, deadline_s: float | None = None
         k_err = np.full(ng, np.nan)
         maybe = np.isfinite(ce) & (k > 0) & (k <= MAX_EXP) & (ce <= MAX_UNEXPLAINED_EXP * total)
         if maybe.any():
-            keep = np.zeros(2 * ng, dtype=bool)
+            keep = np.zeros(p_e.n_prob, dtype=bool)
             keep[chosen_e[maybe]] = True
             # _subset keeps problems in index order: sort the candidates the same way
             order = np.argsort(chosen_e[maybe])
-            cov = _covariance(_expo, te[maybe][order], _subset(p2, keep))
+            cov = _covariance(_expo, te[maybe][order], _subset(p_e, keep))
             k_err[np.flatnonzero(maybe)[order]] = np.sqrt(np.abs(cov[:, 2, 2])
                                                           * red_chi2[maybe][order])
         ok_e = (np.isfinite(ce) & (k > 0) & (k <= MAX_EXP) & (k_err < k)
@@ -404,4 +488,4 @@ def fit_bbb(src: SourceArrays, n_groups: int, *, deadline_s: float | None = None
     out.rise[ge], out.temp[ge] = te[:, 2], np.exp(te[:, 1])
     assert out.chi2 is not None
     out.chi2[gb], out.chi2[ge] = cb[use_b], ce[use_e]  # scale-free: f and err share a scale
-    return out
+    return use_b | use_e

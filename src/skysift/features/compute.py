@@ -95,6 +95,7 @@ def compute_features(sources: list[dict[str, Any]], forced: list[dict[str, Any]]
 def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None],
                           dia_objects: Sequence[Mapping[str, Any] | None], *,
                           bbb: bool = True, bbb_budget_s: float | None = None,
+                          bbb_previous: Mapping[str, np.ndarray] | None = None,
                           dust: DustMap | None = None) -> list[dict[str, Any]]:
     """The ``objects`` columns of many objects in one vectorised pass.
 
@@ -111,6 +112,10 @@ def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None]
         Whether to run the Bazin-blackbody fit (:mod:`skysift.features.bbb`; its columns are
         NULL when not), and the most seconds it may take for all the groups (``None``: no
         limit; objects not fitted by then get NULL).
+    bbb_previous
+        The BBB columns of each group's stored fit (NaN where none): the fit's warm start
+        (setting ``bbb_warm_start``; see :func:`skysift.features.bbb.fit_bbb`). None: every
+        object is fitted from guesses made from its light curve alone.
     dust
         The SFD dust map for ``ebv`` (:mod:`skysift.features.dust`); None: ``ebv`` is NULL.
 
@@ -149,7 +154,9 @@ def compute_features_many(arrays: SourceArrays, object_ids: Sequence[int | None]
         else:
             columns[name] = values.tolist() if values.dtype.kind == "i" else _nullable(values)
     if bbb:
-        fit = fit_bbb(arrays, n, deadline_s=bbb_budget_s)
+        fit = fit_bbb(arrays, n, deadline_s=bbb_budget_s, previous=bbb_previous)
+        log.debug("Bazin-blackbody fit: %d objects fitted, %d of them from their stored fit",
+                  fit.fitted, fit.warm)
         if fit.timed_out:
             log.warning("Bazin-blackbody fit stopped at its budget of %s s (bbb_fit_budget_s): "
                         "%d of %d objects not fitted; their BBB columns are NULL until their "

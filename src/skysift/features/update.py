@@ -30,11 +30,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from skysift.alerts.model import Alert
 from skysift.alerts.vet import FLUX_MAX, ID_MAX, refusal, soft_float, storable, trigger_refusal
+from skysift.features.bbb import BBB_COLUMNS
 from skysift.features.compute import compute_features_many
 from skysift.features.dust import DustMap
 from skysift.features.photometry import SourceArrays
@@ -303,8 +306,20 @@ def _lock_objects(conn: sa.Connection, object_ids: list[int]) -> set[int]:
     return created
 
 
+def _stored_fits(conn: sa.Connection, touched: list[int]) -> dict[str, npt.NDArray[np.float64]]:
+    """The stored BBB columns of ``touched`` (NaN where NULL or not stored), for the warm start."""
+    c = objects.c
+    got = {r[0]: r[1:] for r in select_in(conn, [c.diaObjectId, *(c[n] for n in BBB_COLUMNS)],
+                                          c.diaObjectId, touched)}
+    none = (None,) * len(BBB_COLUMNS)
+    values = np.array([got.get(oid, none) for oid in touched], dtype=float).reshape(
+        len(touched), len(BBB_COLUMNS))
+    return {name: values[:, k] for k, name in enumerate(BBB_COLUMNS)}
+
+
 def store_alerts(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool = True,
-                 bbb_budget_s: float | None = None, dust: DustMap | None = None) -> StoreResult:
+                 bbb_budget_s: float | None = None, bbb_warm: bool = False,
+                 dust: DustMap | None = None) -> StoreResult:
     """Store the sources of ``alerts`` and upsert the ``objects`` row of every object they touch.
 
     Parameters
@@ -313,9 +328,10 @@ def store_alerts(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool = Tr
         A connection inside the caller's transaction (nothing is committed here).
     alerts
         The batch, any order.
-    bbb, bbb_budget_s
-        The Bazin-blackbody fit: on or off, and its time budget for the batch (settings
-        ``bbb_fit`` and ``bbb_fit_budget_s``; see :func:`skysift.features.compute_features_many`).
+    bbb, bbb_budget_s, bbb_warm
+        The Bazin-blackbody fit: on or off, its time budget for the batch, and whether it starts
+        from each object's stored fit (settings ``bbb_fit``, ``bbb_fit_budget_s`` and
+        ``bbb_warm_start``; see :func:`skysift.features.compute_features_many`).
     dust
         The SFD dust map for ``objects.ebv`` (setting ``sfd_dust_map``), or None.
 
@@ -330,13 +346,14 @@ def store_alerts(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool = Tr
         :class:`~skysift.errors.StoreUnavailable` when it could not be reached.
     """
     with db_errors("store alerts", alerts=len(alerts)):
-        return _store(conn, alerts, bbb=bbb, bbb_budget_s=bbb_budget_s, dust=dust)
+        return _store(conn, alerts, bbb=bbb, bbb_budget_s=bbb_budget_s, bbb_warm=bbb_warm,
+                      dust=dust)
 
 
 # complexity accepted (C901): the store's one transaction for a batch, step by step in the
 # order it must run
 def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: C901
-           bbb_budget_s: float | None, dust: DustMap | None) -> StoreResult:
+           bbb_budget_s: float | None, bbb_warm: bool, dust: DustMap | None) -> StoreResult:
     now = datetime.now(UTC)
     result = StoreResult()
     ordered = sorted(alerts, key=lambda a: (a.diaObjectId or 0, a.diaSourceId))
@@ -438,7 +455,8 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: 
     arrays = SourceArrays.from_rows((r[1:] for r in curve), (group_of[r[0]] for r in curve))
     dia_objects = [chosen[o][1] if o in chosen else None for o in touched]
     rows = compute_features_many(arrays, touched, dia_objects, bbb=bbb, bbb_budget_s=bbb_budget_s,
-                                 dust=dust)
+                                 bbb_previous=_stored_fits(conn, touched) if bbb and bbb_warm
+                                 else None, dust=dust)
     for oid, row in zip(touched, rows, strict=True):
         if oid in chosen:
             _, record, carrier_sid, text = chosen[oid]
