@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 
 TARGET_RATE = 500.0
 RUBIN_RATE = 250.0
-TARGET_P99 = 5.0
+TARGET_P99 = 2.0  # issue 16: p99 <= 2 s at 250 alerts/s on one worker
 TARGET_RSS_MB = 1024.0
 
 
@@ -615,7 +615,7 @@ def main() -> int:
         p50, p99 = np.percentile(lat, [50, 99])
         print(f"latency at {args.rate:.0f} alerts/s over {args.seconds:.0f} s "
               f"({len(lat)} records): p50 {p50:.2f} s, p99 {p99:.2f} s "
-              f"(target p99 <= {TARGET_P99:.0f} s: "
+              f"(issue 16's target p99 <= {TARGET_P99:.0f} s: "
               f"{'met' if p99 <= TARGET_P99 else 'NOT met'})")
         print(f"peak memory (RSS sampled every 0.2 s): throughput worker {peak_t} MB, "
               f"latency worker {peak_l} MB")

@@ -226,7 +226,12 @@ def markdown_table() -> str:
         "hand."),
         "",
         ("- *skysift* columns are recomputed at every alert from **all** diaSources stored for the "
-        "object (not only the alert's 12-month history). Per-band means are inverse-variance "
+        "object (not only the alert's 12-month history). They depend on that light curve alone, "
+        "not on the order alerts arrived in, so a backtest, a replay or a second worker gives "
+        "the same values; the one exception is opt-in: with `bbb_warm_start = true` the `BBB*` "
+        "columns start from the object's previous fit and can differ slightly where the data "
+        "barely constrain them (see [architecture.md](architecture.md)). "
+        "Per-band means are inverse-variance "
         "weighted (weights 1/psfFluxErr², sources with a finite flux and a positive finite error), "
         "with standard error 1/sqrt(Σ weights), as Rubin computes its diaObject means."),
         ("- Where a Lasair name is also a diaObject field (`{band}_psfFluxMean`, "
