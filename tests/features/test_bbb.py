@@ -229,7 +229,7 @@ def test_a_warm_start_changes_nothing_without_a_previous_fit():
         assert row(warm, k) == row(cold, k)
 
 
-def test_an_exponential_rise_that_peaks_later_gets_its_bazin_fit_from_a_warm_start():
+def test_a_previous_exponential_fit_that_has_since_peaked_gets_the_bazin_fit():
     # the previous fit was an Exp (no fall rate): the Exp starts from it, Bazin from the guesses
     rng = np.random.default_rng(30)
     sources = curve(rng, kr=0.5, kf=0.05, t_kk=12.0, t0=10.0, n=50, noise=0.01)
@@ -254,5 +254,43 @@ def test_a_warm_start_that_ends_with_no_fit_is_fitted_again_from_the_guesses():
                 "BBBPeakMJD": np.array([first + 400.0])}
     warm = fit_bbb(arrays([sources]), 1, previous=previous)
     cold = fit_bbb(arrays([sources]), 1)
+    assert (warm.warm, warm.refit) == (1, 1)
     assert row(warm, 0) == row(cold, 0)
     assert row(cold, 0)["rise"] == pytest.approx(0.5, rel=0.1)
+
+
+def test_a_bazin_whose_warm_start_goes_astray_stays_a_bazin():
+    # a curve seen mostly on its rise, which the Exp model also explains; the previous peak is
+    # 200 days after the data, so the warm-started Bazin fails its checks while the Exp (from
+    # the guesses) passes: the object is fitted again from the guesses and keeps its Bazin fit
+    rng = np.random.default_rng(32)
+    sources = curve(rng, kr=0.4, kf=0.03, t_kk=12.0, t0=15.0, n=30, span=27.5, noise=0.03)
+    first = min(s["midpointMjdTai"] for s in sources)
+    previous = {"BBBRiseRate": np.array([0.4]), "BBBFallRate": np.array([0.03]),
+                "BBBTemp": np.array([12.0]), "BBBPeakFlux": np.array([1.0]),
+                "BBBPeakMJD": np.array([first + 200.0])}
+    warm = fit_bbb(arrays([sources]), 1, previous=previous)
+    cold = fit_bbb(arrays([sources]), 1)
+    assert (warm.warm, warm.refit) == (1, 1)
+    assert row(cold, 0)["fall"] is not None
+    assert row(warm, 0) == row(cold, 0)
+
+
+def test_warm_and_cold_objects_in_one_batch_get_what_each_would_alone():
+    # objects 0 and 2 have a previous fit (from their curve without its newest point), 1 and 3
+    # none: the cold ones are bit-identical to a fit without a warm start, the warm ones equal
+    # their own warm fit alone in a batch
+    rng = np.random.default_rng(33)
+    curves = [curve(rng, **p, n=40, noise=0.02, oid=k) for k, p in enumerate(TRUE)]
+    before = columns_of(fit_bbb(arrays([c[:-1] for c in curves]), 4))
+    previous = {name: np.where(np.arange(4) % 2 == 0, v, np.nan) for name, v in before.items()}
+    mixed = fit_bbb(arrays(curves), 4, previous=previous)
+    cold = fit_bbb(arrays(curves), 4)
+    assert mixed.warm == 2
+    for k in (1, 3):
+        assert row(mixed, k) == row(cold, k), k
+    for k in (0, 2):
+        alone = fit_bbb(arrays([curves[k]]), 1,
+                        previous={name: v[k:k + 1] for name, v in previous.items()})
+        assert row(mixed, k) == row(alone, 0), k
+        assert row(mixed, k)["rise"] == pytest.approx(row(cold, k)["rise"], rel=1e-3), k

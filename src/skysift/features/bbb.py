@@ -98,6 +98,7 @@ class BBBFit:
     fitted: int = 0       # groups that had enough points to be fitted
     timed_out: int = 0    # groups given up on at the deadline
     warm: int = 0         # groups started from their previous fit
+    refit: int = 0        # of those, fitted again from the guesses (a warm model failed)
 
     def columns(self) -> dict[str, F64]:
         return dict(zip(BBB_COLUMNS, (self.rise, self.fall, self.temp, self.peak_flux,
@@ -308,14 +309,17 @@ def _problems(g: I64, t: F64, band: I64, f: F64, e: F64, owners: I64) -> _Proble
 
 def _amplitude(model, theta: F64, p: _Problem) -> F64:
     """ln A that best fits each problem with its other parameters as given (the model is linear
-    in A: A = sum(w^2 f m) / sum(w^2 m^2) at ln A = 0); 0 where that A is not positive."""
+    in A: A = sum(w^2 f m) / sum(w^2 m^2) at ln A = 0), within its bounds; 0 where that A is
+    not positive."""
     trial = theta.copy()
     trial[:, 0] = 0.0
     with np.errstate(all="ignore"):
         m, _ = model(trial, p, False)
         w2 = p.w**2
         a = np.add.reduceat(w2 * p.f * m, p.starts) / np.add.reduceat(w2 * m * m, p.starts)
-        return np.where(np.isfinite(a) & (a > 0), np.log(np.where(a > 0, a, 1.0)), 0.0)
+        ln_a = np.where(np.isfinite(a) & (a > 0), np.log(np.where(a > 0, a, 1.0)), 0.0)
+    lo, hi = _BOUNDS[theta.shape[1]]
+    return np.asarray(np.clip(ln_a, lo[0], hi[0]))
 
 
 def _warm_theta(previous: Mapping[str, F64], groups: I64, first: F64
@@ -361,8 +365,8 @@ def fit_bbb(src: SourceArrays, n_groups: int, *, deadline_s: float | None = None
 
     ``previous`` (the BBB columns of each group's previous fit, NaN where there is none) turns
     on the warm start: a group whose previous fit was a Bazin (or an Exp) starts that model once,
-    from the previous parameters, instead of from two guesses; a group whose warm-started fit
-    ends with no fit accepted is fitted again from the guesses. The result then depends on the
+    from the previous parameters, instead of from two guesses; a group whose warm-started model
+    fails its checks is fitted again from the guesses, both models. The result then depends on the
     previous fit, not only on the light curve (see the ``bbb_warm_start`` setting).
     """
     nan = np.full(n_groups, np.nan)
@@ -379,18 +383,26 @@ def fit_bbb(src: SourceArrays, n_groups: int, *, deadline_s: float | None = None
         _fit(out, rows, first, scale, groups, None, deadline)
         return out
     warm = _warm_theta(previous, groups, first)
-    fitted = _fit(out, rows, first, scale, groups, warm, deadline)
+    ok_b, ok_e = _fit(out, rows, first, scale, groups, warm, deadline)
     out.warm = int((warm[0] | warm[2]).sum())
-    again = groups[(warm[0] | warm[2]) & ~fitted]
-    if again.size:  # a warm start that ended with no fit: from the guesses, as without one
+    # a warm-started model that fails its checks: the object is fitted again from the guesses,
+    # both models, as without a warm start (else a Bazin whose warm start went astray could
+    # become an Exp, or nothing)
+    again = groups[(warm[0] & ~ok_b) | (warm[2] & ~ok_e)]
+    out.refit = int(again.size)
+    if again.size:
+        for column in (out.rise, out.fall, out.temp, out.peak_flux, out.peak_mjd, out.chi2):
+            if column is not None:
+                column[again] = np.nan
         _fit(out, rows, first, scale, again, None, deadline)
     return out
 
 
 def _fit(out: BBBFit, rows: tuple[I64, F64, I64, F64, F64], first: F64, scale: F64,
          groups: I64, warm: tuple[npt.NDArray[np.bool_], F64, npt.NDArray[np.bool_], F64] | None,
-         deadline: float) -> npt.NDArray[np.bool_]:
-    """Fit ``groups`` into ``out``; returns which of them got a fit accepted."""
+         deadline: float) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Fit ``groups`` into ``out``; returns which of them passed the checks of Bazin and of
+    Exp (whichever was kept)."""
     ng = groups.size
     p1 = _problems(*rows, groups)
     n = np.add.reduceat(np.ones(p1.prob.size), p1.starts)
@@ -488,4 +500,4 @@ def _fit(out: BBBFit, rows: tuple[I64, F64, I64, F64, F64], first: F64, scale: F
     out.rise[ge], out.temp[ge] = te[:, 2], np.exp(te[:, 1])
     assert out.chi2 is not None
     out.chi2[gb], out.chi2[ge] = cb[use_b], ce[use_e]  # scale-free: f and err share a scale
-    return use_b | use_e
+    return ok_b, ok_e

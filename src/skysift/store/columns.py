@@ -229,8 +229,8 @@ def markdown_table() -> str:
         "object (not only the alert's 12-month history). They depend on that light curve alone, "
         "not on the order alerts arrived in, so a backtest, a replay or a second worker gives "
         "the same values; the one exception is opt-in: with `bbb_warm_start = true` the `BBB*` "
-        "columns start from the object's previous fit and can differ slightly where the data "
-        "barely constrain them (see [architecture.md](architecture.md)). "
+        "columns start from the object's previous fit and can differ where the data barely "
+        "constrain them (see [architecture.md](architecture.md) for how often). "
         "Per-band means are inverse-variance "
         "weighted (weights 1/psfFluxErr², sources with a finite flux and a positive finite error), "
         "with standard error 1/sqrt(Σ weights), as Rubin computes its diaObject means."),
