@@ -104,6 +104,15 @@ def report(name: str, seconds: float, n: int, got, truth, base_ms: float | None)
     return ms
 
 
+def cold_and_warm(arrays, n: int, previous):
+    """The fit from the guesses and the warm-started one, one after the other, and their times."""
+    t0 = time.perf_counter()
+    cold = fit_bbb(arrays, n)
+    t1 = time.perf_counter()
+    warm = fit_bbb(arrays, n, previous=previous)
+    return cold, warm, t1 - t0, time.perf_counter() - t1
+
+
 def warm_start(curves, n: int, repeats: int = 5) -> None:
     """The warm start (setting bbb_warm_start): each curve fitted without its last point, then
     with it from that fit or from the guesses, interleaved; time, and how far the two differ."""
@@ -112,12 +121,8 @@ def warm_start(curves, n: int, repeats: int = 5) -> None:
     arrays = as_arrays(curves)
     cold_s = warm_s = 0.0
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        cold = fit_bbb(arrays, n)
-        cold_s += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        warm = fit_bbb(arrays, n, previous=previous)
-        warm_s += time.perf_counter() - t0
+        cold, warm, dt_cold, dt_warm = cold_and_warm(arrays, n, previous)
+        cold_s, warm_s = cold_s + dt_cold, warm_s + dt_warm
     assert cold.chi2 is not None and warm.chi2 is not None
     both = np.isfinite(cold.chi2) & np.isfinite(warm.chi2)
     dchi2 = np.abs(warm.chi2[both] / cold.chi2[both] - 1)
@@ -145,12 +150,8 @@ def warm_chain(n: int = 60, first: int = 5, last: int = 30) -> None:
 
     for m in range(first, last + 1):
         arrays = as_arrays([(t[:m], b[:m], f[:m], e[:m]) for t, b, f, e in curves])
-        t0 = time.perf_counter()
-        cold = fit_bbb(arrays, n)
-        cold_s += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        warm = fit_bbb(arrays, n, previous=previous)
-        warm_s += time.perf_counter() - t0
+        cold, warm, dt_cold, dt_warm = cold_and_warm(arrays, n, previous)
+        cold_s, warm_s = cold_s + dt_cold, warm_s + dt_warm
         previous = warm.columns()
         kind_changed += int((kind(cold) != kind(warm)).sum())
         fits += int((kind(cold) > 0).sum())

@@ -3,15 +3,18 @@ fitting each object alone with the model written out here from its definition.""
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 import pytest
-from rubin_alerts import BANDS
+from rubin_alerts import BANDS, grown_light_curves
 from scipy.optimize import least_squares
 
 from skysift.features import SourceArrays, compute_features_many
 from skysift.features.bbb import MIN_POINTS, fit_bbb
+from skysift.features.update import store_alerts
+from skysift.store.database import open_store
 
 WL = {"u": 0.380, "g": 0.500, "r": 0.620, "i": 0.740, "z": 0.880, "y": 1.000}  # Lasair's, micron
 HC_K = 14387.7688 / 1000  # hc/k in micron kK (CODATA 2018)
@@ -199,6 +202,14 @@ def test_fit_is_independent_of_the_other_objects_in_the_batch():
         assert alone == row(together, k)
 
 
+def previous_fit(rise, temp, *, fall=math.nan, peak_mjd=math.nan):
+    """The stored BBB columns of one object (NaN where NULL), as the warm start reads them."""
+    peak_flux = math.nan if math.isnan(fall) else 1.0
+    return {"BBBRiseRate": np.array([rise]), "BBBFallRate": np.array([fall]),
+            "BBBTemp": np.array([temp]), "BBBPeakFlux": np.array([peak_flux]),
+            "BBBPeakMJD": np.array([peak_mjd])}
+
+
 def columns_of(fit):
     return {"BBBRiseRate": fit.rise, "BBBFallRate": fit.fall, "BBBTemp": fit.temp,
             "BBBPeakFlux": fit.peak_flux, "BBBPeakMJD": fit.peak_mjd}
@@ -233,9 +244,7 @@ def test_a_previous_exponential_fit_that_has_since_peaked_gets_the_bazin_fit():
     # the previous fit was an Exp (no fall rate): the Exp starts from it, Bazin from the guesses
     rng = np.random.default_rng(30)
     sources = curve(rng, kr=0.5, kf=0.05, t_kk=12.0, t0=10.0, n=50, noise=0.01)
-    previous = {"BBBRiseRate": np.array([0.4]), "BBBFallRate": np.array([np.nan]),
-                "BBBTemp": np.array([11.0]), "BBBPeakFlux": np.array([np.nan]),
-                "BBBPeakMJD": np.array([np.nan])}
+    previous = previous_fit(0.4, 11.0)
     warm = fit_bbb(arrays([sources]), 1, previous=previous)
     cold = fit_bbb(arrays([sources]), 1)
     assert warm.warm == 1
@@ -249,9 +258,7 @@ def test_a_warm_start_that_ends_with_no_fit_is_fitted_again_from_the_guesses():
     rng = np.random.default_rng(31)
     sources = curve(rng, kr=0.5, kf=0.05, t_kk=12.0, t0=10.0, n=50, noise=0.01)
     first = min(s["midpointMjdTai"] for s in sources)
-    previous = {"BBBRiseRate": np.array([14.0]), "BBBFallRate": np.array([1.9]),
-                "BBBTemp": np.array([290.0]), "BBBPeakFlux": np.array([1.0]),
-                "BBBPeakMJD": np.array([first + 400.0])}
+    previous = previous_fit(14.0, 290.0, fall=1.9, peak_mjd=first + 400.0)
     warm = fit_bbb(arrays([sources]), 1, previous=previous)
     cold = fit_bbb(arrays([sources]), 1)
     assert (warm.warm, warm.refit) == (1, 1)
@@ -266,9 +273,7 @@ def test_a_bazin_whose_warm_start_goes_astray_stays_a_bazin():
     rng = np.random.default_rng(32)
     sources = curve(rng, kr=0.4, kf=0.03, t_kk=12.0, t0=15.0, n=30, span=27.5, noise=0.03)
     first = min(s["midpointMjdTai"] for s in sources)
-    previous = {"BBBRiseRate": np.array([0.4]), "BBBFallRate": np.array([0.03]),
-                "BBBTemp": np.array([12.0]), "BBBPeakFlux": np.array([1.0]),
-                "BBBPeakMJD": np.array([first + 200.0])}
+    previous = previous_fit(0.4, 12.0, fall=0.03, peak_mjd=first + 200.0)
     warm = fit_bbb(arrays([sources]), 1, previous=previous)
     cold = fit_bbb(arrays([sources]), 1)
     assert (warm.warm, warm.refit) == (1, 1)
@@ -294,3 +299,65 @@ def test_warm_and_cold_objects_in_one_batch_get_what_each_would_alone():
                         previous={name: v[k:k + 1] for name, v in previous.items()})
         assert row(mixed, k) == row(alone, 0), k
         assert row(mixed, k)["rise"] == pytest.approx(row(cold, k)["rise"], rel=1e-3), k
+
+
+# the warm start through the store (setting bbb_warm_start): each object's stored fit is where
+# its next fit starts
+
+@pytest.fixture
+def engine(store_url):
+    eng = open_store(store_url)
+    yield eng
+    eng.dispose()
+
+
+def bazin_alerts(n_objects: int, n_alerts: int):
+    """Alerts of objects whose every diaSource follows a Bazin-blackbody curve (2% noise)."""
+    alerts = grown_light_curves(n_objects, n_alerts, seed=14, history=n_alerts)
+    rng = np.random.default_rng(14)
+    start = min(a.diaSource["midpointMjdTai"] for a in alerts)
+    scale = 20_000.0 / model(np.array([40.0]), WL["g"], 1.0, 12.0, 30.0, 0.3, 0.03)[0]
+    noise: dict[int, float] = {}
+    for a in alerts:
+        for s in (a.diaSource, *a.prvDiaSources):
+            sid = s["diaSourceId"]
+            noise.setdefault(sid, float(rng.normal(0, 200.0)))
+            t = s["midpointMjdTai"] - start
+            s["psfFlux"] = float(model(t, WL[s["band"]], scale, 12.0, 30.0, 0.3, 0.03)) + noise[sid]
+            s["psfFluxErr"] = 200.0
+    return alerts
+
+
+def test_the_warm_start_starts_each_object_from_its_stored_fit(engine, caplog):
+    alerts = bazin_alerts(3, 40)
+    last = {a.diaObjectId: a for a in alerts}  # each object's newest alert (alerts are in time)
+    earlier = [a for a in alerts if a is not last[a.diaObjectId]]
+    with engine.begin() as conn:
+        first = store_alerts(conn, earlier, bbb_warm=True)
+        assert all(r["BBBFallRate"] is not None for r in first.rows.values())
+        with caplog.at_level(logging.DEBUG, logger="skysift.features.compute"):
+            second = store_alerts(conn, list(last.values()), bbb_warm=True)
+    assert "3 objects fitted, 3 of them from their stored fit" in caplog.text
+    # the same columns as a fit of the same light curves from the guesses
+    for oid, a in last.items():
+        srcs = [a.diaSource, *a.prvDiaSources]
+        arrays = SourceArrays.from_rows(
+            [(s["diaSourceId"], s["midpointMjdTai"], s["band"], s["psfFlux"], s["psfFluxErr"],
+              0.9, 1.0, 1.0) for s in srcs], [0] * len(srcs))
+        cold = fit_bbb(arrays, 1)
+        row = second.rows[oid]
+        assert row["BBBRiseRate"] == pytest.approx(cold.rise[0], rel=1e-3)
+        assert row["BBBFallRate"] == pytest.approx(cold.fall[0], rel=1e-3)
+        assert row["BBBTemp"] == pytest.approx(cold.temp[0], rel=1e-3)
+        assert row["BBBPeakMJD"] == pytest.approx(cold.peak_mjd[0], abs=1e-3)
+        assert row["BBBFallRate"] == pytest.approx(0.03, rel=0.1)
+
+
+def test_without_the_setting_no_stored_fit_is_read(engine, caplog):
+    alerts = bazin_alerts(2, 30)
+    last = {a.diaObjectId: a for a in alerts}
+    with engine.begin() as conn:
+        store_alerts(conn, [a for a in alerts if a is not last[a.diaObjectId]])
+        with caplog.at_level(logging.DEBUG, logger="skysift.features.compute"):
+            store_alerts(conn, list(last.values()))
+    assert "2 objects fitted, 0 of them from their stored fit" in caplog.text

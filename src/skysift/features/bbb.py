@@ -441,6 +441,7 @@ def _fit(out: BBBFit, rows: tuple[I64, F64, I64, F64, F64], first: F64, scale: F
     every = np.arange(ng)
     tb0, te0 = guesses(every, True)
     results = []
+    two_cold: _Problem | None = None  # every group twice: both models' problems without warm
     for model, n_par, hopeless in ((_bazin, 5, MAX_UNEXPLAINED_BAZIN),
                                    (_expo, 3, MAX_UNEXPLAINED_EXP)):
         theta0 = tb0 if n_par == 5 else te0
@@ -451,7 +452,11 @@ def _fit(out: BBBFit, rows: tuple[I64, F64, I64, F64, F64], first: F64, scale: F
         cold = np.flatnonzero(~is_warm)
         second = guesses(cold, False)[0 if n_par == 5 else 1]
         owners = np.concatenate([every, cold])
-        p = _problems(*rows, groups[owners])
+        if is_warm.any():
+            p = _problems(*rows, groups[owners])
+        else:  # built once for both models (the path without a warm start)
+            two_cold = two_cold or _problems(*rows, groups[owners])
+            p = two_cold
         theta = np.concatenate([theta0, second])
         if is_warm.any():  # the amplitude that best fits the previous shape, from the new data
             sub = np.zeros(owners.size, dtype=bool)
