@@ -43,7 +43,7 @@ from skysift.features.dust import DustMap
 from skysift.features.photometry import SourceArrays
 from skysift.store.payloads import dumps_record, loads_record
 from skysift.store.schema import forced_sources, objects, sources
-from skysift.store.statements import chunks, in_ids, insert_ignore, select_in, upsert
+from skysift.store.statements import chunks, in_ids, insert_values, select_in, upsert
 from skysift.store.translate import db_errors
 
 __all__ = ["StoreResult", "dia_object_key", "store_alerts"]
@@ -141,33 +141,26 @@ class _Soft:
 _NON_NEGATIVE = frozenset({"psfFluxErr", "reliability"})
 
 
-def _source_row(s: Mapping[str, Any], now: datetime, soft: _Soft) -> dict[str, Any]:
-    return {
-        "diaSourceId": int(s["diaSourceId"]),
-        "diaObjectId": _object_id(s.get("diaObjectId")),
-        "midpointMjdTai": float(s["midpointMjdTai"]),
-        "band": s.get("band"),
-        "psfFlux": soft.f(s, "psfFlux"),
-        "psfFluxErr": soft.f(s, "psfFluxErr"),
-        "reliability": soft.f(s, "reliability"),
-        "ra": _num(s.get("ra")),
-        "dec": _num(s.get("dec")),
-        "snr": soft.f(s, "snr"),
-        "payload": _dumps(s),
-        "ingested": now,
-    }
+#: The ``sources`` / ``forced_sources`` columns a new history item's row holds, in the order of
+#: the tuples :func:`_source_row` and :func:`_forced_row` build (``ingested`` is the batch's).
+_SOURCE_NAMES = ("diaSourceId", "diaObjectId", "midpointMjdTai", "band", "psfFlux", "psfFluxErr",
+                 "reliability", "ra", "dec", "snr", "payload")
+_FORCED_NAMES = ("diaForcedSourceId", "diaObjectId", "midpointMjdTai", "band", "psfFlux",
+                 "psfFluxErr", "payload")
 
 
-def _forced_row(s: Mapping[str, Any], soft: _Soft) -> dict[str, Any]:
-    return {
-        "diaForcedSourceId": int(s["diaForcedSourceId"]),
-        "diaObjectId": _object_id(s.get("diaObjectId")),
-        "midpointMjdTai": float(s["midpointMjdTai"]),
-        "band": s.get("band"),
-        "psfFlux": soft.f(s, "psfFlux"),
-        "psfFluxErr": soft.f(s, "psfFluxErr"),
-        "payload": _dumps(s),
-    }
+def _source_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
+    f = soft.f
+    return (int(s["diaSourceId"]), _object_id(s.get("diaObjectId")), float(s["midpointMjdTai"]),
+            s.get("band"), f(s, "psfFlux"), f(s, "psfFluxErr"), f(s, "reliability"),
+            _num(s.get("ra")), _num(s.get("dec")), f(s, "snr"), _dumps(s))
+
+
+def _forced_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
+    f = soft.f
+    return (int(s["diaForcedSourceId"]), _object_id(s.get("diaObjectId")),
+            float(s["midpointMjdTai"]), s.get("band"), f(s, "psfFlux"), f(s, "psfFluxErr"),
+            _dumps(s))
 
 
 def _new_ids(conn: sa.Connection, key: sa.ColumnElement[Any], ids: list[int]) -> list[int]:
@@ -411,8 +404,8 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: 
         kept.append(a)
 
     soft = _Soft(result.warnings)
-    new_rows: list[dict[str, Any]] = []
-    forced_rows: list[dict[str, Any]] = []
+    new_rows: list[tuple[Any, ...]] = []  # _SOURCE_NAMES
+    forced_rows: list[tuple[Any, ...]] = []  # _FORCED_NAMES
     for a in kept:
         soft.origin = a.origin.describe()
         if int(a.diaSource["diaSourceId"]) in new_src or not new_src.isdisjoint(
@@ -421,7 +414,7 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: 
                 sid = int(s["diaSourceId"])
                 if sid in new_src:
                     new_src.discard(sid)
-                    new_rows.append(_source_row(s, now, soft))
+                    new_rows.append(_source_row(s, soft))
         if a.prvDiaForcedSources and not new_forced.isdisjoint(
                 [f["diaForcedSourceId"] for f in a.prvDiaForcedSources]):
             for f in a.prvDiaForcedSources:
@@ -429,10 +422,11 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: 
                 if fid in new_forced:
                     new_forced.discard(fid)
                     forced_rows.append(_forced_row(f, soft))
-    new_rows.sort(key=lambda r: r["diaSourceId"])
-    forced_rows.sort(key=lambda r: r["diaForcedSourceId"])
-    insert_ignore(conn, sources, new_rows, "diaSourceId")
-    insert_ignore(conn, forced_sources, forced_rows, "diaForcedSourceId")
+    new_rows.sort()  # by id (ids are unique: no tie reaches the other values)
+    forced_rows.sort()
+    insert_values(conn, sources, _SOURCE_NAMES, new_rows, "diaSourceId",
+                  constants={"ingested": now})
+    insert_values(conn, forced_sources, _FORCED_NAMES, forced_rows, "diaForcedSourceId")
     result.n_sources_new, result.n_forced_new = len(new_rows), len(forced_rows)
     touched = sorted({oid for a in kept if (oid := _object_id(a.diaObjectId)) is not None})
     if placeholders:  # rows made only to be locked, of objects whose every alert was refused
@@ -448,10 +442,7 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: 
     chosen = _choose_dia_objects(conn, ordered, touched)
 
     group_of = {oid: i for i, oid in enumerate(touched)}
-    curve = [tuple(r) for r in lc] + [
-        (r["diaObjectId"], r["diaSourceId"], r["midpointMjdTai"], r["band"], r["psfFlux"],
-         r["psfFluxErr"], r["reliability"], r["ra"], r["dec"])
-        for r in new_rows if r["diaObjectId"] in group_of]
+    curve = [tuple(r) for r in lc] + [(r[1], r[0], *r[2:9]) for r in new_rows if r[1] in group_of]
     arrays = SourceArrays.from_rows((r[1:] for r in curve), (group_of[r[0]] for r in curve))
     dia_objects = [chosen[o][1] if o in chosen else None for o in touched]
     rows = compute_features_many(arrays, touched, dia_objects, bbb=bbb, bbb_budget_s=bbb_budget_s,

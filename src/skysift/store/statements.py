@@ -18,6 +18,7 @@ selects the SQLAlchemy executemany everywhere (the benchmark's "previous design"
 from __future__ import annotations
 
 import operator
+from datetime import datetime
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ from skysift.errors import StoreError
 from skysift.store.payloads import dumps_record
 
 __all__ = ["IN_CHUNK", "chunks", "in_ids", "insert_ignore", "insert_statement",
-           "inserted_id", "select_in", "upsert"]
+           "insert_values", "inserted_id", "select_in", "upsert"]
 
 #: Ids per select: keeps single statements and their parameters of bounded size.
 IN_CHUNK = 50_000
@@ -75,6 +76,40 @@ def upsert(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
     conn.execute(stmt, list(rows))
 
 
+def insert_values(conn: sa.Connection, table: sa.Table, names: Sequence[str],
+                  rows: Sequence[tuple[Any, ...]], key: str, *,
+                  constants: dict[str, Any] | None = None) -> None:
+    """:func:`insert_ignore` of rows given as tuples of ``names``' values, for the hot path
+    (every new history item of a batch): no dict per row, and no conversion per value.
+
+    The values must be what the driver takes as they are: ints, floats (not ints or Decimals
+    in float columns), text, None. ``constants`` (one value for every row, such as the batch's
+    ``ingested`` time) go through their column's bind processor once.
+    """
+    if not rows:
+        return
+    constants = constants or {}
+    if not (BULK_DRIVER and conn.dialect.name in ("sqlite", "postgresql")):
+        insert_ignore(conn, table, [dict(zip(names, r, strict=True), **constants)
+                                    for r in rows], key)
+        return
+    extra: tuple[Any, ...] = ()
+    for name, value in constants.items():
+        proc = table.c[name].type.bind_processor(conn.dialect)
+        extra += (_adapted(conn, proc(value) if proc is not None and value is not None
+                           else value),)
+    values = [r + extra for r in rows] if extra else list(rows)
+    _execute_bulk(conn, table, [*names, *constants], values, [key], update=False)
+
+
+def _adapted(conn: sa.Connection, value: Any) -> Any:
+    """A timestamp as sqlite3's own adapter writes it (``isoformat(" ")``), once, rather than
+    by the driver for every row; other values unchanged."""
+    if conn.dialect.name == "sqlite" and isinstance(value, datetime):
+        return value.isoformat(" ")
+    return value
+
+
 def _bulk(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
           keys: list[str], *, update: bool) -> bool:
     """Insert through the driver's bulk path; False (nothing done) when it does not apply: a
@@ -93,19 +128,27 @@ def _bulk(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
     convert = [(i, proc, isinstance(c.type, sa.TypeDecorator)) for i, c in enumerate(columns)
                if (proc := c.type.bind_processor(conn.dialect)) is not None]
     if convert:
-        values = _converted(values, convert)
+        values = _converted(conn, values, convert)
+    _execute_bulk(conn, table, names, values, keys, update=update)
+    return True
+
+
+def _execute_bulk(conn: sa.Connection, table: sa.Table, names: Sequence[str],
+                  values: Sequence[tuple[Any, ...]], keys: list[str], *, update: bool) -> None:
+    """One INSERT ... ON CONFLICT of driver-ready ``values`` (tuples of ``names``)."""
     quote = conn.dialect.identifier_preparer.quote
     cols = ", ".join(quote(n) for n in names)
     target = quote(table.name)
     conflict = f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) "
     # as SQLAlchemy's upsert: every other column is replaced, those not given by NULL
-    sets = [f"{quote(c.name)} = EXCLUDED.{quote(c.name)}" if c.name in present
+    sets = [f"{quote(c.name)} = EXCLUDED.{quote(c.name)}" if c.name in names
             else f"{quote(c.name)} = NULL" for c in table.columns if c.name not in keys]
     conflict += f"DO UPDATE SET {', '.join(sets)}" if update and sets else "DO NOTHING"
-    if dialect == "sqlite":
+    if conn.dialect.name == "sqlite":
         marks = ", ".join("?" * len(names))
-        conn.exec_driver_sql(f"INSERT INTO {target} ({cols}) VALUES ({marks}) {conflict}", values)
-        return True
+        conn.exec_driver_sql(f"INSERT INTO {target} ({cols}) VALUES ({marks}) {conflict}",
+                             list(values))
+        return
     staging = quote(f"_bulk_{table.name}")
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -118,11 +161,10 @@ def _bulk(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
         cursor.execute(f"TRUNCATE {staging}")
     finally:
         cursor.close()
-    return True
 
 
-def _converted(rows: list[tuple[Any, ...]], convert: list[tuple[int, Any, bool]]
-               ) -> list[tuple[Any, ...]]:
+def _converted(conn: sa.Connection, rows: list[tuple[Any, ...]],
+               convert: list[tuple[int, Any, bool]]) -> list[tuple[Any, ...]]:
     """``rows`` with the values of the ``convert`` columns through their bind processors,
     column by column: a column of one value (a batch's timestamp) once; the processors of
     skysift's own types (``slow``: Python, e.g. UTC datetimes) once per distinct value; the
@@ -132,7 +174,8 @@ def _converted(rows: list[tuple[Any, ...]], convert: list[tuple[int, Any, bool]]
     for i, proc, slow in convert:
         column = columns[i]
         if column.count(column[0]) == len(column):  # one value (a batch's timestamp): once
-            columns[i] = (None if column[0] is None else proc(column[0]),) * len(column)
+            columns[i] = (None if column[0] is None else _adapted(conn, proc(column[0])),
+                          ) * len(column)
             continue
         if not slow:
             columns[i] = tuple(map(proc, column))
@@ -143,7 +186,7 @@ def _converted(rows: list[tuple[Any, ...]], convert: list[tuple[int, Any, bool]]
             try:
                 out.append(done[v])
             except KeyError:
-                out.append(done.setdefault(v, proc(v)))
+                out.append(done.setdefault(v, _adapted(conn, proc(v))))
             except TypeError:  # not hashable
                 out.append(proc(v))
         columns[i] = tuple(out)
