@@ -46,3 +46,39 @@ def test_fast_path_never_passes_a_refused_value(field):
             else:
                 checked += refusal(changed, kind) is not None
     assert checked > 0
+
+
+SOFT = [None, math.nan, math.inf, -math.inf, 0.0, 1.0, 0.5, 1.5, -0.5, -3.0, 250.0, 2e14, -2e14,
+        1e14, "x", 7, True]
+
+
+@pytest.mark.parametrize("forced", [False, True])
+def test_row_fast_path_cleans_each_value_as_the_per_field_check_does(forced):
+    """_source_row / _forced_row check the flux columns together and take the per-field
+    cleaning (_Soft.f: NULL and a warning for an impossible value) only when one fails: every
+    value, in every column, gives the per-field result and its warning."""
+    from skysift.features import update
+
+    build, names = ((update._forced_row, update._FORCED_NAMES) if forced
+                    else (update._source_row, update._SOURCE_NAMES))
+    floats = ["psfFlux", "psfFluxErr"] + ([] if forced else ["reliability", "snr", "ra", "dec"])
+    checked = 0
+    for item, is_forced in _items():
+        if is_forced != forced:
+            continue
+        for name in floats:
+            for value in SOFT:
+                if name in ("ra", "dec") and isinstance(value, str):
+                    continue  # refused before a row is built (storable, trigger_refusal)
+                changed = dict(item, **{name: value})
+                got_warnings: list[str] = []
+                soft = update._Soft(got_warnings)
+                row = dict(zip(names, build(changed, soft), strict=True))
+                want_warnings: list[str] = []
+                ref = update._Soft(want_warnings)
+                want = update._num(value) if name in ("ra", "dec") else ref.f(changed, name)
+                assert row[name] == want or (want is None and row[name] is None), (name, value)
+                assert type(row[name]) is type(want), (name, value)
+                assert got_warnings == want_warnings, (name, value)
+                checked += 1
+    assert checked > 100

@@ -113,8 +113,7 @@ def dia_object_key(dia_object: Mapping[str, Any], source_id: int | None) -> _Key
             else int(source_id))
 
 
-def _dumps(record: Mapping[str, Any]) -> str:
-    return dumps_record(record)
+_dumps = dumps_record
 
 
 class _Soft:
@@ -150,17 +149,27 @@ _FORCED_NAMES = ("diaForcedSourceId", "diaObjectId", "midpointMjdTai", "band", "
 
 
 def _source_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
-    f = soft.f
+    flux, err, rel, snr = s.get("psfFlux"), s.get("psfFluxErr"), s.get("reliability"), s.get("snr")
+    if not ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
+            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))
+            and (rel is None or (type(rel) is float and 0.0 <= rel <= 1.0))
+            and (snr is None or (type(snr) is float and -FLUX_MAX <= snr <= FLUX_MAX))):
+        f = soft.f  # a value to clean (NaN, out of range, not a float): one at a time
+        flux, err, rel, snr = f(s, "psfFlux"), f(s, "psfFluxErr"), f(s, "reliability"), f(s, "snr")
+    ra, dec = s.get("ra"), s.get("dec")
     return (int(s["diaSourceId"]), _object_id(s.get("diaObjectId")), float(s["midpointMjdTai"]),
-            s.get("band"), f(s, "psfFlux"), f(s, "psfFluxErr"), f(s, "reliability"),
-            _num(s.get("ra")), _num(s.get("dec")), f(s, "snr"), _dumps(s))
+            s.get("band"), flux, err, rel,
+            ra if type(ra) is float and ra == ra else _num(ra),
+            dec if type(dec) is float and dec == dec else _num(dec), snr, _dumps(s))
 
 
 def _forced_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
-    f = soft.f
+    flux, err = s.get("psfFlux"), s.get("psfFluxErr")
+    if not ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
+            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))):
+        flux, err = soft.f(s, "psfFlux"), soft.f(s, "psfFluxErr")
     return (int(s["diaForcedSourceId"]), _object_id(s.get("diaObjectId")),
-            float(s["midpointMjdTai"]), s.get("band"), f(s, "psfFlux"), f(s, "psfFluxErr"),
-            _dumps(s))
+            float(s["midpointMjdTai"]), s.get("band"), flux, err, _dumps(s))
 
 
 def _new_ids(conn: sa.Connection, key: sa.ColumnElement[Any], ids: list[int]) -> list[int]:
