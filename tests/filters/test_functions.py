@@ -39,6 +39,10 @@ def test_flux2mag_is_ab_magnitude_of_nanojansky():
     assert flux2mag(10 ** ((31.4 - 20.0) / 2.5)) == pytest.approx(20.0)
     assert flux2mag(1.0) == pytest.approx(31.4)
     assert flux2mag(0) is None and flux2mag(-1.0) is None and flux2mag(None) is None
+    # floats (REAL columns) take a short path: the same values, and None where there is none
+    assert flux2mag(0.0) is None and flux2mag(-0.0) is None and flux2mag(float("nan")) is None
+    assert flux2mag(float("inf")) == -math.inf
+    assert flux2mag(3630) == flux2mag(3630.0) == -2.5 * math.log10(3630) + 31.4
 
 
 @pytest.mark.parametrize("expression, expected", [

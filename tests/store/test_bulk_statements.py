@@ -104,3 +104,25 @@ def test_insert_ignore_keeps_the_stored_row(store_url, monkeypatch, bulk):
         assert got == [(5, 1.0), (6, 1.0)]
     finally:
         engine.dispose()
+
+
+def test_missing_ids_are_the_ids_no_row_holds(store_url):
+    engine = open_store(store_url)
+    big = 2**62 + 1  # beyond a double's exact integers: must stay exact through JSON / arrays
+    row = {"diaObjectId": 1, "midpointMjdTai": 60000.5, "band": "g", "psfFlux": 1.0,
+           "psfFluxErr": 0.1, "payload": "{}"}
+    try:
+        with engine.begin() as conn:
+            statements.insert_ignore(conn, forced_sources, [
+                dict(row, diaForcedSourceId=i) for i in (5, 6, big)], "diaForcedSourceId")
+            key = forced_sources.c.diaForcedSourceId
+            asked = [7, big, 5, big + 1, 6, 1, 2**63 - 1]
+            assert statements.missing_ids(conn, key, asked) == [1, 7, big + 1, 2**63 - 1]
+            assert statements.missing_ids(conn, key, []) == []
+            monkeypatch = pytest.MonkeyPatch()
+            with monkeypatch.context() as m:  # split into statements of IN_CHUNK ids
+                m.setattr(statements, "IN_CHUNK", 2)
+                got = statements.missing_ids(conn, key, asked)
+            assert got == [1, 7, big + 1, 2**63 - 1]
+    finally:
+        engine.dispose()

@@ -43,7 +43,8 @@ from skysift.features.dust import DustMap
 from skysift.features.photometry import SourceArrays
 from skysift.store.payloads import dumps_record, loads_record
 from skysift.store.schema import forced_sources, objects, sources
-from skysift.store.statements import chunks, in_ids, insert_values, select_in, upsert
+from skysift.store.statements import (chunks, in_ids, insert_values, missing_ids, select_in,
+                                      upsert)
 from skysift.store.translate import db_errors
 
 __all__ = ["StoreResult", "dia_object_key", "store_alerts"]
@@ -170,11 +171,6 @@ def _forced_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
         flux, err = soft.f(s, "psfFlux"), soft.f(s, "psfFluxErr")
     return (int(s["diaForcedSourceId"]), _object_id(s.get("diaObjectId")),
             float(s["midpointMjdTai"]), s.get("band"), flux, err, _dumps(s))
-
-
-def _new_ids(conn: sa.Connection, key: sa.ColumnElement[Any], ids: list[int]) -> list[int]:
-    stored = {r[0] for r in select_in(conn, [key], key, ids)}
-    return [i for i in ids if i not in stored]
 
 
 def _int_id(value: Any) -> int | None:
@@ -387,7 +383,7 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: 
                        c.diaSourceId, rest):
         stored[r[0]] = (r[1], r[2], r[3], r[4])
     new_src = {i for i in rest if i not in stored}
-    new_forced = set(_new_ids(conn, forced_sources.c.diaForcedSourceId, sorted(all_forced)))
+    new_forced = set(missing_ids(conn, forced_sources.c.diaForcedSourceId, sorted(all_forced)))
 
     # refuse what cannot be stored: a new history item with an impossible value, a triggering
     # diaSource that contradicts the stored one (or one earlier in this batch)
