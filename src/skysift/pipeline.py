@@ -301,6 +301,11 @@ class Pipeline:
                     return None
                 return LightCurve(a.diaObject, a.all_sources, a.prvDiaForcedSources, a.diaSourceId)
 
+            def ids_for(oid: int) -> LightCurve | None:
+                """A plain record's header needs only the triggering diaSourceId."""
+                a = latest.get(oid)
+                return None if a is None else LightCurve(None, (), (), a.diaSourceId)
+
             def full_lightcurve_for(oid: int) -> LightCurve | None:
                 """Every field of the history: decode the alert again, completely (only for
                 the objects a full-output filter matched)."""
@@ -339,7 +344,8 @@ class Pipeline:
                 produced, rejected = deliver_rows(
                     self.sink, topic=flt.topic, filter_name=flt.name, output=flt.output,
                     quota=flt.byte_quota, rows=result.rows, utc=utc, reason=self.reason,
-                    lightcurve_for=full_lightcurve_for if flt.output == "full" else lightcurve_for)
+                    lightcurve_for={"full": full_lightcurve_for, "lite": lightcurve_for}.get(
+                        flt.output, ids_for))
                 report.records_produced += produced
                 report.records_rejected += rejected
                 records_s += time.perf_counter() - t_records
