@@ -126,7 +126,7 @@ class StopFlag:
 def open_pipeline(settings: Settings, engine: sa.Engine | None = None,
                   watch: BrokerWatch | None = None) -> tuple[sa.Engine, Any, Pipeline]:
     """The store engine, a producer and a Pipeline for these settings."""
-    engine = engine or open_store(settings.database_url)
+    engine = engine or open_store(settings.database_url, checkpoint_in_background=True)
     producer = make_producer(settings, watch=watch)
     return engine, producer, Pipeline(settings, engine, producer)
 
