@@ -69,7 +69,7 @@ def test_the_ingest_pipeline_checkpoints_in_the_background(tmp_path):
     from skysift.ingest import open_pipeline
 
     settings = load_settings(env={}, overrides={"data_dir": tmp_path, "kafka": "127.0.0.1:1"})
-    engine, producer, pipeline = open_pipeline(settings)
+    engine, _producer, pipeline = open_pipeline(settings)
     try:
         assert wal_checkpointer(engine) is not None
     finally:
