@@ -223,3 +223,25 @@ def test_latest_objects_orders_by_last_source(engine):
     expected = sorted(every.values(), key=lambda r: -r["lastDiaSourceMjdTai"])[:3]
     assert [r["diaObjectId"] for r in latest] == [r["diaObjectId"] for r in expected]
     assert latest[0]["updated"].tzinfo is not None
+
+
+def test_history_ids_written_as_digit_strings_are_stored_as_the_ids(engine):
+    """JSON writers that keep 64-bit ids exact write them as text: every history item of such
+    an alert is stored (a new item was silently skipped when its id was compared as text)."""
+    alerts = grown_light_curves(2, 2, seed=3, history=5, n_forced=3)
+    want_src = {int(s["diaSourceId"]) for a in alerts for s in (a.diaSource, *a.prvDiaSources)}
+    want_forced = {int(f["diaForcedSourceId"]) for a in alerts for f in a.prvDiaForcedSources}
+    assert len(want_forced) >= 3
+    for a in alerts:
+        for s in a.prvDiaSources:
+            s["diaSourceId"] = str(s["diaSourceId"])
+        for f in a.prvDiaForcedSources:
+            f["diaForcedSourceId"] = f" {f['diaForcedSourceId']}"
+    with engine.begin() as conn:
+        result = store_alerts(conn, alerts, bbb=False)
+    assert result.refused == []
+    with engine.connect() as conn:
+        got_src = {r[0] for r in conn.execute(sa.select(sources.c.diaSourceId))}
+        got_forced = {r[0] for r in conn.execute(sa.select(forced_sources.c.diaForcedSourceId))}
+    assert got_src == want_src
+    assert got_forced == want_forced

@@ -235,7 +235,7 @@ def _vet_history(alert: Alert, new_src: set[int], new_forced: set[int],
                                    "diaForcedSourceId", new_forced)):
         if not items:
             continue
-        ids = [item[key] for item in items]
+        ids = [int(item[key]) for item in items]  # JSON may carry them as digit strings
         if new.isdisjoint(ids):  # the steady state: the whole history is stored already
             continue
         forced = kind == "prvDiaForcedSources"
@@ -367,8 +367,8 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: 
             result.refused.append((a, problem))
     # every id below is now an int in 1..2**63-1 (JSON digit strings were checked by value)
     all_src = {int(a.diaSource["diaSourceId"]) for a in valid}
-    all_src.update(s["diaSourceId"] for a in valid for s in a.prvDiaSources)
-    all_forced = {f["diaForcedSourceId"] for a in valid for f in a.prvDiaForcedSources}
+    all_src.update(int(s["diaSourceId"]) for a in valid for s in a.prvDiaSources)
+    all_forced = {int(f["diaForcedSourceId"]) for a in valid for f in a.prvDiaForcedSources}
 
     touched_all = sorted({oid for a in valid if (oid := _object_id(a.diaObjectId)) is not None})
     placeholders = _lock_objects(conn, touched_all)
@@ -414,16 +414,16 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: 
     for a in kept:
         soft.origin = a.origin.describe()
         if int(a.diaSource["diaSourceId"]) in new_src or not new_src.isdisjoint(
-                [s["diaSourceId"] for s in a.prvDiaSources]):
+                [int(s["diaSourceId"]) for s in a.prvDiaSources]):
             for s in (a.diaSource, *a.prvDiaSources):
                 sid = int(s["diaSourceId"])
                 if sid in new_src:
                     new_src.discard(sid)
                     new_rows.append(_source_row(s, soft))
         if a.prvDiaForcedSources and not new_forced.isdisjoint(
-                [f["diaForcedSourceId"] for f in a.prvDiaForcedSources]):
+                [int(f["diaForcedSourceId"]) for f in a.prvDiaForcedSources]):
             for f in a.prvDiaForcedSources:
-                fid = f["diaForcedSourceId"]
+                fid = int(f["diaForcedSourceId"])
                 if fid in new_forced:
                     new_forced.discard(fid)
                     forced_rows.append(_forced_row(f, soft))

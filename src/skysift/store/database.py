@@ -133,7 +133,8 @@ class WalCheckpointer:
     committing thread copies the log into the database file and waits for the disk. A batch of a
     cold night writes ~35 MB of log; its commit then took 0.33 s, three quarters of it waiting
     for the disk (0.08 s of CPU), measured on the synthetic night. With this, the engine's
-    connections never checkpoint (``wal_autocheckpoint=0``) and this thread, on its own
+    connections checkpoint only past 10,000 pages (``wal_autocheckpoint``: the safety net should
+    the thread fall behind or stop, which it logs) and this thread, on its own
     connection, runs ``PRAGMA wal_checkpoint(PASSIVE)`` after every commit (when the committing
     connection is back in the pool): the worker's next batch goes on while the disk works
     (sqlite3 releases the GIL while it waits). PASSIVE never blocks a writer or a reader; what it
@@ -154,12 +155,13 @@ class WalCheckpointer:
 
         @sa.event.listens_for(engine, "connect")
         def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
-            if not self.stopping:
-                dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+            if not self.stopping:  # a commit still checkpoints past _SAFETY_PAGES (safety net)
+                dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={_SAFETY_PAGES}")
 
         # the "commit" event comes before the commit itself: the thread is woken when the
         # connection goes back to the pool, after it
         self.committed = False
+        self.requested = False  # a commit happened: there is something to checkpoint
 
         @sa.event.listens_for(engine, "commit")
         def _committing(_conn: sa.Connection) -> None:
@@ -169,6 +171,7 @@ class WalCheckpointer:
         def _returned(_dbapi_conn: Any, _record: Any) -> None:
             if self.committed:
                 self.committed = False
+                self.requested = True
                 self.wake.set()
 
         @sa.event.listens_for(engine, "engine_disposed")
@@ -192,6 +195,8 @@ class WalCheckpointer:
             while True:
                 self.wake.wait()
                 self.wake.clear()
+                if not self.requested:  # stopped before any commit: nothing to copy
+                    return
                 try:
                     if conn is None:
                         conn = sqlite3.connect(self.path, timeout=SQLITE_BUSY_TIMEOUT_S,
@@ -206,10 +211,17 @@ class WalCheckpointer:
                         conn = None
                 if self.stopping:
                     return
+        except Exception:  # never silent: commits checkpoint themselves past _SAFETY_PAGES
+            log.exception("the write-ahead log checkpoints of %s stopped", self.path)
+            self.stopping = True
         finally:
             if conn is not None:
                 conn.close()
 
+
+#: The log size (pages of 4 KB) at which a commit checkpoints anyway, should the thread fall
+#: behind or stop: 10 times SQLite's default.
+_SAFETY_PAGES = 10_000
 
 _CHECKPOINTERS: weakref.WeakKeyDictionary[sa.Engine, WalCheckpointer] = weakref.WeakKeyDictionary()
 
@@ -282,7 +294,8 @@ def open_store(url: str, *, migrate: bool = True, checkpoint_in_background: bool
     _install_filter_functions(engine)
     if (checkpoint_in_background and engine.dialect.name == "sqlite" and parsed.database
             and parsed.database != ":memory:"):
-        _CHECKPOINTERS[engine] = WalCheckpointer(engine, str(Path(parsed.database).expanduser()))
+        _CHECKPOINTERS[engine] = WalCheckpointer(
+            engine, str(Path(parsed.database).expanduser().resolve()))
     if migrate:
         try:
             _migrate(engine)

@@ -231,7 +231,7 @@ def missing_ids(conn: sa.Connection, key: sa.Column[Any], ids: Sequence[int]) ->
         stored = {r[0] for r in select_in(conn, [key], key, ids)}
         return sorted(i for i in ids if i not in stored)
     out: list[int] = []
-    for part in chunks([int(i) for i in ids]):
+    for part in chunks([int(i) for i in ids], IN_CHUNK):
         if dialect == "sqlite":
             values: Any = sa.func.json_each(sa.bindparam(None, dumps_record(part), type_=sa.Text)
                                             ).table_valued("value")
@@ -251,7 +251,7 @@ def select_in(conn: sa.Connection, columns: Iterable[sa.ColumnElement[Any]],
     :data:`IN_CHUNK` ids."""
     cols = list(columns)
     out: list[Any] = []
-    for part in chunks(ids):
+    for part in chunks(ids, IN_CHUNK):
         result = conn.execute(sa.select(*cols).where(in_ids(conn, key, part)))
         if all(_plain(c) for c in cols):
             # plain numbers and text need no result processing: read the driver's tuples
