@@ -126,9 +126,12 @@ class StopFlag:
 def open_pipeline(settings: Settings, engine: sa.Engine | None = None,
                   watch: BrokerWatch | None = None) -> tuple[sa.Engine, Any, Pipeline]:
     """The store engine, a producer and a Pipeline for these settings."""
+    own_engine = engine is None
     engine = engine or open_store(settings.database_url, checkpoint_in_background=True)
     producer = make_producer(settings, watch=watch)
-    return engine, producer, Pipeline(settings, engine, producer)
+    pipeline = Pipeline(settings, engine, producer)
+    pipeline.owns_engine = own_engine  # disposed by pipeline.close() (its last WAL checkpoint)
+    return engine, producer, pipeline
 
 
 def _record_ingest_stats(engine: sa.Engine, ingested: int, rejected: int,
@@ -229,7 +232,6 @@ def ingest_files(settings: Settings, paths: Iterable[str | Path], *, progress: b
                  on_batch: Callable[[Any, IngestTotals], None] | None = None) -> IngestTotals:
     """Run alert files (any form skysift reads) through the whole pipeline."""
 
-    own_engine = engine is None  # disposed here at the end (its last WAL checkpoint)
     engine, producer, pipeline = open_pipeline(settings, engine)
     handler = AlertHandler(settings, engine, producer, pipeline)
     files = list(iter_alert_files(paths))
@@ -243,8 +245,6 @@ def ingest_files(settings: Settings, paths: Iterable[str | Path], *, progress: b
         handler.tick(force=True)  # a first match is emailed at once
     finally:
         handler.close()
-        if own_engine:
-            engine.dispose()
     return totals
 
 
@@ -287,7 +287,6 @@ def ingest_archive(settings: Settings, nights: Sequence[str], *, progress: bool 
                 yield AlertDecodeError(exc.message, **exc.where)
 
     settings = replace(settings, archive_nights=0)  # read the archive, do not write it again
-    own_engine = engine is None
     engine, producer, pipeline = open_pipeline(settings, engine)
     pipeline.run_filters = produce
     pipeline.reason = "replay"
@@ -303,8 +302,6 @@ def ingest_archive(settings: Settings, nights: Sequence[str], *, progress: bool 
         handler.tick(force=True)
     finally:
         handler.close()
-        if own_engine:
-            engine.dispose()
     return totals
 
 
@@ -317,7 +314,6 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
     """Consume alerts from Kafka until stopped (or idle for ``idle_exit_s``, or ``max_alerts``
     messages), under the batch loop's failure policy (:mod:`skysift.worker`)."""
     watch = BrokerWatch()
-    own_engine = engine is None
     engine, producer, pipeline = open_pipeline(settings, engine, watch)
     handler = AlertHandler(settings, engine, producer, pipeline)
     try:
@@ -340,6 +336,4 @@ def ingest_kafka(settings: Settings, topics: Sequence[str], *, group_id: str | N
     finally:
         consumer.close()
         handler.close()
-        if own_engine:
-            engine.dispose()
     return totals

@@ -133,6 +133,8 @@ class Pipeline:
         #: False: store (and archive) only; no filter runs, no record (a store rebuilt from the
         #: archive)
         self.run_filters = True
+        #: True when the engine was opened for this pipeline: close() disposes it
+        self.owns_engine = False
 
     def prepare(self) -> int:
         """Validate and compile every active filter now (not in the first batch's time).
@@ -185,9 +187,12 @@ class Pipeline:
         report.seconds["archive"] = time.perf_counter() - started
 
     def close(self) -> None:
-        """Close the archive's open files (they get their summaries; S3: uploaded)."""
+        """Close the archive's open files (they get their summaries; S3: uploaded), and the
+        engine when the pipeline opened it (:attr:`owns_engine`)."""
         if self.archive is not None:
             self.archive.close()
+        if self.owns_engine:
+            self.engine.dispose()
 
     def _refresh_quota_state(self, conn: sa.Connection) -> None:
         today = datetime.now(UTC).date()
@@ -318,6 +323,7 @@ class Pipeline:
                                                  a.prvDiaForcedSources, a.diaSourceId)
                 return full_cache[oid]
 
+            records_from = {"full": full_lightcurve_for, "lite": lightcurve_for}  # else ids_for
             for flt in filters:
                 report.filters_run += 1
                 try:
@@ -344,8 +350,7 @@ class Pipeline:
                 produced, rejected = deliver_rows(
                     self.sink, topic=flt.topic, filter_name=flt.name, output=flt.output,
                     quota=flt.byte_quota, rows=result.rows, utc=utc, reason=self.reason,
-                    lightcurve_for={"full": full_lightcurve_for, "lite": lightcurve_for}.get(
-                        flt.output, ids_for))
+                    lightcurve_for=records_from.get(flt.output, ids_for))
                 report.records_produced += produced
                 report.records_rejected += rejected
                 records_s += time.perf_counter() - t_records

@@ -72,8 +72,9 @@ def test_the_ingest_pipeline_checkpoints_in_the_background(tmp_path):
 
     settings = load_settings(env={}, overrides={"data_dir": tmp_path, "kafka": "127.0.0.1:1"})
     engine, _producer, pipeline = open_pipeline(settings)
+    checkpointer = wal_checkpointer(engine)
     try:
-        assert wal_checkpointer(engine) is not None
+        assert checkpointer is not None and checkpointer.thread.is_alive()
     finally:
-        pipeline.close()
-        engine.dispose()
+        pipeline.close()  # the pipeline opened the engine: it disposes it
+    assert not checkpointer.thread.is_alive()

@@ -216,9 +216,15 @@ def in_ids(conn: sa.Connection, key: sa.ColumnElement[Any],
     if conn.dialect.name == "postgresql":
         return key == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(sa.BigInteger)))
     if conn.dialect.name == "sqlite":
-        each = sa.func.json_each(sa.bindparam(None, dumps_record(values), type_=sa.Text))
-        return key.in_(sa.select(each.table_valued("value").c.value))
+        return key.in_(sa.select(_json_ids(values).c.value))
     return key.in_(values)
+
+
+def _json_ids(ids: Sequence[int]) -> Any:
+    """``ids`` as SQLite's table of one column ``value``: one JSON text unpacked by
+    ``json_each`` (64-bit integers stay exact)."""
+    return sa.func.json_each(sa.bindparam(None, dumps_record(list(ids)), type_=sa.Text)
+                             ).table_valued("value")
 
 
 def missing_ids(conn: sa.Connection, key: sa.Column[Any], ids: Sequence[int]) -> list[int]:
@@ -233,8 +239,7 @@ def missing_ids(conn: sa.Connection, key: sa.Column[Any], ids: Sequence[int]) ->
     out: list[int] = []
     for part in chunks([int(i) for i in ids], IN_CHUNK):
         if dialect == "sqlite":
-            values: Any = sa.func.json_each(sa.bindparam(None, dumps_record(part), type_=sa.Text)
-                                            ).table_valued("value")
+            values: Any = _json_ids(part)
         else:
             values = sa.func.unnest(sa.bindparam(None, part, type_=postgresql.ARRAY(sa.BigInteger))
                                     ).table_valued("value").render_derived()
