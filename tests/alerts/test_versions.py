@@ -201,3 +201,37 @@ def test_schema_for_id_is_cached_and_ids_follow_versions():
     assert (7, 0) in available_versions() and (11, 1) in available_versions()
     for major, minor in available_versions():
         assert schema_for_id(100 * major + minor)["name"] == f"lsst.v{major}_{minor}.alert"
+
+
+def test_old_field_names_read_from_each_kind_file_equal_the_expanded_alert_schemas():
+    """The renames are derived from each old version's own ``<kind>.avsc`` read as plain JSON (a
+    worker's start); the names, in order, equal those of the alert schema fastavro expands."""
+    from skysift.alerts.renames import _old_fields
+
+    for kind in ("diaSource", "diaForcedSource", "diaObject"):
+        expanded: list[str] = []
+        for major, minor in available_versions():
+            if major >= 8:
+                continue
+            for f in schema_definition(major, minor)["fields"]:
+                t = f["type"][-1] if isinstance(f["type"], list) else f["type"]
+                t = t["items"] if isinstance(t, dict) and t.get("type") == "array" else t
+                if isinstance(t, dict) and str(t.get("name", "")).endswith("." + kind):
+                    expanded.extend(x["name"] for x in t["fields"])
+        assert expanded and _old_fields(kind) == expanded, kind
+
+
+def test_schema_folder_is_found_without_importing_lsst_alert_packet():
+    """``_schema_root`` finds lsst-alert-packet's schema folder without importing the package
+    (its import costs ~0.1 s at every start); the folder is the one the package names."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from skysift.alerts.schemas import _schema_root, available_versions; "
+            "print(_schema_root()); print(len(available_versions())); "
+            "print('lsst.alert.packet' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert Path(out[0]) == Path(str(resources.files("lsst.alert.packet").joinpath("schema")))
+    assert int(out[1]) == len(available_versions())
+    assert out[2] == "False"

