@@ -45,7 +45,7 @@ def markdown_table() -> str:
     """The settings and the other ``SKYSIFT_*`` variables as markdown, for docs/configuration.md
     (without the markers), ending in a newline."""
     lines = [
-        "Generated from the registry in `skysift/config.py` by "
+        "Generated from the settings declared in `skysift/config_declared.py` by "
         "`python -m skysift.configdoc --write docs/configuration.md`; do not edit by hand.",
         "",
         "| setting | default | meaning |",
