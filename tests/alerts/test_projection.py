@@ -1,5 +1,6 @@
-"""The default decode projects the history; decode_full and full=True give every field; errors
-are the same either way."""
+"""The default decode projects the history; decode_full and full=True give every field (the same
+generated reader keeping every field); all of them equal fastavro's decode (the reference),
+value by value, and fail with its errors."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import fastavro
 import pytest
 
-from skysift.alerts.decode import decode_full, decode_message
+from skysift.alerts.decode import decode_full, decode_message, decode_with_fastavro
 from skysift.alerts.encode import encode_wire
 from skysift.alerts.files import read_alerts
 from skysift.alerts.model import Alert, AlertOrigin
@@ -70,19 +71,25 @@ def _no_bytes(value: Any) -> bool:
 
 
 def _check_pair(data: bytes) -> tuple[Alert, Alert]:
+    """The projected decode and the complete one (``full=True``) of ``data``, each checked against
+    fastavro's (the reference): returns (projected, reference)."""
     fast = decode_message(data, ORIGIN)
-    full = decode_message(data, ORIGIN, full=True)
-    assert full.history_complete and full.raw == data
+    full = decode_with_fastavro(data, ORIGIN)
+    complete = decode_message(data, ORIGIN, full=True)
+    assert full.history_complete and full.raw == data and full.cutout_spans == ()
+    assert complete.history_complete and complete.raw == data
     assert fast.raw == data
     assert fast.history_complete == (not (full.prvDiaSources or full.prvDiaForcedSources))
     _check_projection(fast, full)
+    # every field, raw and history_complete included, equals the reference's; where the cutouts
+    # lie is known from the fast readers only (the same places)
+    assert complete.cutout_spans == fast.cutout_spans
+    assert _canon(dataclasses.replace(complete, cutout_spans=())) == _canon(full)
     again = decode_full(fast)
-    # every field, raw and history_complete included; where the cutouts lie is known from the
-    # fast decode only, and kept
-    assert again.cutout_spans == fast.cutout_spans and full.cutout_spans == ()
+    assert again.cutout_spans == fast.cutout_spans
     assert _canon(dataclasses.replace(again, cutout_spans=())) == _canon(full)
-    assert decode_full(full) is full
-    for alert in (fast, full):
+    assert decode_full(full) is full and decode_full(complete) is complete
+    for alert in (fast, full, complete):
         assert not {"cutoutDifference", "cutoutScience", "cutoutTemplate"} & set(alert.extra)
         for part in (alert.diaSource, alert.diaObject, alert.extra, alert.prvDiaSources,
                      alert.prvDiaForcedSources):
@@ -182,7 +189,7 @@ def test_read_alerts_framed_file_is_projected(tmp_path, real_records):
     (alert,) = list(read_alerts(target))
     assert not alert.history_complete and alert.raw == data
     assert _canon(dataclasses.replace(decode_full(alert), cutout_spans=())) == _canon(
-        decode_message(data, AlertOrigin(path=str(target)), full=True))
+        decode_with_fastavro(data, AlertOrigin(path=str(target))))
     assert set(alert.prvDiaSources[0]) == SOURCE_FIELDS
 
 
@@ -214,12 +221,21 @@ def test_projected_without_raw_cannot_be_completed(real_records):
 # -- errors are the same as the full decode's ----------------------------------------------------
 
 
-def _outcome(data: bytes, full: bool) -> Any:
+def _outcome(data: bytes, how: str) -> Any:
+    """The error, or the complete content, of decoding ``data`` the default way ("fast"), with
+    ``full=True`` ("complete") or by the reference ("reference")."""
     try:
-        alert = decode_message(data, ORIGIN, full=full)
+        if how == "reference":
+            alert = decode_with_fastavro(data, ORIGIN)
+        else:
+            alert = decode_message(data, ORIGIN, full=how == "complete")
     except AlertDecodeError as exc:
         return type(exc), str(exc), exc.where
     return _canon(dataclasses.replace(decode_full(alert), cutout_spans=()))  # content only
+
+
+def _outcomes(data: bytes) -> tuple[Any, Any, Any]:
+    return _outcome(data, "fast"), _outcome(data, "complete"), _outcome(data, "reference")
 
 
 def _history_message(real_records: dict[Path, dict[str, Any]]) -> bytes:
@@ -231,7 +247,8 @@ def test_trailing_bytes_after_projected_history(real_records):
     with pytest.raises(AlertDecodeError, match=r"2 bytes left after the schema 9.0 record") as info:
         decode_message(data, ORIGIN)
     assert info.value.offset == 99 and info.value.topic == "t"
-    assert _outcome(data, False) == _outcome(data, True)
+    fast, complete, full = _outcomes(data)
+    assert fast == complete == full
 
 
 def test_truncation_anywhere_fails_as_before(real_records):
@@ -239,8 +256,8 @@ def test_truncation_anywhere_fails_as_before(real_records):
     cuts = sorted({5, 6, 7, 50, len(data) - 1} | set(random.Random(1).sample(range(5, len(data)),
                                                                              60)))
     for cut in cuts:
-        fast, full = _outcome(data[:cut], False), _outcome(data[:cut], True)
-        assert fast == full, cut
+        fast, complete, full = _outcomes(data[:cut])
+        assert fast == complete == full, cut
         assert isinstance(fast, tuple) and "truncated message" in fast[1], (cut, fast)
 
 
@@ -274,8 +291,9 @@ def test_corruption_anywhere_fails_or_decodes_as_before(real_records):
     for i, at in enumerate(places):
         bad = bytearray(data)
         bad[at] = rng.choice([0x00, 0x01, 0x03, 0x7F, 0x80, 0xFF, rng.randrange(256)])
-        fast, full = _outcome(bytes(bad), False), _outcome(bytes(bad), True)
-        assert fast == full, (i, at, fast if isinstance(fast, tuple) else "decoded")
+        fast, complete, full = _outcomes(bytes(bad))
+        assert fast == complete == full, (i, at, fast if isinstance(fast, tuple) else "decoded",
+                                          complete if isinstance(complete, tuple) else "decoded")
         errors += isinstance(fast, tuple)
     assert errors > 20  # the test does exercise failures
 
@@ -286,15 +304,16 @@ def test_invalid_utf8_in_a_skipped_history_string_fails_as_before(real_records):
     data = encode_wire(record, 9, 0)
     at = data.rindex("\u00e9".encode())
     bad = data[:at] + b"\xff\xfe" + data[at + 2:]
-    fast, full = _outcome(bad, False), _outcome(bad, True)
-    assert fast == full and "not UTF-8" in fast[1]
+    fast, complete, full = _outcomes(bad)
+    assert fast == complete == full and "not UTF-8" in fast[1]
 
 
 def test_wrong_known_schema_id_fails_as_before():
     body = wire_files()[0].read_bytes()[5:]
     for sid in (701, 800, 1000, 1101):
         data = b"\x00" + sid.to_bytes(4, "big") + body
-        assert _outcome(data, False) == _outcome(data, True), sid
+        fast, complete, full = _outcomes(data)
+        assert fast == complete == full, sid
 
 
 # ------------------------------------------------------------------ the item expression
@@ -321,21 +340,65 @@ def test_varint_from_bytes_equals_the_byte_loop():
     for v in values:
         b = _zigzag_bytes(v)
         assert _varint(b) == _long(b, 0)[0] == v, v
-    for _ in range(2000):  # arbitrary valid varints of 1..10 bytes
+    for _ in range(2000):  # arbitrary valid varints of 1..10 bytes (a 10th byte holds bit 63)
         n = rng.randint(1, 10)
-        b = bytes(rng.randrange(0x80, 0x100) for _ in range(n - 1)) + bytes([rng.randrange(0x80)])
+        b = bytes(rng.randrange(0x80, 0x100) for _ in range(n - 1)) + bytes(
+            [rng.randrange(2 if n == 10 else 0x80)])
         assert _varint(b) == _long(b, 0)[0], b.hex()
+
+
+def test_varint_beyond_64_bits_is_left_to_fastavro():
+    """A 10-byte varint whose last byte carries bits beyond 64 (corrupt: fastavro wraps it to 64
+    bits) is refused by the fast readers, so the alert gets fastavro's value: in a wanted field
+    (diaObjectId) of a history item, read by the projected and by the complete reader."""
+    from skysift.alerts.avrocode import _VARINT, FastDecodeError
+    from skysift.alerts.avrocode import read_long as _long
+
+    import re
+
+    over = b"\x80" * 9 + b"\x03"
+    with pytest.raises(FastDecodeError, match="beyond 64 bits"):
+        _long(over, 0)
+    assert re.fullmatch(_VARINT, over, re.DOTALL) is None
+    assert re.fullmatch(_VARINT, b"\x80" * 9 + b"\x01", re.DOTALL) is not None
+
+
+def test_history_id_beyond_64_bits_decodes_as_fastavro(real_records):
+    """The same, end to end: one history item's diaObjectId written as a 10-byte varint with a
+    bit beyond 64 decodes to fastavro's (wrapped) value by the projected and complete decodes."""
+    record = with_history(real_records[wire_files()[0]], 3, 0)
+    oid = 2**61 + 12345  # 9 bytes as a zig-zag varint
+    record["prvDiaSources"][1]["diaObjectId"] = oid
+    data = encode_wire(record, 9, 0)
+    good = _zigzag_bytes(oid)
+    assert data.count(good) == 1 and len(good) == 9
+    bad = data.replace(good, good[:8] + bytes([good[8] | 0x80]) + b"\x02")
+    full = decode_with_fastavro(bad, ORIGIN)
+    wrapped = full.prvDiaSources[1]["diaObjectId"]
+    assert wrapped == oid  # fastavro drops the bit beyond 64
+    for alert in (decode_message(bad, ORIGIN), decode_message(bad, ORIGIN, full=True)):
+        assert alert.prvDiaSources[1]["diaObjectId"] == wrapped
+    fast, complete, reference = _outcomes(bad)
+    assert fast == complete == reference
 
 
 def test_history_items_are_read_by_one_expression_for_every_version():
     """Every shipped version's history items are covered by the one-match item expression
-    (the field-by-field reader is then only the fallback)."""
+    (the field-by-field reader is then only the fallback), projected and complete (every
+    field captured: the complete reader never projects)."""
     for major, minor in available_versions():
         if (major, minor) < (7, 0):
             continue
-        reader = fast_reader(schema_for_id(100 * major + minor))
-        histories = [extra for kind, _name, extra in reader.steps if kind == "history"]
-        assert histories and all(h.item_expression for h in histories), (major, minor)
+        for complete in (False, True):
+            reader = fast_reader(schema_for_id(100 * major + minor), complete=complete)
+            assert reader is not None and reader.projects is not complete
+            histories = [extra for kind, _name, extra in reader.steps if kind == "history"]
+            if complete and (major, minor) == (8, 0):
+                # 8.0's items carry timestamp-micros fields (a logical type, which fastavro
+                # turns into datetimes): read completely, its history stays with fastavro
+                assert histories == []
+                continue
+            assert histories and all(h.item_expression for h in histories), (major, minor)
 
 
 @pytest.mark.parametrize("band", ["\u00e9", "x" * 64, "y" * 200, ""],

@@ -22,7 +22,10 @@ from skysift.errors import FastDecodeError, Unsupported
 __all__ = ["PRIMITIVE_TYPES", "CodeGen", "FastDecodeError", "Unsupported", "compile_reader",
            "read_long", "varint"]
 
-_VARINT = b"[\\x80-\\xff]{0,9}[\\x00-\\x7f]"  # a zig-zag varint of at most 10 bytes
+#: A zig-zag varint of at most 10 bytes whose value fits 64 bits: a 10th byte holds bit 63 only
+#: (0 or 1). fastavro wraps a longer value to 64 bits; the fast readers leave such (corrupt)
+#: bytes to it, so the value is fastavro's either way.
+_VARINT = b"(?:[\\x80-\\xff]{0,8}[\\x00-\\x7f]|[\\x80-\\xff]{9}[\\x00\\x01])"
 #: A string of 0 to 63 ASCII characters (its length is one varint byte): what history items
 #: hold (band names); UTF-8 need not be checked. Longer or non-ASCII strings do not match.
 _SHORT_ASCII = b"(?:" + b"|".join(
@@ -42,12 +45,15 @@ PRIMITIVE_TYPES = frozenset({"null", "boolean", "int", "long", "float", "double"
 
 
 def read_long(buf: bytes, p: int) -> tuple[int, int]:
-    """A zig-zag varint at ``p`` (at most 10 bytes): (value, next position)."""
+    """A zig-zag varint at ``p`` (at most 10 bytes, its value within 64 bits): (value, next
+    position). A 10th byte above 1 (bits beyond 64, which fastavro wraps) raises."""
     acc = 0
     shift = 0
     while True:
         b = buf[p]
         p += 1
+        if shift == 63 and b > 1:
+            raise FastDecodeError("varint beyond 64 bits")
         acc |= (b & 0x7F) << shift
         if b < 0x80:
             return (acc >> 1) ^ -(acc & 1), p
@@ -75,9 +81,10 @@ _H3 = _L3 << 32
 
 
 def varint(b: bytes) -> int:
-    """The zig-zag varint that is exactly ``b`` (1 to 10 bytes, as matched by the item
-    expression): the same value as :func:`read_long`, ~3x faster for 64-bit ids. The high bits
-    are cleared by ``translate`` and the 7-bit groups packed in three mask-and-shift steps."""
+    """The zig-zag varint that is exactly ``b`` (1 to 10 bytes, within 64 bits, as matched by
+    the item expression): the same value as :func:`read_long`, ~3x faster for 64-bit ids. The
+    high bits are cleared by ``translate`` and the 7-bit groups packed in three mask-and-shift
+    steps."""
     if len(b) == 1:
         z = b[0]
     else:
