@@ -151,7 +151,9 @@ def test_smtp_login_works_and_the_password_is_never_shown(make_settings, caplog,
 
     def check(server, session, envelope, mechanism, auth_data):
         ok = auth_data.login == b"skysift" and auth_data.password == b"s3cret-pw"
-        return AuthResult(success=ok)
+        # handled=False: a refusal is answered "535" (aiosmtpd's default for a failed
+        # authenticator is no answer at all, which left the client waiting its whole timeout)
+        return AuthResult(success=ok, handled=False)
 
     inbox, port = Inbox(), free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=check,
@@ -168,6 +170,7 @@ def test_smtp_login_works_and_the_password_is_never_shown(make_settings, caplog,
         with pytest.raises(EmailError) as err:
             SmtpSender(bad).send(new_message(bad, "ann@example.org", "hello"))
         assert "wrong-pw-123" not in str(err.value) and "skysift" in str(err.value)
+        assert "SMTPAuthenticationError" in str(err.value) and "535" in str(err.value)
         assert "wrong-pw-123" not in repr(SmtpSender(bad))
     finally:
         controller.stop()
@@ -188,7 +191,8 @@ def _tls_server(tmp_path, *, implicit: bool):
 
     def check(server, session, envelope, mechanism, auth_data):
         return AuthResult(
-            success=auth_data.login == b"skysift" and auth_data.password == b"pw-tls-1"
+            success=auth_data.login == b"skysift" and auth_data.password == b"pw-tls-1",
+            handled=False,  # a refusal is answered "535" (see above)
         )
 
     inbox, port = Inbox(), free_port()
