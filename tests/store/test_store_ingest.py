@@ -170,8 +170,8 @@ def test_64_bit_ids_are_exact(engine):
         src_ids = set(conn.execute(sa.select(sources.c.diaSourceId)).scalars())
         forced_ids = set(conn.execute(sa.select(forced_sources.c.diaForcedSourceId)).scalars())
         obj_ids = set(conn.execute(sa.select(objects.c.diaObjectId)).scalars())
-        payload_ids = {json.loads(p)["diaSourceId"]
-                       for p in conn.execute(sa.select(sources.c.payload)).scalars()}
+        curves = fetch_lightcurves(conn, obj_ids)
+    payload_ids = {s["diaSourceId"] for lc in curves.values() for s in lc.diaSources}
     assert src_ids == payload_ids == _distinct_sources(alerts)
     assert forced_ids == {f["diaForcedSourceId"] for a in alerts for f in a.prvDiaForcedSources}
     assert obj_ids == {2**63 - 10, 2**63 - 9}

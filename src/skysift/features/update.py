@@ -41,8 +41,9 @@ from skysift.features.bbb import BBB_COLUMNS
 from skysift.features.compute import compute_features_many
 from skysift.features.dust import DustMap
 from skysift.features.photometry import SourceArrays
-from skysift.store.payloads import dumps_record, loads_record
-from skysift.store.schema import forced_sources, objects, sources
+from skysift.store.payloads import dumps_record, loads_record, payload_beside
+from skysift.store.schema import (FORCED_COLUMNS, SOURCE_COLUMNS, forced_sources, objects,
+                                  sources)
 from skysift.store.statements import (chunks, in_ids, insert_values, missing_ids, select_in,
                                       upsert)
 from skysift.store.translate import db_errors
@@ -143,34 +144,70 @@ _NON_NEGATIVE = frozenset({"psfFluxErr", "reliability"})
 
 #: The ``sources`` / ``forced_sources`` columns a new history item's row holds, in the order of
 #: the tuples :func:`_source_row` and :func:`_forced_row` build (``ingested`` is the batch's).
-_SOURCE_NAMES = ("diaSourceId", "diaObjectId", "midpointMjdTai", "band", "psfFlux", "psfFluxErr",
-                 "reliability", "ra", "dec", "snr", "payload")
-_FORCED_NAMES = ("diaForcedSourceId", "diaObjectId", "midpointMjdTai", "band", "psfFlux",
-                 "psfFluxErr", "payload")
+_SOURCE_NAMES = (*SOURCE_COLUMNS, "payload")
+_FORCED_NAMES = (*FORCED_COLUMNS, "payload")
+
+
+#: The keys of a history item as the projected reader gives it: the columns and ssObjectId.
+_SOURCE_KEYS = frozenset(SOURCE_COLUMNS)
+_PROJECTED_SOURCE = _SOURCE_KEYS | {"ssObjectId"}
+_FORCED_KEYS = frozenset(FORCED_COLUMNS)
 
 
 def _source_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
+    sid, oid, mjd = s.get("diaSourceId"), s.get("diaObjectId"), s.get("midpointMjdTai")
     flux, err, rel, snr = s.get("psfFlux"), s.get("psfFluxErr"), s.get("reliability"), s.get("snr")
+    ra, dec = s.get("ra"), s.get("dec")
+    if (type(sid) is int and type(mjd) is float and (oid is None or (type(oid) is int and oid))
+            and (flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
+            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))
+            and (rel is None or (type(rel) is float and 0.0 <= rel <= 1.0))
+            and (snr is None or (type(snr) is float and -FLUX_MAX <= snr <= FLUX_MAX))
+            and (ra is None or (type(ra) is float and ra == ra))
+            and (dec is None or (type(dec) is float and dec == dec))
+            and 0.0 not in (flux, err, rel, snr, ra, dec)):
+        # the common case: every column holds the record's own value, so the payload holds the
+        # rest (what payload_beside gives, without its checks field by field)
+        row = (sid, oid, mjd, s.get("band"), flux, err, rel, ra, dec, snr)
+        keys = s.keys()
+        if keys == _PROJECTED_SOURCE:
+            return (*row, _dumps({"ssObjectId": s["ssObjectId"]}))
+        if keys >= _SOURCE_KEYS:
+            return (*row, _dumps({k: v for k, v in s.items() if k not in _SOURCE_KEYS}))
+        return (*row, _dumps(s))
     if not ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
             and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))
             and (rel is None or (type(rel) is float and 0.0 <= rel <= 1.0))
             and (snr is None or (type(snr) is float and -FLUX_MAX <= snr <= FLUX_MAX))):
         f = soft.f  # a value to clean (NaN, out of range, not a float): one at a time
         flux, err, rel, snr = f(s, "psfFlux"), f(s, "psfFluxErr"), f(s, "reliability"), f(s, "snr")
-    ra, dec = s.get("ra"), s.get("dec")
-    return (int(s["diaSourceId"]), _object_id(s.get("diaObjectId")), float(s["midpointMjdTai"]),
-            s.get("band"), flux, err, rel,
-            ra if type(ra) is float and ra == ra else _num(ra),
-            dec if type(dec) is float and dec == dec else _num(dec), snr, _dumps(s))
+    row = (int(s["diaSourceId"]), _object_id(oid), float(s["midpointMjdTai"]),
+           s.get("band"), flux, err, rel,
+           ra if type(ra) is float and ra == ra else _num(ra),
+           dec if type(dec) is float and dec == dec else _num(dec), snr)
+    return (*row, payload_beside(s, SOURCE_COLUMNS, row))
 
 
 def _forced_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
+    fid, oid, mjd = s.get("diaForcedSourceId"), s.get("diaObjectId"), s.get("midpointMjdTai")
     flux, err = s.get("psfFlux"), s.get("psfFluxErr")
+    if (type(fid) is int and type(mjd) is float and (oid is None or (type(oid) is int and oid))
+            and (flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
+            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))
+            and 0.0 not in (flux, err)):
+        row = (fid, oid, mjd, s.get("band"), flux, err)  # as in _source_row
+        keys = s.keys()
+        if keys == _FORCED_KEYS:
+            return (*row, "{}")
+        if keys >= _FORCED_KEYS:
+            return (*row, _dumps({k: v for k, v in s.items() if k not in _FORCED_KEYS}))
+        return (*row, _dumps(s))
     if not ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
             and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))):
         flux, err = soft.f(s, "psfFlux"), soft.f(s, "psfFluxErr")
-    return (int(s["diaForcedSourceId"]), _object_id(s.get("diaObjectId")),
-            float(s["midpointMjdTai"]), s.get("band"), flux, err, _dumps(s))
+    row = (int(s["diaForcedSourceId"]), _object_id(oid), float(s["midpointMjdTai"]),
+           s.get("band"), flux, err)
+    return (*row, payload_beside(s, FORCED_COLUMNS, row))
 
 
 def _int_id(value: Any) -> int | None:

@@ -13,8 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from skysift.errors import StoreError
-from skysift.store.payloads import loads_record
-from skysift.store.schema import forced_sources, objects, sources
+from skysift.store.payloads import record_from
+from skysift.store.schema import (FORCED_COLUMNS, SOURCE_COLUMNS, forced_sources, objects,
+                                  sources)
 from skysift.store.statements import select_in
 
 __all__ = ["LightCurve", "fetch_lightcurves", "fetch_objects", "latest_objects"]
@@ -29,8 +30,8 @@ class LightCurve:
     diaObjectId
         The object.
     diaSources, diaForcedSources
-        Every field of each record as it arrived (the stored JSON payload), sorted by
-        (midpointMjdTai, id).
+        Every field of each record as it arrived (its columns joined to its stored payload),
+        sorted by (midpointMjdTai, id).
     """
 
     diaObjectId: int
@@ -56,17 +57,19 @@ def fetch_lightcurves(conn: sa.Connection, ids: Iterable[int]) -> dict[int, Ligh
     if not wanted:
         return out
     try:
-        s, f = sources.c, forced_sources.c
-        det = select_in(conn, [s.diaObjectId, s.midpointMjdTai, s.diaSourceId, s.payload],
-                        s.diaObjectId, wanted)
-        forced = select_in(conn, [f.diaObjectId, f.midpointMjdTai, f.diaForcedSourceId,
-                                  f.payload], f.diaObjectId, wanted)
+        det = select_in(conn, [sources.c[n] for n in (*SOURCE_COLUMNS, "payload")],
+                        sources.c.diaObjectId, wanted)
+        forced = select_in(conn, [forced_sources.c[n] for n in (*FORCED_COLUMNS, "payload")],
+                           forced_sources.c.diaObjectId, wanted)
     except sa.exc.SQLAlchemyError as exc:
         raise StoreError(f"cannot read light curves: {exc.__class__.__name__}: {exc}") from exc
-    for oid, _t, _i, payload in sorted(det, key=lambda r: (r[0], r[1], r[2])):
-        out.setdefault(oid, LightCurve(oid)).diaSources.append(loads_record(payload))
-    for oid, _t, _i, payload in sorted(forced, key=lambda r: (r[0], r[1], r[2])):
-        out.setdefault(oid, LightCurve(oid)).diaForcedSources.append(loads_record(payload))
+    # (diaObjectId, midpointMjdTai, id) order: the columns' positions 1, 2 and 0
+    for r in sorted(det, key=lambda r: (r[1], r[2], r[0])):
+        out.setdefault(r[1], LightCurve(r[1])).diaSources.append(
+            record_from(SOURCE_COLUMNS, r[:-1], r[-1]))
+    for r in sorted(forced, key=lambda r: (r[1], r[2], r[0])):
+        out.setdefault(r[1], LightCurve(r[1])).diaForcedSources.append(
+            record_from(FORCED_COLUMNS, r[:-1], r[-1]))
     return out
 
 

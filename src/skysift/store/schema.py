@@ -20,7 +20,10 @@ from skysift.store.columns import COLUMNS
 
 __all__ = [
     "DEFAULT_BYTE_QUOTA",
+    "FORCED_COLUMNS",
     "OUTPUTS",
+    "PAYLOAD_DOC",
+    "SOURCE_COLUMNS",
     "TRIGGERS",
     "UTCDateTime",
     "annotations_table",
@@ -124,6 +127,15 @@ objects = sa.Table(
     sa.Index(None, "lastDiaSourceMjdTai"),
 )
 
+#: The ``sources`` / ``forced_sources`` columns that hold a record's own values (the id first);
+#: ``payload`` holds the record's other fields (:func:`skysift.store.payloads.payload_beside`).
+SOURCE_COLUMNS = ("diaSourceId", "diaObjectId", "midpointMjdTai", "band", "psfFlux", "psfFluxErr",
+                  "reliability", "ra", "dec", "snr")
+FORCED_COLUMNS = ("diaForcedSourceId", "diaObjectId", "midpointMjdTai", "band", "psfFlux",
+                  "psfFluxErr")
+PAYLOAD_DOC = ("JSON of the fields the other columns do not hold as sent; every field when it "
+               "holds the id")
+
 sources = sa.Table(
     "sources", metadata,
     sa.Column("diaSourceId", ID64, primary_key=True, autoincrement=False),
@@ -136,7 +148,7 @@ sources = sa.Table(
     sa.Column("ra", sa.Double),
     sa.Column("dec", sa.Double),
     sa.Column("snr", sa.Double),
-    sa.Column("payload", sa.Text, nullable=False, comment="JSON of every field, as sent"),
+    sa.Column("payload", sa.Text, nullable=False, comment=PAYLOAD_DOC),
     sa.Column("ingested", UTCDateTime, nullable=False, default=_now),
 )
 
@@ -148,7 +160,7 @@ forced_sources = sa.Table(
     sa.Column("band", sa.Text),
     sa.Column("psfFlux", sa.Double),
     sa.Column("psfFluxErr", sa.Double),
-    sa.Column("payload", sa.Text, nullable=False, comment="JSON of every field, as sent"),
+    sa.Column("payload", sa.Text, nullable=False, comment=PAYLOAD_DOC),
 )
 
 users = sa.Table(
