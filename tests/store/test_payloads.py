@@ -32,9 +32,11 @@ def _as_stored(record: dict) -> dict:
 
 
 def _same(a: dict, b: dict) -> bool:
-    """Equal, float signs included (``-0.0 == 0.0`` in Python)."""
-    return a == b and all(math.copysign(1, a[k]) == math.copysign(1, b[k]) for k in a
-                          if isinstance(a[k], float) and a[k] == 0.0)
+    """Equal, value types and float signs included (``1200 == 1200.0``, ``-0.0 == 0.0`` and
+    ``True == 1`` in Python)."""
+    return (a == b and all(type(a[k]) is type(b[k]) for k in a)
+            and all(math.copysign(1, a[k]) == math.copysign(1, b[k]) for k in a
+                    if isinstance(a[k], float) and a[k] == 0.0))
 
 
 def _wire_with_history(n_objects: int = 3) -> list[tuple[bytes, AlertOrigin]]:
@@ -112,6 +114,7 @@ _ODD = {
     "integer ra": {"ra": 10},
     "no snr field": {"snr": None, "-": "snr"},
     "an extra field": {"xFlag": True},
+    "a boolean flux": {"psfFlux": True},
 }
 
 
@@ -144,6 +147,7 @@ def test_items_the_columns_cannot_hold_come_back_as_sent(engine):
     # the columns hold the cleaned values all the same
     assert src_cols[alert.prvDiaSources[2]["diaSourceId"]] is None
     assert src_cols[alert.prvDiaSources[5]["diaSourceId"]] == 1200.0
+    assert type(got[alert.prvDiaSources[5]["diaSourceId"]]["psfFlux"]) is int
 
 
 def test_row_builders_write_what_payload_beside_defines():

@@ -171,8 +171,9 @@ def test_64_bit_ids_are_exact(engine):
         forced_ids = set(conn.execute(sa.select(forced_sources.c.diaForcedSourceId)).scalars())
         obj_ids = set(conn.execute(sa.select(objects.c.diaObjectId)).scalars())
         curves = fetch_lightcurves(conn, obj_ids)
-    payload_ids = {s["diaSourceId"] for lc in curves.values() for s in lc.diaSources}
-    assert src_ids == payload_ids == _distinct_sources(alerts)
+    read_back = [s["diaSourceId"] for lc in curves.values() for s in lc.diaSources]
+    assert src_ids == set(read_back) == _distinct_sources(alerts)
+    assert len(read_back) == len(src_ids) and {type(i) for i in read_back} == {int}
     assert forced_ids == {f["diaForcedSourceId"] for a in alerts for f in a.prvDiaForcedSources}
     assert obj_ids == {2**63 - 10, 2**63 - 9}
     assert all(isinstance(i, int) for i in src_ids | obj_ids)
