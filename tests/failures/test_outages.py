@@ -55,7 +55,10 @@ def _committed(bootstrap: str, group: str, topic: str) -> int:
 
 
 def _record_counts(bootstrap: str, topic: str, expect: int) -> collections.Counter:
-    msgs = read_topic(bootstrap, topic, expect=expect, idle_s=3)
+    """Every record of ``topic`` (its producer has flushed), by key; at least ``expect`` of them
+    (reading to the end: stopping at ``expect`` could miss a record when some are doubled)."""
+    msgs = read_topic(bootstrap, topic, idle_s=3)
+    assert len(msgs) >= expect, f"{len(msgs)} records in {topic}, expected at least {expect}"
     return collections.Counter(int(m.key()) for m in msgs)
 
 
