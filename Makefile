@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench install install-test clean
+.PHONY: demo test lint bench install install-test bytecode clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,14 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-demo: install
+# skysift's own bytecode, written ahead: the editable install leaves it to the first import, which
+# does not write it where PYTHONDONTWRITEBYTECODE is set (it was, where this was measured), so every
+# `skysift` process compiled its ~110 modules again (~0.25 s of a 2 s start); incremental. Not
+# the migrations: their folder goes into the wheel whole (package-data).
+bytecode: install
+	$(BIN)/python -m compileall -q -x '/migrations/' src >/dev/null
+
+demo: install bytecode
 	$(BIN)/skysift demo $(DEMO_ARGS)
 
 # the gates: ruff (src, tests, benchmarks) and mypy (src; settings in pyproject.toml), any finding fails
@@ -28,11 +35,12 @@ lint: install-test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+test: lint bytecode
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install-test
+bench: install-test bytecode
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find src tests benchmarks -name __pycache__ -prune -exec rm -rf {} +
