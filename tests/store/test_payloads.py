@@ -164,7 +164,11 @@ def test_row_builders_write_what_payload_beside_defines():
               alert.diaSource]:
         row = _source_row(s, soft)
         assert row[-1] == payload_beside(s, SOURCE_COLUMNS, row[:-1]), s["diaSourceId"]
-    for f in [*alert.prvDiaForcedSources, *plain.prvDiaForcedSources]:
+    projected_forced = [{k: v for k, v in f.items()
+                         if k in HISTORY_FIELDS["prvDiaForcedSources"][1]}
+                        for f in plain.prvDiaForcedSources]
+    assert {_forced_row(f, soft)[-1] for f in projected_forced} == {"{}"}
+    for f in [*alert.prvDiaForcedSources, *plain.prvDiaForcedSources, *projected_forced]:
         row = _forced_row(f, soft)
         assert row[-1] == payload_beside(f, FORCED_COLUMNS, row[:-1]), f["diaForcedSourceId"]
 

@@ -158,11 +158,12 @@ def _source_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
     sid, oid, mjd = s.get("diaSourceId"), s.get("diaObjectId"), s.get("midpointMjdTai")
     flux, err, rel, snr = s.get("psfFlux"), s.get("psfFluxErr"), s.get("reliability"), s.get("snr")
     ra, dec = s.get("ra"), s.get("dec")
-    if (type(sid) is int and type(mjd) is float and (oid is None or (type(oid) is int and oid))
-            and (flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
-            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))
-            and (rel is None or (type(rel) is float and 0.0 <= rel <= 1.0))
-            and (snr is None or (type(snr) is float and -FLUX_MAX <= snr <= FLUX_MAX))
+    clean = ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
+             and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))
+             and (rel is None or (type(rel) is float and 0.0 <= rel <= 1.0))
+             and (snr is None or (type(snr) is float and -FLUX_MAX <= snr <= FLUX_MAX)))
+    if (clean and type(sid) is int and type(mjd) is float
+            and (oid is None or (type(oid) is int and oid))
             and (ra is None or (type(ra) is float and ra == ra))
             and (dec is None or (type(dec) is float and dec == dec))
             and 0.0 not in (flux, err, rel, snr, ra, dec)):
@@ -175,10 +176,7 @@ def _source_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
         if keys >= _SOURCE_KEYS:
             return (*row, _dumps({k: v for k, v in s.items() if k not in _SOURCE_KEYS}))
         return (*row, _dumps(s))
-    if not ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
-            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))
-            and (rel is None or (type(rel) is float and 0.0 <= rel <= 1.0))
-            and (snr is None or (type(snr) is float and -FLUX_MAX <= snr <= FLUX_MAX))):
+    if not clean:
         f = soft.f  # a value to clean (NaN, out of range, not a float): one at a time
         flux, err, rel, snr = f(s, "psfFlux"), f(s, "psfFluxErr"), f(s, "reliability"), f(s, "snr")
     row = (int(s["diaSourceId"]), _object_id(oid), float(s["midpointMjdTai"]),
@@ -191,10 +189,10 @@ def _source_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
 def _forced_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
     fid, oid, mjd = s.get("diaForcedSourceId"), s.get("diaObjectId"), s.get("midpointMjdTai")
     flux, err = s.get("psfFlux"), s.get("psfFluxErr")
-    if (type(fid) is int and type(mjd) is float and (oid is None or (type(oid) is int and oid))
-            and (flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
-            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))
-            and 0.0 not in (flux, err)):
+    clean = ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
+             and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX)))
+    if (clean and type(fid) is int and type(mjd) is float
+            and (oid is None or (type(oid) is int and oid)) and 0.0 not in (flux, err)):
         row = (fid, oid, mjd, s.get("band"), flux, err)  # as in _source_row
         keys = s.keys()
         if keys == _FORCED_KEYS:
@@ -202,8 +200,7 @@ def _forced_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
         if keys >= _FORCED_KEYS:
             return (*row, _dumps({k: v for k, v in s.items() if k not in _FORCED_KEYS}))
         return (*row, _dumps(s))
-    if not ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
-            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))):
+    if not clean:
         flux, err = soft.f(s, "psfFlux"), soft.f(s, "psfFluxErr")
     row = (int(s["diaForcedSourceId"]), _object_id(oid), float(s["midpointMjdTai"]),
            s.get("band"), flux, err)

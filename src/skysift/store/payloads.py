@@ -4,9 +4,9 @@ A source's ``payload`` holds only what its columns do not (:func:`payload_beside
 :func:`record_from`): the columns are written anyway, and most history items are the kept fields
 of :data:`skysift.alerts.project.HISTORY_FIELDS`, all columns but one, so a payload of every field
 doubled the bytes written for them (the store after a first night is 2.0-2.1x smaller without
-the copies). A payload that
-holds the record's id is the whole record (rows written before, or records whose columns cannot
-stand for their values); one without the id is joined to the columns when read.
+the copies). A payload that holds the record's id is the whole record (rows written before, or
+records whose columns cannot stand for their values); one without the id is joined to the
+columns when read.
 
 orjson when it is installed (about 15 times faster than the standard library on Rubin's ~100-field
 records, which matters when an alert brings a long history); the standard library otherwise. Both
