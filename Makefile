@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench install install-test bytecode clean
+.PHONY: demo test lint bench install install-test install-bench bytecode clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,13 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-bench: $(VENV)/.installed-bench
 
 # skysift's own bytecode, written ahead: the editable install leaves it to the first import, which
 # does not write it where PYTHONDONTWRITEBYTECODE is set (it was, where this was measured), so every
@@ -38,7 +43,7 @@ lint: install-test
 test: lint bytecode
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install-test bytecode
+bench: install-bench bytecode
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:

@@ -35,3 +35,59 @@ def test_one_partition_is_measured_from_its_first_move_to_its_last():
 def test_no_commit_after_the_first_sample_gives_no_rate_rather_than_an_error():
     busy, whole, elapsed = scale_rates([(0.0, [5, 5]), (1.0, [5, 5])], 2)
     assert busy != busy and whole != whole and elapsed == 0.0  # NaN, NaN
+
+
+def test_the_columnar_benchmark_frames_real_alerts_as_a_container_fastavro_reads_back():
+    """bench_columnar hands polars a batch as one Avro container block, the schema's named
+    types written out in place; fastavro must read that container back as the same records."""
+    import copy
+    import io
+    import json
+
+    import fastavro
+    from bench_columnar import container, written_out
+    from rubin_alerts import rubin_files
+
+    from skysift.alerts.schemas import schema_for_id
+
+    values = [p.read_bytes() for p in rubin_files()[:5]]
+    sid = int.from_bytes(values[0][1:5], "big")
+    values = [v for v in values if int.from_bytes(v[1:5], "big") == sid]
+    schema = schema_for_id(sid)
+    out = written_out(schema)
+    text = json.dumps(out)
+    # every record type is defined once and never referred to by name again
+    names = [t["name"] for t in _records(out)]
+    assert len(names) == len(set(names)) and not set(names) & set(_references(out))
+    parsed = fastavro.parse_schema(copy.deepcopy(schema))
+    expected = [fastavro.schemaless_reader(io.BytesIO(v[5:]), parsed, None) for v in values]
+    read_back = list(fastavro.reader(io.BytesIO(container(text.encode(),
+                                                          [v[5:] for v in values]))))
+    assert len(values) >= 2 and read_back == expected
+
+
+def _records(t):
+    if isinstance(t, list):
+        for x in t:
+            yield from _records(x)
+    elif isinstance(t, dict):
+        if t.get("type") == "record":
+            yield t
+            for f in t["fields"]:
+                yield from _records(f["type"])
+        elif t.get("type") == "array":
+            yield from _records(t["items"])
+
+
+def _references(t):
+    """The type names a schema refers to rather than defines."""
+    if isinstance(t, str):
+        yield t
+    elif isinstance(t, list):
+        for x in t:
+            yield from _references(x)
+    elif t.get("type") == "record":
+        for f in t["fields"]:
+            yield from _references(f["type"])
+    elif t.get("type") == "array":
+        yield from _references(t["items"])
