@@ -246,3 +246,24 @@ def test_history_ids_written_as_digit_strings_are_stored_as_the_ids(engine):
         got_forced = {r[0] for r in conn.execute(sa.select(forced_sources.c.diaForcedSourceId))}
     assert got_src == want_src
     assert got_forced == want_forced
+
+
+def test_a_history_id_carried_twice_is_stored_with_the_values_that_were_checked(engine):
+    """Two alerts of one batch carry the same new diaSourceId in their history, the first with
+    good values, the second with an impossible ra. The first alert is refused (for another
+    item), the second kept: the row stored for that id must be the item that was checked, never
+    the unchecked twin (which once reached the store with ra 400)."""
+    first, second = grown_light_curves(2, 2, seed=5, history=3, n_forced=2)[1::2]
+    shared = first.prvDiaSources[0]
+    twin = dict(shared, ra=400.0)
+    second.prvDiaSources.insert(0, twin)
+    first.prvDiaForcedSources[0]["midpointMjdTai"] = math.nan  # refuses the first alert
+    with engine.begin() as conn:
+        result = store_alerts(conn, [first, second], bbb=False)
+    assert [(a.diaSourceId, why.split(":")[0]) for a, why in result.refused] == [
+        (first.diaSourceId, "refused")]
+    assert "prvDiaForcedSources[0].midpointMjdTai is nan" in result.refused[0][1]
+    with engine.connect() as conn:
+        ra = conn.execute(sa.select(sources.c.ra).where(
+            sources.c.diaSourceId == shared["diaSourceId"])).scalar_one()
+    assert ra == shared["ra"] and 0.0 <= ra <= 360.0

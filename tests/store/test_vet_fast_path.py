@@ -82,3 +82,43 @@ def test_row_fast_path_cleans_each_value_as_the_per_field_check_does(forced):
                 assert got_warnings == want_warnings, (name, value)
                 checked += 1
     assert checked > 100
+
+
+@pytest.mark.parametrize("forced", [False, True])
+def test_clean_row_only_for_storable_items_and_equal_to_the_per_field_row(forced):
+    """_clean_source_row / _clean_forced_row (the vetting's one pass: storable and row together)
+    return a row only for an item storable accepts, and then the very row the per-field way
+    gives: each column from its own check, the payload from payload_beside."""
+    from skysift.features import update
+    from skysift.store.payloads import payload_beside
+    from skysift.store.schema import FORCED_COLUMNS, SOURCE_COLUMNS
+
+    clean = update._clean_forced_row if forced else update._clean_source_row
+    columns = FORCED_COLUMNS if forced else SOURCE_COLUMNS
+    fields = ["diaForcedSourceId" if forced else "diaSourceId", "diaObjectId", "midpointMjdTai",
+              "band", "psfFlux", "psfFluxErr"] + ([] if forced else
+                                                  ["reliability", "snr", "ra", "dec"])
+    rows = refused = 0
+    for item, is_forced in _items():
+        if is_forced != forced:
+            continue
+        variants = [item] + [dict(item, **{name: value}) for name in fields
+                             for value in [*BAD, *SOFT]]
+        variants += [{k: v for k, v in item.items() if k != name} for name in fields]
+        for changed in variants:
+            row = clean(changed)
+            if row is None:
+                refused += 1
+                continue
+            assert storable(changed, forced), changed
+            warnings: list[str] = []
+            soft = update._Soft(warnings)
+            want = tuple(soft.f(changed, c) if c in ("psfFlux", "psfFluxErr", "reliability", "snr")
+                         else changed.get(c) for c in columns)
+            assert warnings == []  # nothing to clean: every column holds the item's own value
+            assert row[:-1] == want
+            assert all(a is b for a, b in zip(row[:-1], (changed.get(c) for c in columns),
+                                              strict=True))
+            assert row[-1] == payload_beside(changed, columns, want)
+            rows += 1
+    assert rows > 10 and refused > 100

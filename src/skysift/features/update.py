@@ -25,7 +25,7 @@ into batches.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +36,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from skysift.alerts.model import Alert
-from skysift.alerts.vet import FLUX_MAX, ID_MAX, refusal, soft_float, storable, trigger_refusal
+from skysift.alerts.vet import (BANDS, FLUX_MAX, ID_MAX, MJD_RANGE, refusal, soft_float, storable,
+                                trigger_refusal)
 from skysift.features.bbb import BBB_COLUMNS
 from skysift.features.compute import compute_features_many
 from skysift.features.dust import DustMap
@@ -51,6 +52,7 @@ from skysift.store.translate import db_errors
 __all__ = ["StoreResult", "dia_object_key", "store_alerts"]
 
 _Key = tuple[float, float, int]
+_MJD_LO, _MJD_HI = MJD_RANGE
 _NEG = -math.inf
 #: Integer ``objects`` columns and their width in bits (PostgreSQL INTEGER / BIGINT).
 _INT_COLUMNS: tuple[tuple[str, int], ...] = tuple(
@@ -154,56 +156,86 @@ _PROJECTED_SOURCE = _SOURCE_KEYS | {"ssObjectId"}
 _FORCED_KEYS = frozenset(FORCED_COLUMNS)
 
 
-def _source_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
+def _clean_source_row(s: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The row of a diaSource that :func:`~skysift.alerts.vet.storable` accepts and whose every
+    column holds the record's own value (the common case: the payload then holds the rest, what
+    :func:`~skysift.store.payloads.payload_beside` gives, without its checks field by field),
+    checked in one pass over the fields; None otherwise (:func:`_source_row` then decides)."""
     sid, oid, mjd = s.get("diaSourceId"), s.get("diaObjectId"), s.get("midpointMjdTai")
     flux, err, rel, snr = s.get("psfFlux"), s.get("psfFluxErr"), s.get("reliability"), s.get("snr")
-    ra, dec = s.get("ra"), s.get("dec")
-    clean = ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
-             and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))
-             and (rel is None or (type(rel) is float and 0.0 <= rel <= 1.0))
-             and (snr is None or (type(snr) is float and -FLUX_MAX <= snr <= FLUX_MAX)))
-    if (clean and type(sid) is int and type(mjd) is float
-            and (oid is None or (type(oid) is int and oid))
-            and (ra is None or (type(ra) is float and ra == ra))
-            and (dec is None or (type(dec) is float and dec == dec))
-            and 0.0 not in (flux, err, rel, snr, ra, dec)):
-        # the common case: every column holds the record's own value, so the payload holds the
-        # rest (what payload_beside gives, without its checks field by field)
-        row = (sid, oid, mjd, s.get("band"), flux, err, rel, ra, dec, snr)
-        keys = s.keys()
-        if keys == _PROJECTED_SOURCE:
-            return (*row, _dumps({"ssObjectId": s["ssObjectId"]}))
-        if keys >= _SOURCE_KEYS:
-            return (*row, _dumps({k: v for k, v in s.items() if k not in _SOURCE_KEYS}))
-        return (*row, _dumps(s))
-    if not clean:
+    ra, dec, band = s.get("ra"), s.get("dec"), s.get("band")
+    if not (type(sid) is int and 0 < sid <= ID_MAX
+            and type(mjd) is float and _MJD_LO <= mjd <= _MJD_HI and band in BANDS
+            and (oid is None or (type(oid) is int and 0 < oid <= ID_MAX))
+            and type(ra) is float and 0.0 <= ra <= 360.0
+            and type(dec) is float and -90.0 <= dec <= 90.0
+            and (flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
+            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))
+            and (rel is None or (type(rel) is float and 0.0 <= rel <= 1.0))
+            and (snr is None or (type(snr) is float and -FLUX_MAX <= snr <= FLUX_MAX))
+            and 0.0 not in (flux, err, rel, snr, ra, dec)):  # a zero's sign is not kept
+        return None
+    row = (sid, oid, mjd, band, flux, err, rel, ra, dec, snr)
+    keys = s.keys()
+    if keys == _PROJECTED_SOURCE:
+        return (*row, _dumps({"ssObjectId": s["ssObjectId"]}))
+    if keys >= _SOURCE_KEYS:
+        return (*row, _dumps({k: v for k, v in s.items() if k not in _SOURCE_KEYS}))
+    return (*row, _dumps(s))
+
+
+def _source_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
+    """The ``sources`` row of a diaSource (:data:`_SOURCE_NAMES` but ``ingested``): values that
+    cannot be stored as they are become NULL, with a warning in ``soft``."""
+    row = _clean_source_row(s)
+    if row is not None:
+        return row
+    flux, err, rel, snr = s.get("psfFlux"), s.get("psfFluxErr"), s.get("reliability"), s.get("snr")
+    if not ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
+            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))
+            and (rel is None or (type(rel) is float and 0.0 <= rel <= 1.0))
+            and (snr is None or (type(snr) is float and -FLUX_MAX <= snr <= FLUX_MAX))):
         f = soft.f  # a value to clean (NaN, out of range, not a float): one at a time
         flux, err, rel, snr = f(s, "psfFlux"), f(s, "psfFluxErr"), f(s, "reliability"), f(s, "snr")
-    row = (int(s["diaSourceId"]), _object_id(oid), float(s["midpointMjdTai"]),
+    ra, dec = s.get("ra"), s.get("dec")
+    row = (int(s["diaSourceId"]), _object_id(s.get("diaObjectId")), float(s["midpointMjdTai"]),
            s.get("band"), flux, err, rel,
            ra if type(ra) is float and ra == ra else _num(ra),
            dec if type(dec) is float and dec == dec else _num(dec), snr)
     return (*row, payload_beside(s, SOURCE_COLUMNS, row))
 
 
-def _forced_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
+def _clean_forced_row(s: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """As :func:`_clean_source_row`, for a diaForcedSource."""
     fid, oid, mjd = s.get("diaForcedSourceId"), s.get("diaObjectId"), s.get("midpointMjdTai")
+    flux, err, band = s.get("psfFlux"), s.get("psfFluxErr"), s.get("band")
+    if not (type(fid) is int and 0 < fid <= ID_MAX
+            and type(mjd) is float and _MJD_LO <= mjd <= _MJD_HI and band in BANDS
+            and (oid is None or (type(oid) is int and 0 < oid <= ID_MAX))
+            and (flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
+            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))
+            and 0.0 not in (flux, err)):
+        return None
+    row = (fid, oid, mjd, band, flux, err)
+    keys = s.keys()
+    if keys == _FORCED_KEYS:
+        return (*row, "{}")
+    if keys >= _FORCED_KEYS:
+        return (*row, _dumps({k: v for k, v in s.items() if k not in _FORCED_KEYS}))
+    return (*row, _dumps(s))
+
+
+def _forced_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
+    """As :func:`_source_row`, for a diaForcedSource (:data:`_FORCED_NAMES`)."""
+    row = _clean_forced_row(s)
+    if row is not None:
+        return row
     flux, err = s.get("psfFlux"), s.get("psfFluxErr")
-    clean = ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
-             and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX)))
-    if (clean and type(fid) is int and type(mjd) is float
-            and (oid is None or (type(oid) is int and oid)) and 0.0 not in (flux, err)):
-        row = (fid, oid, mjd, s.get("band"), flux, err)  # as in _source_row
-        keys = s.keys()
-        if keys == _FORCED_KEYS:
-            return (*row, "{}")
-        if keys >= _FORCED_KEYS:
-            return (*row, _dumps({k: v for k, v in s.items() if k not in _FORCED_KEYS}))
-        return (*row, _dumps(s))
-    if not clean:
+    if not ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
+            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))):
         flux, err = soft.f(s, "psfFlux"), soft.f(s, "psfFluxErr")
-    row = (int(s["diaForcedSourceId"]), _object_id(oid), float(s["midpointMjdTai"]),
-           s.get("band"), flux, err)
+    row = (int(s["diaForcedSourceId"]), _object_id(s.get("diaObjectId")),
+           float(s["midpointMjdTai"]), s.get("band"), flux, err)
     return (*row, payload_beside(s, FORCED_COLUMNS, row))
 
 
@@ -260,10 +292,20 @@ def _bad_history_id(alert: Alert) -> str | None:
     return None
 
 
+#: What the vetting learnt of a new history item, by (kind, id): its row (a clean item, see
+#: :func:`_clean_source_row`), the item itself (storable, with values to clean: its row is built
+#: with the others, warnings and all) or why it is refused. The row stored for an id is always
+#: built from the item that was checked: another alert of the batch may carry the same id with
+#: other values, which were never checked.
+_Checked = dict[tuple[str, int], "tuple[Any, ...] | Mapping[str, Any] | str"]
+
+
 def _vet_history(alert: Alert, new_src: set[int], new_forced: set[int],
-                 seen: dict[tuple[str, int], str | None]) -> str | None:
+                 checked: _Checked) -> str | None:
     """The first reason to refuse ``alert`` for one of its history items that is not stored yet
-    (stored ones were checked when they were stored; the stored values are used)."""
+    (stored ones were checked when they were stored; the stored values are used). A clean item's
+    row is built on the way (the check and the row read the same fields) and kept in
+    ``checked``."""
     for kind, items, key, new in (("prvDiaSources", alert.prvDiaSources, "diaSourceId", new_src),
                                   ("prvDiaForcedSources", alert.prvDiaForcedSources,
                                    "diaForcedSourceId", new_forced)):
@@ -273,18 +315,31 @@ def _vet_history(alert: Alert, new_src: set[int], new_forced: set[int],
         if new.isdisjoint(ids):  # the steady state: the whole history is stored already
             continue
         forced = kind == "prvDiaForcedSources"
+        clean = _clean_forced_row if forced else _clean_source_row
         for i, (sid, item) in enumerate(zip(ids, items, strict=True)):
             if sid not in new:
                 continue
             cache_key = (kind, sid)
-            if cache_key in seen:
-                problem = seen[cache_key]
-            else:
-                problem = seen[cache_key] = (None if storable(item, forced)
-                                             else refusal(item, f"{kind}[{i}]"))
-            if problem is not None:
-                return f"refused: {problem}"
+            found = checked.get(cache_key)
+            if found is None:
+                found = clean(item)
+                if found is None:  # storable says False only where refusal finds why
+                    found = item if storable(item, forced) else (
+                        refusal(item, f"{kind}[{i}]") or item)
+                checked[cache_key] = found
+            if type(found) is str:
+                return f"refused: {found}"
     return None
+
+
+def _vetted_row(found: tuple[Any, ...] | Mapping[str, Any] | str, soft: _Soft,
+                build: Callable[[Mapping[str, Any], _Soft], tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The row of an accepted history item from what :func:`_vet_history` kept of it."""
+    if isinstance(found, tuple):
+        return found
+    if isinstance(found, str):  # a kept alert's new items were all accepted
+        raise AssertionError(f"a refused history item reached the store: {found}")
+    return build(found, soft)
 
 
 def _choose_dia_objects(conn: sa.Connection, alerts: Sequence[Alert], touched: list[int]
@@ -422,11 +477,11 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: 
     # refuse what cannot be stored: a new history item with an impossible value, a triggering
     # diaSource that contradicts the stored one (or one earlier in this batch)
     kept: list[Alert] = []
-    seen: dict[tuple[str, int], str | None] = {}
+    checked: _Checked = {}
     triggers: dict[int, Mapping[str, Any]] = {}
     for a in valid:
         sid = int(a.diaSource["diaSourceId"])
-        problem = _vet_history(a, new_src, new_forced, seen)
+        problem = _vet_history(a, new_src, new_forced, checked)
         if problem is None and sid in stored:
             problem = _conflict(sid, stored[sid], a.diaSource)
         if problem is None and sid in triggers and triggers[sid] is not a.diaSource:
@@ -447,20 +502,27 @@ def _store(conn: sa.Connection, alerts: Sequence[Alert], *, bbb: bool,  # noqa: 
     forced_rows: list[tuple[Any, ...]] = []  # _FORCED_NAMES
     for a in kept:
         soft.origin = a.origin.describe()
-        if int(a.diaSource["diaSourceId"]) in new_src or not new_src.isdisjoint(
+        sid = int(a.diaSource["diaSourceId"])
+        if sid in new_src:
+            new_src.discard(sid)
+            new_rows.append(_source_row(a.diaSource, soft))
+        # a history item's row was built by the vetting when the item was clean
+        if a.prvDiaSources and not new_src.isdisjoint(
                 [int(s["diaSourceId"]) for s in a.prvDiaSources]):
-            for s in (a.diaSource, *a.prvDiaSources):
+            for s in a.prvDiaSources:
                 sid = int(s["diaSourceId"])
                 if sid in new_src:
                     new_src.discard(sid)
-                    new_rows.append(_source_row(s, soft))
+                    new_rows.append(_vetted_row(checked[("prvDiaSources", sid)], soft,
+                                                _source_row))
         if a.prvDiaForcedSources and not new_forced.isdisjoint(
                 [int(f["diaForcedSourceId"]) for f in a.prvDiaForcedSources]):
             for f in a.prvDiaForcedSources:
                 fid = int(f["diaForcedSourceId"])
                 if fid in new_forced:
                     new_forced.discard(fid)
-                    forced_rows.append(_forced_row(f, soft))
+                    forced_rows.append(_vetted_row(checked[("prvDiaForcedSources", fid)], soft,
+                                                   _forced_row))
     new_rows.sort()  # by id (ids are unique: no tie reaches the other values)
     forced_rows.sort()
     insert_values(conn, sources, _SOURCE_NAMES, new_rows, "diaSourceId",

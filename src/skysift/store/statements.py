@@ -245,7 +245,9 @@ def missing_ids(conn: sa.Connection, key: sa.Column[Any], ids: Sequence[int]) ->
                                     ).table_valued("value").render_derived()
         found = conn.execute(sa.select(values.c.value).where(
             ~sa.exists().where(key == values.c.value)))
-        out.extend(int(r[0]) for r in found)
+        # the driver's tuples read at once (in a cold batch every id comes back)
+        out.extend(int(r[0]) for r in found.cursor.fetchall())
+        found.close()
     return sorted(out)
 
 
