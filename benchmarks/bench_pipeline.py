@@ -228,18 +228,6 @@ def pids_named(name: str) -> list[int]:
     return out
 
 
-def byte_compile_skysift() -> None:
-    """Write skysift's bytecode (``__pycache__``) as installing a wheel does. An editable install
-    under PYTHONDONTWRITEBYTECODE=1 (set on some machines) never writes it, and every command the
-    benchmark times would then compile skysift's ~110 modules from source at start-up (0.2-0.35 s
-    measured, ~1-2% of the cold run): a cost no installed deployment pays."""
-    import compileall
-
-    import skysift
-
-    compileall.compile_dir(Path(skysift.__file__).parent, quiet=1)
-
-
 def _ingest_dir(args, data_dir: Path, bs: str, folder: Path
                 ) -> tuple[float, subprocess.CompletedProcess]:
     """Run ``skysift ingest folder`` into a fresh store at ``data_dir``, pinned to one core:
@@ -651,7 +639,6 @@ def main() -> int:
     from skysift.config import load_settings
     from skysift.streams.embedded import EmbeddedBroker
 
-    byte_compile_skysift()
     tmp = Path(tempfile.mkdtemp(prefix="skysift-bench-"))
     with EmbeddedBroker(log_path=tmp / "tansu.log") as broker:
         bs = broker.bootstrap
