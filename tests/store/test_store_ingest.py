@@ -248,22 +248,38 @@ def test_history_ids_written_as_digit_strings_are_stored_as_the_ids(engine):
     assert got_forced == want_forced
 
 
-def test_a_history_id_carried_twice_is_stored_with_the_values_that_were_checked(engine):
-    """Two alerts of one batch carry the same new diaSourceId in their history, the first with
-    good values, the second with an impossible ra. The first alert is refused (for another
-    item), the second kept: the row stored for that id must be the item that was checked, never
-    the unchecked twin (which once reached the store with ra 400)."""
+@pytest.mark.parametrize("to_clean", [False, True], ids=["clean", "flux-to-clean"])
+@pytest.mark.parametrize("kind", ["prvDiaSources", "prvDiaForcedSources"])
+def test_a_history_id_carried_twice_is_stored_with_the_values_that_were_judged(
+        engine, kind, to_clean):
+    """Two alerts of one batch carry the same new history id, the first with possible values
+    (clean, or with an infinite psfFlux to store as NULL), the second with an impossible one
+    (ra 400 for a diaSource, band "X" for a forced source). The first alert is refused for
+    another item, the second kept: the row stored for that id is the item that was judged, never
+    the unjudged twin (before, the twin reached the store), and the NULL's warning names the
+    alert the value came from."""
+    from skysift.alerts.model import AlertOrigin
+
     first, second = grown_light_curves(2, 2, seed=5, history=3, n_forced=2)[1::2]
-    shared = first.prvDiaSources[0]
-    twin = dict(shared, ra=400.0)
-    second.prvDiaSources.insert(0, twin)
-    first.prvDiaForcedSources[0]["midpointMjdTai"] = math.nan  # refuses the first alert
+    first.origin, second.origin = AlertOrigin(path="first.avro"), AlertOrigin(path="second.avro")
+    items = getattr(first, kind)
+    shared = items[0]
+    if to_clean:
+        shared["psfFlux"] = math.inf
+    impossible = {"ra": 400.0} if kind == "prvDiaSources" else {"band": "X"}
+    getattr(second, kind).insert(0, dict(shared, **impossible))
+    first.prvDiaForcedSources[-1]["midpointMjdTai"] = math.nan  # refuses the first alert
     with engine.begin() as conn:
         result = store_alerts(conn, [first, second], bbb=False)
-    assert [(a.diaSourceId, why.split(":")[0]) for a, why in result.refused] == [
-        (first.diaSourceId, "refused")]
-    assert "prvDiaForcedSources[0].midpointMjdTai is nan" in result.refused[0][1]
+    assert [a.diaSourceId for a, _ in result.refused] == [first.diaSourceId]
+    assert "midpointMjdTai is nan" in result.refused[0][1]
+    table, key = ((sources, "diaSourceId") if kind == "prvDiaSources"
+                  else (forced_sources, "diaForcedSourceId"))
     with engine.connect() as conn:
-        ra = conn.execute(sa.select(sources.c.ra).where(
-            sources.c.diaSourceId == shared["diaSourceId"])).scalar_one()
-    assert ra == shared["ra"] and 0.0 <= ra <= 360.0
+        row = conn.execute(sa.select(table).where(
+            table.c[key] == shared[key])).mappings().one()
+    name = next(iter(impossible))
+    assert row[name] == shared[name]
+    assert row["psfFlux"] == (None if to_clean else shared["psfFlux"])
+    assert result.warnings == (["first.avro: psfFlux inf is infinite, stored as NULL"]
+                               if to_clean else [])

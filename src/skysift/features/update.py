@@ -292,12 +292,21 @@ def _bad_history_id(alert: Alert) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """A storable history item with values to clean, and the alert it was judged in (whose
+    origin its warnings name)."""
+
+    item: Mapping[str, Any]
+    origin: str
+
+
 #: What the vetting learnt of a new history item, by (kind, id): its row (a clean item, see
-#: :func:`_clean_source_row`), the item itself (storable, with values to clean: its row is built
-#: with the others, warnings and all) or why it is refused. The row stored for an id is always
-#: built from the item that was checked: another alert of the batch may carry the same id with
-#: other values, which were never checked.
-_Checked = dict[tuple[str, int], "tuple[Any, ...] | Mapping[str, Any] | str"]
+#: :func:`_clean_source_row`), the item to build the row from (storable, with values to clean:
+#: its row is built with the others, warnings and all) or why it is refused. The row stored for
+#: an id is always built from the item that was judged: another alert of the batch may carry the
+#: same id with other values, which were never judged.
+_Checked = dict[tuple[str, int], "tuple[Any, ...] | _Judged | str"]
 
 
 def _vet_history(alert: Alert, new_src: set[int], new_forced: set[int],
@@ -324,22 +333,28 @@ def _vet_history(alert: Alert, new_src: set[int], new_forced: set[int],
             if found is None:
                 found = clean(item)
                 if found is None:  # storable says False only where refusal finds why
-                    found = item if storable(item, forced) else (
-                        refusal(item, f"{kind}[{i}]") or item)
+                    found = (None if storable(item, forced)
+                             else refusal(item, f"{kind}[{i}]")) or _Judged(
+                                 item, alert.origin.describe())
                 checked[cache_key] = found
             if type(found) is str:
                 return f"refused: {found}"
     return None
 
 
-def _vetted_row(found: tuple[Any, ...] | Mapping[str, Any] | str, soft: _Soft,
+def _vetted_row(found: tuple[Any, ...] | _Judged | str, soft: _Soft,
                 build: Callable[[Mapping[str, Any], _Soft], tuple[Any, ...]]) -> tuple[Any, ...]:
-    """The row of an accepted history item from what :func:`_vet_history` kept of it."""
+    """The row of an accepted history item from what :func:`_vet_history` kept of it; warnings
+    name the alert the item was judged in."""
     if isinstance(found, tuple):
         return found
     if isinstance(found, str):  # a kept alert's new items were all accepted
         raise AssertionError(f"a refused history item reached the store: {found}")
-    return build(found, soft)
+    origin, soft.origin = soft.origin, found.origin
+    try:
+        return build(found.item, soft)
+    finally:
+        soft.origin = origin
 
 
 def _choose_dia_objects(conn: sa.Connection, alerts: Sequence[Alert], touched: list[int]
