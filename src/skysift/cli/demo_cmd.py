@@ -167,7 +167,7 @@ def demo(ctx: Context, once: bool, rate: float | None, input_topic: str | None) 
     topic = input_topic or settings.input_topic
     sample = str(sample_alerts_dir())
     n_files = len(list(iter_alert_files([sample])))
-    click.echo(f"replaying {n_files} real LSSTCam alerts (Rubin schema 9.0) into {topic}")
+    click.echo(f"replaying {n_files} bundled Rubin alerts (schema 9.0) into {topic}")
     from skysift.streams.kafka import admin
     from skysift.streams.topics import create_topic
 

@@ -11,7 +11,8 @@ __all__ = ["user"]
 
 @click.group()
 def user() -> None:
-    """Manage users (the web sign-up comes later; this works on any store)."""
+    """Manage users and their API tokens from the command line (on any store; people can
+    also sign up on the web site, `skysift serve`)."""
 
 
 @user.command("add")
