@@ -100,6 +100,11 @@ def test_serve_keeps_ingesting_across_a_database_outage_and_a_broker_restart(
             return _health(base)[1]["ingest"][0]["alerts_ingested"]
 
         _until("the web site", lambda: _health(base)[0] == 200, 30, proc, log)
+        # a quiet stream: once the group gave it the partition, the loop is running (it once
+        # said "joining" until the first batch)
+        _until("the ingest loop running before any alert", lambda: _health(base)[1]["ingest"][0]
+               ["status"] == "running", 60, proc, log)
+        assert ingested() == 0
         _publish(broker.bootstrap, topic, alerts[:20])
         _until("20 alerts ingested", lambda: ingested() == 20, 60, proc, log)
 

@@ -158,6 +158,8 @@ class KafkaLoop:
         self._assigned_once = True
         for tp in partitions:
             self._revoked.discard((tp.topic, tp.partition))
+        if partitions:
+            self.state.joined()
         log.info("%s ingest: assigned %s", self.handler.name,
                  ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")
 

@@ -82,6 +82,13 @@ class WorkerState:
             if status != self.status:
                 self.status, self.since = status, time.time()
 
+    def joined(self) -> None:
+        """The consumer group gave the loop partitions: it is running (waiting for messages is
+        part of running; ``last_batch_at`` says when it last had work)."""
+        with self._lock:
+            if self.status in ("starting", "joining"):
+                self.status, self.since = "running", time.time()
+
     def error(self, text: str) -> None:
         with self._lock:
             self.last_error, self.last_error_at = text, time.time()
