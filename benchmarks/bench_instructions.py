@@ -94,6 +94,14 @@ def child(data: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def callgrind_command(folder: Path, argv: list[str]) -> list[str]:
+    """``argv`` under callgrind, counting only inside ``sys.call_tracing`` and dumping the
+    count after each call (``folder/cg.out.1``, ``.2``...; :func:`totals` reads them)."""
+    return ["valgrind", "--tool=callgrind", "--collect-atstart=no",
+            "--toggle-collect=sys_call_tracing", "--dump-after=sys_call_tracing",
+            f"--callgrind-out-file={folder}/cg.out", *argv]
+
+
 def totals(folder: Path) -> list[int]:
     """The instructions of each dump callgrind wrote (``--dump-after``), in order."""
     out = []
@@ -131,10 +139,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="skysift-callgrind-"))
     data = folder / "night.pickle"
     data.write_bytes(pickle.dumps((night, previous, spare)))
-    cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
-           "--toggle-collect=sys_call_tracing", "--dump-after=sys_call_tracing",
-           f"--callgrind-out-file={folder}/cg.out", sys.executable, __file__, "--child",
-           str(data)]
+    cmd = callgrind_command(folder, [sys.executable, __file__, "--child", str(data)])
     print(f"{args.alerts} alerts of the synthetic night ({n_items} history items), under "
           "callgrind (a few minutes)...", flush=True)
     env = dict(os.environ, PYTHONHASHSEED="0")  # the same dict and set orders in every run

@@ -1,7 +1,12 @@
-"""The pipeline benchmark's two-worker measure: the window where every worker is busy on its own
-partition, worked out by hand on offsets sampled once a second."""
+"""The benchmarks' own measures: the pipeline benchmark's two-worker window (where every worker
+is busy on its own partition, worked out by hand on offsets sampled once a second), the columnar
+benchmark's container framing, and bench_instructions' counting under callgrind."""
 
 from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
 
 import pytest
 from bench_pipeline import scale_rates
@@ -91,3 +96,19 @@ def _references(t):
             yield from _references(f["type"])
     elif t.get("type") == "array":
         yield from _references(t["items"])
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_callgrind_counts_only_inside_call_tracing_one_dump_per_call(tmp_path):
+    """bench_instructions' counting: Python's start-up (~17 million instructions) is not counted,
+    each sys.call_tracing gives one dump, and the count follows the work done inside."""
+    from bench_instructions import callgrind_command, totals
+
+    code = ("import sys; sys.call_tracing(lambda: sum(range(1000)), ()); "
+            "sys.call_tracing(lambda: sum(range(100000)), ())")
+    done = subprocess.run(callgrind_command(tmp_path, [sys.executable, "-S", "-c", code]),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    small, large = totals(tmp_path)
+    assert 0 < small < 1_000_000
+    assert 50 * small < large < 200 * small  # 100x the iterations
