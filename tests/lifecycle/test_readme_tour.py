@@ -121,7 +121,10 @@ def test_the_readme_tour_works_after_the_demo_is_stopped_with_ctrl_c(tmp_path):
     # the same 21 alerts twice: a backtest counts each once
     assert re.search(r"backtest of filter 'faint' over \d+ night\(s\): 21 alerts", tested), tested
     crossmatched = next(o for c, o in outputs.items() if " watchlist crossmatch " in c)
-    assert "watchlist 1: 1 hits" in crossmatched
+    assert "watchlist 1: 1 hit\n" in crossmatched
+    # which object, the cone's name and the separation (arcsec, within the cone's 3)
+    match = re.search(r"^(\d+) +1 +my target +([\d.]+) *$", crossmatched, re.M)
+    assert match and float(match.group(2)) <= 3.0, crossmatched
 
     port = _free_port()
     serve = subprocess.Popen([".venv/bin/skysift", "serve", "--port", str(port)], cwd=cwd, env=env,

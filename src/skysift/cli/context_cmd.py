@@ -122,14 +122,19 @@ def wl_delete(ctx: Context, wl_id: int) -> None:
 @pass_ctx
 def wl_crossmatch(ctx: Context, wl_id: int) -> None:
     """Match a watchlist against every object already stored (replacing its hits)."""
-    from skysift.cli._common import store
+    from skysift.cli._common import print_table, store
     from skysift.context.owned import Viewer
-    from skysift.context.watchlists import crossmatch_stored
+    from skysift.context.watchlists import crossmatch_stored, hits_of
 
     engine = store(ctx.settings)
     hits = crossmatch_stored(engine, wl_id, Viewer(None, is_admin=True),
                              progress=sys.stderr.isatty())
-    click.echo(f"watchlist {wl_id}: {hits:,} hits")
+    with engine.connect() as conn:
+        shown = hits_of(conn, wl_id, limit=20)
+    click.echo(f"watchlist {wl_id}: {hits:,} hit{'' if hits == 1 else 's'}"
+               + (f"; the {len(shown)} closest:" if hits > len(shown) else ""))
+    if shown:
+        print_table(shown, ["diaObjectId", "cone_id", "name", "arcsec"])
 
 
 # -------------------------------------------------------------------------------- watchmaps
