@@ -109,6 +109,9 @@ def test_the_readme_tour_works_after_the_demo_is_stopped_with_ctrl_c(tmp_path):
         outputs[cmd] = done.stdout + done.stderr
     gw = next(o for c, o in outputs.items() if " gw show " in c)
     assert "superevent_id  MS250905a" in gw and "hits" in gw
+    # the units, from the columns' comments (docs/filters.md gives the same)
+    assert re.search(r"^area90 +[\d.]+  \(deg2\)$", gw, re.M), gw
+    assert re.search(r"^dist_mean +[\d.]+  \(Mpc\)$", gw, re.M), gw
     first = next(iter(outputs.values()))  # consume: the first command that needs Kafka
     assert "started the embedded Kafka broker" in first  # the demo's was stopped with it
     added = next(o for c, o in outputs.items() if " filter add " in c)

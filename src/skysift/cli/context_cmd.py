@@ -3,6 +3,7 @@ filters can join (docs/context.md)."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -322,14 +323,26 @@ def gw_show(ctx: Context, event: str, n_hits: int) -> None:
     """One event: its fields and its hits, most probable first."""
     from skysift.cli._common import print_table, store
     from skysift.context.gw import get_event, hits_of_event
+    from skysift.store.schema import gw_events
 
     with store(ctx.settings).connect() as conn:
         row = get_event(conn, event)
         hits = hits_of_event(conn, event, limit=n_hits)
     for key, value in row.items():
-        click.echo(f"{key:14} {value}")
+        unit = _unit(gw_events.c[key].comment if key in gw_events.c else None)
+        click.echo(f"{key:14} {value}" + (f"  ({unit})" if unit and value is not None else ""))
     click.echo("")
     print_table(hits, ["diaObjectId", "contour", "probdens2", "t_gw"])
+
+
+def _unit(comment: str | None) -> str | None:
+    """The unit a column's comment ends with, in brackets: "90% credible area (deg2)" -> deg2.
+
+    >>> _unit("posterior mean distance (Mpc)"), _unit("of the latest notice"), _unit(None)
+    ('Mpc', None, None)
+    """
+    found = re.search(r"\(([^()]+)\)\s*$", comment or "")
+    return found.group(1) if found else None
 
 
 # ------------------------------------------------------------------------------------- TNS
