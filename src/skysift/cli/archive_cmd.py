@@ -17,7 +17,8 @@ def archive() -> None:
 @archive.command("list")
 @pass_ctx
 def list_(ctx: Context) -> None:
-    """Archived nights, oldest first: files, alerts, bytes (compressed)."""
+    """Archived nights, oldest first: files, alerts as received (duplicates included), bytes
+    (compressed)."""
     from skysift.archive import archive_store, list_nights
 
     store = archive_store(ctx.settings)
@@ -32,6 +33,8 @@ def list_(ctx: Context) -> None:
         click.echo(f"{n.night:<12} {len(n.files):>5} {n.alerts:>9} {n.bytes:>13,} {per:>11.0f}")
     click.echo(f"{'total':<12} {sum(len(n.files) for n in nights):>5} "
                f"{sum(n.alerts for n in nights):>9} {sum(n.bytes for n in nights):>13,}")
+    click.echo("(alerts as received: one sent twice is archived twice; a backtest "
+               "counts each diaSourceId once)")
 
 
 @archive.command("prune")
