@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -223,3 +225,55 @@ def test_the_zoom_holds_the_whole_90_percent_region_around_the_reference_peak(ma
         assert far < half
     ra0, dec0, _ = zoom_extent(maps["MS181101ab"])
     assert (ra0, dec0) == (pytest.approx(194.30419921874997), pytest.approx(-17.856895095545468))
+
+
+LVK = Path(__file__).resolve().parent.parent / "data" / "lvk"
+
+
+def _rendered(m, tmp_path, monkeypatch, name):
+    """Render ``m`` with the side panel the GCN listener gives its notice (tests/data/lvk); the
+    PNG and the figure (kept open for inspection)."""
+    import lzma
+
+    import matplotlib.pyplot as plt
+
+    from skysift.gcn.summary import panel_lines
+    from skysift.skymaps.notice import decode_notices
+    from skysift.skymaps.plot import PlotOptions, render_skymap
+
+    stem = {"MS181101ab": "MS181101ab-earlywarning", "S230518h": "S230518h-initial"}[name]
+    (notice,) = decode_notices(lzma.decompress((LVK / f"{stem}.json.xz").read_bytes()))
+    extra = {"map_name": "bayestar", "distmean": 40.0, "diststd": 8.0, "area50": 9.0,
+             "area90": 31.0}
+    kept = []
+    monkeypatch.setattr(plt, "close", kept.append)
+    path = render_skymap(m, tmp_path / f"{name}.png",
+                         PlotOptions(panel=panel_lines(notice, extra), title=name))
+    return path, kept[0]
+
+
+def test_the_zoom_has_a_column_of_its_own_and_hides_no_panel_text(maps, tmp_path, monkeypatch):
+    """The zoom was drawn over the side panel and hid the classification. Now: a compact map
+    (MS181101ab, 90% within ~10 degrees) gets a zoom beside the panel, overlapping none of its
+    text; a map spread over 100 degrees (S230518h) gets none (a tangent-plane view that wide
+    no longer reads in degrees), and its figure is as wide as before."""
+    import matplotlib.image as mpimg
+
+    from skysift.skymaps.plot import INSET_COLUMN
+
+    widths = {}
+    for name in ("MS181101ab", "S230518h"):
+        path, fig = _rendered(maps[name], tmp_path, monkeypatch, name)
+        widths[name] = mpimg.imread(path).shape[1]
+        zooms = [a for a in fig.axes if a.get_title().startswith("zoom on the peak")]
+        if name == "S230518h":
+            assert zooms == []
+            continue
+        (zoom,) = zooms
+        renderer = fig.canvas.get_renderer()
+        box = zoom.get_tightbbox(renderer)  # the axes with its ticks, labels and title
+        texts = [t for a in fig.axes if not a.axison for t in a.texts if t.get_text()]
+        assert len(texts) >= 6  # the panel's labels and values
+        for t in texts:
+            assert not box.overlaps(t.get_window_extent(renderer)), t.get_text()
+    assert widths["MS181101ab"] == pytest.approx(widths["S230518h"] * (1 + INSET_COLUMN), abs=2)

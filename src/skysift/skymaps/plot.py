@@ -51,8 +51,17 @@ class PlotOptions:
     #: positions (RA, Dec in degrees) to mark on the map, e.g. the objects an event hit
     marks: list[tuple[float, float]] = field(default_factory=list)
     marks_label: str = "objects"
-    #: draw a zoomed inset around the 90% region when it is smaller than this (deg²); 0 = never
+    #: draw a zoomed inset around the 90% region when it is smaller than this (deg²) and fits
+    #: in :data:`INSET_MAX_HALF_WIDTH`; 0 = never
     inset_max_area: float = 2000.0
+
+
+#: The zoom is a tangent-plane (gnomonic) view: beyond this half-width (degrees from the peak)
+#: its axes stop reading as degrees on the sky (tan 20° = 0.364 rad = 20.9°, 4% off), so a
+#: region spread wider than that gets no zoom.
+INSET_MAX_HALF_WIDTH = 20.0
+#: The width the zoom's column adds to the figure, as a fraction of the figure without it.
+INSET_COLUMN = 0.32
 
 
 def _xy(ra_deg: np.ndarray, dec_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,10 +108,17 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
     level_img = np.full(gx.shape, np.nan)
     level_img[inside] = credible_levels(m)[rows]
 
-    fig = plt.figure(figsize=(w / opt.dpi * 1.45, h / opt.dpi * 1.25), dpi=opt.dpi)
-    ax = fig.add_axes((0.01, 0.13, 0.68, 0.80))
-    cax = fig.add_axes((0.12, 0.085, 0.46, 0.025))
-    side = fig.add_axes((0.70, 0.05, 0.29, 0.9))
+    # the zoom gets a column of its own on the right (drawn over the side panel, it hid the
+    # classification); none where the 90% region is too wide for a tangent-plane view
+    zoom = _zoom_for(m, opt)
+    extra = INSET_COLUMN if zoom is not None else 0.0
+    k = 1.0 / (1.0 + extra)  # the layout below in fractions of the figure without the zoom
+
+    fig = plt.figure(figsize=(w / opt.dpi * 1.45 * (1.0 + extra), h / opt.dpi * 1.25),
+                     dpi=opt.dpi)
+    ax = fig.add_axes((0.01 * k, 0.13, 0.68 * k, 0.80))
+    cax = fig.add_axes((0.12 * k, 0.085, 0.46 * k, 0.025))
+    side = fig.add_axes((0.70 * k, 0.05, 0.29 * k, 0.9))
     side.axis("off")
     ax.set_axis_off()
     ax.set_aspect("equal")
@@ -170,11 +186,9 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
     if opt.title:
         ax.set_title(opt.title, fontsize=11)
 
-    area90 = opt.areas.get(0.9)
-    if area90 is None and opt.inset_max_area > 0:
-        area90 = credible_area(m, 0.9)
-    if opt.inset_max_area > 0 and area90 is not None and area90 < opt.inset_max_area:
-        _zoom_inset(fig, m, opt)
+    if zoom is not None:
+        _zoom_inset(fig, m, opt, zoom, (1.0 - (extra - 0.045) * k, 0.2,
+                                        (extra - 0.06) * k, 0.62))
 
     y_text = 1.0
     for label, value in opt.panel:
@@ -200,6 +214,20 @@ def render_skymap(m: MultiOrderMap, path: Path, options: PlotOptions | None = No
     return path
 
 
+def _zoom_for(m: MultiOrderMap, opt: PlotOptions) -> tuple[float, float, float] | None:
+    """The zoom to draw (:func:`zoom_extent`), or None: the option is off, the 90% region is
+    larger than ``opt.inset_max_area`` or wider than :data:`INSET_MAX_HALF_WIDTH`."""
+    if opt.inset_max_area <= 0:
+        return None
+    area90 = opt.areas.get(0.9)
+    if area90 is None:
+        area90 = credible_area(m, 0.9)
+    if area90 is None or area90 >= opt.inset_max_area:
+        return None
+    zoom = zoom_extent(m)
+    return zoom if zoom[2] <= INSET_MAX_HALF_WIDTH else None
+
+
 def zoom_extent(m: MultiOrderMap, levels: np.ndarray | None = None) -> tuple[float, float, float]:
     """(ra, dec) of the densest pixel and the half-width in degrees of a square around it that
     holds the whole 90% region (its farthest pixel centre, plus a margin; at least 1 degree)."""
@@ -222,11 +250,13 @@ def zoom_extent(m: MultiOrderMap, levels: np.ndarray | None = None) -> tuple[flo
     return top.ra, top.dec, max(1.0, far * 1.15 + 0.5)
 
 
-def _zoom_inset(fig, m: MultiOrderMap, opt: PlotOptions) -> None:
-    """A zoomed view around the 90% region (gnomonic projection about the densest pixel): the
-    density, the 50% and 90% contours, the peak, and axes in degrees as the scale."""
+def _zoom_inset(fig, m: MultiOrderMap, opt: PlotOptions, zoom: tuple[float, float, float],
+                rect: tuple[float, float, float, float]) -> None:
+    """A zoomed view around the 90% region (gnomonic projection about the densest pixel, ``zoom``
+    from :func:`zoom_extent`) in the figure rectangle ``rect``: the density, the 50% and 90%
+    contours, the peak, and axes in degrees as the scale."""
     levels = credible_levels(m)
-    ra0, dec0, half = zoom_extent(m, levels)
+    ra0, dec0, half = zoom
     n = 240
     xi = np.linspace(-half, half, n)
     gx, gy = np.meshgrid(xi, xi)
@@ -245,7 +275,7 @@ def _zoom_inset(fig, m: MultiOrderMap, opt: PlotOptions) -> None:
     rows = rows_at(m, ra_deg.ravel(), dec_deg.ravel())
     dens = (m.probdensity[rows] / SR_TO_DEG2).reshape(gx.shape)
     lev = levels[rows].reshape(gx.shape)
-    ax = fig.add_axes((0.735, 0.08, 0.235, 0.36))
+    ax = fig.add_axes(rect)
     # RA increases to the left, as on the sky
     ax.imshow(dens, origin="lower", extent=(half, -half, -half, half), cmap="cividis",
               interpolation="nearest")
