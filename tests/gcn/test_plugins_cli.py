@@ -164,6 +164,13 @@ def test_process_reads_tarballs_and_bare_maps_and_names_what_is_not_a_notice(
     meta = yaml.safe_load((bare / "meta.yaml").read_text())
     assert meta["ALERT"]["superevent_id"] == "MS220722v"
     assert meta["EXTRA"]["area90"] == pytest.approx(1262, rel=0.01)  # the data README: ~1262 deg2
+    # the bare map's notice has no FAR or significance to give: no schema warning for them,
+    # and no copy of the map in rejected/ as if it were a bad notice
+    assert meta["ALERT"]["event"]["far"] is None and meta["EXTRA"]["problems"] == []
+    assert not any("MS220722v" in r.getMessage() and "schema" in r.getMessage()
+                   for r in caplog.records)
+    rejected = s.download_dir / "rejected"
+    assert not rejected.exists() or not any("MS220722v" in p.name for p in rejected.rglob("*"))
     assert any(
         f"{text} is not a notice: it is text starting 'hello: not a notice'" in r.getMessage()
         for r in caplog.records

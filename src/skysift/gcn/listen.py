@@ -11,6 +11,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from skysift.errors import GcnKafkaError
@@ -26,11 +27,13 @@ log = logging.getLogger("skysift.gcn")
 
 
 def handle_message(processor: AlertProcessor, raw: bytes, where: dict[str, Any],
-                   state: ListenerState | None = None, attempts: int = 3) -> Outcome:
-    """Process one message, retrying when the disk (not the notice) fails."""
+                   state: ListenerState | None = None, attempts: int = 3,
+                   unknown: Sequence[str] = ()) -> Outcome:
+    """Process one message, retrying when the disk (not the notice) fails; ``unknown`` as for
+    :meth:`AlertProcessor.process`."""
     for attempt in range(attempts):
         try:
-            return processor.process(raw, **where)
+            return processor.process(raw, unknown=unknown, **where)
         except OSError as exc:
             log.error("cannot write alert (attempt %d of %d): %s", attempt + 1, attempts, exc)
             if state:

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,15 +77,20 @@ class AlertProcessor:
             sun_moon("2020-01-01T00:00:00")
 
     # ------------------------------------------------------------------ entry point
-    def process(self, raw: bytes, **where: Any) -> Outcome:
+    def process(self, raw: bytes, *, unknown: Sequence[str] = (), **where: Any) -> Outcome:
         """Process one notice's bytes; ``where`` (topic, partition, offset or path) names its
-        origin."""
+        origin. ``unknown`` names fields (``event.far``) the notice's maker could not know, so
+        that the schema's complaint that they are null is no problem: a bare sky map wrapped in
+        a notice (:func:`skysift.gcn.process.notices_in`)."""
         try:
             notice = decode_notice(raw, **where)
         except AlertDecodeError as exc:
             self.log.error("rejected notice: %s", exc)
             path = save_rejected(self.settings.download_dir, raw, [str(exc)], where)
             return Outcome("rejected", problems=[str(exc)], rejected_path=path)
+        if unknown:
+            notice.problems = [p for p in notice.problems
+                               if not any(p.startswith(f"schema: {f}: None ") for f in unknown)]
         try:
             outcome = self._process(notice, where)
         except OSError:  # the disk, not the notice: let the caller retry

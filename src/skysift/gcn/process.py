@@ -7,8 +7,9 @@ retention. ``.gz`` and ``.xz`` files are decompressed first. What can be read is
 - a tarball (``.tar``, ``.tar.gz``, ``.tar.xz``...) of notices: each member in turn;
 - a bare multi-order sky map (FITS): wrapped in a minimal notice made from its header
   (superevent id from the file name, else ``OBJECT``; event time from ``DATE-OBS``; alert type
-  PRELIMINARY; FAR and significance unknown, which the schema check reports), so its products
-  are written as for a notice carrying it;
+  PRELIMINARY; FAR and significance unknown: null, which the schema check then does not count as
+  a problem, since the map cannot give them), so its products are written as for a notice
+  carrying it;
 
 anything else is refused with a message saying what the file is and why it is not a notice.
 """
@@ -70,6 +71,10 @@ def describe(data: bytes) -> str:
     return f"text starting {first!r}" if first else "an empty file"
 
 
+#: The fields of an LVK notice that a bare sky map does not give: null in the notice made for it
+#: (the schema wants a number and a boolean; inventing one would mislead a filter on FAR).
+WRAPPED_UNKNOWN = ("event.far", "event.significant")
+
 def _fits_notice(data: bytes, name: str) -> bytes:
     """A minimal notice carrying a bare sky map, from its FITS header."""
 
@@ -103,8 +108,9 @@ def _fits_notice(data: bytes, name: str) -> bytes:
     return json.dumps(notice).encode()
 
 
-def notices_in(path: Path, data: bytes) -> Iterator[tuple[bytes, str]]:
-    """(notice bytes, where) for each notice a file holds (see the module doc).
+def notices_in(path: Path, data: bytes) -> Iterator[tuple[bytes, str, bool]]:
+    """(notice bytes, where, wrapped) for each notice a file holds (see the module doc);
+    ``wrapped`` for the notice made for a bare sky map (its :data:`WRAPPED_UNKNOWN` are null).
 
     Raises
     ------
@@ -113,7 +119,7 @@ def notices_in(path: Path, data: bytes) -> Iterator[tuple[bytes, str]]:
     """
     name = str(path)
     if data.startswith(b"SIMPLE"):
-        yield _fits_notice(data, name), name
+        yield _fits_notice(data, name), name, True
         return
     if len(data) > 262 and data[257:262] == b"ustar":  # a tar archive
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
@@ -128,19 +134,19 @@ def notices_in(path: Path, data: bytes) -> Iterator[tuple[bytes, str]]:
                     inner = (gzip.decompress(inner) if member.name.endswith(".gz")
                              else lzma.decompress(inner))
                 if inner.startswith(b"SIMPLE"):
-                    yield _fits_notice(inner, where), where
+                    yield _fits_notice(inner, where), where, True
                 elif inner.lstrip()[:1] in (b"{", b"[") or inner[:4] == b"Obj\x01":
-                    yield inner, where
+                    yield inner, where, False
                 else:
                     log.warning("%s is not a notice (%s): skipped", where, describe(inner))
         return
     stripped = data.lstrip()[:1]
     if stripped in (b"{", b"[") or data[:4] == b"Obj\x01" or not data:
-        yield data, name
+        yield data, name, False
         return
     kind = describe(data)
     if kind == "binary data":  # perhaps schemaless igwn-gwalert Avro: let the decoder judge
-        yield data, name
+        yield data, name, False
         return
     raise ValueError(f"{name} is not a notice: it is {kind} (a notice is LVK JSON or "
                      "igwn-gwalert Avro; a tarball of notices or a multi-order FITS map are "
@@ -175,7 +181,11 @@ def process_files(paths: list[Path], processor: AlertProcessor, *,
                 save_rejected(processor.settings.download_dir, raw, [str(exc)],
                               {"path": str(path)})
             continue
-        for notice, where in found:
-            outcome = handle_message(processor, notice, {"path": where})
+        for notice, where, wrapped in found:
+            if wrapped:
+                log.info("%s: a bare sky map, wrapped in a notice of its own: its FAR, "
+                         "significance and classification are unknown", where)
+            outcome = handle_message(processor, notice, {"path": where},
+                                     unknown=WRAPPED_UNKNOWN if wrapped else ())
             counts[outcome.status] += 1
     return counts
