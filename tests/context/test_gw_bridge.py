@@ -155,6 +155,37 @@ def test_a_map_scores_stored_objects_then_arrivals_is_replaced_and_retracted(ctx
     assert len(topic_reader(flt.topic, idle_s=1)) == len(inside90) + 2  # nothing to say
 
 
+def test_a_retraction_is_final_even_when_it_is_older_than_the_registered_notice(ctx_world):
+    """LVK's stream carries retractions created before a notice already received (the real mock
+    MS230425k: its RETRACTION at 11:02, its INITIAL at 12:19). On disk the event is retracted
+    whatever the order (RETRACTED); the store once ignored such a retraction as "older", leaving
+    the event live for filters. Now a retraction always retracts, and nothing after it
+    un-retracts the event or brings its hits back."""
+    world = ctx_world
+    alerts, t0 = _same_night()
+    world.ingest([placed(a, 150.0 + 0.1 * k, 2.0) for k, a in enumerate(alerts[:3])])
+    sky = gaussian_skymap(150.0, 2.0, 1.5)
+    initial = _register(world, notice_bytes("MS261201r", t0 - 0.5, sky, alert_type="INITIAL",
+                                            created_after_s=3600))
+    assert initial.changes[0].action == "new map" and len(_hits(world.engine, "MS261201r")) == 3
+
+    def event():
+        with world.engine.connect() as conn:
+            return conn.execute(sa.select(gw_events).where(
+                gw_events.c.superevent_id == "MS261201r")).one()._mapping
+
+    registered_at = event()["alert_time"]
+    gone = _register(world, notice_bytes("MS261201r", t0 - 0.5, None, alert_type="RETRACTION",
+                                         created_after_s=600))  # created before the INITIAL
+    assert gone.changes[0].action == "retracted"
+    assert _hits(world.engine, "MS261201r") == {}
+    assert event()["retracted"] is True and event()["alert_time"] == registered_at
+    later = _register(world, notice_bytes("MS261201r", t0 - 0.5, sky, alert_type="UPDATE",
+                                          created_after_s=7200))
+    assert later.changes[0].action == "older"
+    assert _hits(world.engine, "MS261201r") == {} and event()["retracted"] is True
+
+
 def test_only_objects_detected_in_the_live_window_are_scored(ctx_world):
     world = ctx_world
     alerts = rubin_alerts()

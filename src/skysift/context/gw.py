@@ -4,8 +4,9 @@ Each LVK notice registered here (by the GCN listener when it is told where the s
 ``skysift gw add``) updates one row of ``gw_events``; a notice with a sky map adds a version to
 ``gw_maps`` and makes it the event's map in use, and the event's hits (``gw_hits``) are
 recomputed for every stored object whose latest detection lies in the event's live window,
-replacing the old ones. A retraction removes the event's hits. Notices older than the one
-already registered (by ``time_created``) change nothing.
+replacing the old ones. A retraction removes the event's hits, whenever it comes, and is final
+(as ``RETRACTED`` is on disk). Other notices older than the one already registered (by
+``time_created``) change nothing.
 
 A hit: ``contour`` is the credible level (0-1) of the object's position in the latest map (the
 probability of all pixels at least as dense, inclusive: ``skysift gcn tag``'s CREDIBLE_PERCENT
@@ -119,7 +120,9 @@ class GwChange:
 
     ``action``: ``new map`` (hits recomputed), ``same map`` (a map already in use, sent again),
     ``no map`` (the event's fields updated, its hits kept), ``retracted`` (hits removed),
-    ``older`` (a notice older than the registered one: nothing changed).
+    ``older`` (a notice older than the registered one, or any notice but a retraction after a
+    retraction: nothing changed). A retraction is final, as on disk (``RETRACTED``): it retracts
+    the event even when it is older than the notice registered, and nothing un-retracts it.
     ``changed``: the objects whose hits appeared, went or changed (what skymap-triggered filters
     run over).
     """
@@ -217,9 +220,13 @@ def register_notice(conn: sa.Connection, notice: Notice, *, max_contour: float,
     events = _events()
     sid = notice.superevent_id
     current = conn.execute(sa.select(events).where(events.c.superevent_id == sid)).first()
-    if current is not None and notice.time_created < current._mapping["alert_time"]:
+    if current is not None and (current._mapping["retracted"] or (
+            notice.time_created < current._mapping["alert_time"]
+            and not notice.is_retraction)):
         return GwChange(sid, "older", notice.alert_type)
     values = event_fields(notice)
+    if current is not None and notice.time_created < current._mapping["alert_time"]:
+        del values["alert_time"]  # an older retraction: the newest notice's time stays
     old_hits = {int(r[0]): (r[1], r[2]) for r in conn.execute(
         sa.select(gw_hits.c.diaObjectId, gw_hits.c.contour, gw_hits.c.probdens2)
         .where(gw_hits.c.superevent_id == sid))}
