@@ -39,6 +39,7 @@ def test_watchlist_and_watchmap_commands(tmp_path, capsys):
                "--skymap", str(sky), "--level", "0.9")
     assert out.out.strip() == "1"
     assert "area 30.98 deg2" in out.err  # 30.975 deg2 by the LVK user guide's rule
+    assert "area         30.98 deg2" in _run(capsys, data, "watchmap", "show", "1").out
     out = _run(capsys, data, "watchmap", "add", "--user", "alice", "--name", "round",
                "--cones", str(cones))
     assert out.out.strip() == "2"

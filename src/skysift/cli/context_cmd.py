@@ -239,7 +239,7 @@ def wm_show(ctx: Context, ar_id: int, user: str | None) -> None:
         hits = conn.execute(sa.select(sa.func.count()).select_from(h)
                             .where(h.c.ar_id == ar_id)).scalar_one()
     for key, value in made.as_dict().items():
-        click.echo(f"{key:12} {value}")
+        click.echo(f"{key:12} {value:.2f} deg2" if key == "area" else f"{key:12} {value}")
     click.echo(f"{'hits':12} {hits}")
 
 
