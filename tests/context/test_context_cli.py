@@ -72,7 +72,9 @@ def test_gw_commands_register_list_and_show(tmp_path, capsys):
     assert out == ["MS230425k PRELIMINARY: new map, map version 1, 0 hits, 0 changed",
                    "MS230425k INITIAL: same map, map version 1, 0 hits, 0 changed",
                    "S230518h INITIAL: new map, map version 1, 0 hits, 0 changed"]
-    rows = _run(capsys, data, "gw", "list").out.splitlines()[2:]
+    *rows, units = _run(capsys, data, "gw", "list").out.splitlines()[2:]
     assert [r.split()[0] for r in rows] == ["S230518h", "MS230425k"]
+    assert units == ("units: t_event MJD, TAI scale as midpointMjdTai; far Hz; area90 deg2; "
+                     "dist_mean Mpc")
     shown = _run(capsys, data, "gw", "show", "S230518h").out
     assert "p_NSBH         0.8642645059209272" in shown and "gw_group       CBC" in shown

@@ -307,11 +307,17 @@ def gw_list(ctx: Context) -> None:
     from skysift.cli._common import print_table, store
     from skysift.context.gw import list_events
 
+    from skysift.store.schema import gw_events
+
     with store(ctx.settings).connect() as conn:
         events = list_events(conn)
-    print_table(events, ["superevent_id", "alert_type", "alert_time", "t_event", "far",
-                         "p_BNS", "HasNS", "area90", "dist_mean", "retracted", "map_version",
-                         "hits"])
+    columns = ["superevent_id", "alert_type", "alert_time", "t_event", "far", "p_BNS", "HasNS",
+               "area90", "dist_mean", "retracted", "map_version", "hits"]
+    print_table(events, columns)
+    units = [f"{c} {u}" for c in columns if c in gw_events.c
+             and (u := _unit(gw_events.c[c].comment)) is not None]
+    if events and units:
+        click.echo("units: " + "; ".join(units))
 
 
 @gw.command("show")

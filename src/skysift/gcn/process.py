@@ -75,6 +75,7 @@ def describe(data: bytes) -> str:
 #: (the schema wants a number and a boolean; inventing one would mislead a filter on FAR).
 WRAPPED_UNKNOWN = ("event.far", "event.significant")
 
+
 def _fits_notice(data: bytes, name: str) -> bytes:
     """A minimal notice carrying a bare sky map, from its FITS header."""
 
