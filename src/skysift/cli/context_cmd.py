@@ -306,7 +306,6 @@ def gw_list(ctx: Context) -> None:
     """Every registered event, newest notice first."""
     from skysift.cli._common import print_table, store
     from skysift.context.gw import list_events
-
     from skysift.store.schema import gw_events
 
     with store(ctx.settings).connect() as conn:

@@ -220,12 +220,12 @@ def register_notice(conn: sa.Connection, notice: Notice, *, max_contour: float,
     events = _events()
     sid = notice.superevent_id
     current = conn.execute(sa.select(events).where(events.c.superevent_id == sid)).first()
-    if current is not None and (current._mapping["retracted"] or (
-            notice.time_created < current._mapping["alert_time"]
-            and not notice.is_retraction)):
+    older = current is not None and notice.time_created < current._mapping["alert_time"]
+    if current is not None and (current._mapping["retracted"]
+                                or (older and not notice.is_retraction)):
         return GwChange(sid, "older", notice.alert_type)
     values = event_fields(notice)
-    if current is not None and notice.time_created < current._mapping["alert_time"]:
+    if older:
         del values["alert_time"]  # an older retraction: the newest notice's time stays
     old_hits = {int(r[0]): (r[1], r[2]) for r in conn.execute(
         sa.select(gw_hits.c.diaObjectId, gw_hits.c.contour, gw_hits.c.probdens2)

@@ -190,13 +190,8 @@ def _source_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
     row = _clean_source_row(s)
     if row is not None:
         return row
-    flux, err, rel, snr = s.get("psfFlux"), s.get("psfFluxErr"), s.get("reliability"), s.get("snr")
-    if not ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
-            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))
-            and (rel is None or (type(rel) is float and 0.0 <= rel <= 1.0))
-            and (snr is None or (type(snr) is float and -FLUX_MAX <= snr <= FLUX_MAX))):
-        f = soft.f  # a value to clean (NaN, out of range, not a float): one at a time
-        flux, err, rel, snr = f(s, "psfFlux"), f(s, "psfFluxErr"), f(s, "reliability"), f(s, "snr")
+    f = soft.f  # each value as it is when it can be stored, else NULL and a warning
+    flux, err, rel, snr = f(s, "psfFlux"), f(s, "psfFluxErr"), f(s, "reliability"), f(s, "snr")
     ra, dec = s.get("ra"), s.get("dec")
     row = (int(s["diaSourceId"]), _object_id(s.get("diaObjectId")), float(s["midpointMjdTai"]),
            s.get("band"), flux, err, rel,
@@ -230,10 +225,7 @@ def _forced_row(s: Mapping[str, Any], soft: _Soft) -> tuple[Any, ...]:
     row = _clean_forced_row(s)
     if row is not None:
         return row
-    flux, err = s.get("psfFlux"), s.get("psfFluxErr")
-    if not ((flux is None or (type(flux) is float and -FLUX_MAX <= flux <= FLUX_MAX))
-            and (err is None or (type(err) is float and 0.0 <= err <= FLUX_MAX))):
-        flux, err = soft.f(s, "psfFlux"), soft.f(s, "psfFluxErr")
+    flux, err = soft.f(s, "psfFlux"), soft.f(s, "psfFluxErr")
     row = (int(s["diaForcedSourceId"]), _object_id(s.get("diaObjectId")),
            float(s["midpointMjdTai"]), s.get("band"), flux, err)
     return (*row, payload_beside(s, FORCED_COLUMNS, row))
@@ -332,10 +324,9 @@ def _vet_history(alert: Alert, new_src: set[int], new_forced: set[int],
             found = checked.get(cache_key)
             if found is None:
                 found = clean(item)
-                if found is None:  # storable says False only where refusal finds why
-                    found = (None if storable(item, forced)
-                             else refusal(item, f"{kind}[{i}]")) or _Judged(
-                                 item, alert.origin.describe())
+                if found is None:  # not clean: refused, or storable with values to clean
+                    why = None if storable(item, forced) else refusal(item, f"{kind}[{i}]")
+                    found = why if why is not None else _Judged(item, alert.origin.describe())
                 checked[cache_key] = found
             if type(found) is str:
                 return f"refused: {found}"

@@ -215,7 +215,7 @@ class WalCheckpointer:
                         conn.close()
                         conn = None
                     left = True
-                pause = min(2 * pause, 5.0) if left and pause else 0.1 if left else None
+                pause = _longer(pause) if left else None
                 if self.stopping:
                     return
         except Exception:  # never silent: commits checkpoint themselves past _SAFETY_PAGES
@@ -224,6 +224,11 @@ class WalCheckpointer:
         finally:
             if conn is not None:
                 conn.close()
+
+
+def _longer(pause: float | None) -> float:
+    """The checkpointer's next pause while part of the log is left: 0.1 s, doubling to 5 s."""
+    return 0.1 if pause is None else min(2 * pause, 5.0)
 
 
 #: The log size (pages of 4 KB) at which a commit checkpoints anyway, should the thread fall

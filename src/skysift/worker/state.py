@@ -86,8 +86,11 @@ class WorkerState:
         """The consumer group gave the loop partitions: it is running (waiting for messages is
         part of running; ``last_batch_at`` says when it last had work)."""
         with self._lock:
-            if self.status in ("starting", "joining"):
-                self.status, self.since = "running", time.time()
+            self._running()
+
+    def _running(self) -> None:  # under the lock
+        if self.status in ("starting", "joining"):
+            self.status, self.since = "running", time.time()
 
     def error(self, text: str) -> None:
         with self._lock:
@@ -122,8 +125,7 @@ class WorkerState:
             self.alerts_rejected += rejected
             self.records_produced += records
             self.last_batch_at = time.time()
-            if self.status in ("starting", "joining"):
-                self.status, self.since = "running", time.time()
+            self._running()
 
     def snapshot(self) -> WorkerSnapshot:
         with self._lock:
